@@ -1,0 +1,44 @@
+# Every target sets itself up: a fresh machine needs only python3 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# sam build of the python3.13 runtime needs python3.13 on PATH (pyenv here).
+SAM_ENV := PYENV_VERSION=3.13.0:3.11.7 SAM_CLI_TELEMETRY=0
+AWS_REGION ?= us-east-1
+export AWS_REGION
+
+.PHONY: venv test lint unit validate-template build demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: venv
+	$(BIN)/pytest -q
+
+validate-template: venv
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --region $(AWS_REGION)
+
+test: lint unit validate-template
+
+build: venv
+	$(SAM_ENV) $(BIN)/sam build
+
+demo: venv
+	$(BIN)/uptime-relay local --demo
+
+bench: venv
+	$(BIN)/python bench/probe.py
+	$(BIN)/python bench/relay.py
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache

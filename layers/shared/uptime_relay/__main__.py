@@ -1,0 +1,3 @@
+from uptime_relay.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Notification channels: one module per channel type behind notifiers.base.Notifier."""
