@@ -1,0 +1,25 @@
+"""The CloudWatch metric identities the probe emits and the alarms watch (one place for both)."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_NAMESPACE = "UptimeRelay"
+AVAILABILITY = "Availability"  # 1 = ok, 0 = failed; dimensions exactly {CHECK_DIMENSION: check name}
+LATENCY = "Latency"  # milliseconds; only for checks with latency_metric: true; {CHECK_DIMENSION: name}
+RUN_COMPLETED = (
+    "ProbeRunCompleted"  # 1 per finished run; {SERVICE_DIMENSION: service}; alarmed on missing data
+)
+RUN_DURATION = "ProbeRunDuration"  # milliseconds per run; {SERVICE_DIMENSION: service}
+CHECK_DIMENSION = "Check"
+SERVICE_DIMENSION = "service"
+DEFAULT_SERVICE = "uptime-relay"
+
+
+def namespace() -> str:
+    """Per-stack namespace (POWERTOOLS_METRICS_NAMESPACE), so staging and prod do not mix."""
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
+
+
+def service() -> str:
+    return os.environ.get("POWERTOOLS_SERVICE_NAME", DEFAULT_SERVICE)
