@@ -23,3 +23,11 @@ def namespace() -> str:
 
 def service() -> str:
     return os.environ.get("POWERTOOLS_SERVICE_NAME", DEFAULT_SERVICE)
+
+
+# Relay and escalator (namespace: the same per-stack namespace; dimension SERVICE_DIMENSION).
+ALERTS_RELAYED = "AlertsRelayed"  # count of alerts the relay parsed and routed
+NOTIFICATIONS_SENT = "NotificationsSent"  # successful channel deliveries
+DELIVERY_FAILURES = "DeliveryFailures"  # attempts that failed (before retry)
+DELIVERIES_DEAD_LETTERED = "DeliveriesDeadLettered"  # gave up: message is on the dead-letter queue
+ESCALATIONS_FIRED = "EscalationsFired"  # escalation steps fired by the escalator
