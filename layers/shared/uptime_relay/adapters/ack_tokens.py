@@ -1,0 +1,66 @@
+"""Single use of signed acknowledge links: a used token's ``jti`` is recorded with a conditional put.
+
+DynamoDB item ``pk = ACKTOKEN#<jti>`` written with ``attribute_not_exists(pk)``; ``expires_at`` (the
+token's own expiry) lets DynamoDB TTL remove it once the token could not verify anyway. A second use
+of the same link finds the item and is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any, Protocol
+
+PREFIX = "ACKTOKEN#"
+
+
+class UsedTokens(Protocol):
+    def claim(self, jti: str, expires_at: datetime, *, incident_id: str = "") -> bool:
+        """Record ``jti`` as used. True the first time, False when it was already used."""
+        ...
+
+
+class InMemoryUsedTokens:
+    def __init__(self) -> None:
+        self.used: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, jti: str, expires_at: datetime, *, incident_id: str = "") -> bool:
+        with self._lock:
+            if jti in self.used:
+                return False
+            self.used[jti] = {"expires_at": int(expires_at.timestamp()), "incident_id": incident_id}
+            return True
+
+
+class DynamoUsedTokens:
+    """On the shared table (key ``pk``, TTL ``expires_at``)."""
+
+    def __init__(self, table_name: str, client: Any = None):
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def claim(self, jti: str, expires_at: datetime, *, incident_id: str = "") -> bool:
+        item = {
+            "pk": {"S": PREFIX + jti},
+            "expires_at": {"N": str(int(expires_at.timestamp()))},
+        }
+        if incident_id:
+            item["incident_id"] = {"S": incident_id}
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
