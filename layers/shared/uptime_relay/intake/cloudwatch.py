@@ -1,0 +1,169 @@
+"""CloudWatch alarm notifications as SNS delivers them (the JSON in ``Records[].Sns.Message``).
+
+Handles metric, metric-math, anomaly-detection, composite and Metrics Insights / multi-contributor
+alarms. A message with fields missing still yields the best alert the rest allows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..domain.alert import Alert, AlertSource, AlertState, Link
+from . import common as c
+
+_SUBJECT_RE = re.compile(r'^\s*(ALARM|OK|INSUFFICIENT_DATA)\s*:\s*"(?P<name>.*?)"?(?:\s+in\s+.*)?$')
+
+
+def looks_like(message: Mapping[str, Any]) -> bool:
+    """A CloudWatch alarm notification: it has the alarm name or ARN and a state field."""
+    has_identity = isinstance(message.get("AlarmName"), str) or isinstance(message.get("AlarmArn"), str)
+    has_state = "NewStateValue" in message or "StateChangeTime" in message or "Trigger" in message
+    return has_identity and has_state
+
+
+def subject_state(subject: str | None) -> AlertState | None:
+    match = _SUBJECT_RE.match(subject or "")
+    return AlertState(match.group(1)) if match else None
+
+
+def _trigger_metrics(trigger: Mapping[str, Any]) -> list[c.MetricQuery]:
+    metrics: list[c.MetricQuery] = []
+    if c.text(trigger.get("MetricName")):
+        metrics.append(
+            c.MetricQuery(
+                id=None,
+                namespace=c.text(trigger.get("Namespace")),
+                name=c.text(trigger.get("MetricName")),
+                dimensions=c.sns_dimensions(trigger.get("Dimensions")),
+                stat=c.text(trigger.get("Statistic")) or c.text(trigger.get("ExtendedStatistic")),
+                period=c.number(trigger.get("Period")),
+            )
+        )
+    for item in c.items(trigger.get("Metrics")):
+        item = c.mapping(item)
+        stat = c.mapping(item.get("MetricStat"))
+        metric = c.mapping(stat.get("Metric"))
+        return_data = item.get("ReturnData")
+        metrics.append(
+            c.MetricQuery(
+                id=c.text(item.get("Id")),
+                namespace=c.text(metric.get("Namespace")),
+                name=c.text(metric.get("MetricName")),
+                dimensions=c.sns_dimensions(metric.get("Dimensions")),
+                stat=c.text(stat.get("Stat")),
+                period=c.number(stat.get("Period")) or c.number(item.get("Period")),
+                expression=c.text(item.get("Expression")),
+                label=c.text(item.get("Label")),
+                return_data=return_data if isinstance(return_data, bool) else None,
+            )
+        )
+    return metrics
+
+
+def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Alert:
+    arn_text = c.text(message.get("AlarmArn"))
+    arn = c.parse_alarm_arn(arn_text)
+    name = (
+        c.text(message.get("AlarmName"))
+        or (arn.name if arn else None)
+        or _subject_name(envelope.subject)
+        or "unnamed CloudWatch alarm"
+    )
+    region = (arn.region if arn else None) or c.region_code(message.get("Region"))
+    account = c.text(message.get("AWSAccountId")) or (arn.account if arn else None)
+    alarm_id = c.alarm_identity(arn_text, region, account, name)
+
+    notes: list[str] = []
+    new_state = c.state(message.get("NewStateValue"))
+    if new_state is None:
+        new_state = subject_state(envelope.subject) or AlertState.ALARM
+        notes.append(
+            f"NewStateValue missing or unknown ({message.get('NewStateValue')!r}); assumed {new_state}"
+        )
+    time = c.parse_time(message.get("StateChangeTime"))
+    if time is None:
+        time = envelope.fallback_time
+        notes.append("StateChangeTime missing or unreadable; used the delivery time")
+
+    trigger = c.mapping(message.get("Trigger"))
+    metrics = _trigger_metrics(trigger)
+    alarm_rule = c.text(message.get("AlarmRule"))
+    threshold_metric_id = c.text(trigger.get("ThresholdMetricId"))
+    kind = c.alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id)
+
+    labels, metric_ref = c.metric_labels(metrics)
+    labels = {"alarm": name, **labels}
+    extra: dict[str, Any] = {"alarm_kind": kind, **envelope.extra()}
+    annotations: dict[str, str] = {}
+
+    contributor_id = c.text(message.get("AlarmContributorId"))
+    attributes = c.string_map(message.get("AlarmContributorAttributes"))
+    if contributor_id:
+        alarm_id = f"{alarm_id}#{contributor_id}"
+        extra["contributor_id"] = contributor_id
+        extra["contributor_attributes"] = attributes
+        labels.update(c.contributor_labels(attributes))
+        if kind in ("metric", "metric_math"):
+            kind = extra["alarm_kind"] = "metrics_insights"
+
+    if alarm_rule:
+        annotations["alarm_rule"] = alarm_rule
+        extra["alarm_rule"] = alarm_rule
+        children = []
+        for child in c.items(message.get("TriggeringChildren")):
+            child = c.mapping(child)
+            child_arn = c.text(child.get("Arn"))
+            if child_arn:
+                child_state = c.text(c.mapping(child.get("State")).get("Value"))
+                children.append({"arn": child_arn, "state": child_state})
+        if children:
+            extra["triggering_children"] = children
+            annotations["triggering_children"] = ", ".join(
+                (c.parse_alarm_arn(ch["arn"]).name if c.parse_alarm_arn(ch["arn"]) else ch["arn"])
+                + (f" ({ch['state']})" if ch["state"] else "")
+                for ch in children
+            )
+    for key, out in (
+        ("Threshold", "threshold"),
+        ("ComparisonOperator", "comparison_operator"),
+        ("EvaluationPeriods", "evaluation_periods"),
+        ("DatapointsToAlarm", "datapoints_to_alarm"),
+        ("TreatMissingData", "treat_missing_data"),
+    ):
+        if key in trigger and trigger[key] not in (None, ""):
+            extra[out] = trigger[key]
+    if threshold_metric_id:
+        extra["threshold_metric_id"] = threshold_metric_id
+    extra["group_key"] = alarm_id
+
+    reason = c.text(message.get("NewStateReason")) or f"{name} is {new_state}"
+    if notes:
+        extra["parse_notes"] = notes
+    links: list[Link] = []
+    if link := c.console_link(region, name):
+        links.append(link)
+    return Alert(
+        source=AlertSource.CLOUDWATCH,
+        id=alarm_id,
+        name=name,
+        state=new_state,
+        reason=reason,
+        time=time,
+        labels=labels,
+        links=tuple(links),
+        raw=c.truncate(raw),
+        description=c.text(message.get("AlarmDescription")),
+        previous_state=c.state(message.get("OldStateValue")),
+        region=region,
+        account=account,
+        metric=metric_ref,
+        annotations=annotations,
+        extra=extra,
+    )
+
+
+def _subject_name(subject: str | None) -> str | None:
+    match = _SUBJECT_RE.match(subject or "")
+    return (match["name"] or None) if match else None

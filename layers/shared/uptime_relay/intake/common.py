@@ -1,0 +1,392 @@
+"""Helpers shared by the intake parsers: defensive field access, times, regions, metrics, links.
+
+Everything here is pure and tolerant: a field of the wrong type reads as missing, never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from ..domain.alert import AlertState, Link, MetricRef
+from ..metricnames import CHECK_DIMENSION
+
+RAW_LIMIT_BYTES = 4000
+_TRUNCATED = "… [truncated: {total} bytes in all]"
+
+# CloudWatch puts the Region's display name in "Region"; the code is what links and labels need.
+REGION_CODES = {
+    "US East (N. Virginia)": "us-east-1",
+    "US East (Ohio)": "us-east-2",
+    "US West (N. California)": "us-west-1",
+    "US West (Oregon)": "us-west-2",
+    "Africa (Cape Town)": "af-south-1",
+    "Asia Pacific (Hong Kong)": "ap-east-1",
+    "Asia Pacific (Taipei)": "ap-east-2",
+    "Asia Pacific (Hyderabad)": "ap-south-2",
+    "Asia Pacific (Jakarta)": "ap-southeast-3",
+    "Asia Pacific (Malaysia)": "ap-southeast-5",
+    "Asia Pacific (New Zealand)": "ap-southeast-6",
+    "Asia Pacific (Thailand)": "ap-southeast-7",
+    "Asia Pacific (Melbourne)": "ap-southeast-4",
+    "Asia Pacific (Mumbai)": "ap-south-1",
+    "Asia Pacific (Osaka)": "ap-northeast-3",
+    "Asia Pacific (Seoul)": "ap-northeast-2",
+    "Asia Pacific (Singapore)": "ap-southeast-1",
+    "Asia Pacific (Sydney)": "ap-southeast-2",
+    "Asia Pacific (Tokyo)": "ap-northeast-1",
+    "Canada (Central)": "ca-central-1",
+    "Canada West (Calgary)": "ca-west-1",
+    "China (Beijing)": "cn-north-1",
+    "China (Ningxia)": "cn-northwest-1",
+    "EU (Frankfurt)": "eu-central-1",
+    "Europe (Frankfurt)": "eu-central-1",
+    "EU (Ireland)": "eu-west-1",
+    "Europe (Ireland)": "eu-west-1",
+    "EU (London)": "eu-west-2",
+    "Europe (London)": "eu-west-2",
+    "EU (Milan)": "eu-south-1",
+    "Europe (Milan)": "eu-south-1",
+    "EU (Paris)": "eu-west-3",
+    "Europe (Paris)": "eu-west-3",
+    "EU (Spain)": "eu-south-2",
+    "Europe (Spain)": "eu-south-2",
+    "EU (Stockholm)": "eu-north-1",
+    "Europe (Stockholm)": "eu-north-1",
+    "EU (Zurich)": "eu-central-2",
+    "Europe (Zurich)": "eu-central-2",
+    "Israel (Tel Aviv)": "il-central-1",
+    "Mexico (Central)": "mx-central-1",
+    "Middle East (Bahrain)": "me-south-1",
+    "Middle East (UAE)": "me-central-1",
+    "South America (Sao Paulo)": "sa-east-1",
+    "South America (São Paulo)": "sa-east-1",
+    "AWS GovCloud (US-East)": "us-gov-east-1",
+    "AWS GovCloud (US-West)": "us-gov-west-1",
+    "AWS GovCloud (US)": "us-gov-west-1",
+}
+_REGION_CODE_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_ARN_RE = re.compile(
+    r"^arn:(?P<partition>[\w-]+):cloudwatch:(?P<region>[\w-]*):(?P<account>\d*):alarm:(?P<name>.+)$"
+)
+
+
+# ----------------------------------------------------------------------------------- field access
+def text(value: Any) -> str | None:
+    """A non-empty string, or None (numbers are written out; containers and bools are not text)."""
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def items(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def json_object(value: Any) -> Any:
+    """``value`` parsed as JSON when it is a JSON string; else ``value`` itself; None if unparseable."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            return None
+    return value
+
+
+def string_map(value: Any) -> dict[str, str]:
+    """A mapping of labels/attributes, keeping only string keys with text values."""
+    out: dict[str, str] = {}
+    for key, val in mapping(value).items():
+        if isinstance(key, str) and key and (t := text(val)) is not None:
+            out[key] = t
+    return out
+
+
+def state(value: Any) -> AlertState | None:
+    if isinstance(value, str):
+        try:
+            return AlertState(value.strip().upper())
+        except ValueError:
+            return None
+    return None
+
+
+# ----------------------------------------------------------------------------------- text
+def truncate(value: str, limit: int = RAW_LIMIT_BYTES) -> str:
+    """``value`` cut to at most ``limit`` UTF-8 bytes, never inside a character, with a marker."""
+    data = value.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data.decode("utf-8")
+    marker = _TRUNCATED.format(total=len(data))
+    keep = max(0, limit - len(marker.encode("utf-8")))
+    return data[:keep].decode("utf-8", "ignore") + marker
+
+
+def decode(data: bytes) -> str:
+    """Bytes as text: UTF-8 (with a BOM tolerated); undecodable bytes become U+FFFD."""
+    return data.decode("utf-8-sig", "replace")
+
+
+# ----------------------------------------------------------------------------------- time
+_TIME_RE = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<clock>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<frac>\d+))?"
+    r"\s*(?P<tz>Z|z|UTC|[+-]\d{2}:?\d{2}|[+-]\d{2})?$"
+)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 / RFC 3339 in the forms AWS and Alertmanager write (``+0000``, ``Z``, nanoseconds)
+    as an aware UTC datetime; epoch milliseconds/seconds as numbers; None when unparseable.
+    A time without a zone is taken as UTC. Alertmanager's zero time (year 1) reads as None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    match = _TIME_RE.match(value.strip())
+    if not match:
+        return None
+    clock = match["clock"] if match["clock"].count(":") == 2 else match["clock"] + ":00"
+    frac = (match["frac"] or "0")[:6].ljust(6, "0")
+    tz = match["tz"] or "Z"
+    if tz in ("Z", "z", "UTC"):
+        offset = timedelta(0)
+    else:
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+        if hours > 23 or minutes > 59:
+            return None
+        offset = sign * timedelta(hours=hours, minutes=minutes)
+    try:
+        naive = datetime.fromisoformat(f"{match['date']}T{clock}.{frac}")
+    except ValueError:
+        return None
+    if naive.year <= 1:
+        return None
+    try:
+        return (naive - offset).replace(tzinfo=UTC)
+    except OverflowError:
+        return None
+
+
+# ----------------------------------------------------------------------------------- ARNs and regions
+@dataclass(frozen=True)
+class AlarmArn:
+    partition: str
+    region: str | None
+    account: str | None
+    name: str
+
+
+def parse_alarm_arn(value: Any) -> AlarmArn | None:
+    match = _ARN_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    return AlarmArn(match["partition"], match["region"] or None, match["account"] or None, match["name"])
+
+
+def region_code(display_or_code: Any) -> str | None:
+    name = text(display_or_code)
+    if name is None:
+        return None
+    name = name.strip()
+    if _REGION_CODE_RE.match(name):
+        return name
+    return REGION_CODES.get(name)
+
+
+def alarm_identity(arn: str | None, region: str | None, account: str | None, name: str) -> str:
+    """The alarm ARN; built from region, account and name when the message had no ARN."""
+    if arn:
+        return arn
+    partition = "aws-cn" if (region or "").startswith("cn-") else "aws"
+    if region and account:
+        return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}"
+    return f"cloudwatch:{region or 'unknown-region'}:{account or 'unknown-account'}:alarm:{name}"
+
+
+def console_link(region: str | None, name: str) -> Link | None:
+    """Deep link to the alarm in the CloudWatch console (China and GovCloud have their own hosts)."""
+    if not region:
+        return None
+    if region.startswith("cn-"):
+        host = f"{region}.console.amazonaws.cn"
+    elif region.startswith("us-gov-"):
+        host = "console.amazonaws-us-gov.com"
+    else:
+        host = f"{region}.console.aws.amazon.com"
+    href = f"https://{host}/cloudwatch/home?region={region}#alarmsV2:alarm/{quote(name, safe='')}"
+    return Link(href=href, text="CloudWatch alarm")
+
+
+# ----------------------------------------------------------------------------------- metrics
+@dataclass(frozen=True)
+class MetricQuery:
+    """One entry of an alarm's metrics, in one shape for SNS (``Trigger``) and EventBridge events."""
+
+    id: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    dimensions: tuple[tuple[str, str], ...] = ()
+    stat: str | None = None
+    period: int | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool | None = None
+
+    @property
+    def is_metric(self) -> bool:
+        return self.name is not None
+
+
+def sns_dimensions(value: Any) -> tuple[tuple[str, str], ...]:
+    """``[{"name":..,"value":..}]`` (SNS writes lowercase keys; the API writes Name/Value)."""
+    out = []
+    for item in items(value):
+        item = mapping(item)
+        name = text(item.get("name", item.get("Name")))
+        val = text(item.get("value", item.get("Value")))
+        if name is not None and val is not None:
+            out.append((name, val))
+    return tuple(out)
+
+
+_INSIGHTS_FROM = re.compile(r"\bFROM\s+(?:SCHEMA\(\s*)?(\"[^\"]+\"|[\w/.:-]+)", re.IGNORECASE)
+_INSIGHTS_SELECT = re.compile(r"^\s*SELECT\s+\w+\s*\(\s*(\"[^\"]+\"|[\w.:-]+)\s*\)", re.IGNORECASE)
+
+
+def insights_metric(expression: str) -> tuple[str | None, str | None]:
+    """(namespace, metric name) read from a Metrics Insights ``SELECT`` query, where written plainly."""
+    namespace = metric = None
+    if m := _INSIGHTS_FROM.search(expression):
+        namespace = m.group(1).strip('"')
+    if m := _INSIGHTS_SELECT.search(expression):
+        metric = m.group(1).strip('"')
+        if metric == "*":
+            metric = None
+    return namespace, metric
+
+
+def is_insights_query(expression: str | None) -> bool:
+    return bool(expression) and expression.lstrip().upper().startswith("SELECT")
+
+
+def metric_labels(metrics: Iterable[MetricQuery]) -> tuple[dict[str, str], MetricRef | None]:
+    """Labels (namespace, metric, each dimension; ``check`` for our Check dimension) and the MetricRef
+    when the alarm watches exactly one metric. With several metrics, only what they share is a label."""
+    metrics = list(metrics)
+    stats = [m for m in metrics if m.is_metric]
+    labels: dict[str, str] = {}
+    ref: MetricRef | None = None
+    if stats:
+        namespaces = {m.namespace for m in stats}
+        if len(namespaces) == 1 and (ns := next(iter(namespaces))):
+            labels["namespace"] = ns
+        names = {m.name for m in stats}
+        if len(names) == 1:
+            labels["metric"] = stats[0].name or ""
+        shared = set(stats[0].dimensions)
+        for m in stats[1:]:
+            shared &= set(m.dimensions)
+        for key, val in stats[0].dimensions:
+            if (key, val) in shared:
+                labels["check" if key == CHECK_DIMENSION else key] = val
+        if len(stats) == 1:
+            m = stats[0]
+            ref = MetricRef(
+                namespace=m.namespace or "",
+                name=m.name or "",
+                dimensions=m.dimensions,
+                stat=m.stat,
+                period=m.period,
+            )
+    else:
+        for m in metrics:
+            if is_insights_query(m.expression):
+                namespace, name = insights_metric(m.expression or "")
+                if namespace:
+                    labels["namespace"] = namespace
+                if name:
+                    labels["metric"] = name
+                break
+    return labels, ref
+
+
+def alarm_kind(metrics: list[MetricQuery], *, composite: bool, threshold_metric_id: str | None) -> str:
+    if composite:
+        return "composite"
+    expressions = [m.expression or "" for m in metrics if m.expression]
+    if threshold_metric_id or any("ANOMALY_DETECTION_BAND" in e.upper() for e in expressions):
+        return "anomaly_detection"
+    if any(is_insights_query(e) for e in expressions):
+        return "metrics_insights"
+    if expressions or len(metrics) > 1:
+        return "metric_math"
+    return "metric"
+
+
+def contributor_labels(attributes: Mapping[str, str]) -> dict[str, str]:
+    """One label per contributor attribute; the Check attribute also as ``check``."""
+    labels: dict[str, str] = {}
+    for key, val in attributes.items():
+        labels["check" if key == CHECK_DIMENSION else key] = val
+    return labels
+
+
+# ----------------------------------------------------------------------------------- delivery context
+@dataclass(frozen=True)
+class Envelope:
+    """What the delivery around a message told us (SNS record or SNS-over-SQS body)."""
+
+    received_at: datetime
+    message_id: str | None = None
+    timestamp: datetime | None = None
+    topic_arn: str | None = None
+    subject: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+    via: str | None = None  # "sns", "sqs", "sqs+sns"
+
+    def extra(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.message_id:
+            out["sns_message_id"] = self.message_id
+        if self.timestamp:
+            out["sns_timestamp"] = self.timestamp.isoformat()
+        if self.topic_arn:
+            out["sns_topic_arn"] = self.topic_arn
+        if self.subject:
+            out["sns_subject"] = self.subject
+        if self.via:
+            out["delivered_via"] = self.via
+        return out
+
+    @property
+    def fallback_time(self) -> datetime:
+        return self.timestamp or self.received_at

@@ -1,0 +1,56 @@
+"""The alert of last resort: anything unrecognised becomes one ALARM carrying the raw text.
+
+Nothing is ever dropped: a message from another publisher on the topic, a malformed alarm, or plain
+garbage still reaches a human, with the reason it could not be parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..domain.alert import Alert, AlertSource, AlertState
+from . import common as c
+
+NAME_LIMIT = 120
+
+
+def _name(subject: str | None, kind: str) -> str:
+    if subject and subject.strip():
+        name = " ".join(subject.split())
+        return name if len(name) <= NAME_LIMIT else name[: NAME_LIMIT - 1] + "…"
+    return f"Unrecognised notification ({kind})"
+
+
+def parse(raw: str, *, why: str, envelope: c.Envelope, kind: str = "text") -> Alert:
+    """One FALLBACK alert for ``raw``; ``why`` says what was wrong with it."""
+    digest = hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
+    alert_id = f"message:{envelope.message_id}" if envelope.message_id else f"fallback:{digest}"
+    name = _name(envelope.subject, kind)
+    labels: dict[str, str] = {"alarm": name}
+    for key, value in envelope.attributes:
+        labels.setdefault(key, value)
+    size = len(raw.encode("utf-8", "replace"))
+    extra: dict[str, Any] = {
+        "group_key": alert_id,
+        "why": why,
+        "raw_bytes": size,
+        "raw_sha256": digest,
+        **envelope.extra(),
+    }
+    return Alert(
+        source=AlertSource.FALLBACK,
+        id=alert_id,
+        name=name,
+        state=AlertState.ALARM,
+        reason=(
+            f"Could not parse this notification as a CloudWatch alarm, EventBridge alarm event or "
+            f"Alertmanager webhook: {why}. The raw text is attached"
+            + (" (truncated)." if size > c.RAW_LIMIT_BYTES else ".")
+        ),
+        time=envelope.fallback_time,
+        labels=labels,
+        raw=c.truncate(raw),
+        annotations={},
+        extra=extra,
+    )
