@@ -1,0 +1,468 @@
+"""The probe engine: raw asyncio streams, a fresh connection per probe, blackbox-style phases.
+
+One attempt = resolve (dns) -> refuse blocked addresses -> connect -> TLS -> send the request and
+wait for the first response byte (ttfb) -> read the bounded body (transfer) -> follow redirects
+(every hop re-resolved and re-checked) -> evaluate ``expect``. The whole attempt runs under one
+``asyncio.timeout(check.timeout_s)``, so a server that accepts and never answers costs exactly the
+check's timeout. A failed attempt is retried at once ``check.retries`` times (default 1) before it
+counts; the result says how many attempts were made.
+
+Durations are measured with ``time.perf_counter`` (elapsed time, not a clock reading); the
+certificate expiry is compared with ``clock.now()`` (the simulated clock under ``local``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from .. import clock
+from ..config import Check, is_secret_ref
+from . import expect as expectations
+from .http11 import MAX_BODY_BYTES, ProtocolError, build_request, read_response
+from .result import ProbeResult, Timings
+from .targets import blocked_reason
+from .tls import TlsSetupError, cert_days_left, client_context
+
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# Headers never carried to a different origin on a redirect (plus any header whose value was a
+# secret reference).
+_CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+
+Resolver = Callable[[str, int], Awaitable[list[tuple[int, str]]]]
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, phase: str, error: str):
+        super().__init__(error)
+        self.reason = reason
+        self.phase = phase
+        self.error = error
+
+
+async def system_resolver(host: str, port: int) -> list[tuple[int, str]]:
+    """(family, address) pairs from the OS resolver, in its order, without duplicates."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: dict[tuple[int, str], None] = {}
+    for family, _type, _proto, _name, sockaddr in infos:
+        seen.setdefault((family, str(sockaddr[0])), None)
+    return list(seen)
+
+
+class _Attempt:
+    """Mutable state of one attempt, so a timeout can say where it struck."""
+
+    def __init__(self, check: Check):
+        self.check = check
+        self.phase = "setup"
+        self.timings = Timings()
+        self.status: int | None = None
+        self.cert_days: float | None = None
+        self.final_url: str | None = check.url
+        self.truncated = False
+        self.connections: list[asyncio.StreamWriter] = []
+
+
+# --------------------------------------------------------------------------------------- public
+async def probe(
+    check: Check,
+    *,
+    secrets: Any = None,
+    resolver: Resolver | None = None,
+    deadline: float | None = None,
+) -> ProbeResult:
+    """Probe ``check`` once (plus its retries). Never raises for anything the target does.
+
+    ``secrets`` resolves header values that are secret references (``.resolve(ref)``; a
+    ``SecretResolver`` is built when needed and none is given). ``resolver`` replaces the OS
+    resolver (tests). ``deadline`` is a ``time.monotonic()`` instant no attempt may outlast.
+    """
+    resolver = resolver or system_resolver
+    try:
+        headers, secret_names = await _resolve_headers(check, secrets)
+    except Exception as exc:  # SecretError names the reference, never a value
+        return ProbeResult(
+            check=check.name,
+            ok=False,
+            reason="error",
+            error=str(exc) or type(exc).__name__,
+            phase="setup",
+            attempts=0,
+            target=check.target,
+        )
+    max_attempts = 1 + max(0, check.retries)
+    result: ProbeResult | None = None
+    attempts = 0
+    while attempts < max_attempts:
+        budget = check.timeout_s
+        if deadline is not None:
+            budget = min(budget, deadline - time.monotonic())
+        if budget <= 0:
+            if result is None:
+                result = _deadline_result(check)
+            break
+        attempts += 1
+        result = await _attempt(check, headers, secret_names, budget, resolver)
+        if result.ok or result.reason == "blocked_target":
+            break
+    assert result is not None
+    result.attempts = attempts
+    return result
+
+
+async def run_checks_async(
+    checks: Iterable[Check],
+    *,
+    concurrency: int = 100,
+    secrets: Any = None,
+    deadline_s: float = 50.0,
+    resolver: Resolver | None = None,
+) -> list[ProbeResult]:
+    """Probe every check concurrently (at most ``concurrency`` at once); results in input order.
+
+    No attempt outlasts ``deadline_s`` from the start, so a run inside a one-minute schedule
+    finishes within the minute; checks not started by then are reported as ``timeout``.
+    """
+    checks = list(checks)
+    semaphore = asyncio.Semaphore(max(1, int(concurrency)))
+    deadline = time.monotonic() + deadline_s
+    if secrets is None and any(_has_secret_headers(c) for c in checks):
+        secrets = _default_secrets()
+
+    async def one(check: Check) -> ProbeResult:
+        async with semaphore:
+            try:
+                return await probe(check, secrets=secrets, resolver=resolver, deadline=deadline)
+            except Exception as exc:  # a bug must not cost the other checks their results
+                return ProbeResult(
+                    check=check.name,
+                    ok=False,
+                    reason="error",
+                    error=f"internal error: {type(exc).__name__}: {exc}",
+                    phase="setup",
+                    target=check.target,
+                )
+
+    return list(await asyncio.gather(*(one(c) for c in checks)))
+
+
+def run_checks(
+    checks: Iterable[Check],
+    *,
+    concurrency: int = 100,
+    secrets: Any = None,
+    deadline_s: float = 50.0,
+    resolver: Resolver | None = None,
+) -> list[ProbeResult]:
+    """Synchronous wrapper of :func:`run_checks_async` (its own event loop)."""
+    return asyncio.run(
+        run_checks_async(
+            checks, concurrency=concurrency, secrets=secrets, deadline_s=deadline_s, resolver=resolver
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------- attempt
+async def _attempt(
+    check: Check, headers: dict[str, str], secret_names: set[str], budget: float, resolver: Resolver
+) -> ProbeResult:
+    state = _Attempt(check)
+    started = time.perf_counter()
+    reason, phase, error = "ok", None, None
+    status: int | None = None
+    cm = asyncio.timeout(budget)
+    try:
+        async with cm:
+            if check.kind == "tcp":
+                await _tcp(check, state, resolver)
+            else:
+                status = await _http(check, headers, secret_names, state, resolver)
+    except _Failure as failure:
+        reason, phase, error = failure.reason, failure.phase, failure.error
+    except TimeoutError:
+        if not cm.expired():  # an OS-level ETIMEDOUT, not our budget
+            reason, phase, error = _timeout_reason(state.phase), state.phase, "operation timed out"
+        else:
+            reason, phase = _timeout_reason(state.phase), state.phase
+            error = f"no answer within {budget:g}s (in the {state.phase} phase)"
+    except Exception as exc:
+        reason, phase, error = "error", state.phase, f"{type(exc).__name__}: {exc}"
+    finally:
+        for writer in state.connections:
+            _close(writer, force=True)
+    total = (time.perf_counter() - started) * 1000.0
+    state.timings.total = total
+    if reason == "ok":
+        verdict = expectations.check_cert(check.expect, state.cert_days) or expectations.check_latency(
+            check.expect, total
+        )
+        if verdict:
+            reason, error = verdict
+            phase = "expect"
+    return ProbeResult(
+        check=check.name,
+        ok=reason == "ok",
+        reason=reason,
+        status_code=state.status if state.status is not None else status,
+        latency_ms=total,
+        timings=state.timings,
+        cert_days_left=state.cert_days,
+        error=error,
+        phase=phase,
+        target=check.target,
+        final_url=state.final_url if check.kind == "http" else None,
+        body_truncated=state.truncated,
+    )
+
+
+def _timeout_reason(phase: str) -> str:
+    return "connect_timeout" if phase == "connect" else "timeout"
+
+
+def _deadline_result(check: Check) -> ProbeResult:
+    return ProbeResult(
+        check=check.name,
+        ok=False,
+        reason="timeout",
+        error="the run deadline passed before this check could be probed",
+        phase="setup",
+        attempts=0,
+        target=check.target,
+    )
+
+
+async def _tcp(check: Check, state: _Attempt, resolver: Resolver) -> None:
+    assert check.tcp_host is not None and check.tcp_port is not None
+    await _open(state, check.tcp_host, check.tcp_port, None, resolver)
+
+
+async def _http(
+    check: Check,
+    headers: dict[str, str],
+    secret_names: set[str],
+    state: _Attempt,
+    resolver: Resolver,
+) -> int:
+    assert check.url is not None
+    url = check.url
+    method = check.method
+    body = check.body.encode("utf-8") if check.body is not None else None
+    hops = 0
+    previous = url
+    while True:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _Failure("error", "redirect", f"cannot follow a redirect to {_safe_url(url)}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        context = None
+        if parts.scheme == "https":
+            state.phase = "setup"
+            try:
+                context = client_context(check.verify_tls, check.ca_file)
+            except TlsSetupError as exc:
+                raise _Failure("tls_error", "setup", str(exc)) from None
+        try:
+            request = build_request(method, parts, headers, body)
+        except ValueError as exc:
+            raise _Failure("error", "setup", f"cannot build the request: {exc}") from None
+        try:
+            reader, writer = await _open(state, parts.hostname, port, context, resolver)
+        except _Failure as failure:
+            if hops and failure.reason == "blocked_target":
+                failure.error = f"{failure.error} (reached through a redirect from {_safe_url(previous)})"
+            raise
+        response = await _exchange(state, reader, writer, request, method)
+        state.status = response.status
+        state.final_url = url
+        location = response.header("location")
+        if not (check.follow_redirects and response.status in REDIRECT_STATUSES and location):
+            break
+        if hops >= check.max_redirects:
+            raise _Failure(
+                "too_many_redirects",
+                "redirect",
+                f"more than {check.max_redirects} redirects (next: {_safe_url(urljoin(url, location))})",
+            )
+        hops += 1
+        next_url = urljoin(url, location.strip())
+        if _origin(next_url) != _origin(url):
+            headers = {
+                k: v
+                for k, v in headers.items()
+                if k.lower() not in _CREDENTIAL_HEADERS and k.lower() not in secret_names
+            }
+        if response.status == 303 or (response.status in (301, 302) and method not in ("GET", "HEAD")):
+            method, body = ("HEAD" if method == "HEAD" else "GET"), None
+        previous, url = url, next_url
+    state.phase = "expect"
+    verdict = expectations.check_response(
+        check.expect,
+        response.status,
+        response.body,
+        response.header("content-type"),
+        response.truncated,
+        MAX_BODY_BYTES,
+    )
+    state.truncated = response.truncated
+    if verdict:
+        raise _Failure(verdict[0], "expect", verdict[1])
+    return response.status
+
+
+async def _exchange(state: _Attempt, reader, writer, request: bytes, method: str):
+    state.phase = "ttfb"
+    sent = time.perf_counter()
+    first_byte = [sent]
+
+    def on_first_byte() -> None:
+        now = time.perf_counter()
+        first_byte[0] = now
+        state.timings.add("ttfb", (now - sent) * 1000.0)
+        state.phase = "transfer"
+
+    try:
+        writer.write(request)
+        await writer.drain()
+        response = await read_response(reader, method, bound=MAX_BODY_BYTES, on_first_byte=on_first_byte)
+    except ProtocolError as exc:
+        raise _Failure("error", state.phase, str(exc)) from None
+    except (ConnectionError, OSError) as exc:
+        if isinstance(exc, TimeoutError):
+            raise
+        raise _Failure("error", state.phase, f"connection lost: {_why(exc)}") from None
+    state.timings.add("transfer", (time.perf_counter() - first_byte[0]) * 1000.0)
+    state.truncated = state.truncated or response.truncated
+    _close(writer)
+    return response
+
+
+async def _open(
+    state: _Attempt, host: str, port: int, context: ssl.SSLContext | None, resolver: Resolver
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    state.phase = "dns"
+    began = time.perf_counter()
+    if _is_ip(host):
+        addresses = [(socket.AF_INET6 if ":" in host else socket.AF_INET, host)]
+    else:
+        try:
+            addresses = await resolver(host, port)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise _Failure("dns_error", "dns", f"cannot resolve {host}: {_why(exc)}") from None
+        if not addresses:
+            raise _Failure("dns_error", "dns", f"cannot resolve {host}: no addresses")
+    state.timings.add("dns", (time.perf_counter() - began) * 1000.0)
+    for _family, address in addresses:
+        why = blocked_reason(address)
+        if why:
+            shown = host if host == address else f"{host} ({address})"
+            raise _Failure("blocked_target", "dns", f"refused to probe {shown}: {why}")
+
+    state.phase = "connect"
+    began = time.perf_counter()
+    last: OSError | None = None
+    for family, address in addresses:
+        try:
+            reader, writer = await asyncio.open_connection(address, port, family=family)
+            break
+        except OSError as exc:
+            last = exc
+    else:
+        assert last is not None
+        shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        if isinstance(last, ConnectionRefusedError):
+            raise _Failure("connect_refused", "connect", f"connection refused by {shown}")
+        if isinstance(last, TimeoutError):
+            raise _Failure("connect_timeout", "connect", f"connect to {shown} timed out")
+        raise _Failure("error", "connect", f"cannot connect to {shown}: {_why(last)}")
+    state.connections.append(writer)
+    state.timings.add("connect", (time.perf_counter() - began) * 1000.0)
+
+    if context is not None:
+        state.phase = "tls"
+        began = time.perf_counter()
+        try:
+            await writer.start_tls(context, server_hostname=host)
+        except ssl.SSLCertVerificationError as exc:
+            raise _Failure("tls_error", "tls", f"certificate rejected: {exc.verify_message or exc}") from None
+        except ssl.SSLError as exc:
+            raise _Failure("tls_error", "tls", f"TLS handshake failed: {exc.reason or exc}") from None
+        except (ConnectionError, OSError) as exc:
+            if isinstance(exc, TimeoutError):
+                raise
+            raise _Failure(
+                "tls_error", "tls", f"connection lost during the TLS handshake: {_why(exc)}"
+            ) from None
+        state.timings.add("tls", (time.perf_counter() - began) * 1000.0)
+        days = cert_days_left(writer.get_extra_info("ssl_object"), clock.now())
+        if days is not None:
+            state.cert_days = days if state.cert_days is None else min(state.cert_days, days)
+    return reader, writer
+
+
+# --------------------------------------------------------------------------------------- helpers
+async def _resolve_headers(check: Check, secrets: Any) -> tuple[dict[str, str], set[str]]:
+    headers = dict(check.headers)
+    refs = {name: value for name, value in headers.items() if is_secret_ref(value)}
+    if not refs:
+        return headers, set()
+    if secrets is None:
+        secrets = _default_secrets()
+    for name, ref in refs.items():
+        headers[name] = await asyncio.to_thread(secrets.resolve, ref)
+    return headers, {name.lower() for name in refs}
+
+
+def _has_secret_headers(check: Check) -> bool:
+    return any(is_secret_ref(v) for v in check.headers.values())
+
+
+def _default_secrets():
+    from ..adapters.secrets import SecretResolver
+
+    return SecretResolver()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def _safe_url(url: str) -> str:
+    """A URL for messages: no credentials, no query string (either may carry secrets)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return f"{parts.scheme}://{netloc}{parts.path or '/'}" if parts.scheme else url[:100]
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _close(writer: asyncio.StreamWriter, *, force: bool = False) -> None:
+    """Plain TCP: a normal close (FIN). TLS, or anything unfinished: abort, never wait on the peer."""
+    transport = writer.transport
+    if transport.is_closing():
+        return
+    if force or transport.get_extra_info("ssl_object") is not None:
+        transport.abort()
+    else:
+        transport.close()
