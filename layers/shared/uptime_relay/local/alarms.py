@@ -1,0 +1,518 @@
+"""CloudWatch metric alarm evaluation, done locally because moto stores alarms but never evaluates them.
+
+Pure: datapoints and ``now`` go in, state transitions come out, each with the exact SNS message
+CloudWatch would publish. Semantics follow the CloudWatch documentation:
+
+- Each evaluation looks at an *evaluation range* of ``N + 2`` periods (N = EvaluationPeriods) ending
+  with the most recent complete period.
+- If the most recent N periods all have data, those N are evaluated. If some are missing but the
+  range still holds at least N real datapoints, the N most recent real datapoints are evaluated and
+  TreatMissingData is not used. Otherwise the real datapoints are topped up to N with missing ones
+  treated as TreatMissingData says: ``breaching`` / ``notBreaching`` count as such; ``missing`` and
+  ``ignore`` are not counted (when nothing at all is there: INSUFFICIENT_DATA for ``missing``, the
+  current state kept for ``ignore``).
+- ALARM when at least M (DatapointsToAlarm) evaluated datapoints breach, else OK. "Avoiding
+  premature transitions": with ``missing``/``ignore``, the alarm also goes to ALARM when the oldest
+  breaching datapoint in the last N periods is at least M periods old and every more recent real
+  datapoint breaches, even if fewer than M datapoints exist.
+- A notification goes out only on a state change, to the actions of the new state (AlarmActions,
+  OKActions, InsufficientDataActions) when ActionsEnabled.
+- Warm-up: a new alarm stays INSUFFICIENT_DATA until N periods have passed since it was created
+  (CloudWatch's alarm warm-up); otherwise an alarm with ``breaching`` would fire on the empty
+  history before the first probe ran.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+ALARM = "ALARM"
+OK = "OK"
+INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+TREAT_MISSING = ("missing", "notBreaching", "breaching", "ignore")
+EXTRA_RANGE_PERIODS = 2
+
+COMPARISONS: dict[str, tuple[str, Any]] = {
+    "GreaterThanOrEqualToThreshold": ("greater than or equal to", lambda v, t: v >= t),
+    "GreaterThanThreshold": ("greater than", lambda v, t: v > t),
+    "LessThanThreshold": ("less than", lambda v, t: v < t),
+    "LessThanOrEqualToThreshold": ("less than or equal to", lambda v, t: v <= t),
+}
+
+REGION_NAMES = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-west-2": "EU (London)",
+    "eu-west-3": "EU (Paris)",
+    "eu-central-1": "EU (Frankfurt)",
+    "eu-north-1": "EU (Stockholm)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ca-central-1": "Canada (Central)",
+    "sa-east-1": "South America (Sao Paulo)",
+}
+DEFAULT_ACCOUNT = "123456789012"
+
+
+class UnsupportedAlarm(ValueError):
+    """The alarm is not a single-metric threshold alarm (metric math, anomaly band, composite)."""
+
+
+# --------------------------------------------------------------------------------------- formatting
+def aws_time(at: datetime) -> str:
+    """``2026-11-20T10:15:30.123+0000``: CloudWatch's timestamp format in alarm messages."""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
+
+
+def reason_time(at: datetime) -> str:
+    """``20/11/26 10:14:00``: how a datapoint's period start is written in a StateReason."""
+    return at.astimezone(UTC).strftime("%d/%m/%y %H:%M:%S")
+
+
+def fmt_value(value: float) -> str:
+    """Numbers as CloudWatch (Java) writes them: 0.0, 1.0, 912.0, 7.2."""
+    return repr(float(value))
+
+
+def region_name(region: str) -> str:
+    return REGION_NAMES.get(region, region)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def period_start(at: datetime, period: int) -> datetime:
+    epoch = int(at.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % period, UTC)
+
+
+# --------------------------------------------------------------------------------------- definition
+@dataclass(frozen=True)
+class AlarmDefinition:
+    name: str
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison: str
+    treat_missing_data: str = "missing"
+    description: str | None = None
+    unit: str | None = None
+    arn: str = ""
+    account: str = DEFAULT_ACCOUNT
+    region: str = "us-east-1"
+    alarm_actions: tuple[str, ...] = ()
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    actions_enabled: bool = True
+    configuration_updated: datetime | None = None
+
+    @classmethod
+    def from_api(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = "us-east-1",
+        created: datetime | None = None,
+    ) -> AlarmDefinition:
+        """From PutMetricAlarm keyword arguments or one DescribeAlarms ``MetricAlarms`` item."""
+        name = data["AlarmName"]
+        if "MetricName" not in data or "Metrics" in data:
+            raise UnsupportedAlarm(f"alarm {name!r}: only single-metric alarms are evaluated locally")
+        statistic = data.get("Statistic")
+        if not statistic:
+            raise UnsupportedAlarm(f"alarm {name!r}: extended statistics are not evaluated locally")
+        comparison = data["ComparisonOperator"]
+        if comparison not in COMPARISONS:
+            raise UnsupportedAlarm(f"alarm {name!r}: comparison {comparison!r} is not evaluated locally")
+        treat = data.get("TreatMissingData") or "missing"
+        if treat not in TREAT_MISSING:
+            raise ValueError(f"alarm {name!r}: TreatMissingData {treat!r} is not one of {TREAT_MISSING}")
+        arn = data.get("AlarmArn") or f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"
+        parts = arn.split(":")
+        if len(parts) > 4 and parts[3]:
+            region = parts[3]
+        if len(parts) > 4 and parts[4]:
+            account = parts[4]
+        n = int(data["EvaluationPeriods"])
+        updated = data.get("AlarmConfigurationUpdatedTimestamp") or created
+        if isinstance(updated, str):
+            updated = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+        if isinstance(updated, datetime) and updated.tzinfo is None:
+            updated = updated.replace(tzinfo=UTC)
+        return cls(
+            name=name,
+            namespace=data["Namespace"],
+            metric_name=data["MetricName"],
+            dimensions=tuple((d["Name"], str(d["Value"])) for d in data.get("Dimensions") or ()),
+            statistic=statistic,
+            period=int(data["Period"]),
+            evaluation_periods=n,
+            datapoints_to_alarm=int(data.get("DatapointsToAlarm") or n),
+            threshold=float(data["Threshold"]),
+            comparison=comparison,
+            treat_missing_data=treat,
+            description=data.get("AlarmDescription"),
+            unit=data.get("Unit"),
+            arn=arn,
+            account=account,
+            region=region,
+            alarm_actions=tuple(data.get("AlarmActions") or ()),
+            ok_actions=tuple(data.get("OKActions") or ()),
+            insufficient_data_actions=tuple(data.get("InsufficientDataActions") or ()),
+            actions_enabled=bool(data.get("ActionsEnabled", True)),
+            configuration_updated=updated,
+        )
+
+    @property
+    def metric_key(self) -> tuple[str, str, frozenset[tuple[str, str]]]:
+        return (self.namespace, self.metric_name, frozenset(self.dimensions))
+
+    def breaches(self, value: float) -> bool:
+        return bool(COMPARISONS[self.comparison][1](value, self.threshold))
+
+    def actions_for(self, state: str) -> tuple[str, ...]:
+        if not self.actions_enabled:
+            return ()
+        return {
+            ALARM: self.alarm_actions,
+            OK: self.ok_actions,
+            INSUFFICIENT_DATA: self.insufficient_data_actions,
+        }[state]
+
+    def trigger(self) -> dict[str, Any]:
+        return {
+            "MetricName": self.metric_name,
+            "Namespace": self.namespace,
+            "StatisticType": "Statistic",
+            "Statistic": self.statistic.upper(),
+            "Unit": self.unit,
+            "Dimensions": [{"value": value, "name": name} for name, value in self.dimensions],
+            "Period": self.period,
+            "EvaluationPeriods": self.evaluation_periods,
+            "DatapointsToAlarm": self.datapoints_to_alarm,
+            "ComparisonOperator": self.comparison,
+            "Threshold": self.threshold,
+            "TreatMissingData": self.treat_missing_data,
+            "EvaluateLowSampleCountPercentile": "",
+        }
+
+
+# --------------------------------------------------------------------------------------- datapoints
+@dataclass(frozen=True)
+class Datapoint:
+    """One period's aggregated value (``value``) from ``samples`` raw values."""
+
+    timestamp: datetime  # period start
+    value: float
+    sample_count: float = 1.0
+
+
+def aggregate(statistic: str, values: Sequence[float]) -> float:
+    stat = statistic.lower()
+    if stat == "minimum":
+        return min(values)
+    if stat == "maximum":
+        return max(values)
+    if stat == "sum":
+        return float(sum(values))
+    if stat == "samplecount":
+        return float(len(values))
+    if stat == "average":
+        return float(sum(values)) / len(values)
+    raise UnsupportedAlarm(f"statistic {statistic!r} is not evaluated locally")
+
+
+# --------------------------------------------------------------------------------------- evaluation
+@dataclass(frozen=True)
+class Evaluation:
+    state: str
+    reason: str
+    reason_data: dict[str, Any]
+
+
+def evaluate(
+    alarm: AlarmDefinition,
+    datapoints: Mapping[datetime, Datapoint],
+    *,
+    current_state: str,
+    through: datetime,
+    now: datetime,
+) -> Evaluation | None:
+    """Evaluate ``alarm`` over the periods ending with the one starting at ``through``.
+
+    ``datapoints`` maps period start -> aggregated datapoint. Returns the state the alarm should be
+    in with CloudWatch's reason text, or None when it keeps its current state (``ignore`` with no data).
+    """
+    n, m = alarm.evaluation_periods, alarm.datapoints_to_alarm
+    step = timedelta(seconds=alarm.period)
+    range_len = n + EXTRA_RANGE_PERIODS
+    starts = [through - step * i for i in range(range_len)]  # most recent first
+    found = [datapoints.get(start) for start in starts]
+    real = [dp for dp in found if dp is not None]
+    treat = alarm.treat_missing_data
+    op_text = COMPARISONS[alarm.comparison][0]
+
+    def reason_data(evaluated: Sequence[Datapoint], missing_starts: Sequence[datetime]) -> dict[str, Any]:
+        entries = sorted(
+            [
+                {"timestamp": aws_time(dp.timestamp), "sampleCount": dp.sample_count, "value": dp.value}
+                for dp in evaluated
+            ]
+            + [{"timestamp": aws_time(start)} for start in missing_starts],
+            key=lambda e: e["timestamp"],
+            reverse=True,
+        )
+        oldest = min([dp.timestamp for dp in evaluated] + list(missing_starts), default=starts[n - 1])
+        data: dict[str, Any] = {
+            "version": "1.0",
+            "queryDate": aws_time(now),
+            "startDate": aws_time(oldest),
+            "statistic": alarm.statistic,
+            "period": alarm.period,
+            "recentDatapoints": [dp.value for dp in sorted(evaluated, key=lambda d: d.timestamp)],
+            "threshold": alarm.threshold,
+            "evaluatedDatapoints": entries,
+        }
+        if alarm.unit:
+            data["unit"] = alarm.unit
+        return data
+
+    if not real:
+        missing_starts = starts[:n]
+        if treat == "ignore":
+            return None
+        if treat == "missing":
+            return Evaluation(
+                INSUFFICIENT_DATA,
+                f"Insufficient Data: {_plural(n, 'datapoint')} {'was' if n == 1 else 'were'} unknown.",
+                reason_data([], missing_starts),
+            )
+        label = "Breaching" if treat == "breaching" else "NonBreaching"
+        text = (
+            f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
+            f"{_plural(n, 'missing datapoint')} {'was' if n == 1 else 'were'} treated as [{label}]."
+        )
+        return Evaluation(ALARM if treat == "breaching" else OK, text, reason_data([], missing_starts))
+
+    if all(dp is not None for dp in found[:n]):
+        evaluated = [dp for dp in found[:n] if dp is not None]
+        filled: list[datetime] = []
+    elif len(real) >= n:
+        evaluated = real[:n]
+        filled = []
+    else:
+        evaluated = real
+        filled = [start for start, dp in zip(starts[:n], found[:n], strict=True) if dp is None]
+        filled = filled[: n - len(real)]
+    breaching = [dp for dp in evaluated if alarm.breaches(dp.value)]
+    fine = [dp for dp in evaluated if not alarm.breaches(dp.value)]
+    filled_breaching = len(filled) if filled and treat == "breaching" else 0
+    filled_fine = len(filled) if filled and treat == "notBreaching" else 0
+    counted_filled = filled if treat in ("breaching", "notBreaching") else []
+
+    alarming = len(breaching) + filled_breaching >= m
+    if not alarming and treat in ("missing", "ignore") and len(real) < n:
+        alarming = _premature_alarm(alarm, found[:n])
+    data = reason_data(evaluated, counted_filled)
+    old = current_state
+    if alarming:
+        listed, count, word, filled_count, label = (
+            breaching,
+            len(breaching),
+            op_text,
+            filled_breaching,
+            "Breaching",
+        )
+        minimum = f"(minimum {_plural(m, 'datapoint')} for {old} -> {ALARM} transition)"
+        state = ALARM
+    else:
+        listed, count, word, filled_count, label = (
+            fine,
+            len(fine),
+            f"not {op_text}",
+            filled_fine,
+            "NonBreaching",
+        )
+        ok_min = max(1, n - m + 1)
+        minimum = f"(minimum {_plural(ok_min, 'datapoint')} for {old} -> {OK} transition)"
+        state = OK
+    listed = sorted(listed, key=lambda dp: dp.timestamp, reverse=True)
+    points = ", ".join(f"{fmt_value(dp.value)} ({reason_time(dp.timestamp)})" for dp in listed)
+    if count:
+        text = (
+            f"Threshold Crossed: {count} out of the last {n} datapoints [{points}] "
+            f"{'was' if count == 1 else 'were'} {word} the threshold ({fmt_value(alarm.threshold)})"
+        )
+        if filled_count:
+            text += (
+                f" and {_plural(filled_count, 'missing datapoint')} "
+                f"{'was' if filled_count == 1 else 'were'} treated as [{label}]"
+            )
+    else:
+        text = (
+            f"Threshold Crossed: no datapoints were received for {_plural(filled_count, 'period')} and "
+            f"{_plural(filled_count, 'missing datapoint')} {'was' if filled_count == 1 else 'were'} "
+            f"treated as [{label}]"
+        )
+    return Evaluation(state, f"{text} {minimum}.", data)
+
+
+def _premature_alarm(alarm: AlarmDefinition, window: Sequence[Datapoint | None]) -> bool:
+    """ALARM although fewer than M datapoints exist: the oldest breaching datapoint in the last N
+    periods is at least M periods old and every more recent real datapoint breaches."""
+    m = alarm.datapoints_to_alarm
+    oldest_breaching = None
+    for index, dp in enumerate(window):  # most recent first
+        if dp is not None and alarm.breaches(dp.value):
+            oldest_breaching = index
+    if oldest_breaching is None or oldest_breaching + 1 < m:
+        return False
+    return all(dp is None or alarm.breaches(dp.value) for dp in window[:oldest_breaching])
+
+
+# --------------------------------------------------------------------------------------- transitions
+@dataclass(frozen=True)
+class Transition:
+    alarm: AlarmDefinition
+    old_state: str
+    new_state: str
+    reason: str
+    reason_data: dict[str, Any]
+    at: datetime
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return self.alarm.actions_for(self.new_state)
+
+    @property
+    def subject(self) -> str:
+        """SNS Subject, cut at SNS's 100 characters."""
+        text = f'{self.new_state}: "{self.alarm.name}" in {region_name(self.alarm.region)}'
+        return text[:100]
+
+    def message(self) -> dict[str, Any]:
+        """The CloudWatch alarm notification (the JSON that becomes ``Sns.Message``)."""
+        alarm = self.alarm
+        return {
+            "AlarmName": alarm.name,
+            "AlarmDescription": alarm.description,
+            "AWSAccountId": alarm.account,
+            "AlarmConfigurationUpdatedTimestamp": aws_time(alarm.configuration_updated or self.at),
+            "NewStateValue": self.new_state,
+            "NewStateReason": self.reason,
+            "StateChangeTime": aws_time(self.at),
+            "Region": region_name(alarm.region),
+            "AlarmArn": alarm.arn,
+            "OldStateValue": self.old_state,
+            "OKActions": list(alarm.ok_actions),
+            "AlarmActions": list(alarm.alarm_actions),
+            "InsufficientDataActions": list(alarm.insufficient_data_actions),
+            "Trigger": alarm.trigger(),
+        }
+
+    def message_json(self) -> str:
+        return json.dumps(self.message())
+
+    def state_reason_data(self) -> str:
+        return json.dumps(self.reason_data)
+
+
+@dataclass
+class _AlarmState:
+    alarm: AlarmDefinition
+    created: datetime
+    state: str = INSUFFICIENT_DATA
+    reason: str = "Unchecked: Initial alarm creation"
+    changed_at: datetime | None = None
+
+
+@dataclass
+class LocalAlarms:
+    """The alarms of one account and their metric data; ``evaluate(now)`` returns state changes."""
+
+    _alarms: dict[str, _AlarmState] = field(default_factory=dict)
+    _samples: dict[tuple[str, str, frozenset[tuple[str, str]]], dict[datetime, list[float]]] = field(
+        default_factory=dict
+    )
+
+    def define(self, alarm: AlarmDefinition, *, created: datetime) -> None:
+        """Add or replace an alarm (a replaced alarm keeps its state, as PutMetricAlarm does)."""
+        previous = self._alarms.get(alarm.name)
+        if previous is None:
+            self._alarms[alarm.name] = _AlarmState(alarm, created)
+        else:
+            previous.alarm = alarm
+
+    def remove(self, name: str) -> None:
+        self._alarms.pop(name, None)
+
+    @property
+    def alarms(self) -> list[AlarmDefinition]:
+        return [s.alarm for s in self._alarms.values()]
+
+    def state(self, name: str) -> str:
+        return self._alarms[name].state
+
+    def put(
+        self,
+        namespace: str,
+        metric_name: str,
+        dimensions: Mapping[str, str] | Iterable[tuple[str, str]],
+        timestamp: datetime,
+        value: float,
+    ) -> None:
+        dims = dimensions.items() if isinstance(dimensions, Mapping) else dimensions
+        key = (namespace, metric_name, frozenset((k, str(v)) for k, v in dims))
+        self._samples.setdefault(key, {}).setdefault(timestamp.astimezone(UTC), []).append(float(value))
+
+    def datapoints(self, alarm: AlarmDefinition) -> dict[datetime, Datapoint]:
+        by_period: dict[datetime, list[float]] = {}
+        for at, values in self._samples.get(alarm.metric_key, {}).items():
+            by_period.setdefault(period_start(at, alarm.period), []).extend(values)
+        return {
+            start: Datapoint(start, aggregate(alarm.statistic, values), float(len(values)))
+            for start, values in by_period.items()
+        }
+
+    def evaluate(self, now: datetime, *, through: datetime | None = None) -> list[Transition]:
+        """Evaluate every alarm at ``now`` over the periods up to the one starting at ``through``
+        (default: the last period that has ended). Returns the transitions, in alarm order."""
+        transitions: list[Transition] = []
+        for status in self._alarms.values():
+            alarm = status.alarm
+            last = (
+                through
+                if through is not None
+                else period_start(now, alarm.period) - timedelta(seconds=alarm.period)
+            )
+            last = period_start(last, alarm.period)
+            first_needed = last - timedelta(seconds=alarm.period * (alarm.evaluation_periods - 1))
+            if first_needed < period_start(status.created, alarm.period):
+                continue  # warm-up: the evaluation window reaches back before the alarm existed
+            result = evaluate(
+                alarm, self.datapoints(alarm), current_state=status.state, through=last, now=now
+            )
+            if result is None or result.state == status.state:
+                continue
+            transitions.append(
+                Transition(alarm, status.state, result.state, result.reason, result.reason_data, now)
+            )
+            status.state, status.reason, status.changed_at = result.state, result.reason, now
+        return transitions

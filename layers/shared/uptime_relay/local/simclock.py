@@ -1,0 +1,79 @@
+"""A clock that runs faster than real time, for ``uptime-relay local --minute-seconds S``.
+
+One simulated minute lasts ``minute_seconds`` real seconds: ``now()`` advances at ``60 /
+minute_seconds`` times real speed and ``sleep(s)`` waits ``s * minute_seconds / 60`` real seconds.
+Installed with ``uptime_relay.clock.install`` for the run, so the handlers, the dispatcher's retry
+backoff and the escalation timers all follow it while the code stays the code that runs in Lambda.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+
+def floor_minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+class SimulatedClock:
+    """Simulated UTC time starting at ``start`` (aware) when the object is created."""
+
+    def __init__(
+        self,
+        start: datetime | None = None,
+        minute_seconds: float = 60.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        real_sleep: Callable[[float], None] = time.sleep,
+    ):
+        if minute_seconds <= 0:
+            raise ValueError(f"minute_seconds must be positive, got {minute_seconds!r}")
+        start = start if start is not None else floor_minute(datetime.now(UTC))
+        if start.tzinfo is None:
+            raise ValueError("SimulatedClock needs an aware start time (UTC)")
+        self.start = start.astimezone(UTC)
+        self.minute_seconds = float(minute_seconds)
+        self._monotonic = monotonic
+        self._real_sleep = real_sleep
+        self._t0 = monotonic()
+        self._lock = threading.Lock()
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second."""
+        return 60.0 / self.minute_seconds
+
+    def now(self) -> datetime:
+        with self._lock:
+            elapsed = self._monotonic() - self._t0
+        return self.start + timedelta(seconds=elapsed * self.speed)
+
+    def real_seconds(self, simulated_seconds: float) -> float:
+        return simulated_seconds / self.speed
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of simulated time."""
+        if seconds > 0:
+            self._real_sleep(self.real_seconds(seconds))
+
+    def sleep_until(self, at: datetime, *, stop: threading.Event | None = None) -> bool:
+        """Wait until simulated time reaches ``at``. Returns False if ``stop`` was set meanwhile."""
+        remaining = (at - self.now()).total_seconds()
+        if remaining <= 0:
+            return not (stop and stop.is_set())
+        if stop is None:
+            self.sleep(remaining)
+            return True
+        return not stop.wait(self.real_seconds(remaining))
+
+    def elapsed(self) -> timedelta:
+        return self.now() - self.start
+
+    def label(self, at: datetime | None = None) -> str:
+        """``HH:MM`` of simulated time since the start (the console timeline's time column)."""
+        minutes = max(0, int(((at or self.now()) - self.start).total_seconds()) // 60)
+        hours, mins = divmod(minutes, 60)
+        return f"{hours:02d}:{mins:02d}"
