@@ -1,0 +1,367 @@
+"""The escalation sweep: run once a minute, fire every escalation step that has come due.
+
+For each incident the store reports due (``store.due(now)``, the sparse ``due`` index):
+
+1. Skip what must not escalate: not ``open`` (acknowledged or resolved; the store also drops
+   ``due_at`` then), not yet due, or a policy that no longer exists (escalation stopped, noted).
+   An incident opened silenced stops escalating; one covered *now* by a silence or maintenance
+   window is held: the same step is re-armed ``HOLD_S`` later, so escalation resumes if the
+   incident outlives the window.
+2. CLAIM the step with ``store.advance(id, expected_step, expected_round, <next cursor>)``, a
+   conditional write. Only the sweep that wins it sends anything, so overlapping sweeps (a slow
+   run and the next minute's, or a retried invocation) fire a step once.
+3. Deliver to the step's targets (``resolve_targets``): its channels; Slack mentions of the
+   people it names (``person:``/``oncall:``) ride on the notification, posted in the step's Slack
+   channels or, when the step has none, in the incident's Slack channels (else the first Slack
+   channel in the config); their email addresses get a copy through the step's email channel or,
+   when it has none, the first email channel in the config, with its ``to`` replaced by them.
+   Each successful send is a ``notified`` timeline entry (so resolves reach escalated channels).
+4. A step is retried, not skipped: when a delivery fails (after the dispatcher's own retries),
+   the claimed cursor is moved back to the same step, due ``RETRY_S`` later (conditional on the
+   claim, so an acknowledgement in between wins). The next sweep re-sends only to the targets
+   that failed. The dispatcher dead-letters every failed delivery (nothing is lost); after
+   ``max_step_attempts`` sweeps the step is given up (``escalation_gave_up`` on the timeline) and
+   the policy moves on to its next step at that step's own time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .config import Channel, Config, EscalationPolicy
+from .domain.alert import Alert, AlertSource, AlertState
+from .domain.escalation import Cursor, next_cursor
+from .domain.incident import TimelineEntry
+from .domain.silence import Silence, is_silenced
+from .domain.targets import Resolved
+from .domain.targets import resolve_targets as default_resolve_targets
+from .notifiers.base import Notification, NotificationKind
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 60.0
+HOLD_S = 300.0
+MAX_STEP_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Fired:
+    incident_id: str
+    step: int
+    round: int
+    delivered: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    retry: bool = False  # re-armed for another attempt
+    gave_up: bool = False
+
+
+@dataclass
+class SweepReport:
+    fired: list[Fired] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (incident id, why)
+    failed: list[Fired] = field(default_factory=list)  # steps with at least one failed delivery
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fired": [dataclasses.asdict(f) for f in self.fired],
+            "skipped": [{"incident": i, "reason": r} for i, r in self.skipped],
+            "failed": [dataclasses.asdict(f) for f in self.failed],
+        }
+
+
+def step_tag(step: int, round_: int) -> str:
+    """Human label used in timeline details ("escalation step 2, round 1"); also how retries
+    find what a step already delivered."""
+    return f"escalation step {step + 1}, round {round_ + 1}"
+
+
+def _attempts(incident: Any, tag: str) -> int:
+    return sum(1 for e in incident.timeline if e.kind == "escalation_retry" and e.detail.startswith(tag))
+
+
+def _already_sent(incident: Any, tag: str) -> set[str]:
+    """Send keys this step already delivered (from details written as "<tag> [<key>]: ...")."""
+    keys = set()
+    for e in incident.timeline:
+        if e.kind == "notified" and e.detail.startswith(tag + " ["):
+            keys.add(e.detail[len(tag) + 2 :].split("]", 1)[0])
+    return keys
+
+
+def _incident_alert(incident: Any, now: datetime) -> Alert:
+    alert = getattr(incident, "alert", None)
+    if alert is not None:
+        return alert
+    return Alert(
+        source=AlertSource.FALLBACK,
+        id=incident.alarm_id,
+        name=incident.name,
+        state=AlertState.ALARM,
+        reason="still failing and not acknowledged",
+        time=incident.opened_at,
+        labels=dict(incident.labels),
+    )
+
+
+def _first_of_type(channels: Mapping[str, Channel], names: Iterable[str], type_: str) -> str | None:
+    return next((n for n in names if n in channels and channels[n].type == type_), None)
+
+
+@dataclass(frozen=True)
+class _Send:
+    channel: str  # channel name (for the timeline and handles)
+    key: str  # what "already sent" is tracked by (channel name, or "<channel>:people")
+    mentions: tuple[str, ...] = ()
+    email_to: tuple[str, ...] = ()  # replaces the email channel's `to`
+
+
+def plan_sends(config: Config, incident: Any, resolved: Resolved) -> tuple[list[_Send], list[str]]:
+    """Which channels get what for one step (see the module docstring), and problems."""
+    problems = list(resolved.problems)
+    channels = config.channels
+    sends = [_Send(name, name, mentions=resolved.mentions) for name in resolved.channels]
+    if resolved.mentions and not _first_of_type(channels, resolved.channels, "slack"):
+        slack = _first_of_type(channels, getattr(incident, "route_channels", ()), "slack") or (
+            _first_of_type(channels, channels, "slack")
+        )
+        if slack:
+            sends.append(_Send(slack, slack, mentions=resolved.mentions))
+        else:
+            problems.append("no slack channel to mention the on-call people in")
+    if resolved.emails:
+        email = _first_of_type(channels, resolved.channels, "email") or _first_of_type(
+            channels, channels, "email"
+        )
+        if email:
+            sends.append(_Send(email, f"{email}:people", email_to=resolved.emails))
+        else:
+            problems.append("no email channel to send the on-call people's email through")
+    return sends, problems
+
+
+def _deliver(dispatcher: Any, config: Config, send: _Send, notification: Notification) -> Any:
+    if not send.email_to:
+        return dispatcher.deliver(send.channel, notification)
+    base = config.channels[send.channel]
+    channel = dataclasses.replace(base, options={**base.options, "to": tuple(send.email_to)})
+    if "channel" in inspect.signature(dispatcher.deliver).parameters:
+        return dispatcher.deliver(send.channel, notification, channel=channel)
+    # A dispatcher that only knows names: give it a view of the config with this channel in it.
+    view = dataclasses.replace(config, channels={**config.channels, send.channel: channel})
+    twin = _with_config(dispatcher, view)
+    return twin.deliver(send.channel, notification)
+
+
+def _with_config(dispatcher: Any, config: Config) -> Any:
+    import copy
+
+    twin = copy.copy(dispatcher)
+    twin.config = config
+    return twin
+
+
+def _outcome_ok(outcome: Any) -> bool:
+    return bool(getattr(outcome, "ok", False))
+
+
+def _outcome_permanent(outcome: Any) -> bool:
+    return bool(getattr(getattr(outcome, "error", None), "permanent", False))
+
+
+def _outcome_error(outcome: Any) -> str:
+    error = getattr(outcome, "error", None)
+    return str(error) if error else "delivery failed"
+
+
+def sweep(
+    config: Config,
+    store: Any,
+    dispatcher: Any,
+    now: datetime,
+    *,
+    resolve_targets: Callable[[Config, Iterable[str], datetime], Resolved] = default_resolve_targets,
+    ack_url_for: Callable[[str], str | None] | None = None,
+    silences: Iterable[Silence] = (),
+    max_step_attempts: int = MAX_STEP_ATTEMPTS,
+) -> SweepReport:
+    """Fire every due escalation step once (see the module docstring). Never raises for one
+    incident's trouble: it is logged, reported as skipped, and the sweep goes on."""
+    report = SweepReport()
+    silences = tuple(silences)
+    for incident in store.due(now):
+        try:
+            _sweep_one(
+                config,
+                store,
+                dispatcher,
+                now,
+                incident,
+                report,
+                resolve_targets=resolve_targets,
+                ack_url_for=ack_url_for,
+                silences=silences,
+                max_step_attempts=max_step_attempts,
+            )
+        except Exception as exc:  # one bad incident must not stop the others' escalations
+            log.exception("escalation of %s failed", incident.id)
+            report.skipped.append((incident.id, f"error: {type(exc).__name__}: {exc}"))
+    return report
+
+
+def _sweep_one(
+    config: Config,
+    store: Any,
+    dispatcher: Any,
+    now: datetime,
+    incident: Any,
+    report: SweepReport,
+    *,
+    resolve_targets: Callable[..., Resolved],
+    ack_url_for: Callable[[str], str | None] | None,
+    silences: tuple[Silence, ...],
+    max_step_attempts: int,
+) -> None:
+    iid = incident.id
+    if incident.status != "open":
+        report.skipped.append((iid, f"{incident.status}: no escalation"))
+        return
+    if incident.due_at is None or incident.due_at > now:
+        report.skipped.append((iid, "not due"))
+        return
+    policy: EscalationPolicy | None = config.escalation_policies.get(incident.policy or "")
+    if policy is None or incident.step >= len(policy.steps):
+        if store.advance(
+            iid, expected_step=incident.step, expected_round=incident.round, step=incident.step,
+            round=incident.round, due_at=None,
+        ):  # fmt: skip
+            why = f"escalation policy {incident.policy!r} is not in the config (or has fewer steps)"
+            store.append_timeline(iid, TimelineEntry(now, "escalation_stopped", why))
+        report.skipped.append((iid, "no such policy step"))
+        return
+    if incident.silenced:
+        if store.advance(
+            iid, expected_step=incident.step, expected_round=incident.round, step=incident.step,
+            round=incident.round, due_at=None,
+        ):  # fmt: skip
+            store.append_timeline(iid, TimelineEntry(now, "escalation_stopped", "incident is silenced"))
+        report.skipped.append((iid, "silenced"))
+        return
+    why = is_silenced(incident.labels, now, silences, config.maintenance)
+    if why is not None:
+        store.advance(
+            iid, expected_step=incident.step, expected_round=incident.round, step=incident.step,
+            round=incident.round, due_at=now + timedelta(seconds=HOLD_S),
+        )  # fmt: skip
+        report.skipped.append((iid, f"held: {why}"))
+        return
+
+    # CLAIM: only the sweep whose conditional write wins sends this step.
+    current = Cursor(incident.step, incident.round, incident.due_at)
+    following = next_cursor(policy, current, opened_at=incident.opened_at)
+    claim_step, claim_round = (
+        (following.step, following.round) if following else (len(policy.steps), incident.round)
+    )
+    if not store.advance(
+        iid,
+        expected_step=incident.step,
+        expected_round=incident.round,
+        step=claim_step,
+        round=claim_round,
+        due_at=following.due_at if following else None,
+    ):
+        report.skipped.append((iid, "claimed by another sweep, or no longer open"))
+        return
+
+    tag = step_tag(incident.step, incident.round)
+    step = policy.steps[incident.step]
+    resolved = resolve_targets(config, step.notify, now)
+    sends, problems = plan_sends(config, incident, resolved)
+    done = _already_sent(incident, tag)
+    alert = _incident_alert(incident, now)
+    ack_url = ack_url_for(iid) if ack_url_for else None
+    check = config.check(incident.check) if incident.check else None
+    entries: list[TimelineEntry] = [TimelineEntry(now, "escalation_problem", f"{tag}: {p}") for p in problems]
+    delivered: list[str] = []
+    failed: list[str] = []
+    retryable = False
+    for send in sends:
+        if send.key in done:
+            continue
+        notification = Notification(
+            kind=NotificationKind.ESCALATION,
+            alerts=(alert,),
+            incident_id=iid,
+            opened_at=incident.opened_at,
+            check=check,
+            ack_url=ack_url,
+            mentions=send.mentions,
+            handles=dict(incident.handles.get(send.channel, {})),
+            escalation_step=incident.step,
+        )
+        outcome = _deliver(dispatcher, config, send, notification)
+        who = (
+            f" ({', '.join(resolved.people)})" if (send.mentions or send.email_to) and resolved.people else ""
+        )
+        if _outcome_ok(outcome):
+            delivered.append(send.key)
+            entries.append(
+                TimelineEntry(
+                    now, "notified", f"{tag} [{send.key}]: escalated to {send.channel}{who}", send.channel
+                )
+            )
+            handles = getattr(getattr(outcome, "delivery", None), "handles", None)
+            if handles and send.channel not in incident.handles and hasattr(store, "set_handles"):
+                store.set_handles(iid, send.channel, dict(handles))
+        else:
+            failed.append(send.key)
+            retryable = retryable or not _outcome_permanent(outcome)
+            entries.append(
+                TimelineEntry(
+                    now, "escalation_failed", f"{tag} [{send.key}]: {_outcome_error(outcome)}", send.channel
+                )
+            )
+    if not sends:
+        entries.append(TimelineEntry(now, "escalation_problem", f"{tag}: nobody to notify"))
+
+    fired = Fired(iid, incident.step, incident.round, tuple(delivered), tuple(failed))
+    if failed:
+        attempt = _attempts(incident, tag) + 1
+        if retryable and attempt < max_step_attempts:
+            rearmed = store.advance(
+                iid,
+                expected_step=claim_step,
+                expected_round=claim_round,
+                step=incident.step,
+                round=incident.round,
+                due_at=now + timedelta(seconds=RETRY_S),
+            )
+            if rearmed:
+                entries.append(
+                    TimelineEntry(
+                        now,
+                        "escalation_retry",
+                        f"{tag}: attempt {attempt} of {max_step_attempts} failed for "
+                        f"{', '.join(failed)}; retrying at {(now + timedelta(seconds=RETRY_S)).isoformat()}",
+                    )
+                )
+                fired = dataclasses.replace(fired, retry=True)
+        else:
+            entries.append(
+                TimelineEntry(
+                    now,
+                    "escalation_gave_up",
+                    f"{tag}: gave up on {', '.join(failed)} after {attempt} attempt(s); "
+                    "the notification is on the dead-letter queue",
+                )
+            )
+            fired = dataclasses.replace(fired, gave_up=True)
+        report.failed.append(fired)
+    for entry in entries:
+        store.append_timeline(iid, entry)
+    report.fired.append(fired)
