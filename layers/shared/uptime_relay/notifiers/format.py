@@ -1,0 +1,331 @@
+"""Formatting shared by every channel: titles, severity, colours, links and safe truncation.
+
+Everything here is pure (no I/O, no clock): the same notification always renders the same text,
+which is what ``uptime-relay render`` prints and what the channels send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from urllib.parse import quote, urlsplit
+
+from ..domain.alert import Alert, AlertSource, AlertState, Link
+from .base import Notification, NotificationKind
+
+ELLIPSIS = "…"
+SEVERITIES = ("critical", "error", "warning", "info")
+
+# Common spellings seen in alarm tags and Prometheus rules, mapped onto PagerDuty's four levels.
+_SEVERITY_ALIASES = {
+    "critical": "critical",
+    "crit": "critical",
+    "page": "critical",
+    "p1": "critical",
+    "sev1": "critical",
+    "fatal": "critical",
+    "emergency": "critical",
+    "error": "error",
+    "err": "error",
+    "high": "error",
+    "major": "error",
+    "p2": "error",
+    "sev2": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "medium": "warning",
+    "minor": "warning",
+    "p3": "warning",
+    "sev3": "warning",
+    "info": "info",
+    "informational": "info",
+    "low": "info",
+    "none": "info",
+    "notice": "info",
+    "p4": "info",
+    "p5": "info",
+}
+
+# Colours for the Slack attachment bar and the e-mail banner.
+COLOURS = {
+    "critical": "#D0021B",
+    "error": "#E8590C",
+    "warning": "#F2C744",
+    "info": "#439FE0",
+    "resolved": "#2EB67D",
+    "acknowledged": "#8D8D8D",
+}
+
+
+# ------------------------------------------------------------------------------- truncation
+def truncate(text: str | None, limit: int, ellipsis: str = ELLIPSIS) -> str:
+    """At most ``limit`` characters; cut text ends with ``ellipsis``.
+
+    Python strings are code points, so a cut never splits a UTF-8 sequence; a trailing lone
+    surrogate or a combining mark left dangling at the cut is dropped as well.
+    """
+    text = text or ""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ellipsis):
+        return ellipsis[:limit]
+    cut = text[: limit - len(ellipsis)]
+    while cut and (0xD800 <= ord(cut[-1]) <= 0xDFFF or _is_combining(text[len(cut)])):
+        # don't strand half a surrogate pair or separate a base letter from its accent
+        cut = cut[:-1]
+    return cut.rstrip() + ellipsis
+
+
+def truncate_bytes(
+    text: str | None, max_bytes: int, ellipsis: str = ELLIPSIS, encoding: str = "utf-8"
+) -> str:
+    """At most ``max_bytes`` when encoded; never ends inside a multi-byte character."""
+    text = text or ""
+    data = text.encode(encoding, "replace")
+    if len(data) <= max_bytes:
+        return text
+    tail = ellipsis.encode(encoding)
+    if max_bytes <= len(tail):
+        return ""
+    cut = data[: max_bytes - len(tail)].decode(encoding, "ignore")  # drops a partial last char
+    return cut.rstrip() + ellipsis
+
+
+def _is_combining(ch: str) -> bool:
+    import unicodedata
+
+    return unicodedata.combining(ch) != 0
+
+
+def one_line(text: str | None) -> str:
+    """Collapse whitespace (newlines, tabs) into single spaces: safe for subjects and headers."""
+    return " ".join((text or "").split())
+
+
+# ------------------------------------------------------------------------------- state words
+def severity(notification_or_alert: Notification | Alert, default: str | None = None) -> str:
+    """critical | error | warning | info, from the ``severity`` label, else ``default``, else by state."""
+    alerts = _alerts(notification_or_alert)
+    found = [_SEVERITY_ALIASES.get(str(a.labels.get("severity", "")).strip().lower()) for a in alerts]
+    known = [s for s in found if s]
+    if known:  # the most severe of the group
+        return min(known, key=SEVERITIES.index)
+    if default in SEVERITIES:
+        return default  # type: ignore[return-value]
+    state = alerts[0].state if alerts else AlertState.ALARM
+    if state is AlertState.INSUFFICIENT_DATA:
+        return "warning"
+    if state is AlertState.OK:
+        return "info"
+    return "critical"
+
+
+def status_word(notification: Notification) -> str:
+    """The one-word state shown in titles: FIRING, RESOLVED, ACKNOWLEDGED, ESCALATED, NO DATA."""
+    kind = notification.kind
+    if kind is NotificationKind.RESOLVE:
+        return "RESOLVED"
+    if kind is NotificationKind.ACKNOWLEDGE:
+        return "ACKNOWLEDGED"
+    if kind is NotificationKind.WARNING:
+        return "NO DATA"
+    if kind is NotificationKind.ESCALATION:
+        return "ESCALATED"
+    return "FIRING"
+
+
+def colour(notification: Notification, default_severity: str | None = None) -> str:
+    if notification.kind is NotificationKind.RESOLVE:
+        return COLOURS["resolved"]
+    if notification.kind is NotificationKind.ACKNOWLEDGE:
+        return COLOURS["acknowledged"]
+    if notification.kind is NotificationKind.WARNING:
+        return COLOURS["warning"]
+    return COLOURS[severity(notification, default_severity)]
+
+
+def emoji(notification: Notification) -> str:
+    return {
+        NotificationKind.TRIGGER: "🔴",
+        NotificationKind.ESCALATION: "🚨",
+        NotificationKind.WARNING: "⚠️",
+        NotificationKind.RESOLVE: "✅",
+        NotificationKind.ACKNOWLEDGE: "👀",
+    }[notification.kind]
+
+
+# ------------------------------------------------------------------------------- names and lines
+def display_name(notification: Notification) -> str:
+    """The name of what is alerting: the alarm / alertname, or "N alerts" for a mixed group."""
+    alerts = notification.alerts
+    if not alerts:
+        return "alert"
+    names = {a.name for a in alerts}
+    if len(names) == 1:
+        return alerts[0].name or "alert"
+    common = {a.labels.get("alertname") for a in alerts}
+    if len(common) == 1 and None not in common:
+        return str(common.pop())
+    return f"{alerts[0].name} and {len(alerts) - 1} more"
+
+
+def title(notification: Notification) -> str:
+    """``[FIRING] uptime-api-availability`` / ``[FIRING:3] HighErrorRate`` (one line, untruncated)."""
+    word = status_word(notification)
+    count = len(notification.alerts)
+    if count > 1:
+        word = f"{word}:{count}"
+    return one_line(f"[{word}] {display_name(notification)}")
+
+
+def summary(notification: Notification) -> str:
+    """One sentence about what happened, for notifications and the PagerDuty summary."""
+    alert = notification.alert
+    what = display_name(notification)
+    check = notification.check.name if notification.check else alert.check
+    subject = f"{what} (check {check})" if check and check != what else what
+    kind = notification.kind
+    if kind is NotificationKind.RESOLVE:
+        return one_line(f"Resolved: {subject}")
+    if kind is NotificationKind.ACKNOWLEDGE:
+        by = f" by {notification.acknowledged_by}" if notification.acknowledged_by else ""
+        return one_line(f"Acknowledged{by}: {subject}")
+    if kind is NotificationKind.WARNING:
+        return one_line(f"No data: {subject} — {alert.reason}")
+    return one_line(f"{subject} — {alert.reason}" if alert.reason else subject)
+
+
+def reason(notification: Notification) -> str:
+    alert = notification.alert
+    return alert.reason or alert.description or ""
+
+
+def format_time(at: datetime | None) -> str:
+    if at is None:
+        return ""
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at.utcoffset() == timedelta(0) else at.isoformat()
+
+
+def format_duration(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours:
+        parts.append(f"{hours}h")
+    if minutes:
+        parts.append(f"{minutes}m")
+    if secs and not days and not hours:
+        parts.append(f"{secs}s")
+    return " ".join(parts) or "0s"
+
+
+def since(notification: Notification) -> str:
+    """``2026-11-20 10:15:30 UTC`` (and, on resolve, how long it lasted), or "" when unknown."""
+    opened = notification.opened_at
+    if opened is None:
+        return ""
+    text = format_time(opened)
+    alert_time = notification.alert.time if notification.alerts else None
+    if notification.kind is NotificationKind.RESOLVE and alert_time and alert_time >= opened:
+        text += f" (lasted {format_duration(alert_time - opened)})"
+    elif alert_time and alert_time > opened:
+        text += f" ({format_duration(alert_time - opened)} ago)"
+    return text
+
+
+# ------------------------------------------------------------------------------- links
+def is_web_url(url: str | None) -> bool:
+    """Only http(s) URLs are ever rendered as links (no javascript:, data:, …)."""
+    if not url or not isinstance(url, str):
+        return False
+    parts = urlsplit(url.strip())
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def runbook(notification: Notification) -> str | None:
+    """The check's runbook, else a ``runbook``/``runbook_url`` label or annotation."""
+    if notification.check is not None and is_web_url(notification.check.runbook):
+        return notification.check.runbook
+    for alert in notification.alerts:
+        for source in (alert.annotations, alert.labels):
+            for key in ("runbook_url", "runbook"):
+                value = source.get(key)
+                if is_web_url(value):
+                    return str(value).strip()
+    return None
+
+
+def console_url(alert: Alert) -> str | None:
+    """CloudWatch console deep link for a CloudWatch alarm (needs the region code)."""
+    if alert.source not in (AlertSource.CLOUDWATCH, AlertSource.EVENTBRIDGE):
+        return None
+    region = alert.region
+    if not region or not all(c.isalnum() or c == "-" for c in region):
+        return None
+    name = alert.labels.get("alarm") or alert.extra.get("alarm_name") or alert.name
+    if not name:
+        return None
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#alarmsV2:alarm/{quote(str(name), safe='')}"
+    )
+
+
+def generator_url(alert: Alert) -> str | None:
+    """Alertmanager's generatorURL (the Prometheus graph) when the intake kept it."""
+    for key in ("generator_url", "generatorURL"):
+        value = alert.extra.get(key)
+        if is_web_url(value):
+            return str(value)
+    for link in alert.links:
+        text = link.text.lower()
+        if is_web_url(link.href) and ("generator" in text or text in ("source", "prometheus", "graph")):
+            return link.href
+    return None
+
+
+def links(notification: Notification) -> list[Link]:
+    """Runbook, console / source links and any other links the alerts carry; http(s) only, no duplicates."""
+    out: list[Link] = []
+    seen: set[str] = set()
+
+    def add(href: str | None, text: str) -> None:
+        if is_web_url(href) and href not in seen:
+            seen.add(href)  # type: ignore[arg-type]
+            out.append(Link(href=href, text=text))  # type: ignore[arg-type]
+
+    add(runbook(notification), "Runbook")
+    for alert in notification.alerts[:1]:
+        add(console_url(alert), "CloudWatch alarm")
+        add(generator_url(alert), "Source")
+    for alert in notification.alerts[:5]:
+        for link in alert.links:
+            add(link.href, one_line(link.text) or "Link")
+    return out
+
+
+def alert_line(alert: Alert) -> str:
+    """``name — reason`` on one line, for lists of grouped alerts (unescaped, untruncated)."""
+    label = alert.name
+    instance = alert.labels.get("instance")
+    if instance and instance not in label:
+        label = f"{label} ({instance})"
+    text = alert.annotations.get("summary") or alert.annotations.get("description") or alert.reason
+    state = "" if alert.state is AlertState.ALARM else f"[{alert.state.value}] "
+    return one_line(f"{state}{label} — {text}" if text else f"{state}{label}")
+
+
+def capped(items: Iterable[str], limit: int) -> list[str]:
+    """The first ``limit`` items, plus "and N more" when there were more."""
+    items = list(items)
+    if len(items) <= limit:
+        return items
+    return [*items[:limit], f"and {len(items) - limit} more"]
+
+
+def _alerts(value: Notification | Alert) -> tuple[Alert, ...]:
+    return value.alerts if isinstance(value, Notification) else (value,)

@@ -1,0 +1,182 @@
+"""PagerDuty Events API v2: one event per alert (trigger / acknowledge / resolve).
+
+The ``dedup_key`` is derived from the alert id only (CloudWatch: alarm ARN + contributor;
+Alertmanager: fingerprint), so the trigger and the resolve of one incident always share it and
+PagerDuty folds repeats (escalation reminders) into the same incident. INSUFFICIENT_DATA warnings
+are not sent (PagerDuty would page someone for missing data); routes that want that send TRIGGER.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import Any
+
+from ..config import Channel, is_secret_ref
+from ..domain.alert import Alert
+from . import format as fmt
+from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
+from .http import post_json
+
+DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+CLIENT = "uptime-relay"
+DEDUP_PREFIX = "uptime-relay:"
+MAX_SUMMARY = 1024
+MAX_DEDUP_KEY = 255
+MAX_FIELD = 255  # source / component / group / class: keep them short and readable
+MAX_RAW = 8000  # characters of the original event kept in custom_details (payload limit is 512 KB)
+MAX_LABEL = 1000
+REDACTED_KEY = "[routing_key]"
+
+_ACTIONS = {
+    NotificationKind.TRIGGER: "trigger",
+    NotificationKind.ESCALATION: "trigger",
+    NotificationKind.RESOLVE: "resolve",
+    NotificationKind.ACKNOWLEDGE: "acknowledge",
+}
+
+
+def dedup_key(alert: Alert) -> str:
+    """``uptime-relay:`` + 40 hex chars of sha256(alert.id): stable per alarm, ≤ 255 chars."""
+    digest = hashlib.sha256(alert.id.encode("utf-8")).hexdigest()[:40]
+    return f"{DEDUP_PREFIX}{digest}"
+
+
+def event_action(notification: Notification) -> str | None:
+    """trigger | acknowledge | resolve, or None when nothing is sent (warnings)."""
+    return _ACTIONS.get(notification.kind)
+
+
+class PagerDutyNotifier:
+    type = "pagerduty"
+    groups_alerts = False
+
+    def __init__(self, *, timeout_s: float = 5.0, http: Any = None):
+        self.timeout_s = timeout_s
+        self._http = http
+
+    # -- pure
+    def build_payloads(self, channel: Channel, notification: Notification) -> list[dict[str, Any]]:
+        """One Events API body per alert; ``routing_key`` is the reference (or a placeholder), never the key."""
+        reference = channel.get("routing_key")
+        shown = str(reference) if is_secret_ref(reference) else REDACTED_KEY
+        return [self._event(channel, notification, alert, shown) for alert in self._targets(notification)]
+
+    def _targets(self, notification: Notification) -> tuple[Alert, ...]:
+        if event_action(notification) is None:
+            return ()
+        return notification.alerts
+
+    def _event(
+        self, channel: Channel, notification: Notification, alert: Alert, routing_key: str
+    ) -> dict[str, Any]:
+        action = event_action(notification)
+        body: dict[str, Any] = {
+            "routing_key": routing_key,
+            "event_action": action,
+            "dedup_key": dedup_key(alert),
+        }
+        if action != "trigger":
+            return body  # acknowledge / resolve only need the key
+        single = replace(notification, alerts=(alert,))
+        labels = dict(alert.labels)
+        check = notification.check.name if notification.check else alert.check
+        payload: dict[str, Any] = {
+            "summary": fmt.truncate(fmt.summary(single), MAX_SUMMARY),
+            "source": fmt.truncate(self._source(single), MAX_FIELD),
+            "severity": fmt.severity(alert, channel.get("severity")),
+            "timestamp": alert.time.isoformat(),
+        }
+        component = labels.get("component") or labels.get("service") or check
+        group = labels.get("group") or labels.get("team") or labels.get("namespace")
+        klass = (
+            labels.get("class") or labels.get("alertname") or (alert.metric.name if alert.metric else None)
+        )
+        for key, value in (("component", component), ("group", group), ("class", klass)):
+            if value:
+                payload[key] = fmt.truncate(fmt.one_line(str(value)), MAX_FIELD)
+        details: dict[str, Any] = {
+            "state": alert.state.value,
+            "reason": fmt.truncate(alert.reason, 4000),
+            "labels": {k: fmt.truncate(str(v), MAX_LABEL) for k, v in labels.items()},
+        }
+        if alert.previous_state is not None:
+            details["previous_state"] = alert.previous_state.value
+        if alert.description:
+            details["description"] = fmt.truncate(alert.description, 4000)
+        if alert.annotations:
+            details["annotations"] = {
+                k: fmt.truncate(str(v), MAX_LABEL) for k, v in alert.annotations.items()
+            }
+        if check:
+            details["check"] = check
+        if notification.check is not None:
+            details["target"] = notification.check.target
+        if notification.incident_id:
+            details["incident_id"] = notification.incident_id
+        if notification.opened_at is not None:
+            details["since"] = notification.opened_at.isoformat()
+        if notification.escalation_step is not None:
+            details["escalation_step"] = notification.escalation_step
+        if alert.region:
+            details["region"] = alert.region
+        if alert.account:
+            details["account"] = alert.account
+        if alert.raw:
+            details["raw"] = fmt.truncate(alert.raw, MAX_RAW)
+        payload["custom_details"] = details
+        body["payload"] = payload
+        found = fmt.links(single)
+        if found:
+            body["links"] = [
+                {"href": item.href, "text": fmt.truncate(item.text, MAX_FIELD)} for item in found
+            ]
+        body["client"] = CLIENT
+        client_url = fmt.console_url(alert) or fmt.generator_url(alert)
+        if client_url:
+            body["client_url"] = client_url
+        return body
+
+    @staticmethod
+    def _source(notification: Notification) -> str:
+        alert = notification.alert
+        instance = alert.labels.get("instance")
+        if instance:
+            return instance
+        if notification.check is not None:
+            return notification.check.target
+        if alert.account or alert.region:
+            return ":".join(["aws", *(p for p in (alert.account, alert.region) if p)])
+        return alert.labels.get("job") or CLIENT
+
+    # -- I/O
+    def send(self, channel: Channel, notification: Notification, secrets: SecretResolver) -> Delivery:
+        alerts = self._targets(notification)
+        if not alerts:
+            return Delivery(channel=channel.name, handles={}, status=None)
+        reference = channel.get("routing_key")
+        if not reference:
+            raise DeliveryError(
+                f"pagerduty channel {channel.name}: no routing_key configured", permanent=True
+            )
+        try:
+            key = secrets.resolve(str(reference))
+        except Exception as exc:  # resolver errors name the reference, never the value
+            raise DeliveryError(
+                f"pagerduty channel {channel.name}: routing_key could not be resolved ({type(exc).__name__}: {exc})",
+                permanent=False,
+            ) from None
+        url = str(channel.get("events_url") or DEFAULT_EVENTS_URL)
+        status = None
+        keys = []
+        for alert in alerts:
+            body = self._event(channel, notification, alert, key)
+            # a failure part-way raises; the Dispatcher resends all, and PagerDuty folds the
+            # repeats by dedup_key
+            response = post_json(url, body, timeout=self.timeout_s, secrets=[key], http=self._http)
+            status = response.status_code
+            keys.append(body["dedup_key"])
+        handles: dict[str, Any] = {"dedup_key": keys[0]}
+        if len(keys) > 1:
+            handles["dedup_keys"] = keys
+        return Delivery(channel=channel.name, handles=handles, status=status)

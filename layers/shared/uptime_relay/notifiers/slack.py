@@ -1,0 +1,453 @@
+"""Slack: an incoming webhook, or a bot token (chat.postMessage / chat.update) for updatable messages.
+
+One Slack message per Notification (a whole Alertmanager group is one message listing its
+alerts). With a bot token the first send returns handles ``{"channel", "ts"}``; a later RESOLVE
+or ACKNOWLEDGE carrying those handles rewrites the original message (state, colour, buttons
+removed) with ``chat.update`` and replies in its thread. Webhook messages cannot be updated, so
+there the follow-up is a new message.
+
+Block Kit limits (REFERENCE.md) are enforced here: 50 blocks, header 150 chars, section text
+3000, 10 fields of 2000, button text 75, button value 2000. All alarm text is escaped (``&<>``),
+so an alarm reason can never ping ``<!channel>`` or forge a link.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..config import Channel
+from . import format as fmt
+from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
+from .http import parse_retry_after, post_json
+
+DEFAULT_API_URL = "https://slack.com/api"
+
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_FALLBACK_TEXT = 3000
+MAX_LISTED_ALERTS = 10
+
+ACK_ACTION = "ack"
+RESOLVE_ACTION = "resolve"
+ACTIONS_BLOCK_ID = "incident-actions"
+
+# chat.* "ok": false errors that retrying cannot fix.
+PERMANENT_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_allowed_token_type",
+        "ekm_access_denied",
+        "org_login_required",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "cannot_reply_to_message",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_attachments",
+        "too_many_attachments",
+        "invalid_arguments",
+        "invalid_arg_name",
+        "invalid_charset",
+        "invalid_form_data",
+        "invalid_post_type",
+        "missing_post_type",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "as_user_not_supported",
+        "duplicate_channel_not_found",
+        "team_access_not_granted",
+        "method_deprecated",
+        "deprecated_endpoint",
+    }
+)
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+# chat.update failures after which the thread reply is still worth sending.
+_UPDATE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+_SPECIAL = {"here": "<!here>", "channel": "<!channel>", "everyone": "<!everyone>"}
+
+
+# ------------------------------------------------------------------------------- text helpers
+def escape(text: str | None) -> str:
+    """Slack mrkdwn escaping: only ``&``, ``<`` and ``>`` (Slack decodes exactly these)."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(href: str, text: str) -> str:
+    """``<href|text>`` with both parts made safe (no ``|``/``>`` can end the link early)."""
+    safe_href = href.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    safe_text = escape(fmt.one_line(text)).replace("|", "¦")
+    return f"<{safe_href}|{safe_text}>"
+
+
+def mention(value: str) -> str | None:
+    """A Slack mention for a user id (U…/W…), user group (S…), @here/@channel; or None."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if re.fullmatch(r"<[@!#][^<>\s]+>", value):
+        return value
+    bare = value.lstrip("@!")
+    if bare.lower() in _SPECIAL:
+        return _SPECIAL[bare.lower()]
+    if _USER_ID.match(bare):
+        return f"<@{bare}>"
+    if _GROUP_ID.match(bare):
+        return f"<!subteam^{bare}>"
+    return escape(value if value.startswith("@") or "@" in value else f"@{value}")
+
+
+def mentions(channel: Channel, notification: Notification) -> list[str]:
+    """Mentions for this message: on-call people first, then the channel's ``mention`` option."""
+    if notification.kind not in (
+        NotificationKind.TRIGGER,
+        NotificationKind.ESCALATION,
+        NotificationKind.WARNING,
+    ):
+        return []
+    raw = [*notification.mentions]
+    option = channel.get("mention")
+    if isinstance(option, str):
+        raw.extend(part for part in re.split(r"[,\s]+", option) if part)
+    out: list[str] = []
+    for item in raw:
+        m = mention(item)
+        if m and m not in out:
+            out.append(m)
+    return out
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": fmt.truncate(fmt.one_line(text), limit) or " ", "emoji": True}
+
+
+def _mrkdwn(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _cut_mrkdwn(text, limit) or " "}
+
+
+def _cut_mrkdwn(text: str, limit: int) -> str:
+    """Truncate mrkdwn without leaving half an escape (``&am…``) or half a link (``<http…``)."""
+    if len(text) <= limit:
+        return text
+    cut = fmt.truncate(text, limit)
+    body = cut[: -len(fmt.ELLIPSIS)]
+    amp, semi = body.rfind("&"), body.rfind(";")
+    if amp > semi:
+        body = body[:amp]
+    lt, gt = body.rfind("<"), body.rfind(">")
+    if lt > gt:
+        body = body[:lt]
+    return body.rstrip() + fmt.ELLIPSIS
+
+
+# ------------------------------------------------------------------------------- the notifier
+class SlackNotifier:
+    type = "slack"
+    groups_alerts = True
+
+    def __init__(self, *, timeout_s: float = 5.0, http: Any = None):
+        self.timeout_s = timeout_s
+        self._http = http
+
+    # -- pure
+    def build_payloads(self, channel: Channel, notification: Notification) -> list[dict[str, Any]]:
+        return [body for _, body in self._plan(channel, notification)]
+
+    def message(self, channel: Channel, notification: Notification) -> dict[str, Any]:
+        """The Block Kit message (``text``, ``blocks``, ``attachments``) for a notification."""
+        kind = notification.kind
+        alert = notification.alert
+        who = mentions(channel, notification)
+        sev = fmt.severity(notification)
+        title = fmt.title(notification)
+        reason = fmt.reason(notification)
+
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": _plain(f"{fmt.emoji(notification)} {title}", MAX_HEADER)}
+        ]
+        lead = []
+        if who:
+            lead.append(" ".join(who))
+        if kind is NotificationKind.ACKNOWLEDGE:
+            by = notification.acknowledged_by
+            lead.append(f"*Acknowledged*{' by ' + escape(by) if by else ''}.")
+        elif kind is NotificationKind.RESOLVE:
+            lead.append("*Resolved.*")
+        elif kind is NotificationKind.ESCALATION and notification.escalation_step is not None:
+            lead.append(f"*Escalated* (step {notification.escalation_step + 1}): still not acknowledged.")
+        elif kind is NotificationKind.WARNING:
+            lead.append("*No data*: the alarm cannot tell whether the check is healthy.")
+        description = alert.description if len(notification.alerts) == 1 else None
+        if description:
+            lead.append(escape(fmt.one_line(description)))
+        if lead:
+            blocks.append({"type": "section", "text": _mrkdwn("\n".join(lead))})
+
+        fields = []
+        check = notification.check.name if notification.check else alert.check
+        if check:
+            fields.append(f"*Check*\n{escape(check)}")
+        state = fmt.status_word(notification)
+        fields.append(
+            f"*State*\n{state} ({sev})" if kind is not NotificationKind.RESOLVE else f"*State*\n{state}"
+        )
+        if reason and len(notification.alerts) == 1:
+            fields.append(f"*Reason*\n{escape(reason)}")
+        since = fmt.since(notification)
+        if since:
+            fields.append(f"*Since*\n{escape(since)}")
+        if notification.incident_id:
+            fields.append(f"*Incident*\n{escape(notification.incident_id)}")
+        if notification.acknowledged_by and kind is not NotificationKind.ACKNOWLEDGE:
+            fields.append(f"*Acknowledged by*\n{escape(notification.acknowledged_by)}")
+        blocks.append(
+            {"type": "section", "fields": [_mrkdwn(f, MAX_FIELD_TEXT) for f in fields[:MAX_FIELDS]]}
+        )
+
+        if len(notification.alerts) > 1:
+            lines = fmt.capped(
+                (f"• {escape(fmt.truncate(fmt.alert_line(a), 300))}" for a in notification.alerts),
+                MAX_LISTED_ALERTS,
+            )
+            header = f"*Alerts ({len(notification.alerts)})*"
+            blocks.append({"type": "section", "text": _mrkdwn("\n".join([header, *lines]))})
+
+        found = fmt.links(notification)
+        if found:
+            text = " · ".join(link(item.href, item.text) for item in found[:10])
+            blocks.append({"type": "section", "text": _mrkdwn(text)})
+
+        context = [f"severity *{sev}*", f"source {alert.source.value}"]
+        if alert.region:
+            context.append(escape(alert.region))
+        if alert.account:
+            context.append(f"account {escape(alert.account)}")
+        context.append(f"state changed {escape(fmt.format_time(alert.time))}")
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [_mrkdwn(c, MAX_FIELD_TEXT) for c in context[:MAX_CONTEXT_ELEMENTS]],
+            }
+        )
+
+        if notification.incident_id and kind in (
+            NotificationKind.TRIGGER,
+            NotificationKind.ESCALATION,
+            NotificationKind.WARNING,
+        ):
+            value = fmt.truncate(notification.incident_id, MAX_BUTTON_VALUE, ellipsis="")
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": ACTIONS_BLOCK_ID,
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": ACK_ACTION,
+                            "text": _plain("Acknowledge", MAX_BUTTON_TEXT),
+                            "style": "primary",
+                            "value": value,
+                        },
+                        {
+                            "type": "button",
+                            "action_id": RESOLVE_ACTION,
+                            "text": _plain("Resolve", MAX_BUTTON_TEXT),
+                            "value": value,
+                        },
+                    ],
+                }
+            )
+
+        blocks = blocks[:MAX_BLOCKS]
+        fallback = " ".join(
+            part
+            for part in (" ".join(who), escape(title), "—" if reason else "", escape(fmt.one_line(reason)))
+            if part
+        )
+        return {
+            "text": _cut_mrkdwn(fallback, MAX_FALLBACK_TEXT),
+            "blocks": blocks,
+            "attachments": [
+                {
+                    "color": fmt.colour(notification),
+                    "fallback": _cut_mrkdwn(escape(title), MAX_HEADER),
+                    "text": f"{state} · severity {sev}"
+                    + (f" · {len(notification.alerts)} alerts" if len(notification.alerts) > 1 else ""),
+                }
+            ],
+        }
+
+    def thread_reply(self, notification: Notification) -> dict[str, Any]:
+        """The short reply posted under the original message on acknowledge / resolve."""
+        if notification.kind is NotificationKind.ACKNOWLEDGE:
+            by = notification.acknowledged_by
+            text = f"{fmt.emoji(notification)} Acknowledged{' by ' + escape(by) if by else ''}."
+        else:
+            text = f"{fmt.emoji(notification)} Resolved."
+            since = fmt.since(notification)
+            if since and "lasted" in since:
+                text += f" Failing since {escape(since)}."
+            reason = fmt.reason(notification)
+            if reason:
+                text += f"\n{escape(fmt.one_line(reason))}"
+        text = _cut_mrkdwn(text, MAX_SECTION_TEXT)
+        return {"text": text, "blocks": [{"type": "section", "text": _mrkdwn(text)}]}
+
+    def _plan(self, channel: Channel, notification: Notification) -> list[tuple[str, dict[str, Any]]]:
+        """(endpoint, body) pairs: "webhook" or a Web API method name."""
+        message = self.message(channel, notification)
+        if not channel.get("bot_token"):
+            return [("webhook", message)]
+        extras = {"unfurl_links": False, "unfurl_media": False}
+        handles = notification.handles or {}
+        original_channel, ts = handles.get("channel"), handles.get("ts")
+        if original_channel and ts:
+            if notification.kind in (NotificationKind.RESOLVE, NotificationKind.ACKNOWLEDGE):
+                return [
+                    ("chat.update", {"channel": original_channel, "ts": ts, **message}),
+                    (
+                        "chat.postMessage",
+                        {
+                            "channel": original_channel,
+                            "thread_ts": ts,
+                            **self.thread_reply(notification),
+                            **extras,
+                        },
+                    ),
+                ]
+            if notification.kind is NotificationKind.ESCALATION:
+                return [
+                    (
+                        "chat.postMessage",
+                        {
+                            "channel": original_channel,
+                            "thread_ts": ts,
+                            "reply_broadcast": True,
+                            **message,
+                            **extras,
+                        },
+                    )
+                ]
+        return [("chat.postMessage", {"channel": channel.get("channel"), **message, **extras})]
+
+    # -- I/O
+    def send(self, channel: Channel, notification: Notification, secrets: SecretResolver) -> Delivery:
+        plan = self._plan(channel, notification)
+        if not channel.get("bot_token"):
+            url = _resolve(secrets, channel, "webhook_url")
+            response = post_json(url, plan[0][1], timeout=self.timeout_s, secrets=[url], http=self._http)
+            return Delivery(channel=channel.name, handles={}, status=response.status_code)
+
+        token = _resolve(secrets, channel, "bot_token")
+        api_url = str(channel.get("api_url") or DEFAULT_API_URL).rstrip("/")
+        handles = dict(notification.handles or {})
+        status = None
+        for method, body in plan:
+            try:
+                result, status = self._call(api_url, method, body, token)
+            except DeliveryError as exc:
+                if (
+                    method == "chat.update"
+                    and exc.permanent
+                    and getattr(exc, "slack_error", None) in _UPDATE_GONE
+                ):
+                    continue  # the original is gone or frozen: the thread reply still tells the story
+                raise
+            if method == "chat.postMessage" and "thread_ts" not in body:
+                handles = {"channel": result.get("channel") or body.get("channel"), "ts": result.get("ts")}
+        keep = {k: handles[k] for k in ("channel", "ts") if handles.get(k)}
+        return Delivery(channel=channel.name, handles=keep, status=status)
+
+    def _call(
+        self, api_url: str, method: str, body: dict[str, Any], token: str
+    ) -> tuple[dict[str, Any], int]:
+        response = post_json(
+            f"{api_url}/{method}",
+            body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=self.timeout_s,
+            secrets=[token],
+            http=self._http,
+        )
+        try:
+            result = response.json()
+        except ValueError:
+            raise DeliveryError(
+                f"Slack {method}: answer was not JSON (HTTP {response.status_code})",
+                permanent=False,
+                status=response.status_code,
+            ) from None
+        if not isinstance(result, dict):
+            raise DeliveryError(
+                f"Slack {method}: unexpected answer", permanent=False, status=response.status_code
+            )
+        if result.get("ok"):
+            return result, response.status_code
+        error = str(result.get("error") or "unknown_error")[:100]
+        transient = error in TRANSIENT_ERRORS
+        exc = DeliveryError(
+            f"Slack {method}: {error}",
+            permanent=not transient,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")) if transient else None,
+            status=response.status_code,
+        )
+        exc.slack_error = error  # type: ignore[attr-defined]
+        raise exc
+
+
+def _resolve(secrets: SecretResolver, channel: Channel, key: str) -> str:
+    reference = channel.get(key)
+    if not reference:
+        raise DeliveryError(f"slack channel {channel.name}: no {key} configured", permanent=True)
+    try:
+        return secrets.resolve(str(reference))
+    except Exception as exc:  # a missing secret is a configuration problem; say which reference
+        raise DeliveryError(
+            f"slack channel {channel.name}: {key} could not be resolved ({type(exc).__name__}: {exc})",
+            permanent=False,
+        ) from None
+
+
+__all__ = [
+    "ACK_ACTION",
+    "DEFAULT_API_URL",
+    "RESOLVE_ACTION",
+    "SlackNotifier",
+    "escape",
+    "link",
+    "mention",
+    "mentions",
+]
