@@ -346,10 +346,20 @@ class Actions:
         )
 
     def _by_dedup_key(self, key: str) -> Any:
+        """The open incident whose PagerDuty handle (or opening alert) carries ``key``."""
+        try:
+            from .notifiers.pagerduty import dedup_key as alert_dedup_key
+        except ImportError:  # pragma: no cover - notifiers are part of the same package
+            alert_dedup_key = None
         for incident in self.store.list(statuses=OPEN_STATUSES):
             for handle in (getattr(incident, "handles", None) or {}).values():
-                if isinstance(handle, Mapping) and handle.get("dedup_key") == key:
+                if isinstance(handle, Mapping) and (
+                    handle.get("dedup_key") == key or key in (handle.get("dedup_keys") or ())
+                ):
                     return incident
+            alert = getattr(incident, "alert", None)
+            if alert is not None and alert_dedup_key is not None and alert_dedup_key(alert) == key:
+                return incident
         return None
 
     # ------------------------------------------------------------------------------ Alertmanager
