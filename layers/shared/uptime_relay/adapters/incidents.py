@@ -1,0 +1,658 @@
+"""Incident state: the ``IncidentStore`` interface, an in-memory fake and the DynamoDB store.
+
+Every state change is conditional. Alert intake (``apply``) reads the ``ALARM#`` record and the
+incident it points to, asks the pure ``decide`` function what happens, and writes both records
+in one transaction conditioned on the versions it read (a new incident on its absence: its id is
+deterministic, so a duplicate ALARM cannot open a second one). When a condition fails, another
+writer got there first: re-read and re-decide, a bounded number of times.
+
+Table layout (one table, ``pk`` only; COMMON.md): ``ALARM#<alarm id>``, ``INCIDENT#<id>``; an
+incident carries ``due_pk = "DUE"`` / ``due_at`` (sparse GSI ``due``) only while an escalation
+step is pending; ``expires_at`` (TTL) is set on resolved incidents and on alarm records with
+nothing open, 90 days on.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from ..domain.alert import Alert
+from ..domain.incident import (
+    OPEN_STATUSES,
+    AlarmRecord,
+    Incident,
+    TimelineEntry,
+    Transition,
+    alert_from_dict,
+    alert_to_dict,
+)
+
+RETENTION = timedelta(days=90)
+DUE_PK = "DUE"
+DUE_INDEX = "due"
+MAX_ATTEMPTS = 5
+
+Decider = Callable[[AlarmRecord | None, Incident | None], Transition]
+
+
+class ConcurrentUpdateError(Exception):
+    """A transition kept losing its conditional write to other writers (bounded retries spent)."""
+
+
+class IncidentStore(Protocol):
+    # -- read
+    def get(self, id: str) -> Incident | None: ...
+    def list(
+        self, statuses: Iterable[str] = OPEN_STATUSES, since: datetime | None = None
+    ) -> builtins.list[Incident]: ...
+    def due(self, now: datetime) -> builtins.list[Incident]: ...
+    def get_alarm(self, alarm_id: str) -> AlarmRecord | None: ...
+
+    # -- escalation and actions (all conditional; False when the condition did not hold)
+    def advance(
+        self,
+        id: str,
+        *,
+        expected_step: int,
+        expected_round: int,
+        step: int,
+        round: int,
+        due_at: datetime | None,
+    ) -> bool: ...
+    def acknowledge(self, id: str, *, by: str, via: str, at: datetime) -> bool: ...
+    def resolve(self, id: str, *, by: str, via: str, at: datetime) -> bool: ...
+    def append_timeline(self, id: str, entry: TimelineEntry) -> bool: ...
+    def set_handles(self, id: str, channel: str, handles: Mapping[str, Any]) -> bool: ...
+    def record_outcomes(
+        self, id: str, entries: Iterable[TimelineEntry], handles: Mapping[str, Mapping[str, Any]]
+    ) -> bool: ...
+
+    # -- alert intake
+    def commit(self, transition: Transition) -> bool: ...
+    def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = MAX_ATTEMPTS) -> Transition: ...
+
+
+class _ApplyLoop:
+    """Read, decide, conditional write; on a lost race re-read and re-decide (bounded)."""
+
+    def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = MAX_ATTEMPTS) -> Transition:
+        for _ in range(max_attempts):
+            record = self.get_alarm(alert.id)  # type: ignore[attr-defined]
+            incident = self.get(record.open_incident) if record and record.open_incident else None  # type: ignore[attr-defined]
+            transition = decide(record, incident)
+            if not transition.writes or self.commit(transition):  # type: ignore[attr-defined]
+                return transition
+        raise ConcurrentUpdateError(
+            f"alarm {alert.id}: state changed under us {max_attempts} times; giving up on this delivery"
+        )
+
+
+def _expiry(at: datetime) -> int:
+    return int((at + RETENTION).timestamp())
+
+
+# --------------------------------------------------------------------------------------- in memory
+class InMemoryIncidentStore(_ApplyLoop):
+    """Same semantics as the DynamoDB store (versions, conditions, due index), for tests and local."""
+
+    def __init__(self) -> None:
+        self._incidents: dict[str, Incident] = {}
+        self._alarms: dict[str, AlarmRecord] = {}
+        self._lock = threading.RLock()
+        self.writes = 0
+
+    def get(self, id: str) -> Incident | None:
+        with self._lock:
+            return self._incidents.get(id)
+
+    def get_alarm(self, alarm_id: str) -> AlarmRecord | None:
+        with self._lock:
+            return self._alarms.get(alarm_id)
+
+    def list(
+        self, statuses: Iterable[str] = OPEN_STATUSES, since: datetime | None = None
+    ) -> builtins.list[Incident]:
+        wanted = set(statuses)
+        with self._lock:
+            found = [
+                i
+                for i in self._incidents.values()
+                if i.status in wanted and (since is None or i.opened_at >= since)
+            ]
+        return sorted(found, key=lambda i: i.opened_at)
+
+    def due(self, now: datetime) -> builtins.list[Incident]:
+        with self._lock:
+            found = [
+                i
+                for i in self._incidents.values()
+                if i.status == "open" and i.due_at is not None and i.due_at <= now
+            ]
+        return sorted(found, key=lambda i: i.due_at or now)
+
+    def commit(self, transition: Transition) -> bool:
+        with self._lock:
+            record, incident = transition.record, transition.incident
+            if record is not None:
+                old = self._alarms.get(record.alarm_id)
+                if (old.version if old else 0) != record.version - 1:
+                    return False
+            if incident is not None:
+                old_inc = self._incidents.get(incident.id)
+                if (old_inc.version if old_inc else 0) != incident.version - 1:
+                    return False
+            if record is not None:
+                self._alarms[record.alarm_id] = record
+            if incident is not None:
+                self._incidents[incident.id] = incident
+            self.writes += 1
+            return True
+
+    def _update(self, id: str, condition: Callable[[Incident], bool], change: Callable[[Incident], Incident]):
+        with self._lock:
+            current = self._incidents.get(id)
+            if current is None or not condition(current):
+                return False
+            self._incidents[id] = replace(change(current), version=current.version + 1)
+            self.writes += 1
+            return True
+
+    def advance(
+        self,
+        id: str,
+        *,
+        expected_step: int,
+        expected_round: int,
+        step: int,
+        round: int,
+        due_at: datetime | None,
+    ) -> bool:
+        return self._update(
+            id,
+            lambda i: i.status == "open" and i.step == expected_step and i.round == expected_round,
+            lambda i: replace(i, step=step, round=round, due_at=due_at),
+        )
+
+    def acknowledge(self, id: str, *, by: str, via: str, at: datetime) -> bool:
+        entry = TimelineEntry(at, "acknowledged", f"by {by} via {via}")
+        return self._update(
+            id,
+            lambda i: i.status == "open",
+            lambda i: replace(
+                i,
+                status="acknowledged",
+                acknowledged_at=at,
+                acknowledged_by=by,
+                due_at=None,
+                timeline=(*i.timeline, entry),
+            ),
+        )
+
+    def resolve(self, id: str, *, by: str, via: str, at: datetime) -> bool:
+        entry = TimelineEntry(at, "resolved", f"by {by} via {via}")
+        return self._update(
+            id,
+            lambda i: i.status in OPEN_STATUSES,
+            lambda i: replace(
+                i,
+                status="resolved",
+                resolved_at=at,
+                resolved_by=by,
+                due_at=None,
+                timeline=(*i.timeline, entry),
+            ),
+        )
+
+    def append_timeline(self, id: str, entry: TimelineEntry) -> bool:
+        return self.record_outcomes(id, [entry], {})
+
+    def set_handles(self, id: str, channel: str, handles: Mapping[str, Any]) -> bool:
+        return self.record_outcomes(id, [], {channel: handles})
+
+    def record_outcomes(
+        self, id: str, entries: Iterable[TimelineEntry], handles: Mapping[str, Mapping[str, Any]]
+    ) -> bool:
+        entries = tuple(entries)
+        return self._update(
+            id,
+            lambda i: True,
+            lambda i: replace(
+                i,
+                timeline=(*i.timeline, *entries),
+                handles={**i.handles, **{k: dict(v) for k, v in handles.items()}},
+            ),
+        )
+
+
+# --------------------------------------------------------------------------------------- DynamoDB
+def _s(value: str) -> dict:
+    return {"S": value}
+
+
+def _n(value: float | int) -> dict:
+    return {"N": str(value)}
+
+
+def _epoch(at: datetime) -> str:
+    ts = at.timestamp()
+    return str(int(ts)) if ts == int(ts) else f"{ts:.3f}"
+
+
+def _entry_av(entry: TimelineEntry) -> dict:
+    item = {"at": _s(entry.at.isoformat()), "kind": _s(entry.kind), "detail": _s(entry.detail)}
+    if entry.channel is not None:
+        item["channel"] = _s(entry.channel)
+    return {"M": item}
+
+
+def _incident_item(incident: Incident) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": _s(f"INCIDENT#{incident.id}"),
+        "kind": _s("incident"),
+        "id": _s(incident.id),
+        "alarm_id": _s(incident.alarm_id),
+        "name": _s(incident.name),
+        "status": _s(incident.status),
+        "opened_at": _s(incident.opened_at.isoformat()),
+        "last_state_time": _s(incident.last_state_time.isoformat()),
+        "labels": {"M": {k: _s(str(v)) for k, v in incident.labels.items()}},
+        "route_channels": {"L": [_s(c) for c in incident.route_channels]},
+        "step": _n(incident.step),
+        "round": _n(incident.round),
+        "handles": {"M": {k: _s(json.dumps(dict(v), sort_keys=True)) for k, v in incident.handles.items()}},
+        "timeline": {"L": [_entry_av(e) for e in incident.timeline]},
+        "silenced": {"BOOL": incident.silenced},
+        "version": _n(incident.version),
+        "mentions": {"L": [_s(m) for m in incident.mentions]},
+    }
+    for key in ("acknowledged_by", "resolved_by", "check", "policy", "group_key"):
+        value = getattr(incident, key)
+        if value is not None:
+            item[key] = _s(str(value))
+    for key in ("resolved_at", "acknowledged_at"):
+        value = getattr(incident, key)
+        if value is not None:
+            item[key] = _s(value.isoformat())
+    if incident.alert is not None:
+        item["alert"] = _s(json.dumps(alert_to_dict(incident.alert), sort_keys=True))
+    if incident.due_at is not None and incident.status == "open":
+        item["due_pk"] = _s(DUE_PK)
+        item["due_at"] = {"N": _epoch(incident.due_at)}
+    if incident.status == "resolved":
+        item["expires_at"] = _n(_expiry(incident.resolved_at or incident.last_state_time))
+    return item
+
+
+def _from_av(av: Mapping[str, Any]) -> Any:
+    ((kind, value),) = av.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        return float(value) if "." in value else int(value)
+    if kind == "BOOL":
+        return bool(value)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: _from_av(v) for k, v in value.items()}
+    if kind == "L":
+        return [_from_av(v) for v in value]
+    if kind == "SS":
+        return list(value)
+    raise ValueError(f"unsupported DynamoDB attribute type {kind}")
+
+
+def _incident_from_item(raw: Mapping[str, Any]) -> Incident:
+    d = {k: _from_av(v) for k, v in raw.items()}
+
+    def dt(key: str) -> datetime | None:
+        return datetime.fromisoformat(d[key]) if d.get(key) else None
+
+    return Incident(
+        id=d["id"],
+        alarm_id=d["alarm_id"],
+        name=d.get("name", ""),
+        status=d["status"],
+        opened_at=datetime.fromisoformat(d["opened_at"]),
+        last_state_time=datetime.fromisoformat(d["last_state_time"]),
+        resolved_at=dt("resolved_at"),
+        acknowledged_at=dt("acknowledged_at"),
+        acknowledged_by=d.get("acknowledged_by"),
+        resolved_by=d.get("resolved_by"),
+        check=d.get("check"),
+        labels=dict(d.get("labels") or {}),
+        route_channels=tuple(d.get("route_channels") or ()),
+        policy=d.get("policy"),
+        step=int(d.get("step") or 0),
+        round=int(d.get("round") or 0),
+        due_at=datetime.fromtimestamp(float(d["due_at"]), UTC) if "due_at" in d else None,
+        handles={k: json.loads(v) for k, v in (d.get("handles") or {}).items()},
+        timeline=tuple(TimelineEntry.from_dict(e) for e in d.get("timeline") or ()),
+        silenced=bool(d.get("silenced")),
+        version=int(d.get("version") or 1),
+        alert=alert_from_dict(json.loads(d["alert"])) if d.get("alert") else None,
+        group_key=d.get("group_key"),
+        mentions=tuple(d.get("mentions") or ()),
+    )
+
+
+def _alarm_item(record: AlarmRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": _s(f"ALARM#{record.alarm_id}"),
+        "kind": _s("alarm"),
+        "alarm_id": _s(record.alarm_id),
+        "version": _n(record.version),
+    }
+    if record.last_state is not None:
+        item["last_state"] = _s(record.last_state)
+    if record.last_state_time is not None:
+        item["last_state_time"] = _s(record.last_state_time.isoformat())
+    if record.last_insufficient_time is not None:
+        item["last_insufficient_time"] = _s(record.last_insufficient_time.isoformat())
+    if record.open_incident is not None:
+        item["open_incident"] = _s(record.open_incident)
+    else:
+        newest = max(t for t in (record.last_state_time, record.last_insufficient_time) if t is not None)
+        item["expires_at"] = _n(_expiry(newest))
+    return item
+
+
+def _alarm_from_item(raw: Mapping[str, Any]) -> AlarmRecord:
+    d = {k: _from_av(v) for k, v in raw.items()}
+    return AlarmRecord(
+        alarm_id=d["alarm_id"],
+        last_state=d.get("last_state"),
+        last_state_time=datetime.fromisoformat(d["last_state_time"]) if d.get("last_state_time") else None,
+        open_incident=d.get("open_incident"),
+        last_insufficient_time=(
+            datetime.fromisoformat(d["last_insufficient_time"]) if d.get("last_insufficient_time") else None
+        ),
+        version=int(d.get("version") or 1),
+    )
+
+
+def _put(table: str, item: dict, version: int) -> dict:
+    put: dict[str, Any] = {"TableName": table, "Item": item}
+    if version <= 1:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "attribute_exists(pk) AND #v = :v"
+        put["ExpressionAttributeNames"] = {"#v": "version"}
+        put["ExpressionAttributeValues"] = {":v": _n(version - 1)}
+    return put
+
+
+class DynamoIncidentStore(_ApplyLoop):
+    """The incident table through a boto3 DynamoDB client (created lazily; honours AWS_ENDPOINT_URL)."""
+
+    def __init__(self, table_name: str, client: Any = None):
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    # -- reads (strongly consistent: decisions must see the latest write)
+    def get(self, id: str) -> Incident | None:
+        reply = self.client.get_item(
+            TableName=self.table_name, Key={"pk": _s(f"INCIDENT#{id}")}, ConsistentRead=True
+        )
+        return _incident_from_item(reply["Item"]) if "Item" in reply else None
+
+    def get_alarm(self, alarm_id: str) -> AlarmRecord | None:
+        reply = self.client.get_item(
+            TableName=self.table_name, Key={"pk": _s(f"ALARM#{alarm_id}")}, ConsistentRead=True
+        )
+        return _alarm_from_item(reply["Item"]) if "Item" in reply else None
+
+    def list(
+        self, statuses: Iterable[str] = OPEN_STATUSES, since: datetime | None = None
+    ) -> builtins.list[Incident]:
+        wanted = builtins.list(statuses)
+        names = {"#st": "status"}
+        values: dict[str, Any] = {":prefix": _s("INCIDENT#")}
+        placeholders = []
+        for i, status in enumerate(wanted):
+            values[f":s{i}"] = _s(status)
+            placeholders.append(f":s{i}")
+        expression = "begins_with(pk, :prefix)"
+        if placeholders:
+            expression += f" AND #st IN ({', '.join(placeholders)})"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        found: builtins.list[Incident] = []
+        while True:
+            reply = self.client.scan(**kwargs)
+            found.extend(_incident_from_item(item) for item in reply.get("Items", []))
+            if "LastEvaluatedKey" not in reply:
+                break
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        if since is not None:
+            found = [i for i in found if i.opened_at >= since]
+        return sorted(found, key=lambda i: i.opened_at)
+
+    def due(self, now: datetime) -> builtins.list[Incident]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_pk = :due AND due_at <= :now",
+            "ExpressionAttributeValues": {":due": _s(DUE_PK), ":now": {"N": _epoch(now)}},
+        }
+        found: builtins.list[Incident] = []
+        while True:
+            reply = self.client.query(**kwargs)
+            found.extend(_incident_from_item(item) for item in reply.get("Items", []))
+            if "LastEvaluatedKey" not in reply:
+                break
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        return [i for i in found if i.status == "open"]
+
+    # -- intake
+    def commit(self, transition: Transition) -> bool:
+        puts = []
+        if transition.record is not None:
+            puts.append(_put(self.table_name, _alarm_item(transition.record), transition.record.version))
+        if transition.incident is not None:
+            puts.append(
+                _put(self.table_name, _incident_item(transition.incident), transition.incident.version)
+            )
+        if not puts:
+            return True
+        errors = self.client.exceptions
+        try:
+            if len(puts) == 1:
+                self.client.put_item(**puts[0])
+            else:
+                self.client.transact_write_items(TransactItems=[{"Put": p} for p in puts])
+        except errors.ConditionalCheckFailedException:
+            return False
+        except errors.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons:
+                return False
+            raise
+        return True
+
+    # -- conditional updates
+    def _update(
+        self,
+        id: str,
+        *,
+        sets: dict[str, dict],
+        condition: str,
+        values: dict[str, dict] | None = None,
+        names: dict[str, str] | None = None,
+        remove: Iterable[str] = (),
+        append: Iterable[TimelineEntry] = (),
+    ) -> bool:
+        names = {"#v": "version", **(names or {})}
+        values = {":one": _n(1), **(values or {})}
+        clauses = ["#v = #v + :one"]
+        for i, (attr, value) in enumerate(sets.items()):
+            names[f"#a{i}"] = attr
+            values[f":a{i}"] = value
+            clauses.append(f"#a{i} = :a{i}")
+        entries = [_entry_av(e) for e in append]
+        if entries:
+            names["#tl"] = "timeline"
+            values[":tl"] = {"L": entries}
+            clauses.append("#tl = list_append(#tl, :tl)")
+        expression = "SET " + ", ".join(clauses)
+        removes = builtins.list(remove)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": _s(f"INCIDENT#{id}")},
+                UpdateExpression=expression,
+                ConditionExpression=f"attribute_exists(pk) AND ({condition})"
+                if condition
+                else "attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def advance(
+        self,
+        id: str,
+        *,
+        expected_step: int,
+        expected_round: int,
+        step: int,
+        round: int,
+        due_at: datetime | None,
+    ) -> bool:
+        sets: dict[str, dict] = {"step": _n(step), "round": _n(round)}
+        remove: builtins.list[str] = []
+        if due_at is not None:
+            sets["due_pk"] = _s(DUE_PK)
+            sets["due_at"] = {"N": _epoch(due_at)}
+        else:
+            remove = ["due_pk", "due_at"]
+        return self._update(
+            id,
+            sets=sets,
+            remove=remove,
+            condition="#st = :open AND #step = :es AND #round = :er",
+            names={"#st": "status", "#step": "step", "#round": "round"},
+            values={":open": _s("open"), ":es": _n(expected_step), ":er": _n(expected_round)},
+        )
+
+    def acknowledge(self, id: str, *, by: str, via: str, at: datetime) -> bool:
+        return self._update(
+            id,
+            sets={
+                "status": _s("acknowledged"),
+                "acknowledged_at": _s(at.isoformat()),
+                "acknowledged_by": _s(by),
+            },
+            remove=["due_pk", "due_at"],
+            append=[TimelineEntry(at, "acknowledged", f"by {by} via {via}")],
+            condition="#st = :open",
+            names={"#st": "status"},
+            values={":open": _s("open")},
+        )
+
+    def resolve(self, id: str, *, by: str, via: str, at: datetime) -> bool:
+        return self._update(
+            id,
+            sets={
+                "status": _s("resolved"),
+                "resolved_at": _s(at.isoformat()),
+                "resolved_by": _s(by),
+                "expires_at": _n(_expiry(at)),
+            },
+            remove=["due_pk", "due_at"],
+            append=[TimelineEntry(at, "resolved", f"by {by} via {via}")],
+            condition="#st IN (:open, :ack)",
+            names={"#st": "status"},
+            values={":open": _s("open"), ":ack": _s("acknowledged")},
+        )
+
+    def append_timeline(self, id: str, entry: TimelineEntry) -> bool:
+        return self.record_outcomes(id, [entry], {})
+
+    def set_handles(self, id: str, channel: str, handles: Mapping[str, Any]) -> bool:
+        return self.record_outcomes(id, [], {channel: handles})
+
+    def record_outcomes(
+        self, id: str, entries: Iterable[TimelineEntry], handles: Mapping[str, Mapping[str, Any]]
+    ) -> bool:
+        names: dict[str, str] = {"#h": "handles"}
+        values: dict[str, dict] = {}
+        extra: builtins.list[str] = []
+        for i, (channel, value) in enumerate(handles.items()):
+            names[f"#c{i}"] = channel
+            values[f":h{i}"] = _s(json.dumps(dict(value), sort_keys=True))
+            extra.append(f"#h.#c{i} = :h{i}")
+        entries = builtins.list(entries)
+        if not entries and not extra:
+            return True
+        # handles.<channel> paths are set through the generic SET list below
+        return self._update_paths(id, entries, extra, names, values)
+
+    def _update_paths(self, id, entries, paths, names, values) -> bool:
+        names = {"#v": "version", **names}
+        values = {":one": _n(1), **values}
+        clauses = ["#v = #v + :one", *paths]
+        if entries:
+            names["#tl"] = "timeline"
+            values[":tl"] = {"L": [_entry_av(e) for e in entries]}
+            clauses.append("#tl = list_append(#tl, :tl)")
+        if len(paths) == 0:
+            names.pop("#h", None)
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": _s(f"INCIDENT#{id}")},
+                UpdateExpression="SET " + ", ".join(clauses),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def create_table(client: Any, table_name: str) -> None:
+    """Create the incident table as template.yaml declares it (tests, bench, local tools)."""
+    client.create_table(
+        TableName=table_name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "due_pk", "AttributeType": "S"},
+            {"AttributeName": "due_at", "AttributeType": "N"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": DUE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "due_pk", "KeyType": "HASH"},
+                    {"AttributeName": "due_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )

@@ -1,0 +1,147 @@
+"""One contract for the incident store, run against the in-memory fake and DynamoDB (moto server)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from uptime_relay.adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore, create_table
+from uptime_relay.domain.alert import Alert, AlertSource, AlertState
+from uptime_relay.domain.incident import Action, Cursor, OpeningPlan, TimelineEntry, decide
+
+T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", pytest.param("dynamo", marks=pytest.mark.integration)])
+def store(request):
+    if request.param == "memory":
+        return InMemoryIncidentStore()
+    client = request.getfixturevalue("aws")("dynamodb")
+    name = f"incidents-{uuid.uuid4().hex[:8]}"
+    create_table(client, name)
+    return DynamoIncidentStore(name, client=client)
+
+
+def alert(state: AlertState, at: datetime, alarm: str = "alarm-a") -> Alert:
+    return Alert(
+        source=AlertSource.CLOUDWATCH,
+        id=alarm,
+        name=alarm,
+        state=state,
+        reason="r",
+        time=at,
+        labels={"severity": "critical"},
+    )
+
+
+def plan(due: datetime | None = None) -> OpeningPlan:
+    cursor = Cursor(1, 0, due) if due else None
+    return OpeningPlan(
+        name="api",
+        labels={"severity": "critical"},
+        route_channels=("pd", "slack"),
+        policy="critical" if due else None,
+        cursor=cursor,
+    )
+
+
+def feed(store, a: Alert, due: datetime | None = None):
+    return store.apply(a, lambda record, incident: decide(record, incident, a, plan=plan(due)))
+
+
+def test_it_opens_once_for_a_duplicate_alarm_and_resolves_on_ok(store):
+    opened = feed(store, alert(AlertState.ALARM, T0))
+    again = feed(store, alert(AlertState.ALARM, T0))
+    assert opened.action is Action.OPENED and again.action is Action.DUPLICATE
+    incident = store.get(opened.incident.id)
+    assert incident.status == "open" and incident.route_channels == ("pd", "slack")
+    assert incident.alert == alert(AlertState.ALARM, T0)
+    assert [i.id for i in store.list()] == [incident.id]
+    resolved = feed(store, alert(AlertState.OK, T0 + timedelta(minutes=5)))
+    assert resolved.action is Action.RESOLVED
+    assert store.get(incident.id).status == "resolved"
+    assert store.list() == [] and [i.id for i in store.list(statuses=("resolved",))] == [incident.id]
+
+
+def test_an_ok_before_its_alarm_leaves_nothing_open(store):
+    assert feed(store, alert(AlertState.OK, T0 + timedelta(minutes=2))).action is Action.RECORDED
+    assert feed(store, alert(AlertState.ALARM, T0)).action is Action.STALE
+    assert store.list() == []
+    assert store.get_alarm("alarm-a").last_state == "OK"
+
+
+def test_a_stale_write_is_refused_and_apply_re_decides(store):
+    first = feed(store, alert(AlertState.ALARM, T0))
+    # a writer that read before the open tries to open again from its stale view
+    stale = decide(None, None, alert(AlertState.ALARM, T0 + timedelta(seconds=1)))
+    assert store.commit(stale) is False
+    assert store.get(first.incident.id).version == 1
+
+
+def test_concurrent_duplicates_open_one_incident(store):
+    results = []
+
+    def run():
+        results.append(feed(store, alert(AlertState.ALARM, T0)).action)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results).count(Action.OPENED) == 1
+    assert len(store.list()) == 1
+
+
+def test_due_lists_pending_steps_and_advance_is_conditional(store):
+    due = T0 + timedelta(minutes=10)
+    inc = feed(store, alert(AlertState.ALARM, T0), due=due).incident
+    assert store.due(due - timedelta(seconds=1)) == []
+    assert [i.id for i in store.due(due)] == [inc.id]
+    assert store.advance(
+        inc.id, expected_step=1, expected_round=0, step=2, round=0, due_at=due + timedelta(minutes=20)
+    )
+    assert not store.advance(inc.id, expected_step=1, expected_round=0, step=2, round=0, due_at=None)
+    moved = store.get(inc.id)
+    assert (moved.step, moved.round, moved.due_at) == (2, 0, due + timedelta(minutes=20))
+    assert store.advance(inc.id, expected_step=2, expected_round=0, step=3, round=0, due_at=None)
+    assert store.due(due + timedelta(days=1)) == [] and store.get(inc.id).due_at is None
+
+
+def test_acknowledge_and_resolve_stop_escalation_once(store):
+    due = T0 + timedelta(minutes=10)
+    inc = feed(store, alert(AlertState.ALARM, T0), due=due).incident
+    assert store.acknowledge(inc.id, by="alice", via="slack", at=T0 + timedelta(minutes=1))
+    assert not store.acknowledge(inc.id, by="bob", via="slack", at=T0 + timedelta(minutes=2))
+    acked = store.get(inc.id)
+    assert acked.status == "acknowledged" and acked.acknowledged_by == "alice" and acked.due_at is None
+    assert store.due(due + timedelta(hours=1)) == []
+    assert not store.advance(inc.id, expected_step=1, expected_round=0, step=2, round=0, due_at=None)
+    assert store.resolve(inc.id, by="alice", via="link", at=T0 + timedelta(minutes=3))
+    assert not store.resolve(inc.id, by="alice", via="link", at=T0 + timedelta(minutes=4))
+    done = store.get(inc.id)
+    assert done.status == "resolved" and done.resolved_by == "alice"
+    assert [e.kind for e in done.timeline][-2:] == ["acknowledged", "resolved"]
+    # the alarm's OK afterwards changes nothing and opens nothing
+    assert feed(store, alert(AlertState.OK, T0 + timedelta(minutes=5))).action is Action.RECORDED
+
+
+def test_timeline_and_handles_are_appended(store):
+    inc = feed(store, alert(AlertState.ALARM, T0)).incident
+    assert store.append_timeline(inc.id, TimelineEntry(T0, "notified", "sent", "pd"))
+    assert store.set_handles(inc.id, "slack", {"channel": "C1", "ts": "1700000000.000100"})
+    assert store.record_outcomes(
+        inc.id, [TimelineEntry(T0, "notified", "", "slack")], {"pd": {"dedup_key": "k"}}
+    )
+    got = store.get(inc.id)
+    assert got.handles == {"slack": {"channel": "C1", "ts": "1700000000.000100"}, "pd": {"dedup_key": "k"}}
+    assert [(e.kind, e.channel) for e in got.timeline] == [
+        ("opened", None),
+        ("notified", "pd"),
+        ("notified", "slack"),
+    ]
+    assert got.version == 4
+    assert not store.append_timeline("inc-missing", TimelineEntry(T0, "notified"))
+    assert store.get("inc-missing") is None
