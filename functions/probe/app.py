@@ -1,0 +1,49 @@
+"""Probe function: runs every minute (EventBridge schedule), probes all checks, emits EMF metrics.
+
+Thin handler: config loaded once per container; the engine, metrics and log lines live in
+``uptime_relay.probe``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from uptime_relay import metricnames
+from uptime_relay.adapters.secrets import SecretResolver
+from uptime_relay.config import Config, default_config_path, load_config
+from uptime_relay.observability import init_sentry
+from uptime_relay.probe import run_checks
+from uptime_relay.probe.report import record_run
+
+init_sentry()
+logger = Logger(service=metricnames.service())
+metrics = Metrics(namespace=metricnames.namespace(), service=metricnames.service())
+tracer = Tracer(service=metricnames.service())
+
+# A scheduled run must end inside its minute: leave room for start-up and the EMF flush.
+RUN_DEADLINE_S = 50.0
+
+
+@functools.cache
+def _deps() -> tuple[Config, SecretResolver]:
+    """Built on first use and kept for the container's life (tests clear it with cache_clear)."""
+    return load_config(default_config_path()), SecretResolver()
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    config, secrets = _deps()
+    started = time.perf_counter()
+    results = run_checks(
+        config.checks,
+        concurrency=config.probe.concurrency,
+        secrets=secrets,
+        deadline_s=RUN_DEADLINE_S,
+    )
+    duration_ms = (time.perf_counter() - started) * 1000.0
+    return record_run(results, config.checks, metrics=metrics, logger=logger, duration_ms=duration_ms)
