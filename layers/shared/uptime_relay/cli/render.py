@@ -1,0 +1,170 @@
+"""uptime-relay render EVENT_FILE --channel slack|pagerduty|email [--config CONFIG]
+
+Prints the exact JSON bodies a channel would be sent for an event file, one per line, using the
+same intake (``parse_event``, ``enrich``) and the same ``build_payloads`` the relay uses. Secrets
+are never resolved: bodies show the secret reference (or a placeholder), never a key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..config import Channel, Config, ConfigError, load_config
+from ..domain.alert import Alert, AlertState
+from ..intake import enrich, parse_event
+from ..notifiers.base import Notification, NotificationKind
+
+CHANNEL_TYPES = ("slack", "pagerduty", "email")
+
+# Used when no --config is given (or it has no channel of the type). Example values only: none of
+# them is a secret, and render never sends anything.
+EXAMPLE_CHANNELS: dict[str, Channel] = {
+    "slack": Channel(
+        name="example-slack",
+        type="slack",
+        options={"webhook_url": "https://hooks.slack.com/services/EXAMPLE"},
+    ),
+    "pagerduty": Channel(
+        name="example-pagerduty", type="pagerduty", options={"routing_key": "env:PAGERDUTY_ROUTING_KEY"}
+    ),
+    "email": Channel(
+        name="example-email",
+        type="email",
+        options={"to": ("oncall@example.com",), "from": "uptime-relay@example.com"},
+    ),
+}
+
+KINDS = {
+    AlertState.ALARM: NotificationKind.TRIGGER,
+    AlertState.OK: NotificationKind.RESOLVE,
+    AlertState.INSUFFICIENT_DATA: NotificationKind.WARNING,
+}
+
+HELP = """\
+Print the exact JSON body (or bodies, as JSON Lines) that would be sent to a channel for an
+event: a Lambda SNS event, an SQS event wrapping SNS, a bare CloudWatch alarm message, an
+EventBridge "CloudWatch Alarm State Change" event or an Alertmanager webhook body. Input it
+cannot recognise renders as a fallback notification carrying the raw text. ALARM renders the
+trigger form, OK the resolve form, INSUFFICIENT_DATA the warning form (never sent to PagerDuty:
+nothing is printed and stderr says why). Email bodies are {"subject","text","html","to","from"}.
+
+Without --config (or when the config has no channel of that type) a built-in example channel is
+used: slack webhook https://hooks.slack.com/services/EXAMPLE, pagerduty routing_key
+env:PAGERDUTY_ROUTING_KEY, email to oncall@example.com from uptime-relay@example.com. None of
+these is a secret. With --config, the first channel of that type in the file is used and the
+check's labels and runbook are merged in. Secrets are never resolved or printed.
+
+Exit status: 0 when rendered (also for fallback input and when nothing is sent); 2 when the
+event file cannot be read or the config is invalid."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "render",
+        help="print the JSON a channel would be sent for an event file",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("event_file", metavar="EVENT_FILE", help="the event to render ('-' reads stdin)")
+    p.add_argument("--channel", required=True, choices=CHANNEL_TYPES, help="channel type to render for")
+    p.add_argument("--config", metavar="CONFIG", help="configuration file (channels, check labels)")
+    p.set_defaults(func=run)
+
+
+def notifications(
+    alerts: Sequence[Alert], *, groups_alerts: bool, config: Config | None
+) -> list[Notification]:
+    """What the relay would hand a channel: one notification per alert, or, for channels that group
+    (Slack, email), one per Alertmanager body (``extra["group_key"]``; CloudWatch alerts have their
+    own id as group key, so they stay one per alert). A mixed group is a trigger when any alert in it
+    fires, else a resolve when any resolved, else a warning."""
+    groups: dict[str, list[Alert]] = {}
+    for index, alert in enumerate(alerts):
+        key = str(alert.extra.get("group_key") or alert.id) if groups_alerts else f"{index}"
+        groups.setdefault(key, []).append(alert)
+    out = []
+    for members in groups.values():
+        states = {a.state for a in members}
+        if AlertState.ALARM in states:
+            kind = NotificationKind.TRIGGER
+        elif AlertState.OK in states:
+            kind = NotificationKind.RESOLVE
+        else:
+            kind = NotificationKind.WARNING
+        first = members[0]
+        check = config.check(first.check) if config is not None and first.check else None
+        out.append(
+            Notification(
+                kind=kind,
+                alerts=tuple(members),
+                opened_at=min(a.time for a in members) if kind is NotificationKind.TRIGGER else None,
+                check=check,
+            )
+        )
+    return out
+
+
+def _channel(config: Config | None, channel_type: str) -> tuple[Channel, bool]:
+    if config is not None:
+        for channel in config.channels.values():
+            if channel.type == channel_type:
+                return channel, True
+    return EXAMPLE_CHANNELS[channel_type], False
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    return Path(path).read_bytes()
+
+
+def _why_nothing(notes: Iterable[Notification], channel_type: str) -> str:
+    kinds = {n.kind for n in notes}
+    if kinds == {NotificationKind.WARNING} and channel_type == "pagerduty":
+        return (
+            "nothing to send: INSUFFICIENT_DATA is sent as a warning to Slack and email only; "
+            "it never triggers PagerDuty by default (a route may set insufficient_data: page)"
+        )
+    return f"nothing to send: the {channel_type} channel has no message for this event"
+
+
+def run(args) -> int:
+    try:
+        data = _read(args.event_file)
+    except OSError as exc:
+        print(f"render: cannot read {args.event_file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    config: Config | None = None
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+
+    from ..notifiers.registry import make_notifiers  # imported late: keeps `--help` fast
+
+    notifier = make_notifiers()[args.channel]
+    channel, configured = _channel(config, args.channel)
+    if config is not None and not configured:
+        print(
+            f"render: {args.config} has no {args.channel} channel; using the built-in example channel",
+            file=sys.stderr,
+        )
+    alerts = [enrich(alert, config) for alert in parse_event(data)]
+    notes = notifications(
+        alerts, groups_alerts=bool(getattr(notifier, "groups_alerts", False)), config=config
+    )
+    printed = 0
+    for note in notes:
+        for body in notifier.build_payloads(channel, note):
+            sys.stdout.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")
+            printed += 1
+    if printed == 0:
+        print(f"render: {_why_nothing(notes, args.channel)}", file=sys.stderr)
+    sys.stdout.flush()
+    return 0
