@@ -289,6 +289,7 @@ def _sweep_one(
     entries: list[TimelineEntry] = [TimelineEntry(now, "escalation_problem", f"{tag}: {p}") for p in problems]
     delivered: list[str] = []
     failed: list[str] = []
+    new_handles: dict[str, dict] = {}
     retryable = False
     for send in sends:
         if send.key in done:
@@ -316,8 +317,8 @@ def _sweep_one(
                 )
             )
             handles = getattr(getattr(outcome, "delivery", None), "handles", None)
-            if handles and send.channel not in incident.handles and hasattr(store, "set_handles"):
-                store.set_handles(iid, send.channel, dict(handles))
+            if handles and send.channel not in incident.handles:
+                new_handles[send.channel] = dict(handles)
         else:
             failed.append(send.key)
             retryable = retryable or not _outcome_permanent(outcome)
@@ -362,6 +363,17 @@ def _sweep_one(
             )
             fired = dataclasses.replace(fired, gave_up=True)
         report.failed.append(fired)
+    _record(store, iid, entries, new_handles)
+    report.fired.append(fired)
+
+
+def _record(store: Any, iid: str, entries: list[TimelineEntry], handles: dict[str, dict]) -> None:
+    """Timeline entries and new message handles, in one write when the store can."""
+    if hasattr(store, "record_outcomes"):
+        if entries or handles:
+            store.record_outcomes(iid, entries, handles)
+        return
     for entry in entries:
         store.append_timeline(iid, entry)
-    report.fired.append(fired)
+    for channel, value in handles.items():
+        store.set_handles(iid, channel, value)

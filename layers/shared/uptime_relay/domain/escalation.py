@@ -4,19 +4,21 @@ A policy is a list of steps, each with a delay ``after`` counted from the moment
 opened, and ``repeat``: how many more times the whole list runs after the first pass while nobody
 acknowledges (reminders). Rounds are numbered 0..repeat.
 
-Round ``r``'s step ``i`` is due at ``opened_at + r * period + steps[i].after`` where
+Round ``r``'s step ``i`` is due at ``opened_at + r * period + steps[i].after``. The period is
+chosen so that a new round starts after the previous round's last step with the wait the policy
+itself uses:
 
-    period = last.after + max(gap, 1 min)
+    period = last.after - first.after + max(gap, 1 min)
     gap    = first.after                        when the first step waits (first.after > 0)
            = last.after - previous step's after when the first step is sent at open (after: 0m)
            = 5 min                              for a single step at 0m
 
-so a new round starts after the last step with the same wait the policy itself uses (at least a
-minute, so due times never go backwards): for steps 0m/10m/30m with ``repeat: 1`` the sends are
-0m, 10m, 30m, then 50m, 60m, 80m; a single step ``after: 15m`` with ``repeat: 2`` sends at 15m,
-30m, 45m. A step at ``0m``
-of round 0 goes out with the first page (``targets_at_open``), so ``initial_cursor`` points at
-the first step *not* already sent.
+(at least a minute, so due times never go backwards). For steps 0m/10m/30m with ``repeat: 1``
+the sends are 0m, 10m, 30m, then 50m, 60m, 80m; a single step ``after: 15m`` with ``repeat: 2``
+sends at 15m, 30m, 45m; a single step at 0m with ``repeat: 2`` at 0m, 5m, 10m.
+
+A step at ``0m`` of round 0 goes out with the first page (``targets_at_open``), so
+``initial_cursor`` points at the first step *not* already sent.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def period_s(policy: EscalationPolicy) -> float:
         gap = last - steps[-2].after_s
     else:
         gap = SINGLE_STEP_AT_OPEN_GAP_S
-    return last + max(gap, MIN_GAP_S)
+    return last - first + max(gap, MIN_GAP_S)
 
 
 def due_at(policy: EscalationPolicy, opened_at: datetime, step: int, round_: int) -> datetime:
