@@ -74,7 +74,7 @@ class Outcome:
         if self.reason == "not_found":
             return "That incident is not known (it may have been cleaned up)."
         if self.reason == "already_resolved":
-            who = getattr(inc, "resolved_by", None) or _resolved_by(inc)
+            who = getattr(inc, "resolved_by", None)
             return f"{name} is already resolved" + (f" (by {who})." if who else ".")
         who = getattr(inc, "acknowledged_by", None)
         return f"{name} is already acknowledged" + (f" by {who}." if who else ".")
@@ -82,15 +82,6 @@ class Outcome:
 
 def _incident_name(incident: Any) -> str:
     return str(getattr(incident, "name", None) or getattr(incident, "check", None) or incident.id)
-
-
-def _resolved_by(incident: Any) -> str | None:
-    for entry in reversed(list(getattr(incident, "timeline", None) or [])):
-        if getattr(entry, "kind", "") in ("resolved", "resolve"):
-            detail = str(getattr(entry, "detail", "") or "")
-            if " by " in detail:
-                return detail.split(" by ", 1)[1].split(" via ", 1)[0].strip() or None
-    return None
 
 
 def _json(status: int, obj: Any) -> Response:
@@ -195,35 +186,14 @@ class Actions:
 
     # ------------------------------------------------------------------------------ state changes
     def apply(self, kind: str, incident_id: str, *, by: str, via: str, at: datetime) -> Outcome:
-        """Acknowledge or resolve one incident through the store's conditional writes."""
-        incident = self.store.get(incident_id)
-        if incident is None:
-            return Outcome(False, None, "not_found")
-        blocked = _blocked(kind, incident.status)
-        if blocked:
-            return Outcome(False, incident, blocked)
-        write = self.store.acknowledge if kind == ACK else self.store.resolve
-        if not write(incident_id, by=by, via=via, at=at):
-            # lost a race (someone else acked/resolved in between): say what it is now
-            incident = self.store.get(incident_id)
-            if incident is None:
-                return Outcome(False, None, "not_found")
-            return Outcome(False, incident, _blocked(kind, incident.status) or "already_acknowledged")
-        incident = self.store.get(incident_id)
-        logger.info(
-            "%s incident %s by %s via %s",
-            "acknowledged" if kind == ACK else "resolved",
-            incident_id,
-            by,
-            via,
-            extra={"incident_id": incident_id, "action": kind, "via": via},
-        )
-        if self.on_change is not None:
+        """Acknowledge or resolve one incident (``apply_action``), then ``on_change``."""
+        outcome = apply_action(self.store, kind, incident_id, by=by, via=via, at=at)
+        if outcome.changed and self.on_change is not None:
             try:
-                self.on_change(kind, incident, by, via)
+                self.on_change(kind, outcome.incident, by, via)
             except Exception:  # the state change stands; a follow-up failure must not undo the answer
                 logger.exception("follow-up after %s of %s failed", kind, incident_id)
-        return Outcome(True, incident)
+        return outcome
 
     # ------------------------------------------------------------------------------ Slack
     def _slack(self, path: str, headers: dict[str, str], body: bytes) -> Response:
@@ -302,7 +272,7 @@ class Actions:
         claim = verify_ack_token(self._resolve(self.ack_secret_ref, ACK_SECRET_ENV), token, now)
         if not self.used_tokens.claim(claim.jti, claim.expires_at, incident_id=claim.incident_id):
             raise _Replayed("ack link already used")
-        outcome = self.apply(ACK, claim.incident_id, by="email link", via="email link", at=now)
+        outcome = self.apply(ACK, claim.incident_id, by="email recipient", via="email link", at=now)
         if outcome.changed:
             return _page(
                 200,
@@ -394,6 +364,37 @@ class Actions:
             return self.secrets.resolve(ref)
         except Exception as exc:
             raise Unauthorized(f"{what} could not be resolved ({type(exc).__name__})") from None
+
+
+def apply_action(store: Any, kind: str, incident_id: str, *, by: str, via: str, at: datetime) -> Outcome:
+    """Acknowledge (``kind="ack"``) or resolve one incident through the store's conditional writes.
+
+    Shared by the actions router and ``uptime-relay incidents ack|resolve``. Nothing changes when
+    the incident is unknown, already resolved, or (for an ack) already acknowledged; a lost race
+    is reported the same way."""
+    if kind not in (ACK, RESOLVE):
+        raise ValueError(f"unknown action {kind!r}: expected {ACK!r} or {RESOLVE!r}")
+    incident = store.get(incident_id)
+    if incident is None:
+        return Outcome(False, None, "not_found")
+    blocked = _blocked(kind, incident.status)
+    if blocked:
+        return Outcome(False, incident, blocked)
+    write = store.acknowledge if kind == ACK else store.resolve
+    if not write(incident_id, by=by, via=via, at=at):
+        incident = store.get(incident_id)  # someone else got there first: say what it is now
+        if incident is None:
+            return Outcome(False, None, "not_found")
+        return Outcome(False, incident, _blocked(kind, incident.status) or "already_acknowledged")
+    logger.info(
+        "%s incident %s by %s via %s",
+        "acknowledged" if kind == ACK else "resolved",
+        incident_id,
+        by,
+        via,
+        extra={"incident_id": incident_id, "action": kind, "via": via},
+    )
+    return Outcome(True, store.get(incident_id))
 
 
 class _Replayed(Unauthorized):

@@ -1,0 +1,99 @@
+"""Actions function (Lambda Function URL): Slack buttons, signed ack links, PagerDuty and Alertmanager
+webhooks -> incident state.
+
+Thin handler: the Function URL event (payload version 2.0) becomes ``(method, path, headers, raw
+body bytes)`` for ``uptime_relay.actions.Actions.handle``; its ``Response`` becomes the Function URL
+result. Adapters are built on first use from the environment (``TABLE_NAME``, ``ACK_SECRET_REF``,
+``UPTIME_CONFIG``, optional ``PAGERDUTY_WEBHOOK_SECRET_REF`` and ``ALERTMANAGER_TOKEN_REF``); the
+Slack signing secret is ``slack.signing_secret`` from the config, resolved through SecretResolver.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
+from uptime_relay import metricnames
+from uptime_relay.actions import Actions
+from uptime_relay.observability import init_sentry
+
+init_sentry()
+logger = Logger(service=metricnames.service())
+# library modules log through the standard logging module: give them the same JSON output
+copy_config_to_registered_loggers(source_logger=logger, include={"uptime_relay"}, log_level=logging.INFO)
+
+
+@functools.cache
+def _deps() -> Actions:
+    """Built on first use and kept for the container's life (tests clear it with cache_clear)."""
+    from uptime_relay.adapters.ack_tokens import DynamoUsedTokens
+    from uptime_relay.adapters.incidents import DynamoIncidentStore
+    from uptime_relay.adapters.secrets import SecretResolver
+    from uptime_relay.config import default_config_path, load_config
+
+    table = os.environ["TABLE_NAME"]
+    config = load_config(default_config_path())
+    store = DynamoIncidentStore(table)
+    secrets = SecretResolver()
+    return Actions(
+        config,
+        store,
+        secrets=secrets,
+        used_tokens=DynamoUsedTokens(table),
+        on_alerts=functools.partial(_relay_alerts, config, store, secrets),
+    )
+
+
+_relay_cache: list[Any] = []
+
+
+def _relay_alerts(config: Any, store: Any, secrets: Any, alerts: list[Any]) -> Any:
+    """Alertmanager intake: the same relay the SNS-triggered function runs, built on first use."""
+    from uptime_relay import clock
+
+    if not _relay_cache:
+        _relay_cache.append(_build_relay(config, store, secrets))
+    return _relay_cache[0].handle(alerts, clock.now())
+
+
+def _build_relay(config: Any, store: Any, secrets: Any) -> Any:
+    from uptime_relay.relay import build_relay
+
+    return build_relay(config, store, secrets)
+
+
+def to_request(event: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
+    """A Function URL event (2.0) as ``(method, path, headers, raw body)``; base64 bodies decoded
+    to the exact bytes that were signed."""
+    url_event = LambdaFunctionUrlEvent(event)
+    method = url_event.request_context.http.method
+    path = url_event.raw_path or "/"
+    headers = dict(url_event.headers or {})
+    raw = url_event.body or ""
+    if url_event.is_base64_encoded:
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            body = b""
+    else:
+        body = raw.encode("utf-8")
+    return method, path, headers, body
+
+
+@logger.inject_lambda_context(log_event=False)  # events carry signatures and ack tokens: never logged
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    method, path, headers, body = to_request(event)
+    response = _deps().handle(method, path, headers, body)
+    return {
+        "statusCode": response.status,
+        "headers": dict(response.headers),
+        "body": response.body,
+        "isBase64Encoded": False,
+    }

@@ -1,0 +1,335 @@
+"""uptime-relay incidents list|show ID|ack ID|resolve ID|report — incident state in AWS or locally.
+
+The store is the DynamoDB table named by ``--table`` or ``$TABLE_NAME``; ``--endpoint-url`` (or
+``$AWS_ENDPOINT_URL``, which boto3 honours itself) points at the local stack's embedded moto server.
+``ack`` and ``resolve`` go through ``uptime_relay.actions.apply_action``, the same conditional
+writes the Slack buttons and email links use.
+
+Exit codes: 0 done / changed; 1 nothing changed (already in that state, or not found); 2 usage
+or connection problem (no table named, table unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from .. import clock
+from ..config import parse_duration
+
+STATUSES = ("open", "acknowledged", "resolved")
+StoreFactory = Callable[[argparse.Namespace], Any]
+
+
+class UsageError(Exception):
+    """Wrong invocation or unreachable store: exit 2 with this message."""
+
+
+def register(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--table", metavar="NAME", help="DynamoDB table (default: $TABLE_NAME)")
+    common.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="DynamoDB endpoint, e.g. the local stack's http://127.0.0.1:PORT (default: $AWS_ENDPOINT_URL)",
+    )
+    common.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
+
+    p = sub.add_parser("incidents", help="list, acknowledge and resolve incidents (AWS or local)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+
+    ls = actions.add_parser("list", parents=[common], help="open and acknowledged incidents (newest first)")
+    ls.add_argument("--all", action="store_true", help="include resolved incidents")
+    ls.add_argument("--status", action="append", choices=STATUSES, help="only these statuses (repeatable)")
+    ls.add_argument("--since", metavar="DURATION", help="opened within this long, e.g. 24h, 7d")
+    ls.add_argument("--json", action="store_true", help="one JSON object per incident per line")
+
+    show = actions.add_parser("show", parents=[common], help="one incident with its timeline")
+    show.add_argument("id", metavar="ID", help="incident id (or a unique prefix)")
+    show.add_argument("--json", action="store_true", help="the incident as one JSON object")
+
+    for name, verb in (("ack", "acknowledge (stops escalation)"), ("resolve", "resolve")):
+        a = actions.add_parser(name, parents=[common], help=f"{verb} an incident")
+        a.add_argument("id", metavar="ID", help="incident id (or a unique prefix)")
+        a.add_argument("--by", metavar="NAME", help="who (default: your login name)")
+        a.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    rep = actions.add_parser("report", parents=[common], help="MTTA / MTTR per check")
+    rep.add_argument("--since", metavar="DURATION", default="30d", help="period to cover (default 30d)")
+    rep.add_argument("--check", metavar="NAME", action="append", help="only this check (repeatable)")
+    rep.add_argument("--json", action="store_true", help="one JSON object per check per line")
+
+    p.set_defaults(func=run)
+
+
+# --------------------------------------------------------------------------------------- entry
+def run(
+    args: argparse.Namespace,
+    *,
+    store_factory: StoreFactory | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    now: datetime | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    now = now or clock.now()
+    try:
+        store = (store_factory or make_store)(args)
+        handler = {"list": _list, "show": _show, "ack": _change, "resolve": _change, "report": _report}
+        return handler[args.action](store, args, out, err, now)
+    except UsageError as exc:
+        print(f"uptime-relay incidents: {exc}", file=err)
+        return 2
+
+
+def make_store(args: argparse.Namespace) -> Any:
+    """The DynamoDB incident store named by the arguments / environment."""
+    table = getattr(args, "table", None) or os.environ.get("TABLE_NAME")
+    if not table:
+        raise UsageError("no table: pass --table NAME or set TABLE_NAME (the stack's incident table)")
+    import boto3
+
+    from ..adapters.incidents import DynamoIncidentStore
+
+    kwargs: dict[str, Any] = {}
+    if getattr(args, "endpoint_url", None):
+        kwargs["endpoint_url"] = args.endpoint_url
+    if getattr(args, "region", None):
+        kwargs["region_name"] = args.region
+    try:
+        client = boto3.client("dynamodb", **kwargs)
+    except Exception as exc:  # e.g. NoRegionError
+        raise UsageError(f"cannot create a DynamoDB client: {exc}") from None
+    return _Guarded(DynamoIncidentStore(table, client=client), table)
+
+
+class _Guarded:
+    """Turns AWS errors (no such table, no credentials, endpoint down) into one clear line."""
+
+    def __init__(self, store: Any, table: str):
+        self._store = store
+        self._table = table
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._store, name)
+        if not callable(target):
+            return target
+
+        def call(*a: Any, **kw: Any) -> Any:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            try:
+                return target(*a, **kw)
+            except (BotoCoreError, ClientError) as exc:
+                raise UsageError(f"table {self._table}: {_aws_reason(exc)}") from None
+
+        return call
+
+
+def _aws_reason(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error") or {}
+    if error.get("Code"):
+        return f"{error['Code']}: {error.get('Message', '')}".strip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --------------------------------------------------------------------------------------- list/show
+def _list(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
+    statuses = tuple(args.status) if args.status else (STATUSES if args.all else ("open", "acknowledged"))
+    since = now - timedelta(seconds=_duration(args.since, "--since")) if args.since else None
+    incidents = sorted(store.list(statuses=statuses, since=since), key=lambda i: i.opened_at, reverse=True)
+    if args.json:
+        for incident in incidents:
+            out.write(json.dumps(incident_json(incident, now)) + "\n")
+        return 0
+    if not incidents:
+        print(f"no {'/'.join(statuses)} incidents", file=out)
+        return 0
+    rows = [
+        (
+            i.id,
+            i.status,
+            _clip(i.check or i.name, 40),
+            f"{i.opened_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+            _clip(i.acknowledged_by or "-", 24),
+            age(now - i.opened_at),
+        )
+        for i in incidents
+    ]
+    _table(out, ("ID", "STATUS", "CHECK/NAME", "OPENED (UTC)", "ACKED BY", "AGE"), rows)
+    return 0
+
+
+def _show(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
+    incident = _find(store, args.id, err)
+    if incident is None:
+        return 1
+    if args.json:
+        out.write(json.dumps(incident_json(incident, now, timeline=True)) + "\n")
+        return 0
+    print(f"{incident.id}  {incident.status}  {incident.name}", file=out)
+    print(
+        f"  opened    {incident.opened_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC "
+        f"({age(now - incident.opened_at)} ago)",
+        file=out,
+    )
+    if incident.check:
+        print(f"  check     {incident.check}", file=out)
+    if incident.acknowledged_by:
+        print(f"  acked by  {incident.acknowledged_by}", file=out)
+    if getattr(incident, "resolved_by", None):
+        print(f"  resolved  by {incident.resolved_by}", file=out)
+    if incident.policy:
+        due = f", next step due {incident.due_at:%H:%M} UTC" if incident.due_at else ""
+        print(f"  policy    {incident.policy} (step {incident.step}, round {incident.round}{due})", file=out)
+    print("  timeline", file=out)
+    for entry in incident.timeline:
+        where = f" [{entry.channel}]" if entry.channel else ""
+        print(f"    {entry.at.astimezone(UTC):%H:%M:%S}  {entry.kind}{where}  {entry.detail}", file=out)
+    return 0
+
+
+# --------------------------------------------------------------------------------------- ack/resolve
+def _change(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
+    from ..actions import ACK, RESOLVE, apply_action
+
+    kind = ACK if args.action == "ack" else RESOLVE
+    incident = _find(store, args.id, err)
+    if incident is None:
+        return 1
+    by = args.by or _login()
+    outcome = apply_action(store, kind, incident.id, by=by, via="cli", at=now)
+    verb = "acknowledged" if kind == ACK else "resolved"
+    if args.json:
+        result = {
+            "id": incident.id,
+            "changed": outcome.changed,
+            "reason": outcome.reason,
+            "status": outcome.incident.status if outcome.incident is not None else None,
+        }
+        out.write(json.dumps(result) + "\n")
+    if outcome.changed:
+        if not args.json:
+            print(f"{incident.id} {verb} by {by}", file=out)
+        return 0
+    print(f"{incident.id}: {outcome.message(kind)} Nothing changed.", file=err)
+    return 1
+
+
+def _find(store: Any, wanted: str, err: TextIO) -> Any:
+    """By exact id, else by a unique prefix (ids are long); None (said on ``err``) otherwise."""
+    incident = store.get(wanted)
+    if incident is not None:
+        return incident
+    matches = (
+        [i for i in store.list(statuses=STATUSES) if i.id.startswith(wanted)] if len(wanted) >= 6 else []
+    )
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        print(f"{wanted}: matches {len(matches)} incidents; give more of the id", file=err)
+        return None
+    print(f"{wanted}: no such incident (see `uptime-relay incidents list --all`)", file=err)
+    return None
+
+
+# --------------------------------------------------------------------------------------- report
+def _report(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
+    try:
+        from ..domain.report import format_duration, response_report
+    except ImportError:
+        print("incident reports need uptime_relay.domain.report, which this build lacks", file=err)
+        return 2
+    start = now - timedelta(seconds=_duration(args.since, "--since"))
+    incidents = store.list(statuses=STATUSES, since=start)
+    rows = response_report(incidents, start, now)
+    if args.check:
+        rows = [r for r in rows if r.check in set(args.check)]
+    if args.json:
+        for row in rows:
+            out.write(json.dumps(asdict(row)) + "\n")
+        return 0
+    if not rows:
+        print(f"no incidents opened since {start:%Y-%m-%d %H:%M} UTC", file=out)
+        return 0
+    _table(
+        out,
+        ("CHECK", "INCIDENTS", "ACKED", "RESOLVED", "MTTA", "MTTR", "MEDIAN TTA", "MEDIAN TTR"),
+        [
+            (
+                r.check,
+                str(r.incidents),
+                str(r.acknowledged),
+                str(r.resolved),
+                format_duration(r.mtta_s),
+                format_duration(r.mttr_s),
+                format_duration(r.median_tta_s),
+                format_duration(r.median_ttr_s),
+            )
+            for r in rows
+        ],
+    )
+    print(f"since {start:%Y-%m-%d %H:%M} UTC", file=out)
+    return 0
+
+
+# --------------------------------------------------------------------------------------- output
+def incident_json(incident: Any, now: datetime, *, timeline: bool = True) -> dict[str, Any]:
+    """The incident as JSON (without the raw opening alert), plus ``age_s``."""
+    from ..domain.incident import incident_to_dict
+
+    data = incident_to_dict(incident)
+    data.pop("alert", None)
+    if not timeline:
+        data.pop("timeline", None)
+    data["age_s"] = round((now - incident.opened_at).total_seconds())
+    return data
+
+
+def age(delta: timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def _table(out: TextIO, header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> None:
+    rows = list(rows)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for line in (header, *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip(), file=out)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _duration(value: str, flag: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "cli"
