@@ -90,12 +90,12 @@ async def read_response(
     first = True
     while True:
         line = await _line(reader)
+        if not line:
+            raise ProtocolError("connection closed before any response")
         if first:
             first = False
             if on_first_byte is not None:
                 on_first_byte()
-        if not line:
-            raise ProtocolError("connection closed before any response")
         status, reason = _status_line(line)
         headers = await _headers(reader)
         if 100 <= status < 200 and status != 101:
