@@ -13,13 +13,14 @@ from typing import Any
 from ..domain.alert import Alert, AlertSource, AlertState, Link
 from . import common as c
 
+_ALARM_KEYS = ("NewStateValue", "StateChangeTime", "Trigger", "AlarmRule", "NewStateReason", "OldStateValue")
 _SUBJECT_RE = re.compile(r'^\s*(ALARM|OK|INSUFFICIENT_DATA)\s*:\s*"(?P<name>.*?)"?(?:\s+in\s+.*)?$')
 
 
 def looks_like(message: Mapping[str, Any]) -> bool:
     """A CloudWatch alarm notification: it has the alarm name or ARN and a state field."""
     has_identity = isinstance(message.get("AlarmName"), str) or isinstance(message.get("AlarmArn"), str)
-    has_state = "NewStateValue" in message or "StateChangeTime" in message or "Trigger" in message
+    has_state = any(key in message for key in _ALARM_KEYS)
     return has_identity and has_state
 
 
