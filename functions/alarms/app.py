@@ -1,0 +1,136 @@
+"""CloudFormation custom resource ``Custom::CheckAlarms``: per-check CloudWatch alarms follow the config.
+
+Create/Update: reconcile the alarms with the config version named by ``ConfigLayerArn`` (the
+config layer's version ARN, so every config change triggers an Update). When that is the layer
+this function runs with, it reads /opt/uptime.yaml; otherwise (a rollback: CloudFormation rolls
+the custom resource back before the function) it downloads that exact layer version.
+Delete: remove every alarm of the stack's prefix. The response always goes to the pre-signed
+ResponseURL, also on error (FAILED with the reason), so a stack never hangs for an hour.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import os
+import zipfile
+from typing import Any
+
+import boto3
+import requests
+from aws_lambda_powertools import Logger
+from botocore.config import Config as BotoConfig
+from uptime_relay import alarms, metricnames
+from uptime_relay.config import Config, ConfigError, default_config_path, load_config, parse_config
+from uptime_relay.observability import init_sentry
+
+init_sentry()
+logger = Logger(service=metricnames.service())
+CONFIG_FILE_IN_LAYER = "uptime.yaml"
+MAX_REASON = 3500  # the whole response must stay under 4 KB
+
+
+@functools.cache
+def _cloudwatch() -> Any:
+    # PutMetricAlarm is throttled at a few requests per second: adaptive retries pace the calls.
+    return boto3.client("cloudwatch", config=BotoConfig(retries={"mode": "adaptive", "max_attempts": 20}))
+
+
+def _config_for(layer_arn: str | None) -> Config:
+    own = os.environ.get("CONFIG_LAYER_ARN")
+    if not layer_arn or not own or layer_arn == own:
+        return load_config(default_config_path())
+    layer = boto3.client("lambda").get_layer_version_by_arn(Arn=layer_arn)
+    content = requests.get(layer["Content"]["Location"], timeout=30)
+    content.raise_for_status()
+    with zipfile.ZipFile(io.BytesIO(content.content)) as archive:
+        text = archive.read(CONFIG_FILE_IN_LAYER).decode("utf-8")
+    return parse_config(text, f"{layer_arn}:{CONFIG_FILE_IN_LAYER}")
+
+
+def handle(event: dict[str, Any], cloudwatch: Any) -> tuple[str, dict[str, Any]]:
+    """Do the work of one request; returns (physical id, Data). Raises on failure."""
+    props = event.get("ResourceProperties") or {}
+    prefix = props.get("Prefix") or event["StackId"].split("/")[1]
+    namespace = props.get("Namespace") or metricnames.namespace()
+    topic_arn = props.get("TopicArn") or os.environ.get("ALERT_TOPIC_ARN", "")
+    physical_id = event.get("PhysicalResourceId") or f"{prefix}-check-alarms"
+    if event["RequestType"] == "Delete" and physical_id.endswith("-failed"):
+        return physical_id, {}  # the Create failed: nothing was made that needs removing
+    if event["RequestType"] == "Delete":
+        changes = alarms.delete_all(cloudwatch, prefix, namespace)
+    else:
+        if not topic_arn:
+            raise ValueError("no alert topic: set the TopicArn property or ALERT_TOPIC_ARN")
+        config = _config_for(props.get("ConfigLayerArn"))
+        desired = alarms.desired_alarms(config, namespace=namespace, topic_arn=topic_arn, prefix=prefix)
+        changes = alarms.reconcile(cloudwatch, desired, prefix, namespace=namespace)
+    logger.info(
+        "check alarms reconciled",
+        extra={
+            "request": event["RequestType"],
+            "alarms_created": changes.created,
+            "alarms_updated": changes.updated,
+            "alarms_deleted": changes.deleted,
+            "alarms_unchanged": len(changes.unchanged),
+        },
+    )
+    data = {
+        "Created": len(changes.created),
+        "Updated": len(changes.updated),
+        "Deleted": len(changes.deleted),
+        "Unchanged": len(changes.unchanged),
+        "AlarmPrefix": alarms.alarm_prefix(prefix),
+    }
+    return physical_id, data
+
+
+def send_response(
+    event: dict[str, Any], status: str, physical_id: str, data: dict[str, Any], reason: str
+) -> None:
+    body = {
+        "Status": status,
+        "Reason": reason[:MAX_REASON],
+        "PhysicalResourceId": physical_id,
+        "StackId": event.get("StackId", ""),
+        "RequestId": event.get("RequestId", ""),
+        "LogicalResourceId": event.get("LogicalResourceId", ""),
+        "NoEcho": False,
+        "Data": data,
+    }
+    payload = json.dumps(body)
+    # The pre-signed S3 URL expects no Content-Type; retry transient failures a few times.
+    for attempt in range(3):
+        try:
+            reply = requests.put(
+                event["ResponseURL"],
+                data=payload,
+                headers={"Content-Type": "", "Content-Length": str(len(payload))},
+                timeout=10,
+            )
+            if reply.status_code < 500:
+                if reply.status_code >= 400:
+                    logger.error("response refused", extra={"status": reply.status_code})
+                return
+        except requests.RequestException as exc:
+            logger.warning("response not sent", extra={"attempt": attempt + 1, "error": type(exc).__name__})
+    logger.error("custom resource response could not be sent")
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: Any) -> None:
+    fallback_id = event.get("PhysicalResourceId") or f"{event.get('LogicalResourceId', 'CheckAlarms')}-failed"
+    try:
+        physical_id, data = handle(event, _cloudwatch())
+    except ConfigError as exc:
+        logger.error("configuration refused", extra={"errors": [str(i) for i in exc.issues]})
+        send_response(event, "FAILED", fallback_id, {}, f"configuration invalid: {exc}")
+        return
+    except Exception as exc:
+        logger.exception("check alarms not reconciled")
+        # On a failed Create there is nothing to clean up; keep the old id on Update/Delete.
+        reason = f"{type(exc).__name__}: {exc}. See CloudWatch Logs {getattr(context, 'log_stream_name', '')}"
+        send_response(event, "FAILED", fallback_id, {}, reason)
+        return
+    send_response(event, "SUCCESS", physical_id, data, "check alarms match the configuration")

@@ -1,0 +1,225 @@
+"""Per-check CloudWatch alarms: the desired state from the config, and a reconciler that makes the
+account match it (run by the ``Custom::CheckAlarms`` resource on every deploy that changes the
+config, and by the local stack).
+
+One standard alarm per check watches ``Availability`` (1 ok / 0 failed, one datapoint a minute)
+with ``Minimum < 1`` per 60 s period, so any failed probe in a minute marks that minute failed;
+``datapoints`` of the last ``evaluation_periods`` failed minutes raise ALARM (M of N).
+
+Missing data is ``missing`` (not ``breaching``): the probe emits a datapoint for every check every
+minute, failed or not, so data is missing only when the probe itself did not run. That is paged
+once, on the emergency topic, by the stack's probe-not-running alarm. With ``breaching`` a dead
+probe would page every check at once; with ``notBreaching`` it would resolve open incidents that
+nobody fixed. With ``missing``, an alarm whose whole window is empty goes to INSUFFICIENT_DATA,
+which the relay records and (by default) sends as a warning, never a page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import metricnames
+from .config import Check, Config
+
+CHECK_TAG = "uptime-relay:check"
+STACK_TAG = "uptime-relay:stack"
+SPEC_MARK = "uptime-relay spec "
+TREAT_MISSING_DATA = "missing"
+MAX_TAGS = 50  # CloudWatch's limit per alarm
+MAX_DESCRIPTION = 1024
+# Characters CloudWatch accepts in tag keys and values; other labels stay config-only (the relay
+# merges the check's config labels anyway, so routing never depends on a tag).
+_TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+
+# The PutMetricAlarm fields the reconciler owns and compares with DescribeAlarms.
+COMPARED = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "OKActions",
+    "AlarmActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "Dimensions",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+)
+
+
+def alarm_prefix(prefix: str) -> str:
+    """Alarm names are ``<prefix>-check-<check>``; this is the part before the check name."""
+    return f"{prefix}-check-"
+
+
+def alarm_name(prefix: str, check: str) -> str:
+    return alarm_prefix(prefix) + check
+
+
+def _tags(check: Check, prefix: str) -> list[dict[str, str]]:
+    tags = [{"Key": CHECK_TAG, "Value": check.name}, {"Key": STACK_TAG, "Value": prefix[:256]}]
+    for key, value in sorted(check.labels.items()):
+        if len(tags) >= MAX_TAGS:
+            break
+        if key.startswith("aws:") or key in (CHECK_TAG, STACK_TAG):
+            continue
+        if len(key) <= 128 and len(value) <= 256 and _TAG_TEXT.match(key) and _TAG_TEXT.match(value):
+            tags.append({"Key": key, "Value": value})
+    return tags
+
+
+def _description(check: Check, prefix: str) -> str:
+    parts = [check.description or f"{check.name}: {check.target} is failing its uptime check."]
+    if check.runbook:
+        parts.append(f"Runbook: {check.runbook}")
+    parts.append(
+        f"Managed by uptime-relay stack {prefix} from the config file: change the config, not this alarm."
+    )
+    text = "\n".join(parts)
+    return text[: MAX_DESCRIPTION - 40]
+
+
+def spec_hash(alarm: Mapping[str, Any]) -> str:
+    """Stable digest of everything we set, tags included (DescribeAlarms does not return tags)."""
+    body = {k: v for k, v in alarm.items() if k != "AlarmDescription"}
+    body["AlarmDescription"] = str(alarm.get("AlarmDescription", "")).split(f"\n[{SPEC_MARK}")[0]
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def desired_alarm(check: Check, *, namespace: str, topic_arn: str, prefix: str) -> dict[str, Any]:
+    """PutMetricAlarm keyword arguments for one check."""
+    alarm: dict[str, Any] = {
+        "AlarmName": alarm_name(prefix, check.name),
+        "AlarmDescription": _description(check, prefix),
+        "ActionsEnabled": True,
+        "OKActions": [topic_arn],
+        "AlarmActions": [topic_arn],
+        "InsufficientDataActions": [topic_arn],
+        "MetricName": metricnames.AVAILABILITY,
+        "Namespace": namespace,
+        "Statistic": "Minimum",
+        "Dimensions": [{"Name": metricnames.CHECK_DIMENSION, "Value": check.name}],
+        "Period": 60,
+        "EvaluationPeriods": check.alarm.evaluation_periods,
+        "DatapointsToAlarm": check.alarm.datapoints,
+        "Threshold": 1.0,
+        "ComparisonOperator": "LessThanThreshold",
+        "TreatMissingData": TREAT_MISSING_DATA,
+        "Tags": _tags(check, prefix),
+    }
+    alarm["AlarmDescription"] += f"\n[{SPEC_MARK}{spec_hash(alarm)}]"
+    return alarm
+
+
+def desired_alarms(config: Config, *, namespace: str, topic_arn: str, prefix: str) -> list[dict[str, Any]]:
+    """One alarm per check (PutMetricAlarm kwargs), in config order."""
+    return [desired_alarm(c, namespace=namespace, topic_arn=topic_arn, prefix=prefix) for c in config.checks]
+
+
+# --------------------------------------------------------------------------------------- reconcile
+@dataclass
+class Changes:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.created)} created, {len(self.updated)} updated, "
+            f"{len(self.deleted)} deleted, {len(self.unchanged)} unchanged"
+        )
+
+
+def existing_alarms(client: Any, prefix: str, namespace: str | None = None) -> dict[str, dict[str, Any]]:
+    """This stack's per-check alarms by name. With ``namespace``, only alarms on that namespace's
+    Availability metric: another stack whose name happens to start with ours is never touched."""
+    found: dict[str, dict[str, Any]] = {}
+    paginator = client.get_paginator("describe_alarms")
+    for page in paginator.paginate(AlarmNamePrefix=alarm_prefix(prefix), AlarmTypes=["MetricAlarm"]):
+        for alarm in page.get("MetricAlarms", []):
+            if namespace is not None and (
+                alarm.get("Namespace") != namespace or alarm.get("MetricName") != metricnames.AVAILABILITY
+            ):
+                continue
+            found[alarm["AlarmName"]] = alarm
+    return found
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        items = [_normalise(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    return value
+
+
+def differs(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+    """The compared fields that differ between a described alarm and a desired one."""
+    return [k for k in COMPARED if _normalise(current.get(k)) != _normalise(wanted.get(k))]
+
+
+def _retag(client: Any, arn: str, wanted: list[dict[str, str]]) -> None:
+    # PutMetricAlarm ignores Tags when it updates an existing alarm: set them explicitly.
+    current = client.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
+    keep = {t["Key"] for t in wanted}
+    stale = [t["Key"] for t in current if t["Key"] not in keep]
+    if stale:
+        client.untag_resource(ResourceARN=arn, TagKeys=stale)
+    if wanted:
+        client.tag_resource(ResourceARN=arn, Tags=wanted)
+
+
+def reconcile(
+    client: Any, desired: Iterable[Mapping[str, Any]], prefix: str, *, namespace: str | None = None
+) -> Changes:
+    """Make CloudWatch hold exactly ``desired`` among this prefix's check alarms.
+
+    Creates missing alarms, updates those whose definition differs (or was edited by hand),
+    deletes prefixed alarms no longer desired, leaves identical ones untouched (no API write).
+    ``namespace`` defaults to the desired alarms' namespace (see ``existing_alarms``).
+    """
+    wanted = {a["AlarmName"]: dict(a) for a in desired}
+    if namespace is None and wanted:
+        namespace = next(iter(wanted.values()))["Namespace"]
+    current = existing_alarms(client, prefix, namespace)
+    changes = Changes()
+    for name, alarm in wanted.items():
+        if not name.startswith(alarm_prefix(prefix)):
+            raise ValueError(f"alarm {name!r} does not start with {alarm_prefix(prefix)!r}")
+        have = current.get(name)
+        if have is None:
+            client.put_metric_alarm(**alarm)
+            changes.created.append(name)
+        elif differs(have, alarm):
+            client.put_metric_alarm(**alarm)
+            _retag(client, have["AlarmArn"], list(alarm.get("Tags") or []))
+            changes.updated.append(name)
+        else:
+            changes.unchanged.append(name)
+    stale = sorted(set(current) - set(wanted))
+    for start in range(0, len(stale), 100):  # DeleteAlarms takes up to 100 names
+        client.delete_alarms(AlarmNames=stale[start : start + 100])
+    changes.deleted.extend(stale)
+    return changes
+
+
+def delete_all(client: Any, prefix: str, namespace: str | None = None) -> Changes:
+    """Remove every per-check alarm of this prefix (stack deletion)."""
+    return reconcile(client, [], prefix, namespace=namespace)

@@ -1,0 +1,235 @@
+"""Per-check alarms against a moto CloudWatch: the reconciler and the custom resource handler."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from uptime_relay import alarms, metricnames
+from uptime_relay.config import parse_config
+from uptime_relay.testing.receivers import HttpReceiver, Reply
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
+NS = "UptimeRelay/test"
+
+
+def config(text: str):
+    return parse_config(text, "test.yaml")
+
+
+TWO_CHECKS = """
+checks:
+  - name: api
+    url: https://api.example.com/health
+    labels: {severity: critical, team: platform}
+    runbook: https://wiki.example.com/runbooks/api
+  - name: web
+    url: https://www.example.com/
+"""
+
+
+@pytest.fixture
+def cloudwatch(aws):
+    return aws("cloudwatch")
+
+
+@pytest.fixture
+def prefix(request):
+    # a prefix per test: the moto server is shared by the session
+    return "t" + str(abs(hash(request.node.name)) % 10**8)
+
+
+def described(cloudwatch, prefix):
+    return alarms.existing_alarms(cloudwatch, prefix, NS)
+
+
+def test_it_creates_one_alarm_per_check_watching_availability(cloudwatch, prefix):
+    desired = alarms.desired_alarms(config(TWO_CHECKS), namespace=NS, topic_arn=TOPIC, prefix=prefix)
+
+    changes = alarms.reconcile(cloudwatch, desired, prefix)
+
+    assert sorted(changes.created) == [f"{prefix}-check-api", f"{prefix}-check-web"]
+    api = described(cloudwatch, prefix)[f"{prefix}-check-api"]
+    assert api["MetricName"] == metricnames.AVAILABILITY and api["Namespace"] == NS
+    assert api["Dimensions"] == [{"Name": metricnames.CHECK_DIMENSION, "Value": "api"}]
+    assert (api["Statistic"], api["Period"], api["Threshold"]) == ("Minimum", 60, 1.0)
+    assert api["ComparisonOperator"] == "LessThanThreshold"
+    assert (api["DatapointsToAlarm"], api["EvaluationPeriods"]) == (2, 3)
+    assert api["AlarmActions"] == api["OKActions"] == api["InsufficientDataActions"] == [TOPIC]
+    assert "https://wiki.example.com/runbooks/api" in api["AlarmDescription"]
+    tags = {
+        t["Key"]: t["Value"] for t in cloudwatch.list_tags_for_resource(ResourceARN=api["AlarmArn"])["Tags"]
+    }
+    assert tags["uptime-relay:check"] == "api" and tags["severity"] == "critical"
+
+
+def test_it_leaves_identical_alarms_untouched(cloudwatch, prefix):
+    desired = alarms.desired_alarms(config(TWO_CHECKS), namespace=NS, topic_arn=TOPIC, prefix=prefix)
+    alarms.reconcile(cloudwatch, desired, prefix)
+
+    again = alarms.reconcile(cloudwatch, desired, prefix)
+
+    assert not again.changed
+    assert sorted(again.unchanged) == [f"{prefix}-check-api", f"{prefix}-check-web"]
+
+
+def test_it_updates_an_alarm_when_its_m_of_n_changes(cloudwatch, prefix):
+    alarms.reconcile(
+        cloudwatch,
+        alarms.desired_alarms(config(TWO_CHECKS), namespace=NS, topic_arn=TOPIC, prefix=prefix),
+        prefix,
+    )
+    stricter = TWO_CHECKS.replace(
+        "runbook: https://wiki.example.com/runbooks/api",
+        "runbook: https://wiki.example.com/runbooks/api\n    alarm: {datapoints: 4, evaluation_periods: 5}",
+    )
+
+    changes = alarms.reconcile(
+        cloudwatch,
+        alarms.desired_alarms(config(stricter), namespace=NS, topic_arn=TOPIC, prefix=prefix),
+        prefix,
+    )
+
+    assert changes.updated == [f"{prefix}-check-api"] and changes.unchanged == [f"{prefix}-check-web"]
+    api = described(cloudwatch, prefix)[f"{prefix}-check-api"]
+    assert (api["DatapointsToAlarm"], api["EvaluationPeriods"]) == (4, 5)
+
+
+def test_it_retags_an_alarm_when_labels_change(cloudwatch, prefix):
+    alarms.reconcile(
+        cloudwatch,
+        alarms.desired_alarms(config(TWO_CHECKS), namespace=NS, topic_arn=TOPIC, prefix=prefix),
+        prefix,
+    )
+    relabelled = TWO_CHECKS.replace("severity: critical, team: platform", "severity: warning")
+
+    changes = alarms.reconcile(
+        cloudwatch,
+        alarms.desired_alarms(config(relabelled), namespace=NS, topic_arn=TOPIC, prefix=prefix),
+        prefix,
+    )
+
+    assert changes.updated == [f"{prefix}-check-api"]
+    arn = described(cloudwatch, prefix)[f"{prefix}-check-api"]["AlarmArn"]
+    tags = {t["Key"]: t["Value"] for t in cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+    assert tags["severity"] == "warning" and "team" not in tags
+
+
+def test_it_deletes_the_alarm_of_a_removed_check_and_spares_other_stacks(cloudwatch, prefix):
+    alarms.reconcile(
+        cloudwatch,
+        alarms.desired_alarms(config(TWO_CHECKS), namespace=NS, topic_arn=TOPIC, prefix=prefix),
+        prefix,
+    )
+    # another stack named "<prefix>-check-x" has alarms that start with our prefix, on its own namespace
+    other = alarms.desired_alarms(
+        config(TWO_CHECKS), namespace="UptimeRelay/other", topic_arn=TOPIC, prefix=f"{prefix}-check-x"
+    )
+    alarms.reconcile(cloudwatch, other, f"{prefix}-check-x")
+    only_api = TWO_CHECKS.split("  - name: web")[0]
+
+    changes = alarms.reconcile(
+        cloudwatch,
+        alarms.desired_alarms(config(only_api), namespace=NS, topic_arn=TOPIC, prefix=prefix),
+        prefix,
+    )
+
+    assert changes.deleted == [f"{prefix}-check-web"]
+    assert list(described(cloudwatch, prefix)) == [f"{prefix}-check-api"]
+    assert len(alarms.existing_alarms(cloudwatch, f"{prefix}-check-x", "UptimeRelay/other")) == 2
+
+
+# --------------------------------------------------------------------------------------- custom resource
+def load_handler():
+    spec = importlib.util.spec_from_file_location("alarms_app", ROOT / "functions" / "alarms" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["alarms_app"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class Context:
+    function_name = "uptime-relay-alarms"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:uptime-relay-alarms"
+    aws_request_id = "req-1"
+    log_stream_name = "2026/11/25/[$LATEST]abc"
+
+
+def cfn_event(receiver, request_type, prefix, **props):
+    return {
+        "RequestType": request_type,
+        "ResponseURL": receiver.url + "/cfn-response?X-Amz-Signature=x",
+        "StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/{prefix}/guid",
+        "RequestId": "request-1",
+        "ResourceType": "Custom::CheckAlarms",
+        "LogicalResourceId": "CheckAlarms",
+        "ResourceProperties": {
+            "ServiceToken": "arn:fn",
+            "TopicArn": TOPIC,
+            "Prefix": prefix,
+            "Namespace": NS,
+            **props,
+        },
+    }
+
+
+@pytest.fixture
+def handler(aws, tmp_path, monkeypatch):
+    cfg = tmp_path / "uptime.yaml"
+    cfg.write_text(TWO_CHECKS)
+    monkeypatch.setenv("UPTIME_CONFIG", str(cfg))
+    monkeypatch.delenv("CONFIG_LAYER_ARN", raising=False)
+    module = load_handler()
+    module._cloudwatch.cache_clear()
+    return module, cfg
+
+
+def test_the_custom_resource_reconciles_and_reports_success(handler, cloudwatch, prefix):
+    module, _ = handler
+    with HttpReceiver() as receiver:
+        module.lambda_handler(cfn_event(receiver, "Create", prefix), Context())
+        (put,) = receiver.to("/cfn-response")
+    body = put.json()
+    assert put.method == "PUT"
+    assert body["Status"] == "SUCCESS" and body["Data"]["Created"] == 2
+    assert body["PhysicalResourceId"] == f"{prefix}-check-alarms" and body["RequestId"] == "request-1"
+    assert len(described(cloudwatch, prefix)) == 2
+
+
+def test_the_custom_resource_reports_failure_with_the_config_errors(handler, cloudwatch, prefix):
+    module, cfg = handler
+    cfg.write_text("checks:\n  - name: Bad Name\n    url: ftp://x\n")
+    with HttpReceiver() as receiver:
+        module.lambda_handler(cfn_event(receiver, "Update", prefix), Context())
+        (put,) = receiver.to("/cfn-response")
+    body = put.json()
+    assert body["Status"] == "FAILED"
+    assert "configuration invalid" in body["Reason"] and "checks[0].name" in body["Reason"]
+    assert described(cloudwatch, prefix) == {}
+
+
+def test_the_custom_resource_still_answers_when_the_response_url_fails_once(handler, prefix):
+    module, _ = handler
+    with HttpReceiver() as receiver:
+        receiver.script("/cfn-response", Reply(503))
+        module.lambda_handler(cfn_event(receiver, "Create", prefix), Context())
+        puts = receiver.to("/cfn-response")
+    assert [json.loads(p.body)["Status"] for p in puts] == ["SUCCESS", "SUCCESS"]
+
+
+def test_deleting_the_custom_resource_removes_every_check_alarm(handler, cloudwatch, prefix):
+    module, _ = handler
+    with HttpReceiver() as receiver:
+        module.lambda_handler(cfn_event(receiver, "Create", prefix), Context())
+        delete = cfn_event(receiver, "Delete", prefix)
+        delete["PhysicalResourceId"] = f"{prefix}-check-alarms"
+        module.lambda_handler(delete, Context())
+        statuses = [p.json()["Status"] for p in receiver.to("/cfn-response")]
+    assert statuses == ["SUCCESS", "SUCCESS"]
+    assert described(cloudwatch, prefix) == {}
