@@ -1,0 +1,186 @@
+"""The actions Lambda (Function URL) and the incidents CLI against DynamoDB in a moto server.
+
+GIVEN the incident table as template.yaml declares it and an open incident in it, WHEN Slack,
+an email link or the CLI acts on it through the real handler / command, THEN the DynamoDB item
+changes exactly once, and forged or replayed requests leave it untouched.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from uptime_relay.adapters.incidents import DynamoIncidentStore, create_table
+from uptime_relay.cli import build_parser
+from uptime_relay.cli import incidents as incidents_cli
+from uptime_relay.domain.alert import Alert, AlertSource, AlertState
+from uptime_relay.domain.incident import Action, OpeningPlan, Transition, open_incident
+from uptime_relay.local.functions import LambdaContext, function_url_event
+from uptime_relay.security import make_ack_token, slack_signature
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SIGNING = "slack-signing-secret-for-tests"
+ACK_SECRET = "ack-secret-for-tests"
+
+
+def load_app():
+    path = ROOT / "functions" / "actions" / "app.py"
+    spec = importlib.util.spec_from_file_location("uptime_relay_fn_actions_test", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def table(aws):
+    name = f"uptime-relay-{uuid.uuid4().hex[:8]}"
+    create_table(aws("dynamodb"), name)
+    return name
+
+
+@pytest.fixture
+def store(aws, table):
+    return DynamoIncidentStore(table, client=aws("dynamodb"))
+
+
+@pytest.fixture
+def app(table, tmp_path, monkeypatch):
+    config = tmp_path / "uptime.yaml"
+    config.write_text("slack:\n  signing_secret: env:SLACK_SIGNING_SECRET\n")
+    monkeypatch.setenv("UPTIME_CONFIG", str(config))
+    monkeypatch.setenv("TABLE_NAME", table)
+    monkeypatch.setenv("ACK_SECRET_REF", "env:ACK_SECRET")
+    monkeypatch.setenv("ACK_SECRET", ACK_SECRET)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "uptime-relay-test")
+    module = load_app()
+    module._deps.cache_clear()
+    return module
+
+
+def seed(store, alarm="api"):
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    alert = Alert(
+        source=AlertSource.CLOUDWATCH,
+        id=f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:uptime-{alarm}",
+        name=f"uptime-{alarm}",
+        state=AlertState.ALARM,
+        reason="Threshold Crossed",
+        time=at,
+        labels={"check": alarm},
+    )
+
+    class Cursor:
+        step, round, due_at = 1, 0, at + timedelta(minutes=10)
+
+    incident = open_incident(
+        alert, OpeningPlan(name=f"uptime-{alarm}", check=alarm, policy="critical", cursor=Cursor())
+    )
+    assert store.commit(Transition(Action.OPENED, alert, "seeded", incident=incident))
+    return incident
+
+
+def slack_event(action_id, incident_id, *, secret=SIGNING, ts=None, base64_body=True):
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U024BE7LH", "username": "alice"},
+        "actions": [{"action_id": action_id, "value": incident_id}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    ts = str(int(ts if ts is not None else datetime.now(UTC).timestamp()))
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": ts,
+        "x-slack-signature": slack_signature(secret, ts, body),
+    }
+    event = function_url_event("POST", "/slack/actions", headers, body)
+    if base64_body:  # what a Function URL sends for form posts
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
+    return event
+
+
+def invoke(app, event):
+    return app.lambda_handler(event, LambdaContext("uptime-relay-actions"))
+
+
+def test_a_slack_button_through_the_function_url_acknowledges_in_dynamodb(app, store):
+    incident = seed(store)
+    result = invoke(app, slack_event("ack", incident.id))
+    assert result["statusCode"] == 200
+    after = store.get(incident.id)
+    assert after.status == "acknowledged" and after.acknowledged_by == "alice" and after.due_at is None
+    assert store.due(after.opened_at + timedelta(hours=1)) == []  # off the escalation index
+
+
+def test_a_plain_text_body_is_handled_too(app, store):
+    incident = seed(store)
+    assert invoke(app, slack_event("resolve", incident.id, base64_body=False))["statusCode"] == 200
+    assert store.get(incident.id).status == "resolved"
+
+
+def test_a_forged_slack_request_changes_nothing_in_dynamodb(app, store):
+    incident = seed(store)
+    before = store.get(incident.id)
+    assert invoke(app, slack_event("resolve", incident.id, secret="guess"))["statusCode"] == 401
+    stale = slack_event("resolve", incident.id, ts=datetime.now(UTC).timestamp() - 301)
+    assert invoke(app, stale)["statusCode"] == 401
+    assert store.get(incident.id) == before
+
+
+def test_an_email_link_works_once_across_containers(app, store):
+    incident = seed(store)
+    token = make_ack_token(ACK_SECRET, incident.id, datetime.now(UTC) + timedelta(hours=1))
+    event = function_url_event("GET", f"/ack/{token}", {}, b"")
+    first = invoke(app, event)
+    assert first["statusCode"] == 200 and "text/html" in first["headers"]["Content-Type"]
+    assert store.get(incident.id).status == "acknowledged"
+    app._deps.cache_clear()  # a fresh container: the used-token record lives in DynamoDB
+    store.resolve(incident.id, by="alarm", via="alarm", at=datetime.now(UTC))
+    before = store.get(incident.id)
+    assert invoke(app, event)["statusCode"] == 403
+    assert store.get(incident.id) == before
+
+
+def test_unknown_routes_answer_404(app):
+    assert invoke(app, function_url_event("GET", "/", {}, b""))["statusCode"] == 404
+
+
+# --------------------------------------------------------------------------------------- CLI
+def cli(*argv):
+    args = build_parser().parse_args(["incidents", *argv])
+    out, err = io.StringIO(), io.StringIO()
+    code = incidents_cli.run(args, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_cli_lists_acks_and_resolves_against_dynamodb(store, table, moto_endpoint):
+    incident = seed(store)
+    where = ["--table", table, "--endpoint-url", moto_endpoint]
+    code, out, _ = cli("list", *where)
+    assert code == 0 and incident.id in out and "open" in out
+    code, out, _ = cli("ack", incident.id, "--by", "bob", *where)
+    assert code == 0 and store.get(incident.id).acknowledged_by == "bob"
+    assert cli("ack", incident.id, *where)[0] == 1
+    code, out, _ = cli("list", "--json", *where)
+    assert json.loads(out)["status"] == "acknowledged"
+    assert cli("resolve", incident.id, "--by", "bob", *where)[0] == 0
+    assert store.get(incident.id).status == "resolved"
+    assert cli("resolve", incident.id, *where)[0] == 1
+    assert cli("list", *where)[1].startswith("no open")
+
+
+def test_the_cli_names_a_missing_table(moto_endpoint, aws):
+    code, _, err = cli("list", "--table", "no-such-table", "--endpoint-url", moto_endpoint)
+    assert code == 2 and "no-such-table" in err and "ResourceNotFound" in err
