@@ -26,6 +26,7 @@ For each incident the store reports due (``store.due(now)``, the sparse ``due`` 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import logging
@@ -145,25 +146,59 @@ def plan_sends(config: Config, incident: Any, resolved: Resolved) -> tuple[list[
     return sends, problems
 
 
-def _deliver(dispatcher: Any, config: Config, send: _Send, notification: Notification) -> Any:
-    if not send.email_to:
-        return dispatcher.deliver(send.channel, notification)
-    base = config.channels[send.channel]
-    channel = dataclasses.replace(base, options={**base.options, "to": tuple(send.email_to)})
-    if "channel" in inspect.signature(dispatcher.deliver).parameters:
-        return dispatcher.deliver(send.channel, notification, channel=channel)
-    # A dispatcher that only knows names: give it a view of the config with this channel in it.
-    view = dataclasses.replace(config, channels={**config.channels, send.channel: channel})
-    twin = _with_config(dispatcher, view)
-    return twin.deliver(send.channel, notification)
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
-def _with_config(dispatcher: Any, config: Config) -> Any:
-    import copy
+def _deliver(dispatcher: Any, config: Config, send: _Send, notification: Notification, *, last: bool) -> Any:
+    """One delivery. Dead-lettering is left to the dispatcher only on the step's ``last`` attempt;
+    earlier failed attempts are retried by the next sweep instead (see ``_dead_letter``)."""
+    target = dispatcher
+    if send.email_to:
+        base = config.channels[send.channel]
+        channel = dataclasses.replace(base, options={**base.options, "to": tuple(send.email_to)})
+        # the dispatcher looks channels up by name in its config: give it a view holding this one
+        target = copy.copy(dispatcher)
+        target.config = dataclasses.replace(
+            getattr(dispatcher, "config", config), channels={**config.channels, send.channel: channel}
+        )
+    if _accepts(target.deliver, "dead_letter"):
+        return target.deliver(send.channel, notification, dead_letter=last)
+    return target.deliver(send.channel, notification)
 
-    twin = copy.copy(dispatcher)
-    twin.config = config
-    return twin
+
+def _dead_letter(
+    dispatcher: Any, send: _Send, notification: Notification, outcome: Any, now: datetime
+) -> bool:
+    """Put a failure the sweep will not retry (permanent) on the dead-letter queue itself, when the
+    dispatcher was told not to. True when it is there."""
+    if getattr(outcome, "dead_lettered", False):
+        return True
+    queue = getattr(dispatcher, "dead_letters", None)
+    if queue is None:
+        return False
+    from .delivery import dead_letter_record
+
+    try:
+        queue.put(
+            dead_letter_record(
+                send.channel,
+                notification,
+                error=_outcome_error(outcome),
+                attempts=int(getattr(outcome, "attempts", 0) or 0),
+                first_failure_at=now,
+                last_failure_at=now,
+                permanent=_outcome_permanent(outcome),
+                status=getattr(outcome, "status", None),
+            )
+        )
+    except Exception:
+        log.exception("dead-letter queue unavailable: escalation to %s is lost", send.channel)
+        return False
+    return True
 
 
 def _outcome_ok(outcome: Any) -> bool:
@@ -171,7 +206,9 @@ def _outcome_ok(outcome: Any) -> bool:
 
 
 def _outcome_permanent(outcome: Any) -> bool:
-    return bool(getattr(getattr(outcome, "error", None), "permanent", False))
+    return bool(
+        getattr(outcome, "permanent", False) or getattr(getattr(outcome, "error", None), "permanent", False)
+    )
 
 
 def _outcome_error(outcome: Any) -> str:
@@ -283,14 +320,18 @@ def _sweep_one(
     resolved = resolve_targets(config, step.notify, now)
     sends, problems = plan_sends(config, incident, resolved)
     done = _already_sent(incident, tag)
+    attempt = _attempts(incident, tag) + 1
+    last_attempt = attempt >= max_step_attempts
     alert = _incident_alert(incident, now)
     ack_url = ack_url_for(iid) if ack_url_for else None
     check = config.check(incident.check) if incident.check else None
-    entries: list[TimelineEntry] = [TimelineEntry(now, "escalation_problem", f"{tag}: {p}") for p in problems]
+    entries = [TimelineEntry(now, "escalation_problem", f"{tag}: {p}") for p in problems]
+    if not sends:
+        entries.append(TimelineEntry(now, "escalation_problem", f"{tag}: nobody to notify"))
     delivered: list[str] = []
     failed: list[str] = []
+    to_retry: list[tuple[_Send, Notification, Any]] = []
     new_handles: dict[str, dict] = {}
-    retryable = False
     for send in sends:
         if send.key in done:
             continue
@@ -305,63 +346,68 @@ def _sweep_one(
             handles=dict(incident.handles.get(send.channel, {})),
             escalation_step=incident.step,
         )
-        outcome = _deliver(dispatcher, config, send, notification)
-        who = (
+        outcome = _deliver(dispatcher, config, send, notification, last=last_attempt)
+        people = (
             f" ({', '.join(resolved.people)})" if (send.mentions or send.email_to) and resolved.people else ""
         )
         if _outcome_ok(outcome):
             delivered.append(send.key)
             entries.append(
                 TimelineEntry(
-                    now, "notified", f"{tag} [{send.key}]: escalated to {send.channel}{who}", send.channel
+                    now, "notified", f"{tag} [{send.key}]: escalated to {send.channel}{people}", send.channel
                 )
             )
             handles = getattr(getattr(outcome, "delivery", None), "handles", None)
             if handles and send.channel not in incident.handles:
                 new_handles[send.channel] = dict(handles)
-        else:
-            failed.append(send.key)
-            retryable = retryable or not _outcome_permanent(outcome)
-            entries.append(
-                TimelineEntry(
-                    now, "escalation_failed", f"{tag} [{send.key}]: {_outcome_error(outcome)}", send.channel
-                )
+            continue
+        failed.append(send.key)
+        entries.append(
+            TimelineEntry(
+                now, "escalation_failed", f"{tag} [{send.key}]: {_outcome_error(outcome)}", send.channel
             )
-    if not sends:
-        entries.append(TimelineEntry(now, "escalation_problem", f"{tag}: nobody to notify"))
+        )
+        if _outcome_permanent(outcome) or last_attempt:
+            _dead_letter(dispatcher, send, notification, outcome, now)
+        else:
+            to_retry.append((send, notification, outcome))
 
     fired = Fired(iid, incident.step, incident.round, tuple(delivered), tuple(failed))
-    if failed:
-        attempt = _attempts(incident, tag) + 1
-        if retryable and attempt < max_step_attempts:
-            rearmed = store.advance(
-                iid,
-                expected_step=claim_step,
-                expected_round=claim_round,
-                step=incident.step,
-                round=incident.round,
-                due_at=now + timedelta(seconds=RETRY_S),
-            )
-            if rearmed:
-                entries.append(
-                    TimelineEntry(
-                        now,
-                        "escalation_retry",
-                        f"{tag}: attempt {attempt} of {max_step_attempts} failed for "
-                        f"{', '.join(failed)}; retrying at {(now + timedelta(seconds=RETRY_S)).isoformat()}",
-                    )
-                )
-                fired = dataclasses.replace(fired, retry=True)
-        else:
+    if to_retry:
+        retry_at = now + timedelta(seconds=RETRY_S)
+        rearmed = store.advance(
+            iid,
+            expected_step=claim_step,
+            expected_round=claim_round,
+            step=incident.step,
+            round=incident.round,
+            due_at=retry_at,
+        )
+        keys = ", ".join(send.key for send, _, _ in to_retry)
+        if rearmed:
             entries.append(
                 TimelineEntry(
                     now,
-                    "escalation_gave_up",
-                    f"{tag}: gave up on {', '.join(failed)} after {attempt} attempt(s); "
-                    "the notification is on the dead-letter queue",
+                    "escalation_retry",
+                    f"{tag}: attempt {attempt} of {max_step_attempts} failed for {keys}; "
+                    f"retrying at {retry_at.isoformat()}",
                 )
             )
-            fired = dataclasses.replace(fired, gave_up=True)
+            fired = dataclasses.replace(fired, retry=True)
+        else:  # acknowledged, resolved or moved on meanwhile: keep the failed sends for replay
+            for send, notification, outcome in to_retry:
+                _dead_letter(dispatcher, send, notification, outcome, now)
+    if failed and not fired.retry:
+        entries.append(
+            TimelineEntry(
+                now,
+                "escalation_gave_up",
+                f"{tag}: gave up on {', '.join(failed)} after {attempt} attempt(s); "
+                "the notification is on the dead-letter queue",
+            )
+        )
+        fired = dataclasses.replace(fired, gave_up=True)
+    if failed:
         report.failed.append(fired)
     _record(store, iid, entries, new_handles)
     report.fired.append(fired)
