@@ -2,7 +2,8 @@
 
 ``Target`` reads one request per connection and answers with whatever the route for its path
 returns (bytes sent as is, so tests control framing: Content-Length, chunked, or close-delimited).
-``Target(hang=True)`` accepts connections and never answers. ``tls=`` wraps each connection in a
+``Target(hang=True)`` accepts connections and never answers; ``Target(banner=b"...")`` writes
+its banner on accept and closes. ``tls=`` wraps each connection in a
 server-side TLS context from a trustme CA.
 """
 
@@ -76,6 +77,7 @@ class Target:
     default: Route | bytes | None = None
     tls: trustme.LeafCert | None = None
     hang: bool = False
+    banner: bytes | None = None  # sent as soon as a connection is accepted, then closed (no request read)
 
     def __post_init__(self) -> None:
         self.requests: list[Request] = []
@@ -130,6 +132,9 @@ class Target:
                 self._stop.wait()
                 return
             conn.settimeout(5)
+            if self.banner is not None:
+                conn.sendall(self.banner)
+                return
             if self._ctx is not None:
                 try:
                     conn = self._ctx.wrap_socket(conn, server_side=True)
