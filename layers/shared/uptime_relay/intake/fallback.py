@@ -13,6 +13,7 @@ from ..domain.alert import Alert, AlertSource, AlertState
 from . import common as c
 
 NAME_LIMIT = 120
+DESCRIPTION_LIMIT_BYTES = 2000
 
 
 def _name(subject: str | None, kind: str) -> str:
@@ -51,6 +52,9 @@ def parse(raw: str, *, why: str, envelope: c.Envelope, kind: str = "text") -> Al
         time=envelope.fallback_time,
         labels=labels,
         raw=c.truncate(raw),
+        # The raw text is also the description, so every channel shows it (not only those that
+        # render ``raw``): a human must be able to read what arrived.
+        description=c.truncate(raw, DESCRIPTION_LIMIT_BYTES) if raw.strip() else None,
         annotations={},
         extra=extra,
     )

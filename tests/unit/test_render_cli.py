@@ -1,0 +1,170 @@
+"""`uptime-relay render`: the exact bodies each channel would be sent, for every sample event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from uptime_relay.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = sorted(p for p in (ROOT / "events").iterdir() if p.is_file())
+CHANNELS = ("slack", "pagerduty", "email")
+
+CONFIG = """
+checks:
+  - name: api
+    url: https://api.example.com/health
+    labels: {severity: critical, team: platform}
+    runbook: https://wiki.example.com/runbooks/api
+channels:
+  oncall-email: {type: email, to: [oncall@corp.example], from: alerts@corp.example}
+  slack-critical: {type: slack, webhook_url: "https://hooks.slack.com/services/T000/B000/XyzSecretPart"}
+  pd-primary: {type: pagerduty, routing_key: 0123456789abcdef0123456789abcdef}
+routes:
+  - notify: [slack-critical, pd-primary, oncall-email]
+"""
+
+
+def render(capsys, *args: str) -> tuple[int, list[dict], str]:
+    code = main(["render", *args])
+    out, err = capsys.readouterr()
+    bodies = [json.loads(line) for line in out.splitlines()]
+    assert len(bodies) == len(out.splitlines())  # one JSON document per line
+    return code, bodies, err
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / "uptime.yaml"
+    path.write_text(CONFIG)
+    return str(path)
+
+
+def assert_shape(channel: str, body: dict) -> None:
+    if channel == "email":
+        assert set(body) == {"subject", "text", "html", "to", "from"}
+        assert body["subject"] and body["text"] and body["html"] and body["to"]
+    elif channel == "slack":
+        assert body["text"] and isinstance(body["blocks"], list)
+    else:
+        assert body["event_action"] in ("trigger", "resolve", "acknowledge")
+        assert body["dedup_key"] and body["routing_key"]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("event", EVENTS, ids=lambda p: p.name)
+def test_every_event_renders_for_every_channel(capsys, event, channel):
+    code, bodies, err = render(capsys, str(event), "--channel", channel)
+    assert code == 0
+    if not bodies:  # only a warning sent to PagerDuty renders nothing, and says why
+        assert channel == "pagerduty" and "INSUFFICIENT_DATA" in err
+    for body in bodies:
+        assert_shape(channel, body)
+
+
+def test_an_alarm_renders_the_trigger_and_its_ok_the_resolve_with_the_same_dedup_key(capsys):
+    _, [trigger], _ = render(capsys, str(ROOT / "events/sns-alarm-metric.json"), "--channel", "pagerduty")
+    _, [resolve], _ = render(capsys, str(ROOT / "events/sns-ok-metric.json"), "--channel", "pagerduty")
+    assert (trigger["event_action"], resolve["event_action"]) == ("trigger", "resolve")
+    assert trigger["dedup_key"] == resolve["dedup_key"]
+
+
+def test_insufficient_data_prints_nothing_for_pagerduty_and_says_why(capsys):
+    code, bodies, err = render(
+        capsys, str(ROOT / "events/sns-insufficient-data-metric.json"), "--channel", "pagerduty"
+    )
+    assert (code, bodies) == (0, [])
+    assert "never triggers PagerDuty" in err
+
+
+def test_insufficient_data_is_a_warning_on_slack(capsys):
+    code, [body], _ = render(
+        capsys, str(ROOT / "events/sns-insufficient-data-metric.json"), "--channel", "slack"
+    )
+    assert code == 0 and "NO DATA" in body["text"]
+
+
+def test_an_alertmanager_body_is_one_slack_message_but_one_pagerduty_event_per_alert(capsys):
+    event = str(ROOT / "events/alertmanager-webhook-three-alerts.json")
+    _, slack, _ = render(capsys, event, "--channel", "slack")
+    _, email, _ = render(capsys, event, "--channel", "email")
+    _, pagerduty, _ = render(capsys, event, "--channel", "pagerduty")
+    assert (len(slack), len(email), len(pagerduty)) == (1, 1, 3)
+    assert len({b["dedup_key"] for b in pagerduty}) == 3
+
+
+def test_garbage_renders_a_fallback_notification_with_the_raw_text(capsys):
+    code, [body], _ = render(capsys, str(ROOT / "events/garbage.txt"), "--channel", "email")
+    assert code == 0
+    assert "not an alarm" in body["text"]
+
+
+def test_stdin_can_be_rendered(capsys, monkeypatch):
+    import io
+    import sys
+
+    data = (ROOT / "events/sns-alarm-metric.json").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    code, [body], _ = render(capsys, "-", "--channel", "slack")
+    assert code == 0 and "uptime-api-availability" in body["text"]
+
+
+@pytest.mark.parametrize("bad", ["does-not-exist.json", "."])
+def test_an_unreadable_event_file_exits_2(capsys, tmp_path, bad):
+    code, bodies, err = render(capsys, str(tmp_path / bad), "--channel", "slack")
+    assert (code, bodies) == (2, [])
+    assert "cannot read" in err
+
+
+def test_an_invalid_config_exits_2_with_the_errors(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("checks: [{name: API!}]\n")
+    code, _, err = render(
+        capsys, str(ROOT / "events/sns-alarm-metric.json"), "--channel", "slack", "--config", str(bad)
+    )
+    assert code == 2 and "bad.yaml" in err
+
+
+def test_without_config_the_builtin_example_channels_are_used(capsys):
+    _, [email], _ = render(capsys, str(ROOT / "events/sns-alarm-metric.json"), "--channel", "email")
+    assert (email["to"], email["from"]) == (["oncall@example.com"], "uptime-relay@example.com")
+
+
+def test_with_config_the_first_channel_of_the_type_and_the_check_labels_are_used(capsys, config_file):
+    event = str(ROOT / "events/sns-alarm-metric.json")
+    _, [email], _ = render(capsys, event, "--channel", "email", "--config", config_file)
+    assert (email["to"], email["from"]) == (["oncall@corp.example"], "alerts@corp.example")
+    _, [page], _ = render(capsys, event, "--channel", "pagerduty", "--config", config_file)
+    assert page["payload"]["severity"] == "critical"
+    assert page["payload"]["custom_details"]["labels"]["team"] == "platform"
+
+
+def test_literal_secrets_in_the_config_are_never_printed(capsys, config_file):
+    for channel in CHANNELS:
+        for event in EVENTS:
+            code, _, err = render(capsys, str(event), "--channel", channel, "--config", config_file)
+            assert code == 0
+    for channel in CHANNELS:
+        main(
+            [
+                "render",
+                str(ROOT / "events/sns-alarm-metric.json"),
+                "--channel",
+                channel,
+                "--config",
+                config_file,
+            ]
+        )
+        out, err = capsys.readouterr()
+        assert "0123456789abcdef0123456789abcdef" not in out + err
+        assert "XyzSecretPart" not in out + err
+
+
+def test_help_names_the_builtin_example_channels(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["render", "--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "https://hooks.slack.com/services/EXAMPLE" in out and "oncall@example.com" in out
