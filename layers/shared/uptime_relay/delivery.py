@@ -1,0 +1,298 @@
+"""Delivering one notification to one channel: retries, Retry-After, dead-lettering. Never raises.
+
+Transient failures (``DeliveryError(permanent=False)``: 429, 5xx, timeouts) are retried with
+exponential backoff and jitter; a ``retry_after`` from the channel is honoured exactly (never
+retried sooner). A wait longer than ``max_wait_s``, or one that would spend more than the
+total budget, stops the retries. Permanent failures (400, 404, bad token, missing secret) are
+not retried. Whatever could not be delivered goes to the dead-letter queue with everything
+needed to replay it (``uptime-relay dlq replay``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from . import clock, metricnames
+from .config import Config
+from .domain.incident import alert_from_dict, alert_to_dict
+from .notifiers.base import Delivery, DeliveryError, Notification, NotificationKind, Notifier
+
+log = logging.getLogger(__name__)
+
+RECORD_VERSION = 1
+Metrics = Callable[..., None]  # metrics(name, value=1)
+
+
+# --------------------------------------------------------------------------------------- JSON
+def notification_to_dict(notification: Notification) -> dict[str, Any]:
+    """JSON-safe; the check is kept by name and looked up again in the config on replay."""
+    return {
+        "kind": notification.kind.value,
+        "alerts": [alert_to_dict(a) for a in notification.alerts],
+        "incident_id": notification.incident_id,
+        "opened_at": notification.opened_at.isoformat() if notification.opened_at else None,
+        "check": notification.check.name if notification.check else None,
+        "ack_url": notification.ack_url,
+        "acknowledged_by": notification.acknowledged_by,
+        "mentions": list(notification.mentions),
+        "handles": dict(notification.handles),
+        "escalation_step": notification.escalation_step,
+    }
+
+
+def notification_from_dict(data: Mapping[str, Any], config: Config | None = None) -> Notification:
+    check_name = data.get("check")
+    return Notification(
+        kind=NotificationKind(data["kind"]),
+        alerts=tuple(alert_from_dict(a) for a in data.get("alerts") or ()),
+        incident_id=data.get("incident_id"),
+        opened_at=datetime.fromisoformat(data["opened_at"]) if data.get("opened_at") else None,
+        check=config.check(check_name) if config is not None and check_name else None,
+        ack_url=data.get("ack_url"),
+        acknowledged_by=data.get("acknowledged_by"),
+        mentions=tuple(data.get("mentions") or ()),
+        handles=dict(data.get("handles") or {}),
+        escalation_step=data.get("escalation_step"),
+    )
+
+
+# --------------------------------------------------------------------------------------- outcome
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    channel: str
+    ok: bool
+    delivery: Delivery | None = None
+    error: str | None = None
+    attempts: int = 0
+    dead_lettered: bool = False
+    permanent: bool = False
+    status: int | None = None
+
+
+def dead_letter_record(
+    channel: str,
+    notification: Notification,
+    *,
+    error: str,
+    attempts: int,
+    first_failure_at: datetime,
+    last_failure_at: datetime,
+    permanent: bool,
+    status: int | None,
+) -> dict[str, Any]:
+    return {
+        "version": RECORD_VERSION,
+        "channel": channel,
+        "incident_id": notification.incident_id,
+        "kind": notification.kind.value,
+        "notification": notification_to_dict(notification),
+        "error": error,
+        "permanent": permanent,
+        "status": status,
+        "attempts": attempts,
+        "first_failure_at": first_failure_at.isoformat(),
+        "last_failure_at": last_failure_at.isoformat(),
+    }
+
+
+# --------------------------------------------------------------------------------------- dispatcher
+class Dispatcher:
+    """Sends through the channel's notifier; retries, then dead-letters. ``deliver`` never raises."""
+
+    def __init__(
+        self,
+        config: Config,
+        notifiers: Mapping[str, Notifier],
+        secrets: Any,
+        dead_letters: Any,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        max_attempts: int = 4,
+        max_wait_s: float = 30.0,
+        total_budget_s: float = 45.0,
+        base_delay_s: float = 1.0,
+        metrics: Metrics | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.config = config
+        self.notifiers = notifiers
+        self.secrets = secrets
+        self.dead_letters = dead_letters
+        self._sleep = sleep
+        self.max_attempts = max(1, max_attempts)
+        self.max_wait_s = max_wait_s
+        self.total_budget_s = total_budget_s
+        self.base_delay_s = base_delay_s
+        self.metrics = metrics
+        self.rng = rng or random.Random()
+
+    def sleep(self, seconds: float) -> None:
+        (self._sleep or clock.current().sleep)(seconds)
+
+    def notifier_for(self, channel_name: str) -> Notifier | None:
+        channel = self.config.channels.get(channel_name)
+        return self.notifiers.get(channel.type) if channel is not None else None
+
+    def groups_alerts(self, channel_name: str) -> bool:
+        return bool(getattr(self.notifier_for(channel_name), "groups_alerts", False))
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return max(0.0, float(retry_after))
+        exponential = self.base_delay_s * (2 ** (attempt - 1))
+        return min(self.max_wait_s, exponential * (0.5 + self.rng.random() / 2))
+
+    def _metric(self, name: str, value: float = 1) -> None:
+        if self.metrics is not None:
+            try:
+                self.metrics(name, value)
+            except Exception:  # metrics never break delivery
+                log.warning("metric %s could not be recorded", name, exc_info=True)
+
+    def deliver(
+        self, channel_name: str, notification: Notification, *, dead_letter: bool = True
+    ) -> DeliveryOutcome:
+        try:
+            return self._deliver(channel_name, notification, dead_letter)
+        except Exception as exc:  # the contract: never raises
+            log.exception("delivery to %s failed unexpectedly", channel_name)
+            return DeliveryOutcome(channel_name, False, error=f"internal error: {type(exc).__name__}")
+
+    def _deliver(self, channel_name: str, notification: Notification, dead_letter: bool) -> DeliveryOutcome:
+        channel = self.config.channels.get(channel_name)
+        notifier = self.notifiers.get(channel.type) if channel is not None else None
+        if channel is None or notifier is None:
+            why = (
+                f"unknown channel {channel_name!r}: not defined under `channels` in {self.config.source}"
+                if channel is None
+                else f"channel {channel_name!r} has type {channel.type!r}, for which no notifier is installed"
+            )
+            now = clock.now()
+            return self._give_up(channel_name, notification, why, 0, now, True, None, dead_letter)
+        attempts = 0
+        waited = 0.0
+        first_failure: datetime | None = None
+        while True:
+            attempts += 1
+            try:
+                delivery = notifier.send(channel, notification, self.secrets)
+            except DeliveryError as exc:
+                error, permanent, status, retry_after = str(exc), exc.permanent, exc.status, exc.retry_after
+            except Exception as exc:  # secrets, bugs: not worth hammering; kept for replay
+                error, permanent, status, retry_after = f"{type(exc).__name__}: {exc}", True, None, None
+            else:
+                self._metric(metricnames.NOTIFICATIONS_SENT)
+                return DeliveryOutcome(
+                    channel_name, True, delivery=delivery, attempts=attempts, status=delivery.status
+                )
+            first_failure = first_failure or clock.now()
+            self._metric(metricnames.DELIVERY_FAILURES)
+            log.warning(
+                "delivery failed",
+                extra={
+                    "channel": channel_name,
+                    "attempt": attempts,
+                    "permanent": permanent,
+                    "status": status,
+                    "retry_after": retry_after,
+                    "error": error,
+                },
+            )
+            if permanent:
+                return self._give_up(
+                    channel_name, notification, error, attempts, first_failure, True, status, dead_letter
+                )
+            if attempts >= self.max_attempts:
+                return self._give_up(
+                    channel_name,
+                    notification,
+                    f"{error} (gave up after {attempts} attempts)",
+                    attempts,
+                    first_failure,
+                    False,
+                    status,
+                    dead_letter,
+                )
+            delay = self.backoff(attempts, retry_after)
+            if retry_after is not None and delay > self.max_wait_s:
+                return self._give_up(
+                    channel_name,
+                    notification,
+                    f"{error} (asked to retry after {delay:g}s, more than max_wait_s={self.max_wait_s:g}s)",
+                    attempts,
+                    first_failure,
+                    False,
+                    status,
+                    dead_letter,
+                )
+            if waited + delay > self.total_budget_s:
+                return self._give_up(
+                    channel_name,
+                    notification,
+                    f"{error} (retry budget of {self.total_budget_s:g}s spent)",
+                    attempts,
+                    first_failure,
+                    False,
+                    status,
+                    dead_letter,
+                )
+            self.sleep(delay)
+            waited += delay
+
+    def _give_up(
+        self,
+        channel_name: str,
+        notification: Notification,
+        error: str,
+        attempts: int,
+        first_failure: datetime,
+        permanent: bool,
+        status: int | None,
+        dead_letter: bool,
+    ) -> DeliveryOutcome:
+        if not dead_letter:
+            return DeliveryOutcome(
+                channel_name, False, error=error, attempts=attempts, permanent=permanent, status=status
+            )
+        record = dead_letter_record(
+            channel_name,
+            notification,
+            error=error,
+            attempts=attempts,
+            first_failure_at=first_failure,
+            last_failure_at=clock.now(),
+            permanent=permanent,
+            status=status,
+        )
+        try:
+            self.dead_letters.put(record)
+        except Exception as exc:
+            log.exception("dead-letter queue unavailable: notification for %s is lost", channel_name)
+            return DeliveryOutcome(
+                channel_name,
+                False,
+                error=f"{error}; dead-letter queue unavailable ({type(exc).__name__})",
+                attempts=attempts,
+                permanent=permanent,
+                status=status,
+            )
+        self._metric(metricnames.DELIVERIES_DEAD_LETTERED)
+        log.error(
+            "notification dead-lettered",
+            extra={"channel": channel_name, "incident_id": notification.incident_id, "error": error},
+        )
+        return DeliveryOutcome(
+            channel_name,
+            False,
+            error=error,
+            attempts=attempts,
+            dead_lettered=True,
+            permanent=permanent,
+            status=status,
+        )

@@ -1,0 +1,535 @@
+"""The relay: alerts in, incident state changed conditionally, notifications out on real transitions.
+
+For each alert: route it, decide its transition against the stored incident (conditional write,
+re-decided on a lost race), and notify only when something really changed:
+
+- opened   -> TRIGGER to the targets at open (route ``notify`` + the policy's ``after: 0m`` step),
+              escalation cursor set for the escalator;
+- resolved -> RESOLVE to every channel that was notified (with its handles: Slack threads/updates,
+              PagerDuty dedup_key);
+- INSUFFICIENT_DATA -> WARNING to the route's Slack and e-mail channels (``warn``), nothing
+              (``ignore``) or handled as an ALARM (``page``);
+- duplicates, stale and joined alerts -> nothing (noted on the timeline where useful);
+- silenced -> recorded on the timeline, nobody paged.
+
+Alertmanager alerts of one body (same ``extra["group_key"]``) that change the same way together
+become one message on channels whose notifier ``groups_alerts`` (Slack, e-mail) and one event per
+alert elsewhere (PagerDuty). Every delivery outcome lands on the incident timeline, with the
+handles the channel returned.
+
+``process_sns_event`` is the Lambda path: each SNS record is processed by an idempotent function
+keyed on the SNS MessageId (Powertools Idempotency, same table), and transitions are idempotent
+on their own (a duplicate with a different MessageId, e.g. EventBridge + SNS, also pages once).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import clock, metricnames
+from .config import Config, EscalationPolicy, Route
+from .delivery import DeliveryOutcome, Dispatcher
+from .domain.alert import Alert, AlertState
+from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
+from .domain.routing import RouteMatch, match_routes
+from .notifiers.base import Notification, NotificationKind
+
+log = logging.getLogger(__name__)
+
+WARNING_CHANNEL_TYPES = ("slack", "email")
+ACK_LINK_LIFETIME = timedelta(days=7)
+
+
+class RelayError(Exception):
+    """Some records could not be recorded at all; raised after the others were processed."""
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    alert_id: str
+    state: str
+    action: str  # an Action value, or "error"
+    incident_id: str | None = None
+    reason: str = ""
+    outcomes: tuple[DeliveryOutcome, ...] = ()
+    silenced: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "state": self.state,
+            "action": self.action,
+            "incident_id": self.incident_id,
+            "reason": self.reason,
+            "silenced": self.silenced,
+            "error": self.error,
+            "deliveries": [
+                {
+                    "channel": o.channel,
+                    "ok": o.ok,
+                    "attempts": o.attempts,
+                    "dead_lettered": o.dead_lettered,
+                    "error": o.error,
+                }
+                for o in self.outcomes
+            ],
+        }
+
+
+@dataclass
+class _Send:
+    kind: NotificationKind
+    channel: str
+    alert: Alert
+    incident: Incident | None
+    mentions: tuple[str, ...] = ()
+    result_index: int = 0
+
+
+@dataclass
+class _Resolved:
+    channels: tuple[str, ...]
+    mentions: tuple[str, ...] = ()
+
+
+@dataclass
+class _Pending:
+    """Timeline entries and handles to write per incident after sending (one write each)."""
+
+    entries: dict[str, list[TimelineEntry]] = field(default_factory=dict)
+    handles: dict[str, dict[str, dict]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------- defaults
+def _default_targets_at_open(route: Route, policy: EscalationPolicy | None) -> tuple[str, ...]:
+    try:
+        from .domain.escalation import targets_at_open
+    except ImportError:
+        return tuple(route.notify)
+    return tuple(targets_at_open(route, policy))
+
+
+def _default_initial_cursor(policy: EscalationPolicy | None, opened_at: datetime):
+    try:
+        from .domain.escalation import initial_cursor
+    except ImportError:
+        return None
+    return initial_cursor(policy, opened_at)
+
+
+def _default_resolve_targets(config: Config, targets: Iterable[str], at: datetime):
+    try:
+        from .domain.targets import resolve_targets
+    except ImportError:
+        plain = tuple(t for t in dict.fromkeys(targets) if ":" not in t)
+        return _Resolved(plain)
+    return resolve_targets(config, targets, at)
+
+
+def _maintenance_silencer(config: Config) -> Callable[[Mapping[str, str], datetime], str | None]:
+    def silenced(labels: Mapping[str, str], at: datetime) -> str | None:
+        if not config.maintenance:
+            return None
+        try:
+            from .domain.silence import is_silenced
+        except ImportError:
+            return None
+        return is_silenced(labels, at, (), config.maintenance)
+
+    return silenced
+
+
+# --------------------------------------------------------------------------------------- relay
+class Relay:
+    def __init__(
+        self,
+        config: Config,
+        store: Any,
+        dispatcher: Dispatcher,
+        *,
+        ack_url_for: Callable[[Incident], str | None] | None = None,
+        resolve_targets: Callable[[Config, Iterable[str], datetime], Any] | None = None,
+        targets_at_open: Callable[[Route, EscalationPolicy | None], Sequence[str]] | None = None,
+        initial_cursor: Callable[[EscalationPolicy | None, datetime], Any] | None = None,
+        silenced: Callable[[Mapping[str, str], datetime], str | None] | None = None,
+        parse: Callable[[Any], list[Alert]] | None = None,
+        enrich: Callable[[Alert, Config], Alert] | None = None,
+        metrics: Callable[..., None] | None = None,
+        idempotent: Callable[[Callable[[dict], dict]], Callable[..., dict]] | None = None,
+    ):
+        self.config = config
+        self.store = store
+        self.dispatcher = dispatcher
+        self.ack_url_for = ack_url_for
+        self.resolve_targets = resolve_targets or _default_resolve_targets
+        self.targets_at_open = targets_at_open or _default_targets_at_open
+        self.initial_cursor = initial_cursor or _default_initial_cursor
+        self.silenced = silenced or _maintenance_silencer(config)
+        self._parse = parse
+        self._enrich = enrich
+        self.metrics = metrics
+        self._process_record = idempotent(self.process_record) if idempotent else None
+
+    # -- the Lambda path
+    def parse(self, obj: Any) -> list[Alert]:
+        if self._parse is None:
+            from .intake import parse_event
+
+            self._parse = parse_event
+        return self._parse(obj)
+
+    def enrich(self, alert: Alert) -> Alert:
+        if self._enrich is None:
+            from .intake import enrich
+
+            self._enrich = enrich
+        return self._enrich(alert, self.config)
+
+    def process_record(self, record: dict) -> dict:
+        """One SNS (or SQS) record: parse, enrich, handle. Raises when an alert could not be recorded."""
+        alerts = [self.enrich(a) for a in self.parse({"Records": [record]})]
+        results = self.handle(alerts, clock.now())
+        failed = [r for r in results if r.action == "error"]
+        if failed:
+            raise RelayError("; ".join(f"{r.alert_id}: {r.error}" for r in failed))
+        return {"results": [r.to_dict() for r in results]}
+
+    def process_sns_event(self, event: Any, context: Any = None) -> dict:
+        """Every record is processed even when one fails; raise at the end if any was not recorded
+        (Lambda's async retry and the function's DLQ then keep it)."""
+        records = event.get("Records") if isinstance(event, dict) else None
+        if not records:  # a bare alarm message, an EventBridge event, an Alertmanager body
+            alerts = [self.enrich(a) for a in self.parse(event)]
+            results = self.handle(alerts, clock.now())
+            failed = [r for r in results if r.action == "error"]
+            if failed:
+                raise RelayError(f"{len(failed)} alert(s) could not be recorded: {failed[0].error}")
+            return {"records": 0, "results": [r.to_dict() for r in results]}
+        summaries: list[dict] = []
+        errors: list[str] = []
+        for index, record in enumerate(records):
+            try:
+                if self._process_record is not None:
+                    summaries.append(self._process_record(record=record))
+                else:
+                    summaries.append(self.process_record(record))
+            except Exception as exc:
+                message_id = ((record or {}).get("Sns") or {}).get("MessageId") or f"record {index}"
+                log.exception("record %s could not be recorded", message_id)
+                errors.append(f"{message_id}: {type(exc).__name__}: {exc}")
+        if errors:
+            raise RelayError(
+                f"{len(errors)} of {len(records)} records could not be recorded: " + "; ".join(errors)
+            )
+        return {"records": len(records), "results": [r for s in summaries for r in s.get("results", [])]}
+
+    # -- the core
+    def handle(self, alerts: Iterable[Alert], now: datetime) -> list[RelayResult]:
+        results: list[RelayResult] = []
+        sends: list[_Send] = []
+        for alert in alerts:
+            try:
+                result, alert_sends = self._transition(alert, now)
+            except Exception as exc:
+                log.exception("alert %s could not be recorded", alert.id)
+                result, alert_sends = (
+                    RelayResult(alert.id, alert.state.value, "error", error=f"{type(exc).__name__}: {exc}"),
+                    [],
+                )
+            for send in alert_sends:
+                send.result_index = len(results)
+            results.append(result)
+            sends.extend(alert_sends)
+            self._metric(metricnames.ALERTS_RELAYED)
+        if sends:
+            self._deliver(sends, results, now)
+        return results
+
+    def _metric(self, name: str, value: float = 1) -> None:
+        if self.metrics is not None:
+            try:
+                self.metrics(name, value)
+            except Exception:
+                log.warning("metric %s could not be recorded", name, exc_info=True)
+
+    def _plan(self, alert: Alert, match: RouteMatch, now: datetime) -> tuple[OpeningPlan, Any]:
+        targets: list[str] = []
+        for route in match.routes:
+            policy = self.config.escalation_policies.get(route.escalation) if route.escalation else None
+            targets.extend(self.targets_at_open(route, policy))
+        resolved = self.resolve_targets(self.config, dict.fromkeys(targets), now)
+        policy = self.config.escalation_policies.get(match.policy) if match.policy else None
+        cursor = self.initial_cursor(policy, alert.time) if policy is not None else None
+        plan = OpeningPlan(
+            name=alert.name,
+            labels=dict(alert.labels),
+            check=alert.check,
+            route_channels=tuple(resolved.channels),
+            policy=match.policy,
+            cursor=cursor,
+            silenced=self.silenced(alert.labels, alert.time),
+            unrouted=not match.matched,
+            mentions=tuple(getattr(resolved, "mentions", ()) or ()),
+        )
+        return plan, resolved
+
+    def _transition(self, alert: Alert, now: datetime) -> tuple[RelayResult, list[_Send]]:
+        match = match_routes(self.config.routes, alert.labels)
+        mode = match.insufficient_data
+        plan: OpeningPlan | None = None
+        if alert.state is AlertState.ALARM or (
+            alert.state is AlertState.INSUFFICIENT_DATA and mode == "page"
+        ):
+            plan, _ = self._plan(alert, match, now)
+
+        def decider(record, incident) -> Transition:
+            return decide(record, incident, alert, plan=plan, insufficient_mode=mode)
+
+        transition: Transition = self.store.apply(alert, decider)
+        incident = transition.current
+        extra = {
+            "alert_id": alert.id,
+            "state": alert.state.value,
+            "alert_time": alert.time.isoformat(),
+            "action": transition.action.value,
+            "incident_id": incident.id if incident else None,
+        }
+        log.info("alert %s: %s (%s)", alert.name, transition.action.value, transition.reason, extra=extra)
+        sends: list[_Send] = []
+        silenced = None
+        if transition.action is Action.OPENED and incident is not None:
+            if incident.silenced:
+                silenced = plan.silenced if plan else "silenced"
+                log.info("incident %s silenced: %s", incident.id, silenced, extra=extra)
+            elif not match.matched:
+                log.warning(
+                    "no route matched alert %s (labels %s): nobody notified", alert.name, dict(alert.labels)
+                )
+            sends = [
+                _Send(NotificationKind.TRIGGER, channel, alert, incident, tuple(incident.mentions))
+                for channel in incident.route_channels
+            ]
+        elif transition.action is Action.RESOLVED and incident is not None:
+            sends = [
+                _Send(NotificationKind.RESOLVE, channel, alert, incident)
+                for channel in incident.notified_channels()
+            ]
+        elif transition.action is Action.INSUFFICIENT and mode == "warn":
+            silenced = self.silenced(alert.labels, alert.time)
+            if incident is not None and incident.silenced:
+                silenced = silenced or "incident silenced"
+            if silenced is None:
+                resolved = self.resolve_targets(self.config, match.channels, now)
+                sends = [
+                    _Send(NotificationKind.WARNING, channel, alert, incident)
+                    for channel in resolved.channels
+                    if (ch := self.config.channels.get(channel)) is not None
+                    and ch.type in WARNING_CHANNEL_TYPES
+                ]
+        return (
+            RelayResult(
+                alert.id,
+                alert.state.value,
+                transition.action.value,
+                incident.id if incident else None,
+                transition.reason,
+                silenced=silenced,
+            ),
+            sends,
+        )
+
+    def _group(self, sends: list[_Send]) -> list[list[_Send]]:
+        groups: dict[tuple, list[_Send]] = {}
+        for index, send in enumerate(sends):
+            if self.dispatcher.groups_alerts(send.channel):
+                key: tuple = (
+                    send.kind,
+                    send.channel,
+                    str(send.alert.extra.get("group_key") or send.alert.id),
+                )
+            else:
+                key = (index,)
+            groups.setdefault(key, []).append(send)
+        return list(groups.values())
+
+    def _notification(self, group: list[_Send]) -> Notification:
+        first = group[0]
+        incident = first.incident
+        ack_url = None
+        if first.kind is NotificationKind.TRIGGER and incident is not None and self.ack_url_for is not None:
+            try:
+                ack_url = self.ack_url_for(incident)
+            except Exception:
+                log.warning("no ack link for %s", incident.id, exc_info=True)
+        mentions = tuple(dict.fromkeys(m for s in group for m in s.mentions))
+        return Notification(
+            kind=first.kind,
+            alerts=tuple(s.alert for s in group),
+            incident_id=incident.id if incident else None,
+            opened_at=incident.opened_at if incident else None,
+            check=self.config.check(first.alert.check) if first.alert.check else None,
+            ack_url=ack_url,
+            mentions=mentions,
+            handles=dict(incident.handles.get(first.channel, {})) if incident else {},
+        )
+
+    def _deliver(self, sends: list[_Send], results: list[RelayResult], now: datetime) -> None:
+        pending = _Pending()
+        outcomes: dict[int, list[DeliveryOutcome]] = {}
+        for group in self._group(sends):
+            notification = self._notification(group)
+            outcome = self.dispatcher.deliver(group[0].channel, notification)
+            for send in group:
+                outcomes.setdefault(send.result_index, []).append(outcome)
+                if send.incident is None:
+                    continue
+                entries = pending.entries.setdefault(send.incident.id, [])
+                entries.extend(_entries(outcome, send.kind, now))
+                if outcome.ok and outcome.delivery is not None and outcome.delivery.handles:
+                    pending.handles.setdefault(send.incident.id, {})[send.channel] = dict(
+                        outcome.delivery.handles
+                    )
+        for incident_id in dict.fromkeys([*pending.entries, *pending.handles]):
+            try:
+                if not self.store.record_outcomes(
+                    incident_id, pending.entries.get(incident_id, []), pending.handles.get(incident_id, {})
+                ):
+                    log.warning(
+                        "incident %s vanished before its delivery outcomes were recorded", incident_id
+                    )
+            except Exception:
+                log.exception("delivery outcomes for %s could not be recorded", incident_id)
+        for index, found in outcomes.items():
+            r = results[index]
+            results[index] = RelayResult(
+                r.alert_id, r.state, r.action, r.incident_id, r.reason, tuple(found), r.silenced, r.error
+            )
+
+
+def _entries(outcome: DeliveryOutcome, kind: NotificationKind, now: datetime) -> list[TimelineEntry]:
+    if outcome.ok:
+        return [TimelineEntry(now, "notified", f"{kind.value} sent", outcome.channel)]
+    entries = [TimelineEntry(now, "delivery_failed", f"{kind.value}: {outcome.error}", outcome.channel)]
+    if outcome.dead_lettered:
+        entries.append(
+            TimelineEntry(
+                now, "dead_lettered", f"{kind.value} kept on the dead-letter queue", outcome.channel
+            )
+        )
+    return entries
+
+
+# --------------------------------------------------------------------------------------- wiring
+def make_idempotent(table_name: str, *, client: Any = None, expires_after_s: int = 86400):
+    """Wrap a per-record function in Powertools Idempotency keyed on the SNS MessageId.
+
+    Returns ``(wrap, idempotency_config)``; call ``idempotency_config.register_lambda_context``
+    from the handler. Records without a MessageId (SQS) are processed without the guard; the
+    incident transitions are idempotent on their own.
+    """
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(
+        table_name=table_name, key_attr="pk", expiry_attr="expires_at", boto3_client=client
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="Sns.MessageId",
+        raise_on_no_idempotency_key=False,
+        expires_after_seconds=expires_after_s,
+    )
+
+    def wrap(function: Callable[[dict], dict]) -> Callable[..., dict]:
+        def process(record: dict) -> dict:
+            return function(record)
+
+        process.__name__ = "relay_record"
+        process.__qualname__ = "relay_record"
+        return idempotent_function(
+            process, data_keyword_argument="record", persistence_store=persistence, config=config
+        )
+
+    return wrap, config
+
+
+def ack_url_factory(actions_url: str, secret: Callable[[], str], *, lifetime: timedelta = ACK_LINK_LIFETIME):
+    """``incident -> https://.../ack/<signed token>`` (the actions function verifies it)."""
+
+    def ack_url_for(incident: Incident) -> str:
+        from .security import make_ack_token
+
+        token = make_ack_token(secret(), incident.id, clock.now() + lifetime)
+        return f"{actions_url.rstrip('/')}/ack/{token}"
+
+    return ack_url_for
+
+
+@dataclass
+class RelayService:
+    """What the Lambda handler holds: the Relay plus the idempotency config to register context on."""
+
+    relay: Relay
+    idempotency_config: Any = None
+
+    def process_sns_event(self, event: Any, context: Any = None) -> dict:
+        if self.idempotency_config is not None and context is not None:
+            self.idempotency_config.register_lambda_context(context)
+        return self.relay.process_sns_event(event, context)
+
+
+def build_relay_from_env(
+    environ: Mapping[str, str] | None = None,
+    *,
+    metrics: Callable[..., None] | None = None,
+    config: Config | None = None,
+    dynamodb: Any = None,
+    sqs: Any = None,
+    notifiers: Mapping[str, Any] | None = None,
+    secrets: Any = None,
+) -> RelayService:
+    """Adapters from TABLE_NAME, DLQ_URL, ACTIONS_URL, ACK_SECRET_REF, UPTIME_CONFIG (clients injectable).
+
+    Without TABLE_NAME / DLQ_URL (a bare local run) state and dead letters are kept in memory.
+    """
+    env = environ if environ is not None else os.environ
+    from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
+    from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
+    from .config import default_config_path as _default_path
+    from .config import load_config
+
+    if config is None:
+        path = env.get("UPTIME_CONFIG") or str(_default_path())
+        config = load_config(path)
+    table = env.get("TABLE_NAME")
+    store = DynamoIncidentStore(table, client=dynamodb) if table else InMemoryIncidentStore()
+    dlq_url = env.get("DLQ_URL")
+    if dlq_url:
+        dead_letters: Any = SqsDeadLetters(dlq_url, client=sqs)
+    else:
+        log.warning("DLQ_URL not set: undeliverable notifications are kept in memory only")
+        dead_letters = InMemoryDeadLetters()
+    if secrets is None:
+        from .adapters.secrets import SecretResolver
+
+        secrets = SecretResolver(environ=env)
+    if notifiers is None:
+        from .notifiers.registry import make_notifiers
+
+        notifiers = make_notifiers()
+    dispatcher = Dispatcher(config, notifiers, secrets, dead_letters, metrics=metrics)
+    ack_url_for = None
+    actions_url, ack_ref = env.get("ACTIONS_URL"), env.get("ACK_SECRET_REF")
+    if actions_url and ack_ref:
+        ack_url_for = ack_url_factory(actions_url, lambda: secrets.resolve(ack_ref))
+    wrap, idem_config = make_idempotent(table, client=dynamodb) if table else (None, None)
+    relay = Relay(config, store, dispatcher, ack_url_for=ack_url_for, metrics=metrics, idempotent=wrap)
+    return RelayService(relay, idem_config)
