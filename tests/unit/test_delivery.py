@@ -107,7 +107,7 @@ def test_a_permanent_failure_is_not_retried_and_is_dead_lettered(world):
 
 
 def test_a_retry_after_longer_than_max_wait_is_not_cut_short(world):
-    dispatcher, pd, dlq, sleeps, _ = world
+    dispatcher, pd, _dlq, sleeps, _ = world
     pd.fail_next(transient(retry_after=120))
     outcome = dispatcher.deliver("pd-primary", NOTE)
     assert outcome.dead_lettered and sleeps == [] and "more than max_wait_s" in outcome.error
@@ -115,7 +115,7 @@ def test_a_retry_after_longer_than_max_wait_is_not_cut_short(world):
 
 
 def test_the_total_budget_bounds_the_waiting(world):
-    dispatcher, pd, dlq, sleeps, _ = world
+    dispatcher, pd, _dlq, sleeps, _ = world
     dispatcher.total_budget_s = 10
     pd.fail_next(transient(retry_after=6), transient(retry_after=6))
     outcome = dispatcher.deliver("pd-primary", NOTE)
@@ -130,7 +130,7 @@ def test_an_unknown_channel_is_dead_lettered_with_a_clear_error(world):
 
 
 def test_an_unexpected_exception_never_escapes(world):
-    dispatcher, pd, dlq, _, _ = world
+    dispatcher, pd, _dlq, _, _ = world
     pd.fail_next(RuntimeError("boom"))
     outcome = dispatcher.deliver("pd-primary", NOTE)
     assert outcome.dead_lettered and "RuntimeError" in outcome.error
