@@ -1,0 +1,299 @@
+"""template.yaml and samconfig.toml: the deployable stack, its self-monitoring and least privilege."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from uptime_relay import metricnames
+from uptime_relay.local.cloudformation import MANAGED_POLICIES, load_template, translate_template
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = {
+    "ProbeFunction": "functions/probe/",
+    "RelayFunction": "functions/relay/",
+    "EscalatorFunction": "functions/escalator/",
+    "ActionsFunction": "functions/actions/",
+    "AlarmsReconcilerFunction": "functions/alarms/",
+}
+# Actions whose API has no resource-level permissions, so Resource "*" is the only choice.
+STAR_RESOURCE_ALLOWED = {
+    "cloudwatch:GetMetricWidgetImage",  # no resource types
+    "cloudwatch:DescribeAlarms",  # read-only listing; narrower scopes hide alarms
+}
+ALLOWED_MANAGED = {
+    MANAGED_POLICIES["AWSLambdaBasicExecutionRole"],
+    MANAGED_POLICIES["AWSXrayWriteOnlyAccess"],
+}
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_template(ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def resources(template):
+    return template["Resources"]
+
+
+@pytest.fixture(scope="module")
+def translated():
+    return translate_template(ROOT / "template.yaml")
+
+
+def of_type(resources, kind):
+    return {k: v for k, v in resources.items() if v["Type"] == kind}
+
+
+def env(template, resources, fn):
+    merged = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    merged.update(resources[fn]["Properties"].get("Environment", {}).get("Variables", {}))
+    return merged
+
+
+def test_every_function_runs_python_313_on_arm64_from_its_folder(template, resources):
+    glob = template["Globals"]["Function"]
+    assert (glob["Runtime"], glob["Architectures"], glob["Handler"]) == (
+        "python3.13",
+        ["arm64"],
+        "app.lambda_handler",
+    )
+    functions = of_type(resources, "AWS::Serverless::Function")
+    assert {k: v["Properties"]["CodeUri"] for k, v in functions.items()} == FUNCTIONS
+    assert glob["Layers"] == [{"Ref": "SharedLayer"}, {"Ref": "ConfigLayer"}]
+
+
+def test_the_probe_finishes_inside_its_minute(resources):
+    probe = resources["ProbeFunction"]["Properties"]
+    assert probe["Timeout"] < 60
+    schedule = probe["Events"]["EveryMinute"]["Properties"]
+    assert schedule["Schedule"] == "rate(1 minute)"
+    assert schedule["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    escalator = resources["EscalatorFunction"]["Properties"]
+    assert escalator["Events"]["EveryMinute"]["Properties"]["Schedule"] == "rate(1 minute)"
+    assert escalator["Timeout"] < 60
+
+
+def test_every_function_logs_to_its_own_group_with_retention(resources):
+    groups = of_type(resources, "AWS::Logs::LogGroup")
+    for fn in FUNCTIONS:
+        props = resources[fn]["Properties"]
+        group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+        group = groups[group_id]["Properties"]
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        fn_name = props["FunctionName"]["Fn::Sub"]
+        assert group["LogGroupName"]["Fn::Sub"] == f"/aws/lambda/{fn_name}"
+
+
+def test_functions_get_the_environment_the_code_reads(template, resources):
+    for fn in FUNCTIONS:
+        variables = env(template, resources, fn)
+        assert {
+            "UPTIME_CONFIG",
+            "POWERTOOLS_SERVICE_NAME",
+            "POWERTOOLS_METRICS_NAMESPACE",
+            "SENTRY_DSN",
+        } <= set(variables)
+        assert variables["SENTRY_DSN"] == {"Ref": "SentryDsn"}
+    for fn in ("RelayFunction", "EscalatorFunction"):
+        variables = env(template, resources, fn)
+        assert variables["TABLE_NAME"] == {"Ref": "Table"}
+        assert variables["DLQ_URL"] == {"Ref": "NotificationDeadLetterQueue"}
+        assert variables["ACK_SECRET_REF"] == {"Fn::Sub": "secretsmanager:${AckSigningSecret}"}
+        # the Function URL ends with "/": only its host is kept, so ACTIONS_URL has no trailing slash
+        host = variables["ACTIONS_URL"]["Fn::Sub"][1]["Host"]
+        assert host == {
+            "Fn::Select": [2, {"Fn::Split": ["/", {"Fn::GetAtt": ["ActionsFunctionUrl", "FunctionUrl"]}]}]
+        }
+    assert env(template, resources, "ActionsFunction")["TABLE_NAME"] == {"Ref": "Table"}
+    assert env(template, resources, "AlarmsReconcilerFunction")["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
+
+
+def test_the_table_matches_the_contract(resources):
+    table = resources["Table"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    (gsi,) = table["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "due" and gsi["Projection"] == {"ProjectionType": "ALL"}
+    assert gsi["KeySchema"] == [
+        {"AttributeName": "due_pk", "KeyType": "HASH"},
+        {"AttributeName": "due_at", "KeyType": "RANGE"},
+    ]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_alarms_can_publish_to_the_encrypted_topics(resources):
+    for topic in ("AlertTopic", "EmergencyTopic"):
+        assert resources[topic]["Properties"]["KmsMasterKeyId"] == {"Ref": "TopicKey"}
+    key_statements = resources["TopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = next(s for s in key_statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    topic_policy = resources["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    publish = next(s for s in topic_policy if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_undeliverable_alerts_land_on_a_dead_letter_queue(resources):
+    relay = resources["RelayFunction"]["Properties"]
+    sns = relay["Events"]["Alerts"]
+    assert sns["Type"] == "SNS" and sns["Properties"]["Topic"] == {"Ref": "AlertTopic"}
+    assert sns["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["AlertDeadLetterQueue", "Arn"]}
+    }
+    assert relay["DeadLetterQueue"]["TargetArn"] == {"Fn::GetAtt": ["AlertDeadLetterQueue", "Arn"]}
+    for queue in ("AlertDeadLetterQueue", "NotificationDeadLetterQueue"):
+        props = resources[queue]["Properties"]
+        assert props["SqsManagedSseEnabled"] is True and props["MessageRetentionPeriod"] == 14 * 86400
+
+
+def test_the_pipeline_pages_the_emergency_topic_when_the_probe_stops(resources):
+    alarm = resources["ProbeNotRunningAlarm"]["Properties"]
+    assert alarm["MetricName"] == metricnames.RUN_COMPLETED
+    assert alarm["Namespace"] == {"Ref": "MetricsNamespace"}
+    assert alarm["Dimensions"] == [
+        {"Name": metricnames.SERVICE_DIMENSION, "Value": metricnames.DEFAULT_SERVICE}
+    ]
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmActions"] == [{"Ref": "EmergencyTopic"}]
+    slow = resources["ProbeRunSlowAlarm"]["Properties"]
+    assert slow["MetricName"] == metricnames.RUN_DURATION and slow["Statistic"] == "Maximum"
+    assert slow["Threshold"] < resources["ProbeFunction"]["Properties"]["Timeout"] * 1000
+
+
+def test_function_errors_throttles_and_dead_letters_are_alarmed(resources):
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    watched = {
+        (a["Properties"]["MetricName"], str(a["Properties"]["Dimensions"][0]["Value"]))
+        for a in alarms.values()
+    }
+    for fn in ("RelayFunction", "EscalatorFunction", "ActionsFunction"):
+        assert ("Errors", str({"Ref": fn})) in watched
+        assert ("Throttles", str({"Ref": fn})) in watched
+    for queue in ("NotificationDeadLetterQueue", "AlertDeadLetterQueue"):
+        assert ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": [queue, "QueueName"]})) in watched
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "EmergencyTopic"}]
+
+
+def test_the_emergency_email_is_optional(template, resources):
+    sub = resources["EmergencyEmailSubscription"]
+    assert sub["Condition"] == "HasAlertEmail"
+    assert sub["Properties"]["Endpoint"] == {"Ref": "AlertEmail"}
+    assert template["Parameters"]["AlertEmail"]["Default"] == ""
+
+
+def test_a_config_change_reruns_the_alarm_reconciler(resources):
+    custom = resources["CheckAlarms"]
+    assert custom["Type"] == "Custom::CheckAlarms"
+    assert custom["Properties"]["ConfigLayerArn"] == {"Ref": "ConfigLayer"}
+    assert custom["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["AlarmsReconcilerFunction", "Arn"]}
+
+
+def test_the_actions_url_is_public_and_authenticated_by_the_function(resources):
+    assert resources["ActionsFunction"]["Properties"]["FunctionUrlConfig"] == {"AuthType": "NONE"}
+
+
+def test_every_parameter_is_constrained(template):
+    for name, spec in template["Parameters"].items():
+        assert "AllowedValues" in spec or "AllowedPattern" in spec, name
+        assert spec.get("Description"), name
+
+
+def test_outputs_name_what_operators_need(template):
+    assert {
+        "AlertTopicArn",
+        "EmergencyTopicArn",
+        "TableName",
+        "ActionsUrl",
+        "NotificationDeadLetterQueueUrl",
+        "AlertDeadLetterQueueUrl",
+        "ProbeFunctionName",
+        "RelayFunctionName",
+        "EscalatorFunctionName",
+        "ActionsFunctionName",
+    } <= set(template["Outputs"])
+
+
+# --------------------------------------------------------------------------------------- IAM
+def role_statements(translated):
+    for logical_id, res in translated["Resources"].items():
+        if res["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in res["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield logical_id, policy["PolicyName"], statement
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_role_grants_a_wildcard_action(translated):
+    statements = list(role_statements(translated))
+    assert len(statements) > 10
+    for role, policy, statement in statements:
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            assert action != "*" and not action.endswith(":*"), (role, policy, action)
+
+
+def test_resource_star_only_where_the_api_allows_nothing_narrower(translated):
+    for role, policy, statement in role_statements(translated):
+        if "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= STAR_RESOURCE_ALLOWED, (role, policy, statement)
+
+
+def test_roles_attach_only_the_basic_logging_and_tracing_managed_policies(translated):
+    roles = of_type(translated["Resources"], "AWS::IAM::Role")
+    assert len(roles) == len(FUNCTIONS)
+    for role in roles.values():
+        assert set(role["Properties"]["ManagedPolicyArns"]) <= ALLOWED_MANAGED
+
+
+def test_secrets_are_readable_only_below_the_configured_prefixes(translated):
+    def text(value):
+        return str(value)
+
+    for role, _, statement in role_statements(translated):
+        actions = as_list(statement["Action"])
+        if "secretsmanager:GetSecretValue" in actions:
+            resource = text(statement["Resource"])
+            assert "${SecretsManagerPrefix}*" in resource or "AckSigningSecret" in resource, role
+        if "ssm:GetParameter" in actions:
+            assert "parameter${SecretsSsmPrefix}*" in text(statement["Resource"]), role
+
+
+def test_only_the_reconciler_manages_alarms_and_only_its_stacks_check_alarms(translated):
+    writers = [
+        (role, statement)
+        for role, _, statement in role_statements(translated)
+        if "cloudwatch:PutMetricAlarm" in as_list(statement["Action"])
+    ]
+    assert [role for role, _ in writers] == ["AlarmsReconcilerFunctionRole"]
+    assert writers[0][1]["Resource"]["Fn::Sub"].endswith(":alarm:${AWS::StackName}-check-*")
+
+
+# --------------------------------------------------------------------------------------- samconfig
+def test_samconfig_has_default_staging_and_prod_environments():
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    stacks = {
+        env: config[env]["global"]["parameters"]["stack_name"] for env in ("default", "staging", "prod")
+    }
+    assert stacks == {
+        "default": "uptime-relay",
+        "staging": "uptime-relay-staging",
+        "prod": "uptime-relay-prod",
+    }
+    namespaces = set()
+    for env_name in stacks:
+        deploy = config[env_name]["deploy"]["parameters"]
+        assert deploy["capabilities"] == "CAPABILITY_IAM"
+        assert "confirm_changeset" in deploy
+        namespaces.add(deploy["parameter_overrides"].split("MetricsNamespace=")[1].split()[0])
+    assert len(namespaces) == 3
+    assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
