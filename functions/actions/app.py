@@ -24,6 +24,8 @@ from uptime_relay import metricnames
 from uptime_relay.actions import Actions
 from uptime_relay.observability import init_sentry
 
+FOLLOW_UP_TIMEOUT_S = 1.5
+
 init_sentry()
 logger = Logger(service=metricnames.service())
 # library modules log through the standard logging module: give them the same JSON output
@@ -47,26 +49,47 @@ def _deps() -> Actions:
         store,
         secrets=secrets,
         used_tokens=DynamoUsedTokens(table),
-        on_alerts=functools.partial(_relay_alerts, config, store, secrets),
+        on_alerts=functools.partial(_relay_alerts, config, secrets),
+        on_change=_change_notifier(config, store, secrets),
     )
+
+
+def _change_notifier(config: Any, store: Any, secrets: Any) -> Any:
+    """After an ack/resolve from outside, tell the other channels (PagerDuty stops paging too).
+
+    One attempt per channel with a short timeout (Slack waits 3 s for our answer); failures go to
+    the dead-letter queue (``DLQ_URL``) like every other undeliverable notification."""
+    from uptime_relay.actions import ChangeNotifier
+    from uptime_relay.adapters.queue import InMemoryDeadLetters, SqsDeadLetters
+    from uptime_relay.delivery import Dispatcher
+    from uptime_relay.notifiers.registry import make_notifiers
+
+    dlq_url = os.environ.get("DLQ_URL")
+    dead_letters = SqsDeadLetters(dlq_url) if dlq_url else InMemoryDeadLetters()
+    dispatcher = Dispatcher(
+        config, make_notifiers(timeout_s=FOLLOW_UP_TIMEOUT_S), secrets, dead_letters, max_attempts=1
+    )
+    return ChangeNotifier(config, dispatcher, store)
 
 
 _relay_cache: list[Any] = []
 
 
-def _relay_alerts(config: Any, store: Any, secrets: Any, alerts: list[Any]) -> Any:
-    """Alertmanager intake: the same relay the SNS-triggered function runs, built on first use."""
+def _relay_alerts(config: Any, secrets: Any, alerts: list[Any]) -> Any:
+    """Alertmanager intake: the same relay the SNS-triggered function runs (same table, DLQ, ack
+    links), built on first use. Raises when an alert could not be recorded, so the webhook gets
+    a 500 and Alertmanager retries."""
     from uptime_relay import clock
+    from uptime_relay.relay import RelayError, build_relay_from_env
 
     if not _relay_cache:
-        _relay_cache.append(_build_relay(config, store, secrets))
-    return _relay_cache[0].handle(alerts, clock.now())
-
-
-def _build_relay(config: Any, store: Any, secrets: Any) -> Any:
-    from uptime_relay.relay import build_relay
-
-    return build_relay(config, store, secrets)
+        _relay_cache.append(build_relay_from_env(config=config, secrets=secrets).relay)
+    relay = _relay_cache[0]
+    results = relay.handle([relay.enrich(alert) for alert in alerts], clock.now())
+    failed = [r for r in results if r.action == "error"]
+    if failed:
+        raise RelayError("; ".join(f"{r.alert_id}: {r.error}" for r in failed))
+    return results
 
 
 def to_request(event: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:

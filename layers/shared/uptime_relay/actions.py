@@ -349,7 +349,14 @@ class Actions:
             if self._on_alerts is not None:
                 self._on_alerts(alerts)
             elif self.relay is not None:
-                self.relay.handle(alerts, self.now())
+                enrich = getattr(self.relay, "enrich", None)
+                if enrich is not None:
+                    alerts = [enrich(alert) for alert in alerts]
+                results = self.relay.handle(alerts, self.now()) or []
+                failed = [r for r in results if getattr(r, "action", None) == "error"]
+                if failed:
+                    logger.error("alertmanager webhook: %d alert(s) not recorded; answering 500", len(failed))
+                    return _text(500, "relay failed")
             else:
                 logger.error("alertmanager webhook received but no relay is wired in")
                 return _text(503, "no relay configured")
@@ -395,6 +402,74 @@ def apply_action(store: Any, kind: str, incident_id: str, *, by: str, via: str, 
         extra={"incident_id": incident_id, "action": kind, "via": via},
     )
     return Outcome(True, store.get(incident_id))
+
+
+class ChangeNotifier:
+    """An ``on_change`` for ``Actions``: tells the incident's other channels what a person did.
+
+    After an acknowledgement: PagerDuty gets ``acknowledge`` (so it stops paging too) and Slack
+    messages are updated (``chat.update`` with stored handles, else a short follow-up post); email
+    channels get nothing (they page; an ack needs no mail). After a resolve: every channel that was
+    notified gets the resolve. The channel the action came from is skipped (PagerDuty for its own
+    webhook; Slack for a button, whose message ``response_url`` already replaced). Each send is one
+    attempt (Slack waits at most 3 s for the answer): a failure is dead-lettered by the dispatcher,
+    not lost, and recorded on the incident's timeline.
+    """
+
+    def __init__(self, config: Any, dispatcher: Any, store: Any = None):
+        self.config = config
+        self.dispatcher = dispatcher
+        self.store = store
+
+    def targets(self, kind: str, incident: Any, via: str) -> list[str]:
+        names = []
+        for name in incident.notified_channels():
+            channel = self.config.channels.get(name)
+            if channel is None:
+                continue
+            if (via == "pagerduty" and channel.type == "pagerduty") or (
+                via == "slack" and channel.type == "slack"
+            ):
+                continue
+            if kind == ACK and channel.type == "email":
+                continue
+            names.append(name)
+        return names
+
+    def __call__(self, kind: str, incident: Any, by: str, via: str) -> list[Any]:
+        from .domain.incident import TimelineEntry
+        from .notifiers.base import Notification, NotificationKind
+
+        if incident is None or getattr(incident, "alert", None) is None:
+            return []
+        notification_kind = NotificationKind.ACKNOWLEDGE if kind == ACK else NotificationKind.RESOLVE
+        at = (incident.acknowledged_at if kind == ACK else incident.resolved_at) or incident.last_state_time
+        check = self.config.check(incident.check) if incident.check else None
+        outcomes, entries = [], []
+        for name in self.targets(kind, incident, via):
+            notification = Notification(
+                kind=notification_kind,
+                alerts=(incident.alert,),
+                incident_id=incident.id,
+                opened_at=incident.opened_at,
+                check=check,
+                acknowledged_by=by,
+                handles=dict(incident.handles.get(name, {})),
+            )
+            outcome = self.dispatcher.deliver(name, notification)
+            outcomes.append(outcome)
+            if outcome.ok:
+                entries.append(TimelineEntry(at, "notified", f"{notification_kind.value} sent", name))
+            else:
+                entries.append(
+                    TimelineEntry(at, "delivery_failed", f"{notification_kind.value}: {outcome.error}", name)
+                )
+        if entries and self.store is not None:
+            try:
+                self.store.record_outcomes(incident.id, entries, {})
+            except Exception:
+                logger.exception("follow-up outcomes for %s could not be recorded", incident.id)
+        return outcomes
 
 
 class _Replayed(Unauthorized):
