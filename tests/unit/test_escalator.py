@@ -335,7 +335,7 @@ def test_escalated_channels_are_remembered_for_the_resolve_and_slack_threads():
 def test_ack_links_are_included_when_the_sweep_can_make_them():
     world = World()
     iid = world.open()
-    world.run(10, ack_url_for=lambda incident_id: f"https://ack.example.test/{incident_id}")
+    world.run(10, ack_url_for=lambda incident: f"https://ack.example.test/{incident.id}")
     assert world.sent[0][2].ack_url == f"https://ack.example.test/{iid}"
 
 

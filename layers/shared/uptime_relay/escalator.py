@@ -201,6 +201,16 @@ def _dead_letter(
     return True
 
 
+def _ack_url(ack_url_for: Callable[[Any], str | None] | None, incident: Any) -> str | None:
+    if ack_url_for is None:
+        return None
+    try:
+        return ack_url_for(incident)
+    except Exception:  # no ack link (e.g. the signing secret is unreadable) must not stop a page
+        log.warning("no ack link for %s", incident.id, exc_info=True)
+        return None
+
+
 def _outcome_ok(outcome: Any) -> bool:
     return bool(getattr(outcome, "ok", False))
 
@@ -223,7 +233,7 @@ def sweep(
     now: datetime,
     *,
     resolve_targets: Callable[[Config, Iterable[str], datetime], Resolved] = default_resolve_targets,
-    ack_url_for: Callable[[str], str | None] | None = None,
+    ack_url_for: Callable[[Any], str | None] | None = None,
     silences: Iterable[Silence] = (),
     max_step_attempts: int = MAX_STEP_ATTEMPTS,
 ) -> SweepReport:
@@ -260,7 +270,7 @@ def _sweep_one(
     report: SweepReport,
     *,
     resolve_targets: Callable[..., Resolved],
-    ack_url_for: Callable[[str], str | None] | None,
+    ack_url_for: Callable[[Any], str | None] | None,
     silences: tuple[Silence, ...],
     max_step_attempts: int,
 ) -> None:
@@ -323,7 +333,7 @@ def _sweep_one(
     attempt = _attempts(incident, tag) + 1
     last_attempt = attempt >= max_step_attempts
     alert = _incident_alert(incident, now)
-    ack_url = ack_url_for(iid) if ack_url_for else None
+    ack_url = _ack_url(ack_url_for, incident)
     check = config.check(incident.check) if incident.check else None
     entries = [TimelineEntry(now, "escalation_problem", f"{tag}: {p}") for p in problems]
     if not sends:
@@ -423,3 +433,74 @@ def _record(store: Any, iid: str, entries: list[TimelineEntry], handles: dict[st
         store.append_timeline(iid, entry)
     for channel, value in handles.items():
         store.set_handles(iid, channel, value)
+
+
+# --------------------------------------------------------------------------------------- wiring
+@dataclass
+class Escalator:
+    """What the Lambda handler (and the local stack) holds: the sweep's collaborators."""
+
+    config: Config
+    store: Any
+    dispatcher: Any
+    ack_url_for: Callable[[Any], str | None] | None = None
+    silences: Callable[[], Iterable[Silence]] | None = None
+
+    def run(self, now: datetime) -> SweepReport:
+        return sweep(
+            self.config,
+            self.store,
+            self.dispatcher,
+            now,
+            ack_url_for=self.ack_url_for,
+            silences=self.silences() if self.silences else (),
+        )
+
+
+def build_escalator_from_env(
+    environ: Mapping[str, str] | None = None,
+    *,
+    config: Config | None = None,
+    dynamodb: Any = None,
+    sqs: Any = None,
+    notifiers: Mapping[str, Any] | None = None,
+    secrets: Any = None,
+    metrics: Callable[..., None] | None = None,
+) -> Escalator:
+    """Adapters from TABLE_NAME, DLQ_URL, ACTIONS_URL, ACK_SECRET_REF, UPTIME_CONFIG (clients
+    injectable). Without TABLE_NAME / DLQ_URL (a bare local run) state is kept in memory."""
+    import os
+
+    from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
+    from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
+    from .config import default_config_path, load_config
+    from .delivery import Dispatcher
+
+    env = environ if environ is not None else os.environ
+    if config is None:
+        config = load_config(env.get("UPTIME_CONFIG") or str(default_config_path()))
+    table = env.get("TABLE_NAME")
+    store = DynamoIncidentStore(table, client=dynamodb) if table else InMemoryIncidentStore()
+    dlq_url = env.get("DLQ_URL")
+    if dlq_url:
+        dead_letters: Any = SqsDeadLetters(dlq_url, client=sqs)
+    else:
+        log.warning("DLQ_URL not set: undeliverable escalations are kept in memory only")
+        dead_letters = InMemoryDeadLetters()
+    if secrets is None:
+        from .adapters.secrets import SecretResolver
+
+        secrets = SecretResolver(environ=env)
+    if notifiers is None:
+        from .notifiers.registry import make_notifiers
+
+        notifiers = make_notifiers()
+    dispatcher = Dispatcher(config, notifiers, secrets, dead_letters, metrics=metrics)
+    ack_url_for = None
+    actions_url, ack_ref = env.get("ACTIONS_URL"), env.get("ACK_SECRET_REF")
+    if actions_url and ack_ref:
+        from .relay import ack_url_factory
+
+        ack_url_for = ack_url_factory(actions_url, lambda: secrets.resolve(ack_ref))
+    silences = getattr(store, "silences", None)
+    return Escalator(config, store, dispatcher, ack_url_for=ack_url_for, silences=silences)

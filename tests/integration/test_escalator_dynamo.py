@@ -1,0 +1,176 @@
+"""The escalator against DynamoDB in a moto server: a step fires once however sweeps overlap, and the
+real Lambda handler escalates a due incident to a Slack webhook (a local receiver).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from uptime_relay import clock
+from uptime_relay.adapters.incidents import DynamoIncidentStore, create_table
+from uptime_relay.adapters.queue import InMemoryDeadLetters
+from uptime_relay.adapters.secrets import StaticSecrets
+from uptime_relay.config import parse_config
+from uptime_relay.delivery import Dispatcher
+from uptime_relay.domain.alert import Alert, AlertSource, AlertState
+from uptime_relay.domain.escalation import initial_cursor
+from uptime_relay.domain.incident import OpeningPlan, decide
+from uptime_relay.escalator import sweep
+from uptime_relay.local.functions import LambdaContext
+from uptime_relay.notifiers.base import Delivery
+from uptime_relay.testing.receivers import HttpReceiver
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+POLICY_YAML = """
+escalation_policies:
+  critical:
+    steps:
+      - {after: 0m, notify: [slack-critical]}
+      - {after: 10m, notify: [slack-critical]}
+"""
+
+
+def config_text(webhook: str) -> str:
+    return f"""
+channels:
+  slack-critical: {{type: slack, webhook_url: "{webhook}"}}
+routes:
+  - notify: [slack-critical]
+    escalation: critical
+{POLICY_YAML}"""
+
+
+@pytest.fixture
+def table(aws):
+    name = f"escalator-{uuid.uuid4().hex[:8]}"
+    create_table(aws("dynamodb"), name)
+    return name
+
+
+def seed(store, config, alarm: str = "alarm-api") -> str:
+    alert = Alert(
+        AlertSource.CLOUDWATCH, alarm, "api down", AlertState.ALARM, "3 of 3 failed", T0, {"check": "api"}
+    )
+    plan = OpeningPlan(
+        name="api down",
+        labels={"check": "api"},
+        route_channels=("slack-critical",),
+        policy="critical",
+        cursor=initial_cursor(config.escalation_policies["critical"], T0),
+    )
+    transition = decide(None, None, alert, plan=plan)
+    assert store.commit(transition)
+    return transition.incident.id
+
+
+class Recorder:
+    type = "slack"
+    groups_alerts = True
+
+    def __init__(self):
+        self.sent = []
+        self.lock = threading.Lock()
+
+    def build_payloads(self, channel, notification):
+        return [{}]
+
+    def send(self, channel, notification, secrets):
+        with self.lock:
+            self.sent.append(notification.incident_id)
+        return Delivery(channel.name)
+
+
+def test_overlapping_sweeps_against_dynamodb_fire_each_step_once(aws, table):
+    config = parse_config(config_text("https://hooks.example.test/x"), "t.yaml")
+    store = DynamoIncidentStore(table, client=aws("dynamodb"))
+    ids = [seed(store, config, alarm=f"alarm-{n}") for n in range(3)]
+    recorder = Recorder()
+    dispatcher = Dispatcher(
+        config, {"slack": recorder}, StaticSecrets(), InMemoryDeadLetters(), sleep=lambda s: None
+    )
+    now = T0 + timedelta(minutes=10)
+
+    # interleaved: both sweeps read the due index before either claims
+    snapshot = store.due(now)
+    assert sorted(i.id for i in snapshot) == sorted(ids)
+
+    class Snapshot:
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def due(self, _now):
+            return snapshot
+
+    sweep(config, Snapshot(), dispatcher, now)
+    second = sweep(config, Snapshot(), dispatcher, now)
+    assert second.fired == [] and len(second.skipped) == 3
+
+    # concurrent: four more sweeps racing at the same minute find nothing left to fire
+    threads = [threading.Thread(target=sweep, args=(config, store, dispatcher, now)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(recorder.sent) == sorted(ids)
+    for iid in ids:
+        incident = store.get(iid)
+        assert incident.due_at is None and incident.step == 2  # policy done
+        assert any(e.kind == "notified" and e.channel == "slack-critical" for e in incident.timeline)
+
+
+class FixedClock:
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+def load_app():
+    path = ROOT / "functions" / "escalator" / "app.py"
+    spec = importlib.util.spec_from_file_location("uptime_relay_fn_escalator_test", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_lambda_handler_escalates_a_due_incident_once(aws, table, tmp_path, monkeypatch, capsys):
+    queue_url = aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    with HttpReceiver() as slack:
+        config_file = tmp_path / "uptime.yaml"
+        config_file.write_text(config_text(slack.url + "/hook"))
+        monkeypatch.setenv("UPTIME_CONFIG", str(config_file))
+        monkeypatch.setenv("TABLE_NAME", table)
+        monkeypatch.setenv("DLQ_URL", queue_url)
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "uptime-relay-test")
+        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "UptimeRelayTest")
+        store = DynamoIncidentStore(table, client=aws("dynamodb"))
+        iid = seed(store, parse_config(config_file.read_text(), str(config_file)))
+        app = load_app()
+        app._deps.cache_clear()
+        previous = clock.install(FixedClock(T0 + timedelta(minutes=10)))
+        try:
+            first = app.lambda_handler({}, LambdaContext("escalator"))
+            again = app.lambda_handler({}, LambdaContext("escalator"))
+        finally:
+            clock.install(previous)
+        assert [f["incident_id"] for f in first["fired"]] == [iid]
+        assert again["fired"] == []
+        hooks = slack.to("/hook")
+        assert len(hooks) == 1
+        assert "Escalated" in hooks[0].text
+        assert store.get(iid).due_at is None
+        assert '"EscalationsFired"' in capsys.readouterr().out  # EMF metric
