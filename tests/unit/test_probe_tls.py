@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from probe_servers import Target, http
 from uptime_relay import clock
 from uptime_relay.config import Check, Expect
 from uptime_relay.probe import run_checks
-from uptime_relay.probe.tls import client_context
+from uptime_relay.probe.tls import client_context, der_not_after
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +162,86 @@ def test_a_redirect_from_http_to_https_measures_tls_on_the_second_hop(ca, ca_fil
 def test_tls_contexts_are_built_once_per_trust_setting(ca_file):
     assert client_context(True, ca_file) is client_context(True, ca_file)
     assert client_context(False) is not client_context(True, ca_file)
+
+
+# ------------------------------------------------------------------------------------ the chain
+def _chain_certs(intermediate_days: int, leaf_days: int):
+    """root -> intermediate (expiring in ``intermediate_days``) -> leaf for 127.0.0.1."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def make(subject, issuer, key, signer, days, ca, san=None):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
+            )
+        )
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(san))]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    root_key, inter_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = make("test root", "test root", root_key, root_key, 3650, True)
+    inter = make("test intermediate", "test root", inter_key, root_key, intermediate_days, True)
+    leaf_cert = make("leaf", "test intermediate", leaf_key, inter_key, leaf_days, False, "127.0.0.1")
+
+    def pem(cert):
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+    key_pem = leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem(root), key_pem + pem(leaf_cert) + pem(inter)
+
+
+class _PemLeaf:
+    """Quacks like trustme.LeafCert for Target: configures a server context from PEM bytes."""
+
+    def __init__(self, chain_pem: bytes, tmp_path):
+        self.path = tmp_path / "server.pem"
+        self.path.write_bytes(chain_pem)
+
+    def configure_cert(self, ctx):
+        ctx.load_cert_chain(str(self.path))
+
+
+def test_cert_days_left_is_the_earliest_expiry_in_the_chain_on_python_313(tmp_path):
+    root_pem, server_pem = _chain_certs(intermediate_days=10, leaf_days=60)
+    (tmp_path / "root.pem").write_bytes(root_pem)
+    with Target(default=http(200, "ok"), tls=_PemLeaf(server_pem, tmp_path)) as t:
+        result = one(https(t.url("/"), ca_file=str(tmp_path / "root.pem"), expect=Expect(cert_min_days=14)))
+    if sys.version_info >= (3, 13):  # the Lambda runtime: the whole presented chain
+        assert (result.reason, round(result.cert_days_left)) == ("cert_expiring", 10)
+    else:  # older Pythons expose the leaf only
+        assert (result.reason, round(result.cert_days_left)) == ("ok", 60)
+
+
+def test_not_after_is_read_from_der_for_utc_and_generalized_times(ca):
+    from cryptography import x509
+
+    years = []
+    for cert_pem in (ca.cert_pem.bytes(), leaf(ca, days=3).cert_chain_pems[0].bytes()):
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        der = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
+        assert der_not_after(der) == cert.not_valid_after_utc.timestamp()
+        years.append(cert.not_valid_after_utc.year)
+    assert years[0] >= 2050 > years[1]  # RFC 5280: GeneralizedTime from 2050 on, UTCTime before
+    assert der_not_after(b"\x30\x03\x02\x01\x00") is None
+    assert der_not_after(b"") is None
