@@ -1,0 +1,138 @@
+"""uptime-relay dlq list|replay [--queue-url URL] [--config CONFIG] [--max N]
+
+``list`` shows what is waiting on the notification dead-letter queue; ``replay`` re-delivers each
+record through the same Dispatcher the relay uses (retries honour Retry-After), deletes it on
+success and keeps it on failure (it becomes visible again after the visibility timeout).
+With ``--table`` (default ``$TABLE_NAME``) a replayed delivery is noted on its incident's timeline
+and the handles it returned are saved, so a later resolve updates the replayed message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from ..config import ConfigError, default_config_path, load_config
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dlq", help="list or replay notifications on the dead-letter queue")
+    p.add_argument("action", choices=("list", "replay"), help="list records, or re-deliver them")
+    p.add_argument("--queue-url", default=None, help="SQS queue URL (default: $DLQ_URL)")
+    p.add_argument("--config", default=None, help="configuration file (default: $UPTIME_CONFIG)")
+    p.add_argument("--max", type=int, default=100, metavar="N", help="handle at most N records (default 100)")
+    p.add_argument("--table", default=None, help="incident table to note replays in (default: $TABLE_NAME)")
+    p.add_argument("--json", action="store_true", help="list: one JSON record per line")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    queue_url = args.queue_url or os.environ.get("DLQ_URL")
+    if not queue_url:
+        print("dlq: no queue: pass --queue-url or set DLQ_URL", file=sys.stderr)
+        return 2
+    from ..adapters.queue import SqsDeadLetters
+
+    dead_letters = SqsDeadLetters(queue_url)
+    if args.action == "list":
+        return list_records(dead_letters, max_records=args.max, as_json=args.json)
+    try:
+        config = load_config(args.config or default_config_path())
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from ..adapters.secrets import SecretResolver
+    from ..delivery import Dispatcher
+    from ..notifiers.registry import make_notifiers
+
+    dispatcher = Dispatcher(config, make_notifiers(), SecretResolver(), dead_letters)
+    table = args.table or os.environ.get("TABLE_NAME")
+    store = None
+    if table:
+        from ..adapters.incidents import DynamoIncidentStore
+
+        store = DynamoIncidentStore(table)
+    replayed, kept = replay(dead_letters, dispatcher, config, max_records=args.max, store=store)
+    return 0 if kept == 0 else 1
+
+
+def describe(record: dict[str, Any]) -> str:
+    note = record.get("notification") or {}
+    alerts = ", ".join(f"{a.get('name')} [{a.get('state')}]" for a in note.get("alerts") or []) or "-"
+    return (
+        f"{record.get('first_failure_at', '?')}  channel={record.get('channel')}  "
+        f"kind={record.get('kind') or note.get('kind')}  incident={record.get('incident_id') or '-'}  "
+        f"attempts={record.get('attempts')}  alerts: {alerts}\n    error: {record.get('error')}"
+    )
+
+
+def list_records(
+    dead_letters: Any, *, max_records: int = 100, as_json: bool = False, out: TextIO | None = None
+) -> int:
+    """Print waiting records (they stay on the queue and reappear after the visibility timeout)."""
+    out = out or sys.stdout
+    received = dead_letters.receive(max_records)
+    for item in received:
+        if as_json:
+            print(json.dumps({"handle": item.handle, **item.record}, sort_keys=True), file=out)
+        else:
+            print(describe(item.record), file=out)
+    if not as_json:
+        print(f"{len(received)} record(s) on the dead-letter queue", file=out)
+    return 0
+
+
+def replay(
+    dead_letters: Any,
+    dispatcher: Any,
+    config: Any,
+    *,
+    max_records: int = 100,
+    store: Any = None,
+    out: TextIO | None = None,
+) -> tuple[int, int]:
+    """Re-deliver up to ``max_records``; returns (replayed, kept)."""
+    from .. import clock
+    from ..delivery import notification_from_dict
+    from ..domain.incident import TimelineEntry
+
+    out = out or sys.stdout
+    replayed = kept = 0
+    for item in dead_letters.receive(max_records):
+        record = item.record
+        channel = record.get("channel")
+        try:
+            notification = notification_from_dict(record["notification"], config)
+        except (KeyError, ValueError, TypeError) as exc:
+            print(f"kept (unreadable record: {type(exc).__name__}: {exc}): {describe(record)}", file=out)
+            kept += 1
+            continue
+        outcome = dispatcher.deliver(channel, notification, dead_letter=False)
+        if not outcome.ok:
+            print(f"kept ({outcome.error}): {describe(record)}", file=out)
+            kept += 1
+            continue
+        dead_letters.delete(item.handle)
+        replayed += 1
+        print(
+            f"replayed to {channel} after {outcome.attempts} attempt(s): incident {record.get('incident_id')}",
+            file=out,
+        )
+        if store is not None and notification.incident_id:
+            handles = outcome.delivery.handles if outcome.delivery else {}
+            entry = TimelineEntry(
+                clock.now(),
+                "notified",
+                f"{notification.kind.value} replayed from the dead-letter queue",
+                channel,
+            )
+            try:
+                store.record_outcomes(
+                    notification.incident_id, [entry], {channel: handles} if handles else {}
+                )
+            except Exception as exc:  # the delivery happened; the note is best effort
+                print(f"  (timeline not updated: {type(exc).__name__})", file=out)
+    print(f"{replayed} replayed, {kept} kept", file=out)
+    return replayed, kept
