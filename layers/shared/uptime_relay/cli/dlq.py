@@ -54,7 +54,7 @@ def run(args) -> int:
         from ..adapters.incidents import DynamoIncidentStore
 
         store = DynamoIncidentStore(table)
-    replayed, kept = replay(dead_letters, dispatcher, config, max_records=args.max, store=store)
+    _replayed, kept = replay(dead_letters, dispatcher, config, max_records=args.max, store=store)
     return 0 if kept == 0 else 1
 
 
