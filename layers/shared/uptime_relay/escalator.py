@@ -16,12 +16,18 @@ For each incident the store reports due (``store.due(now)``, the sparse ``due`` 
    channel in the config); their email addresses get a copy through the step's email channel or,
    when it has none, the first email channel in the config, with its ``to`` replaced by them.
    Each successful send is a ``notified`` timeline entry (so resolves reach escalated channels).
-4. A step is retried, not skipped: when a delivery fails (after the dispatcher's own retries),
-   the claimed cursor is moved back to the same step, due ``RETRY_S`` later (conditional on the
-   claim, so an acknowledgement in between wins). The next sweep re-sends only to the targets
-   that failed. The dispatcher dead-letters every failed delivery (nothing is lost); after
-   ``max_step_attempts`` sweeps the step is given up (``escalation_gave_up`` on the timeline) and
-   the policy moves on to its next step at that step's own time.
+4. A step is retried, not skipped. Each sweep's delivery goes through the dispatcher, which
+   retries transient errors within the invocation (backoff, Retry-After). If it still fails, the
+   claimed cursor is moved back to the same step, due ``RETRY_S`` later (conditional on the
+   claim, so an acknowledgement in between wins), and the next sweep re-sends only to the
+   targets that failed. Those attempts are made with ``dead_letter=False``; the step's last
+   attempt (``max_step_attempts``, default 3 sweeps) is made with ``dead_letter=True``, so a
+   notification reaches the dead-letter queue once, when it is given up
+   (``escalation_gave_up`` on the timeline); the policy then moves on to its next step at that
+   step's own time. A permanent error (bad routing key, 404) is not retried: it is dead-lettered
+   at once. If the re-arm loses (acknowledged meanwhile), the failed sends are dead-lettered too.
+5. At most one step per incident per sweep: after downtime an overdue policy catches up one step
+   a minute rather than sending every missed step at once.
 """
 
 from __future__ import annotations
