@@ -184,3 +184,46 @@ def test_the_cli_lists_acks_and_resolves_against_dynamodb(store, table, moto_end
 def test_the_cli_names_a_missing_table(moto_endpoint, aws):
     code, _, err = cli("list", "--table", "no-such-table", "--endpoint-url", moto_endpoint)
     assert code == 2 and "no-such-table" in err and "ResourceNotFound" in err
+
+
+def test_an_alertmanager_webhook_through_the_function_opens_an_incident(app, store):
+    body = (ROOT / "events" / "alertmanager-webhook-firing.json").read_bytes()
+    result = invoke(
+        app, function_url_event("POST", "/alertmanager", {"content-type": "application/json"}, body)
+    )
+    assert result["statusCode"] == 200
+    accepted = json.loads(result["body"])["accepted"]
+    opened = store.list()
+    assert accepted >= 1 and len(opened) == accepted
+    assert all(i.status == "open" for i in opened)
+
+
+def test_a_pagerduty_acknowledgement_through_the_function(app, store, monkeypatch):
+    from uptime_relay.notifiers.pagerduty import dedup_key
+    from uptime_relay.security import pagerduty_signature
+
+    monkeypatch.setenv("PAGERDUTY_WEBHOOK_SECRET_REF", "env:PD_WEBHOOK_SECRET")
+    monkeypatch.setenv("PD_WEBHOOK_SECRET", "pd-secret")
+    app._deps.cache_clear()
+    incident = seed(store)
+    body = json.dumps(
+        {
+            "event": {
+                "event_type": "incident.acknowledged",
+                "agent": {"summary": "Tenex Engineer"},
+                "data": {"id": "PGR0VU2", "type": "incident", "incident_key": dedup_key(incident.alert)},
+            }
+        }
+    ).encode()
+    forged = function_url_event(
+        "POST", "/pagerduty", {"x-pagerduty-signature": pagerduty_signature("x", body)}, body
+    )
+    assert invoke(app, forged)["statusCode"] == 401
+    assert store.get(incident.id).status == "open"
+    signed = function_url_event(
+        "POST", "/pagerduty", {"x-pagerduty-signature": pagerduty_signature("pd-secret", body)}, body
+    )
+    assert invoke(app, signed)["statusCode"] == 200
+    after = store.get(incident.id)
+    assert after.status == "acknowledged" and after.acknowledged_by == "Tenex Engineer"
+    assert after.timeline[-1].detail == "by Tenex Engineer via pagerduty"
