@@ -328,6 +328,20 @@ def test_each_metrics_insights_contributor_is_its_own_alarm_identity_for_alarm_a
     assert fired.extra["alarm_kind"] == "metrics_insights"
 
 
+def test_the_alarm_level_notification_of_a_multi_time_series_alarm_is_flagged_and_separate():
+    level = parse_event(load("sns-alarm-metrics-insights-alarm-level.json"), received_at=RECEIVED)[0]
+    contributor = parse_event(load("sns-alarm-metrics-insights-contributor.json"), received_at=RECEIVED)[0]
+    assert level.id == ARN + "uptime-availability-all" != contributor.id
+    assert level.extra["alarm_level_of_multi_time_series"] is True
+    assert "alarm_level_of_multi_time_series" not in contributor.extra
+    assert "check" not in level.labels
+
+
+def test_an_alertmanager_alert_keeps_its_generator_url():
+    alert = parse_event(load("alertmanager-webhook-firing.json"), received_at=RECEIVED)[0]
+    assert alert.extra["generator_url"] == "http://prometheus.example.com:9090/graph?g0.expr=..."
+
+
 def test_sns_and_eventbridge_forms_of_one_contributor_share_its_identity():
     sns = parse_event(load("sns-alarm-metrics-insights-contributor.json"), received_at=RECEIVED)[0]
     eb = parse_event(load("eventbridge-contributor-state-change.json"), received_at=RECEIVED)[0]

@@ -70,7 +70,8 @@ def parse(body: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> list[Al
             or f"{name} is {status}"
         )
         links: list[Link] = []
-        if generator := c.text(entry.get("generatorURL")):
+        generator = c.text(entry.get("generatorURL"))
+        if generator:
             links.append(Link(href=generator, text="Source"))
         if external_url:
             links.append(Link(href=external_url, text="Alertmanager"))
@@ -81,6 +82,8 @@ def parse(body: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> list[Al
         }
         if external_url:
             extra["external_url"] = external_url
+        if generator:
+            extra["generator_url"] = generator
         if receiver := c.text(body.get("receiver")):
             extra["receiver"] = receiver
         if group_labels:

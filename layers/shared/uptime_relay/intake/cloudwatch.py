@@ -101,6 +101,10 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Aler
 
     contributor_id = c.text(message.get("AlarmContributorId"))
     attributes = c.string_map(message.get("AlarmContributorAttributes"))
+    if not contributor_id and c.multi_time_series(metrics):
+        # The alarm-level notification of a multi-time-series alarm: each contributor also
+        # notifies on its own (id ARN#contributor). Flagged so the relay can tell them apart.
+        extra["alarm_level_of_multi_time_series"] = True
     if contributor_id:
         alarm_id = f"{alarm_id}#{contributor_id}"
         extra["contributor_id"] = contributor_id

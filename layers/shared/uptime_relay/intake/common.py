@@ -390,3 +390,12 @@ class Envelope:
     @property
     def fallback_time(self) -> datetime:
         return self.timestamp or self.received_at
+
+
+_GROUP_BY = re.compile(r"\bGROUP\s+BY\b", re.IGNORECASE)
+
+
+def multi_time_series(metrics: Iterable[MetricQuery]) -> bool:
+    """True for a Metrics Insights query over several time series (``GROUP BY``): such an alarm
+    notifies once per contributor and once more at alarm level."""
+    return any(is_insights_query(m.expression) and _GROUP_BY.search(m.expression or "") for m in metrics)

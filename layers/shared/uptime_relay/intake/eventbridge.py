@@ -76,6 +76,10 @@ def parse(event: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Alert:
 
     contributor = c.mapping(detail.get("alarmContributor"))
     contributor_id = c.text(contributor.get("id"))
+    if not contributor_id and c.multi_time_series(metrics):
+        # The alarm-level notification of a multi-time-series alarm: each contributor also
+        # notifies on its own (id ARN#contributor). Flagged so the relay can tell them apart.
+        extra["alarm_level_of_multi_time_series"] = True
     if contributor_id:
         attributes = c.string_map(contributor.get("attributes"))
         alarm_id = f"{alarm_id}#{contributor_id}"
