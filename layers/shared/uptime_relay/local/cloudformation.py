@@ -378,6 +378,12 @@ def create_stack(
             stack.attributes[lid] = {"TopicName": physical.rsplit(":", 1)[-1], "TopicArn": physical}
         elif kind == "AWS::DynamoDB::Table":
             stack.attributes[lid] = {"Arn": arn % ("dynamodb", f"table/{physical}")}
+            ttl = (resources_in[lid].get("Properties") or {}).get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):  # moto CloudFormation ignores TimeToLiveSpecification
+                clients("dynamodb").update_time_to_live(
+                    TableName=physical,
+                    TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+                )
         elif kind == "AWS::KMS::Key":
             stack.attributes[lid] = {"Arn": arn % ("kms", f"key/{physical}"), "KeyId": physical}
 
