@@ -348,3 +348,24 @@ def test_an_incident_whose_policy_left_the_config_stops_with_a_note():
     incident = world.store.get(iid)
     assert incident.due_at is None
     assert any(e.kind == "escalation_stopped" and "critical" in e.detail for e in incident.timeline)
+
+
+def test_a_sweep_holding_a_stale_copy_does_not_resend_what_a_partly_failed_attempt_delivered():
+    world = World()
+    world.open()
+    world.run(29)
+    now = T0 + timedelta(minutes=30)
+    snapshot = world.store.due(now)  # a slow sweep read this before the other one ran
+
+    class Snapshot:
+        def __getattr__(self, name):
+            return getattr(world.store, name)
+
+        def due(self, _now):
+            return snapshot
+
+    world.failures["slack-critical"] = deque(DeliveryError("500", permanent=False) for _ in range(4))
+    sweep(CONFIG, Snapshot(), world.dispatcher, now)  # emails go out, Slack fails, step re-armed
+    late = sweep(CONFIG, Snapshot(), world.dispatcher, now)  # wins the re-armed step with a stale copy
+    assert [name for name, _, _ in world.sent[1:]] == ["oncall-email", "oncall-email", "slack-critical"]
+    assert late.fired[0].delivered == ("slack-critical",)

@@ -331,8 +331,10 @@ def _sweep_one(
         report.skipped.append((iid, "claimed by another sweep, or no longer open"))
         return
 
-    tag = step_tag(incident.step, incident.round)
-    step = policy.steps[incident.step]
+    claimed = incident
+    incident = _fresh(store, incident)  # another sweep's earlier attempt may have recorded sends
+    tag = step_tag(claimed.step, claimed.round)
+    step = policy.steps[claimed.step]
     resolved = resolve_targets(config, step.notify, now)
     sends, problems = plan_sends(config, incident, resolved)
     done = _already_sent(incident, tag)
@@ -360,7 +362,7 @@ def _sweep_one(
             ack_url=ack_url,
             mentions=send.mentions,
             handles=dict(incident.handles.get(send.channel, {})),
-            escalation_step=incident.step,
+            escalation_step=claimed.step,
         )
         outcome = _deliver(dispatcher, config, send, notification, last=last_attempt)
         people = (
@@ -388,31 +390,34 @@ def _sweep_one(
         else:
             to_retry.append((send, notification, outcome))
 
-    fired = Fired(iid, incident.step, incident.round, tuple(delivered), tuple(failed))
+    fired = Fired(iid, claimed.step, claimed.round, tuple(delivered), tuple(failed))
     if to_retry:
+        # Recorded before the re-arm: a sweep that claims the re-armed step re-reads the incident
+        # and must see what this attempt delivered, so it re-sends only the failed targets.
         retry_at = now + timedelta(seconds=RETRY_S)
-        rearmed = store.advance(
+        keys = ", ".join(send.key for send, _, _ in to_retry)
+        entries.append(
+            TimelineEntry(
+                now,
+                "escalation_retry",
+                f"{tag}: attempt {attempt} of {max_step_attempts} failed for {keys}; "
+                f"retrying at {retry_at.isoformat()}",
+            )
+        )
+        _record(store, iid, entries, new_handles)
+        if store.advance(
             iid,
             expected_step=claim_step,
             expected_round=claim_round,
-            step=incident.step,
-            round=incident.round,
+            step=claimed.step,
+            round=claimed.round,
             due_at=retry_at,
-        )
-        keys = ", ".join(send.key for send, _, _ in to_retry)
-        if rearmed:
-            entries.append(
-                TimelineEntry(
-                    now,
-                    "escalation_retry",
-                    f"{tag}: attempt {attempt} of {max_step_attempts} failed for {keys}; "
-                    f"retrying at {retry_at.isoformat()}",
-                )
-            )
+        ):
             fired = dataclasses.replace(fired, retry=True)
         else:  # acknowledged, resolved or moved on meanwhile: keep the failed sends for replay
             for send, notification, outcome in to_retry:
                 _dead_letter(dispatcher, send, notification, outcome, now)
+        entries, new_handles = [], {}
     if failed and not fired.retry:
         entries.append(
             TimelineEntry(
@@ -427,6 +432,15 @@ def _sweep_one(
         report.failed.append(fired)
     _record(store, iid, entries, new_handles)
     report.fired.append(fired)
+
+
+def _fresh(store: Any, incident: Any) -> Any:
+    try:
+        latest = store.get(incident.id)
+    except Exception:
+        log.warning("could not re-read %s; using the due-index copy", incident.id, exc_info=True)
+        return incident
+    return latest if latest is not None else incident
 
 
 def _record(store: Any, iid: str, entries: list[TimelineEntry], handles: dict[str, dict]) -> None:
