@@ -17,7 +17,15 @@ _MISSING = object()
 
 
 def describe_statuses(expect: Expect) -> str:
-    return ", ".join(str(r) for r in expect.status)
+    return ", ".join(_describe_range(r.low, r.high) for r in expect.status)
+
+
+def _describe_range(low: int, high: int) -> str:
+    if low == high:
+        return str(low)
+    if low % 100 == 0 and high % 100 == 99:
+        return ", ".join(f"{c}xx" for c in range(low // 100, high // 100 + 1))
+    return f"{low}-{high}"
 
 
 def body_text(body: bytes, content_type: str | None) -> str:
