@@ -134,7 +134,7 @@ def render_html(notification: Notification, *, image_cid: str | None = None) -> 
         f'<h2 style="margin:0 0 8px 0">{e(fmt.title(notification))}</h2>',
     ]
     if alert.description and len(notification.alerts) == 1:
-        parts.append(f"<p>{e(alert.description)}</p>")
+        parts.append(f'<p style="white-space:pre-wrap">{e(alert.description)}</p>')
     parts.append('<table style="border-collapse:collapse">')
     for key, value in _facts(notification):
         parts.append(

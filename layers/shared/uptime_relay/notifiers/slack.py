@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from ..config import Channel
+from ..domain.alert import AlertSource
 from . import format as fmt
 from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
 from .http import parse_retry_after, post_json
@@ -211,7 +212,11 @@ class SlackNotifier:
         elif kind is NotificationKind.WARNING:
             lead.append("*No data*: the alarm cannot tell whether the check is healthy.")
         description = alert.description if len(notification.alerts) == 1 else None
-        if description:
+        if description and alert.source is AlertSource.FALLBACK:
+            # unrecognised input: show what arrived, line breaks kept, as a code block
+            raw = _cut_mrkdwn(escape(description).replace("```", "'''"), MAX_SECTION_TEXT - 200)
+            lead.append(f"```{raw}```")
+        elif description:
             lead.append(escape(fmt.one_line(description)))
         if lead:
             blocks.append({"type": "section", "text": _mrkdwn("\n".join(lead))})
