@@ -168,3 +168,24 @@ def test_help_names_the_builtin_example_channels(capsys):
     out = capsys.readouterr().out
     assert exit_info.value.code == 0
     assert "https://hooks.slack.com/services/EXAMPLE" in out and "oncall@example.com" in out
+
+
+@pytest.mark.parametrize(
+    ("mode", "pagerduty_lines", "slack_lines"),
+    [("warn", 0, 1), ("page", 1, 1), ("ignore", 0, 0)],
+)
+def test_insufficient_data_follows_the_matched_routes_setting(
+    capsys, tmp_path, mode, pagerduty_lines, slack_lines
+):
+    path = tmp_path / "uptime.yaml"
+    path.write_text(CONFIG.replace("  - notify: [slack-critical, pd-primary, oncall-email]",
+                                   f"  - notify: [slack-critical, pd-primary]\n    insufficient_data: {mode}"))  # fmt: skip
+    event = str(ROOT / "events/sns-insufficient-data-metric.json")
+    code, pagerduty, err = render(capsys, event, "--channel", "pagerduty", "--config", str(path))
+    assert (code, len(pagerduty)) == (0, pagerduty_lines)
+    if pagerduty:
+        assert pagerduty[0]["event_action"] == "trigger"
+    else:
+        assert "insufficient_data" in err
+    _, slack, _ = render(capsys, event, "--channel", "slack", "--config", str(path))
+    assert len(slack) == slack_lines

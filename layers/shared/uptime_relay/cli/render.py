@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import Channel, Config, ConfigError, load_config
@@ -49,8 +49,9 @@ Print the exact JSON body (or bodies, as JSON Lines) that would be sent to a cha
 event: a Lambda SNS event, an SQS event wrapping SNS, a bare CloudWatch alarm message, an
 EventBridge "CloudWatch Alarm State Change" event or an Alertmanager webhook body. Input it
 cannot recognise renders as a fallback notification carrying the raw text. ALARM renders the
-trigger form, OK the resolve form, INSUFFICIENT_DATA the warning form (never sent to PagerDuty:
-nothing is printed and stderr says why). Email bodies are {"subject","text","html","to","from"}.
+trigger form, OK the resolve form, INSUFFICIENT_DATA the warning form (not sent to PagerDuty:
+nothing is printed and stderr says why; with --config the matched route's insufficient_data
+setting applies: page renders a trigger, ignore renders nothing). Email bodies are {"subject","text","html","to","from"}.
 
 Without --config (or when the config has no channel of that type) a built-in example channel is
 used: slack webhook https://hooks.slack.com/services/EXAMPLE, pagerduty routing_key
@@ -75,33 +76,56 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def insufficient_data_mode(alert: Alert, config: Config | None) -> str:
+    """How the relay treats INSUFFICIENT_DATA for this alert: the first matched route decides
+    (``warn`` by default and without a config)."""
+    if config is None:
+        return "warn"
+    from ..domain.routing import match_routes
+
+    return match_routes(config.routes, alert.labels).insufficient_data
+
+
+def _kind(alert: Alert, config: Config | None) -> NotificationKind | None:
+    if alert.state is AlertState.INSUFFICIENT_DATA:
+        mode = insufficient_data_mode(alert, config)
+        if mode == "ignore":
+            return None
+        if mode == "page":
+            return NotificationKind.TRIGGER
+    return KINDS[alert.state]
+
+
 def notifications(
     alerts: Sequence[Alert], *, groups_alerts: bool, config: Config | None
 ) -> list[Notification]:
     """What the relay would hand a channel: one notification per alert, or, for channels that group
     (Slack, email), one per Alertmanager body (``extra["group_key"]``; CloudWatch alerts have their
     own id as group key, so they stay one per alert). A mixed group is a trigger when any alert in it
-    fires, else a resolve when any resolved, else a warning."""
-    groups: dict[str, list[Alert]] = {}
+    fires, else a resolve when any resolved, else a warning. INSUFFICIENT_DATA follows the matched
+    route's ``insufficient_data`` (warn: a warning; page: a trigger; ignore: nothing)."""
+    groups: dict[str, list[tuple[Alert, NotificationKind]]] = {}
     for index, alert in enumerate(alerts):
+        kind = _kind(alert, config)
+        if kind is None:
+            continue
         key = str(alert.extra.get("group_key") or alert.id) if groups_alerts else f"{index}"
-        groups.setdefault(key, []).append(alert)
+        groups.setdefault(key, []).append((alert, kind))
     out = []
     for members in groups.values():
-        states = {a.state for a in members}
-        if AlertState.ALARM in states:
-            kind = NotificationKind.TRIGGER
-        elif AlertState.OK in states:
-            kind = NotificationKind.RESOLVE
-        else:
-            kind = NotificationKind.WARNING
-        first = members[0]
+        kinds = {kind for _, kind in members}
+        kind = next(
+            k
+            for k in (NotificationKind.TRIGGER, NotificationKind.RESOLVE, NotificationKind.WARNING)
+            if k in kinds
+        )
+        first = members[0][0]
         check = config.check(first.check) if config is not None and first.check else None
         out.append(
             Notification(
                 kind=kind,
-                alerts=tuple(members),
-                opened_at=min(a.time for a in members) if kind is NotificationKind.TRIGGER else None,
+                alerts=tuple(a for a, _ in members),
+                opened_at=min(a.time for a, _ in members) if kind is NotificationKind.TRIGGER else None,
                 check=check,
             )
         )
@@ -122,12 +146,13 @@ def _read(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
-def _why_nothing(notes: Iterable[Notification], channel_type: str) -> str:
-    kinds = {n.kind for n in notes}
-    if kinds == {NotificationKind.WARNING} and channel_type == "pagerduty":
+def _why_nothing(alerts: Sequence[Alert], notes: Sequence[Notification], channel_type: str) -> str:
+    if not notes:
+        return "nothing to send: the matched route sets insufficient_data: ignore"
+    if {n.kind for n in notes} == {NotificationKind.WARNING} and channel_type == "pagerduty":
         return (
             "nothing to send: INSUFFICIENT_DATA is sent as a warning to Slack and email only; "
-            "it never triggers PagerDuty by default (a route may set insufficient_data: page)"
+            "it never triggers PagerDuty unless the matched route sets insufficient_data: page"
         )
     return f"nothing to send: the {channel_type} channel has no message for this event"
 
@@ -165,6 +190,6 @@ def run(args) -> int:
             sys.stdout.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")
             printed += 1
     if printed == 0:
-        print(f"render: {_why_nothing(notes, args.channel)}", file=sys.stderr)
+        print(f"render: {_why_nothing(alerts, notes, args.channel)}", file=sys.stderr)
     sys.stdout.flush()
     return 0
