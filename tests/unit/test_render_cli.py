@@ -144,22 +144,11 @@ def test_with_config_the_first_channel_of_the_type_and_the_check_labels_are_used
 def test_literal_secrets_in_the_config_are_never_printed(capsys, config_file):
     for channel in CHANNELS:
         for event in EVENTS:
-            code, _, err = render(capsys, str(event), "--channel", channel, "--config", config_file)
+            code = main(["render", str(event), "--channel", channel, "--config", config_file])
+            out, err = capsys.readouterr()
             assert code == 0
-    for channel in CHANNELS:
-        main(
-            [
-                "render",
-                str(ROOT / "events/sns-alarm-metric.json"),
-                "--channel",
-                channel,
-                "--config",
-                config_file,
-            ]
-        )
-        out, err = capsys.readouterr()
-        assert "0123456789abcdef0123456789abcdef" not in out + err
-        assert "XyzSecretPart" not in out + err
+            assert "0123456789abcdef0123456789abcdef" not in out + err
+            assert "XyzSecretPart" not in out + err
 
 
 def test_help_names_the_builtin_example_channels(capsys):
