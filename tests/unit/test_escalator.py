@@ -369,3 +369,31 @@ def test_a_sweep_holding_a_stale_copy_does_not_resend_what_a_partly_failed_attem
     late = sweep(CONFIG, Snapshot(), world.dispatcher, now)  # wins the re-armed step with a stale copy
     assert [name for name, _, _ in world.sent[1:]] == ["oncall-email", "oncall-email", "slack-critical"]
     assert late.fired[0].delivered == ("slack-critical",)
+
+
+def test_the_whole_story_with_the_relay_page_escalate_acknowledge_resolve():
+    from uptime_relay.relay import Relay
+
+    world = World()
+    relay = Relay(CONFIG, world.store, world.dispatcher)
+    alarm = "arn:aws:cloudwatch:us-east-1:1:alarm:api"
+    labels = {"check": "api", "severity": "critical"}
+
+    def alert(state, minute):
+        return Alert(
+            AlertSource.CLOUDWATCH, alarm, "api down", state, "r", T0 + timedelta(minutes=minute), labels
+        )
+
+    relay.handle([alert(AlertState.ALARM, 0)], T0)
+    # slack-critical is in the route and in the 0m step: paged once
+    assert [name for name, _, _ in world.sent] == ["slack-critical"]
+    world.run(12)
+    assert [name for name, _, _ in world.sent] == ["slack-critical", "pd-primary"]
+    [incident] = world.store.list()
+    world.store.acknowledge(incident.id, by="ana", via="slack", at=T0 + timedelta(minutes=12))
+    for minute in range(13, 120):
+        world.sweep(T0 + timedelta(minutes=minute))
+    assert len(world.sent) == 2
+    relay.handle([alert(AlertState.OK, 120)], T0 + timedelta(minutes=120))
+    resolves = {name for name, _, n in world.sent[2:] if n.kind is NotificationKind.RESOLVE}
+    assert resolves == {"slack-critical", "pd-primary"}  # the escalated channel hears the resolve too

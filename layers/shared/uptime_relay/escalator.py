@@ -101,7 +101,7 @@ def _already_sent(incident: Any, tag: str) -> set[str]:
     return keys
 
 
-def _incident_alert(incident: Any, now: datetime) -> Alert:
+def _incident_alert(incident: Any) -> Alert:
     alert = getattr(incident, "alert", None)
     if alert is not None:
         return alert
@@ -121,24 +121,26 @@ def _first_of_type(channels: Mapping[str, Channel], names: Iterable[str], type_:
 
 
 @dataclass(frozen=True)
-class _Send:
+class PlannedSend:
+    """One delivery a step makes."""
+
     channel: str  # channel name (for the timeline and handles)
     key: str  # what "already sent" is tracked by (channel name, or "<channel>:people")
     mentions: tuple[str, ...] = ()
     email_to: tuple[str, ...] = ()  # replaces the email channel's `to`
 
 
-def plan_sends(config: Config, incident: Any, resolved: Resolved) -> tuple[list[_Send], list[str]]:
+def plan_sends(config: Config, incident: Any, resolved: Resolved) -> tuple[list[PlannedSend], list[str]]:
     """Which channels get what for one step (see the module docstring), and problems."""
     problems = list(resolved.problems)
     channels = config.channels
-    sends = [_Send(name, name, mentions=resolved.mentions) for name in resolved.channels]
+    sends = [PlannedSend(name, name, mentions=resolved.mentions) for name in resolved.channels]
     if resolved.mentions and not _first_of_type(channels, resolved.channels, "slack"):
         slack = _first_of_type(channels, getattr(incident, "route_channels", ()), "slack") or (
             _first_of_type(channels, channels, "slack")
         )
         if slack:
-            sends.append(_Send(slack, slack, mentions=resolved.mentions))
+            sends.append(PlannedSend(slack, slack, mentions=resolved.mentions))
         else:
             problems.append("no slack channel to mention the on-call people in")
     if resolved.emails:
@@ -146,7 +148,7 @@ def plan_sends(config: Config, incident: Any, resolved: Resolved) -> tuple[list[
             channels, channels, "email"
         )
         if email:
-            sends.append(_Send(email, f"{email}:people", email_to=resolved.emails))
+            sends.append(PlannedSend(email, f"{email}:people", email_to=resolved.emails))
         else:
             problems.append("no email channel to send the on-call people's email through")
     return sends, problems
@@ -159,7 +161,9 @@ def _accepts(func: Callable[..., Any], name: str) -> bool:
         return False
 
 
-def _deliver(dispatcher: Any, config: Config, send: _Send, notification: Notification, *, last: bool) -> Any:
+def _deliver(
+    dispatcher: Any, config: Config, send: PlannedSend, notification: Notification, *, last: bool
+) -> Any:
     """One delivery. Dead-lettering is left to the dispatcher only on the step's ``last`` attempt;
     earlier failed attempts are retried by the next sweep instead (see ``_dead_letter``)."""
     target = dispatcher
@@ -177,7 +181,7 @@ def _deliver(dispatcher: Any, config: Config, send: _Send, notification: Notific
 
 
 def _dead_letter(
-    dispatcher: Any, send: _Send, notification: Notification, outcome: Any, now: datetime
+    dispatcher: Any, send: PlannedSend, notification: Notification, outcome: Any, now: datetime
 ) -> bool:
     """Put a failure the sweep will not retry (permanent) on the dead-letter queue itself, when the
     dispatcher was told not to. True when it is there."""
@@ -340,7 +344,7 @@ def _sweep_one(
     done = _already_sent(incident, tag)
     attempt = _attempts(incident, tag) + 1
     last_attempt = attempt >= max_step_attempts
-    alert = _incident_alert(incident, now)
+    alert = _incident_alert(incident)
     ack_url = _ack_url(ack_url_for, incident)
     check = config.check(incident.check) if incident.check else None
     entries = [TimelineEntry(now, "escalation_problem", f"{tag}: {p}") for p in problems]
@@ -348,7 +352,7 @@ def _sweep_one(
         entries.append(TimelineEntry(now, "escalation_problem", f"{tag}: nobody to notify"))
     delivered: list[str] = []
     failed: list[str] = []
-    to_retry: list[tuple[_Send, Notification, Any]] = []
+    to_retry: list[tuple[PlannedSend, Notification, Any]] = []
     new_handles: dict[str, dict] = {}
     for send in sends:
         if send.key in done:
