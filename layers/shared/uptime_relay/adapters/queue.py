@@ -24,7 +24,7 @@ class Received:
 
 class DeadLetters(Protocol):
     def put(self, record: dict[str, Any]) -> None: ...
-    def receive(self, max: int = 10) -> list[Received]: ...
+    def receive(self, max: int = 10, *, peek: bool = False) -> list[Received]: ...
     def delete(self, handle: str) -> None: ...
 
 
@@ -40,7 +40,7 @@ class InMemoryDeadLetters:
         with self._lock:
             self._items[f"h{next(self._ids)}"] = json.loads(json.dumps(record))
 
-    def receive(self, max: int = 10) -> list[Received]:
+    def receive(self, max: int = 10, *, peek: bool = False) -> list[Received]:
         with self._lock:
             return [Received(h, json.loads(json.dumps(r)), h) for h, r in list(self._items.items())[:max]]
 
@@ -82,21 +82,24 @@ class SqsDeadLetters:
             },
         )
 
-    def receive(self, max: int = 10) -> list[Received]:
-        """Up to ``max`` records (several SQS calls of at most 10); each is hidden while being handled."""
+    def receive(self, max: int = 10, *, peek: bool = False) -> list[Received]:
+        """Up to ``max`` records (several SQS calls of at most 10); each is hidden while being
+        handled, unless ``peek`` (listing: records stay visible; best effort beyond 10)."""
         out: list[Received] = []
+        seen: set[str] = set()
         while len(out) < max:
             reply = self.client.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(10, max - len(out)),
-                VisibilityTimeout=self.visibility_timeout,
+                VisibilityTimeout=0 if peek else self.visibility_timeout,
                 WaitTimeSeconds=0,
                 MessageSystemAttributeNames=["ApproximateReceiveCount"],
             )
-            messages = reply.get("Messages") or []
+            messages = [m for m in reply.get("Messages") or [] if m.get("MessageId") not in seen]
             if not messages:
                 break
             for message in messages:
+                seen.add(message.get("MessageId"))
                 try:
                     record = json.loads(message["Body"])
                 except ValueError:

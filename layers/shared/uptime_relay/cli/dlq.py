@@ -71,9 +71,9 @@ def describe(record: dict[str, Any]) -> str:
 def list_records(
     dead_letters: Any, *, max_records: int = 100, as_json: bool = False, out: TextIO | None = None
 ) -> int:
-    """Print waiting records (they stay on the queue and reappear after the visibility timeout)."""
+    """Print waiting records (they stay on the queue, visible)."""
     out = out or sys.stdout
-    received = dead_letters.receive(max_records)
+    received = dead_letters.receive(max_records, peek=True)
     for item in received:
         if as_json:
             print(json.dumps({"handle": item.handle, **item.record}, sort_keys=True), file=out)
