@@ -174,3 +174,10 @@ def test_oncall_is_always_a_member_and_agrees_with_the_shift_list(
     around = shifts(s, at - timedelta(days=8), at + timedelta(days=8))
     covering = [x for x in around if x.start <= at < x.end]
     assert covering == [Shift(who, covering[0].start, covering[0].end)]
+
+
+def test_a_handoff_inside_the_spring_forward_gap_happens_an_hour_later():
+    s = Schedule("night", "Europe/Berlin", "daily", time(2, 30), 0, date(2026, 3, 1), ("ana", "bo"))
+    before = oncall(s, local(BERLIN, 2026, 3, 29, 3, 29))  # 02:30 does not exist that night
+    after = oncall(s, local(BERLIN, 2026, 3, 29, 3, 30))
+    assert before != after
