@@ -168,14 +168,16 @@ def _from_record(record: Any, envelope: Envelope) -> list[Alert]:
 
 
 def _from_sns(sns: Mapping[str, Any], envelope: Envelope, *, via: str) -> list[Alert]:
+    # String message attributes become labels of a fallback alert (another publisher's metadata).
+    declared = sns.get("MessageAttributes")
     attributes = []
-    for key, value in (
-        (sns.get("MessageAttributes") or {}).items()
-        if isinstance(sns.get("MessageAttributes"), Mapping)
-        else ()
-    ):
-        if isinstance(value, Mapping) and value.get("Type") == "String" and (v := text(value.get("Value"))):
-            attributes.append((str(key), v))
+    for key, value in declared.items() if isinstance(declared, Mapping) else ():
+        if (
+            isinstance(value, Mapping)
+            and value.get("Type") == "String"
+            and (shown := text(value.get("Value")))
+        ):
+            attributes.append((str(key), shown))
     inner = replace(
         envelope,
         message_id=text(sns.get("MessageId")),
