@@ -1,0 +1,282 @@
+"""Monthly cost of a deployed stack, from its resources and list prices, beside the alternatives.
+
+Prices are us-east-1 list prices (REFERENCE.md; verify on the AWS pricing pages before quoting),
+before free tiers. The stack's variable costs are the per-check custom metric ($0.30) and alarm
+($0.10); everything else (Lambda, logs, DynamoDB, SNS, KMS, Secrets Manager) is cents to a few
+dollars even at 1,000 checks. Log bytes per check are measured by running the probe's real
+reporting code (EMF document + result log line) on a sample result.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field, replace
+
+from .config import Check, Config, is_secret_ref
+
+MINUTES_PER_MONTH = 43_800  # 730 hours, the month AWS pricing uses
+SELF_MONITORING_ALARMS = 10  # template.yaml: probe not running/slow, 3x errors, 3x throttles, 2x DLQ
+FIXED_METRICS = 7  # ProbeRunCompleted, ProbeRunDuration, AlertsRelayed, NotificationsSent,
+# DeliveryFailures, DeliveriesDeadLettered, EscalationsFired (each with the service dimension)
+
+
+@dataclass(frozen=True)
+class Prices:
+    metric_month: float = 0.30  # CloudWatch custom metric, first 10k
+    alarm_month: float = 0.10  # standard-resolution metric alarm
+    log_ingest_gb: float = 0.50  # CloudWatch Logs ingestion (EMF is billed as logs)
+    lambda_gb_s: float = 0.0000133334  # arm64 (x86_64: 0.0000166667)
+    lambda_request: float = 0.20 / 1e6
+    dynamodb_write: float = 0.625 / 1e6  # on-demand write request unit
+    dynamodb_read: float = 0.125 / 1e6  # on-demand read request unit
+    sns_publish: float = 0.50 / 1e6  # Lambda deliveries are free
+    kms_key_month: float = 1.00
+    kms_request: float = 0.03 / 1e4
+    secret_month: float = 0.40
+    secret_call: float = 0.05 / 1e4
+    xray_trace: float = 5.00 / 1e6
+    # Alternatives
+    route53_check: float = 0.75  # health check on a non-AWS endpoint (AWS endpoint: 0.50)
+    route53_feature: float = 2.00  # per optional feature on a non-AWS endpoint (AWS: 1.00)
+    synthetics_run: float = 0.0012  # per canary run
+
+
+@dataclass(frozen=True)
+class Usage:
+    checks: int
+    latency_metrics: int = 0  # checks with latency_metric: true (one more metric each)
+    secrets_manager_secrets: int = 0  # distinct secretsmanager: references in the config
+    probe_memory_mb: int = 512
+    probe_duration_s: float | None = None  # measured; None: estimated from checks and concurrency
+    concurrency: int = 100
+    typical_latency_s: float = 0.3  # one HTTPS probe with a fresh TLS handshake
+    log_bytes_per_check: int = 700  # per check per run (EMF + result line); see measure_log_bytes
+    log_bytes_per_run: int = 900  # run summary, run metrics, Lambda START/END/REPORT lines
+    alerts_per_month: int = 200  # alarm state changes reaching the relay (ALARM + OK)
+    notifications_per_alert: float = 3.0
+    acks_per_month: int = 50
+
+
+@dataclass(frozen=True)
+class LineItem:
+    item: str
+    quantity: float
+    unit: str
+    usd: float
+
+
+@dataclass
+class Estimate:
+    usage: Usage
+    items: list[LineItem] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return sum(i.usd for i in self.items)
+
+    def per_check(self) -> float:
+        return self.total / self.usage.checks if self.usage.checks else 0.0
+
+
+def probe_duration_s(usage: Usage) -> float:
+    """Wall time of one run: waves of ``concurrency`` probes each bounded by a typical latency,
+    or the CPU time (0.41 ms per probe measured on a full core, scaled to the probe's share of a
+    vCPU: 1,769 MB = 1 vCPU), whichever is longer, plus start-up and the metric flush."""
+    if usage.probe_duration_s is not None:
+        return usage.probe_duration_s
+    waves = math.ceil(usage.checks / max(1, usage.concurrency))
+    cpu_share = min(1.0, usage.probe_memory_mb / 1769)
+    cpu_s = usage.checks * 0.00041 / cpu_share
+    return 0.2 + max(waves * usage.typical_latency_s, cpu_s)
+
+
+def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
+    p, u = prices, usage
+    est = Estimate(u)
+    add = est.items.append
+    runs = MINUTES_PER_MONTH
+    metrics = u.checks + u.latency_metrics + FIXED_METRICS
+    add(LineItem("CloudWatch custom metrics", metrics, "metric-months", metrics * p.metric_month))
+    alarms = u.checks + SELF_MONITORING_ALARMS
+    add(
+        LineItem(
+            "CloudWatch alarms (checks + self-monitoring)", alarms, "alarm-months", alarms * p.alarm_month
+        )
+    )
+    log_gb = (u.checks * u.log_bytes_per_check + u.log_bytes_per_run) * runs / 1e9
+    log_gb += 2 * runs * 400 / 1e9  # escalator sweep lines + its REPORT line
+    add(
+        LineItem(
+            "CloudWatch Logs ingestion (EMF + results)", round(log_gb, 3), "GB", log_gb * p.log_ingest_gb
+        )
+    )
+    gb_s = runs * probe_duration_s(u) * u.probe_memory_mb / 1024
+    add(LineItem("Lambda probe compute", round(gb_s), "GB-s", gb_s * p.lambda_gb_s))
+    relay_gb_s = u.alerts_per_month * 1.0 * 0.25 + runs * 0.15 * 0.25 + u.acks_per_month * 0.5 * 0.25
+    add(
+        LineItem(
+            "Lambda relay/escalator/actions compute", round(relay_gb_s), "GB-s", relay_gb_s * p.lambda_gb_s
+        )
+    )
+    requests = 2 * runs + u.alerts_per_month + u.acks_per_month
+    add(LineItem("Lambda requests", requests, "requests", requests * p.lambda_request))
+    reads = runs + u.alerts_per_month * 3 + u.acks_per_month * 2
+    writes = u.alerts_per_month * 6 + u.acks_per_month * 4  # transactions bill two units per item
+    add(LineItem("DynamoDB on-demand reads", reads, "RRU", reads * p.dynamodb_read))
+    add(LineItem("DynamoDB on-demand writes", writes, "WRU", writes * p.dynamodb_write))
+    add(
+        LineItem(
+            "SNS publishes (alarm notifications)",
+            u.alerts_per_month,
+            "publishes",
+            u.alerts_per_month * p.sns_publish,
+        )
+    )
+    kms_requests = u.alerts_per_month * 2
+    add(
+        LineItem(
+            "KMS key for the topics (+ requests)",
+            1,
+            "key-months",
+            p.kms_key_month + kms_requests * p.kms_request,
+        )
+    )
+    secrets = 1 + u.secrets_manager_secrets  # the ack signing secret + the config's
+    calls = secrets * 12 * 730 * 2  # cached 5 minutes per warm container, about two containers
+    add(
+        LineItem(
+            "Secrets Manager secrets",
+            secrets,
+            "secret-months",
+            secrets * p.secret_month + calls * p.secret_call,
+        )
+    )
+    traces = 2 * runs + u.alerts_per_month + u.acks_per_month
+    add(LineItem("X-Ray traces (Tracing: Active)", traces, "traces", traces * p.xray_trace))
+    return est
+
+
+def usage_from_config(config: Config, **overrides: object) -> Usage:
+    refs = {
+        value
+        for channel in config.channels.values()
+        for value in _strings(channel.options)
+        if is_secret_ref(value) and value.startswith("secretsmanager:")
+    }
+    refs |= {v for c in config.checks for v in c.headers.values() if v.startswith("secretsmanager:")}
+    usage = Usage(
+        checks=len(config.checks),
+        latency_metrics=sum(1 for c in config.checks if c.latency_metric),
+        secrets_manager_secrets=len(refs),
+        concurrency=config.probe.concurrency,
+    )
+    return replace(usage, **overrides)  # type: ignore[arg-type]
+
+
+def _strings(value: object) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v)
+
+
+# --------------------------------------------------------------------------------------- alternatives
+def route53_monthly(checks: int, features: int, prices: Prices = Prices()) -> float:
+    """Route 53 health checks on non-AWS endpoints with ``features`` optional features each
+    (HTTPS, string matching, fast 10 s interval, latency measurement)."""
+    return checks * (prices.route53_check + features * prices.route53_feature)
+
+
+def synthetics_monthly(checks: int, prices: Prices = Prices()) -> float:
+    """One CloudWatch Synthetics canary per check running every minute (runs only; the canary's
+    own Lambda, S3 and logs are extra)."""
+    return checks * MINUTES_PER_MONTH * prices.synthetics_run
+
+
+def comparison(counts: Sequence[int] = (10, 100, 1000), base: Usage | None = None) -> list[dict[str, float]]:
+    rows = []
+    for n in counts:
+        usage = replace(base or Usage(checks=n), checks=n, probe_duration_s=None)
+        rows.append(
+            {
+                "checks": n,
+                "uptime_relay": estimate(usage).total,
+                "route53_https": route53_monthly(n, 1),
+                "route53_https_string": route53_monthly(n, 2),
+                "route53_https_string_fast": route53_monthly(n, 3),
+                "synthetics": synthetics_monthly(n),
+            }
+        )
+    return rows
+
+
+def comparison_markdown(rows: list[dict[str, float]]) -> str:
+    lines = [
+        "| checks | uptime-relay | Route 53: HTTPS | Route 53: HTTPS + string | Route 53: HTTPS + string + 10 s | Synthetics (1-min canary) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {int(r['checks']):,} | ${r['uptime_relay']:,.2f} | ${r['route53_https']:,.2f} | "
+            f"${r['route53_https_string']:,.2f} | ${r['route53_https_string_fast']:,.2f} | ${r['synthetics']:,.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def estimate_markdown(est: Estimate) -> str:
+    lines = ["| item | quantity | unit | USD / month |", "|---|---:|---|---:|"]
+    for i in est.items:
+        qty = (
+            f"{i.quantity:,.3f}".rstrip("0").rstrip(".")
+            if isinstance(i.quantity, float)
+            else f"{i.quantity:,}"
+        )
+        lines.append(f"| {i.item} | {qty} | {i.unit} | ${i.usd:,.2f} |")
+    lines.append(f"| **total** | | | **${est.total:,.2f}** |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------- measuring
+def measure_log_bytes(checks: Sequence[Check] | None = None) -> tuple[int, int]:
+    """Bytes the probe writes to CloudWatch Logs per check per run and per run, measured by
+    running its reporting code (``probe.report``) on one sample result per check."""
+    from aws_lambda_powertools import Logger, Metrics
+
+    from .probe.report import record_run
+    from .probe.result import ProbeResult, Timings
+
+    sample = list(checks or [Check(name="example-check", url="https://example.com/health")])
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    logger = Logger(service="uptime-relay", logger_handler=handler)
+    metrics = Metrics(namespace="UptimeRelay", service="uptime-relay")
+    results = [
+        ProbeResult(
+            check=c.name,
+            ok=True,
+            reason="ok",
+            status_code=200,
+            latency_ms=123.456,
+            timings=Timings(dns=1.234, connect=10.5, tls=30.25, ttfb=70.125, transfer=11.3, total=123.456),
+            cert_days_left=60.5,
+            target=c.target,
+        )
+        for c in sample
+    ]
+    with redirect_stdout(buffer):
+        record_run(
+            results, sample, metrics=metrics, logger=logger, duration_ms=1234.5, namespace="UptimeRelay"
+        )
+        metrics.flush_metrics()
+    total = len(buffer.getvalue().encode())
+    lambda_lines = 350  # START, END and REPORT lines Lambda writes per invocation
+    per_check = max(1, total // len(sample))
+    return per_check, lambda_lines + 300
