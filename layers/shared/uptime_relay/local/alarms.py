@@ -133,7 +133,7 @@ class AlarmDefinition:
     ) -> AlarmDefinition:
         """From PutMetricAlarm keyword arguments or one DescribeAlarms ``MetricAlarms`` item."""
         name = data["AlarmName"]
-        if "MetricName" not in data or "Metrics" in data:
+        if not data.get("MetricName") or data.get("Metrics"):
             raise UnsupportedAlarm(f"alarm {name!r}: only single-metric alarms are evaluated locally")
         statistic = data.get("Statistic")
         if not statistic:

@@ -2,15 +2,21 @@
 
 One simulated minute lasts ``minute_seconds`` real seconds: ``now()`` advances at ``60 /
 minute_seconds`` times real speed and ``sleep(s)`` waits ``s * minute_seconds / 60`` real seconds.
+
+The runner freezes the clock while a tick's handlers run (``with clock.frozen():``): simulated time
+then stands still except for what ``sleep`` adds, so work that takes real time (a cold handler
+start, a moto call) does not make the simulation skip minutes, and a run is deterministic in
+simulated time on a slow machine too.
 Installed with ``uptime_relay.clock.install`` for the run, so the handlers, the dispatcher's retry
 backoff and the escalation timers all follow it while the code stays the code that runs in Lambda.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 
@@ -39,7 +45,18 @@ class SimulatedClock:
         self._monotonic = monotonic
         self._real_sleep = real_sleep
         self._t0 = monotonic()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._frozen_at: datetime | None = None
+        self._freeze_depth = 0
+
+    def restart(self, start: datetime | None = None) -> None:
+        """Start over at ``start`` (default: the original start) from this real moment."""
+        with self._lock:
+            if start is not None:
+                self.start = start.astimezone(UTC)
+            self._t0 = self._monotonic()
+            if self._frozen_at is not None:
+                self._frozen_at = self.start
 
     @property
     def speed(self) -> float:
@@ -48,16 +65,47 @@ class SimulatedClock:
 
     def now(self) -> datetime:
         with self._lock:
+            if self._frozen_at is not None:
+                return self._frozen_at
             elapsed = self._monotonic() - self._t0
         return self.start + timedelta(seconds=elapsed * self.speed)
+
+    def freeze(self) -> None:
+        with self._lock:
+            if self._freeze_depth == 0:
+                self._frozen_at = self.now()
+            self._freeze_depth += 1
+
+    def thaw(self) -> None:
+        """Let time run again from where it stood (and from what sleeps added meanwhile)."""
+        with self._lock:
+            if self._freeze_depth == 0:
+                return
+            self._freeze_depth -= 1
+            if self._freeze_depth == 0 and self._frozen_at is not None:
+                spent = (self._frozen_at - self.start).total_seconds() / self.speed
+                self._t0 = self._monotonic() - spent
+                self._frozen_at = None
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        self.freeze()
+        try:
+            yield
+        finally:
+            self.thaw()
 
     def real_seconds(self, simulated_seconds: float) -> float:
         return simulated_seconds / self.speed
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of simulated time."""
-        if seconds > 0:
-            self._real_sleep(self.real_seconds(seconds))
+        if seconds <= 0:
+            return
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at += timedelta(seconds=seconds)
+        self._real_sleep(self.real_seconds(seconds))
 
     def sleep_until(self, at: datetime, *, stop: threading.Event | None = None) -> bool:
         """Wait until simulated time reaches ``at``. Returns False if ``stop`` was set meanwhile."""

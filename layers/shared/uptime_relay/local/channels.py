@@ -1,0 +1,195 @@
+"""Channels in the local stack: the real notifiers, wrapped to show deliveries on the timeline,
+inject faults, and print to the console when a channel has no real destination.
+
+A channel has no real destination when its URL is a documentation placeholder (``example.com``,
+``.example``, ``.invalid``, ``.test``), when it is an email channel without ``smtp`` whose
+recipients are placeholders (SES is not reachable locally), or when ``--console-channels`` says so.
+Such channels get the exact payloads the notifier would send, rendered readably on the console.
+
+The wrapper is installed by replacing ``notifiers.registry.make_notifiers`` for the run (and the
+name in every module that imported it), so the handlers build their dispatchers as in Lambda.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import clock
+from ..config import Channel, Config, is_secret_ref
+from ..notifiers.base import Delivery, DeliveryError, Notification
+from .faults import RETRY_AFTER_S, Faults
+
+PLACEHOLDER_SUFFIXES = (".example", ".invalid", ".test", ".example.com", ".example.org", ".example.net")
+PLACEHOLDER_HOSTS = ("example.com", "example.org", "example.net")
+Say = Callable[..., None]  # say(text, raw=False)
+
+
+def placeholder_host(host: str | None) -> bool:
+    host = (host or "").lower().rstrip(".")
+    return host in PLACEHOLDER_HOSTS or host.endswith(PLACEHOLDER_SUFFIXES)
+
+
+def _url_host(value: Any) -> str | None:
+    if not isinstance(value, str) or is_secret_ref(value):
+        return None
+    return urlsplit(value).hostname
+
+
+def has_real_destination(channel: Channel) -> bool:
+    """False when sending would only reach a documentation placeholder."""
+    if channel.type == "slack":
+        url = channel.get("webhook_url") or channel.get("api_url")
+        return not placeholder_host(_url_host(url))
+    if channel.type == "pagerduty":
+        return not placeholder_host(_url_host(channel.get("events_url")))
+    if channel.type == "email":
+        if channel.get("smtp"):
+            return True
+        recipients = channel.get("to") or ()
+        if isinstance(recipients, str):
+            recipients = (recipients,)
+        return not all(placeholder_host(str(r).rpartition("@")[2]) for r in recipients)
+    return True
+
+
+def console_channels(config: Config, *, everything: bool = False) -> set[str]:
+    return {name for name, ch in config.channels.items() if everything or not has_real_destination(ch)}
+
+
+# --------------------------------------------------------------------------------------- rendering
+def _indent(text: str, width: int = 100) -> str:
+    lines: list[str] = []
+    for line in text.splitlines() or [""]:
+        lines += textwrap.wrap(line, width, replace_whitespace=False) or [""]
+    return "\n".join("      │ " + line for line in lines)
+
+
+def _slack_text(payload: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for block in payload.get("blocks") or []:
+        kind = block.get("type")
+        if kind in ("header", "section") and isinstance(block.get("text"), dict):
+            parts.append(block["text"].get("text", ""))
+        for field in block.get("fields") or []:
+            parts.append(field.get("text", ""))
+        if kind == "context":
+            parts += [e.get("text", "") for e in block.get("elements") or [] if isinstance(e, dict)]
+        if kind == "actions":
+            buttons = [
+                f"[{(e.get('text') or {}).get('text', e.get('action_id'))}]"
+                for e in block.get("elements") or []
+                if isinstance(e, dict)
+            ]
+            parts.append(" ".join(buttons))
+    return "\n".join(p for p in parts if p) or str(payload.get("text", ""))
+
+
+def render_payload(channel: Channel, payload: dict[str, Any]) -> str:
+    """A readable rendering of one payload for the console."""
+    if channel.type == "slack":
+        return _slack_text(payload)
+    if channel.type == "pagerduty":
+        inner = payload.get("payload") or {}
+        head = f"{payload.get('event_action')} dedup_key={payload.get('dedup_key')}"
+        if inner:
+            head += f" severity={inner.get('severity')}\n{inner.get('summary', '')}"
+        for link in payload.get("links") or []:
+            head += f"\n{link.get('text', '')}: {link.get('href', '')}"
+        return head
+    if channel.type == "email":
+        to = ", ".join(payload.get("to") or [])
+        return f"To: {to}\nSubject: {payload.get('subject', '')}\n\n{payload.get('text', '').strip()}"
+    return json.dumps(payload, indent=2, default=str)
+
+
+# --------------------------------------------------------------------------------------- wrapper
+class LocalNotifier:
+    """Wraps one real notifier: console rendering, injected faults, and timeline lines."""
+
+    def __init__(
+        self,
+        inner: Any,
+        *,
+        console: set[str],
+        faults: Faults,
+        say: Say,
+        run_start: datetime,
+        show_payloads: bool = True,
+    ):
+        self._inner = inner
+        self.type = inner.type
+        self._console = console
+        self._faults = faults
+        self._say = say
+        self._run_start = run_start
+        self._show = show_payloads
+
+    def __getattr__(self, name: str) -> Any:  # groups_alerts and anything else the dispatcher reads
+        return getattr(self._inner, name)
+
+    def build_payloads(self, channel: Channel, notification: Notification) -> list[dict[str, Any]]:
+        return self._inner.build_payloads(channel, notification)
+
+    def send(self, channel: Channel, notification: Notification, secrets: Any) -> Delivery:
+        kind = getattr(notification.kind, "value", notification.kind)
+        fault = self._faults.active(channel.name, channel.type, clock.now(), self._run_start)
+        if fault is not None:
+            self._say(f"{channel.name} {kind} answered {fault.status} (injected fault)")
+            raise DeliveryError(
+                f"injected fault: HTTP {fault.status}",
+                permanent=not fault.transient,
+                retry_after=RETRY_AFTER_S if fault.status == 429 else None,
+                status=fault.status,
+            )
+        if channel.name in self._console:
+            payloads = self._inner.build_payloads(channel, notification)
+            if not payloads:
+                return Delivery(channel.name, {}, None)
+            self._say(f"{channel.name} {kind} (console: no real destination configured)")
+            if self._show:
+                for payload in payloads:
+                    self._say(_indent(render_payload(channel, payload)), raw=True)
+            return Delivery(channel.name, {}, 200)
+        try:
+            delivery = self._inner.send(channel, notification, secrets)
+        except DeliveryError as exc:
+            status = f" {exc.status}" if exc.status else ""
+            retry = " (will retry)" if not exc.permanent else " (permanent)"
+            self._say(f"{channel.name} {kind} failed{status}: {exc}{retry}")
+            raise
+        self._say(f"{channel.name} {kind} delivered")
+        return delivery
+
+
+@contextlib.contextmanager
+def wrapped_notifiers(wrap: Callable[[Any], Any]) -> Iterator[None]:
+    """Make ``notifiers.registry.make_notifiers`` return wrapped notifiers for the duration."""
+    from ..notifiers import registry
+
+    original = registry.make_notifiers
+
+    def make_notifiers(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {kind: wrap(n) for kind, n in original(*args, **kwargs).items()}
+
+    patched: list[tuple[Any, str]] = []
+    for module in list(sys.modules.values()):
+        for name, value in list(getattr(module, "__dict__", {}).items()):
+            if value is original:
+                setattr(module, name, make_notifiers)
+                patched.append((module, name))
+    try:
+        yield
+    finally:
+        for module, name in patched:
+            setattr(module, name, original)
+        for module in list(sys.modules.values()):  # modules first imported during the run
+            for name, value in list(getattr(module, "__dict__", {}).items()):
+                if value is make_notifiers:
+                    setattr(module, name, original)
