@@ -17,6 +17,7 @@ Every refusal is logged with its reason, never with a secret, signature or token
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
 import logging
@@ -337,8 +338,6 @@ class Actions:
         if self.alertmanager_token_ref:
             expected = self._resolve(self.alertmanager_token_ref, ALERTMANAGER_TOKEN_ENV)
             offered = headers.get("authorization", "")
-            import hmac
-
             if not hmac.compare_digest(f"Bearer {expected}".encode(), offered.encode("utf-8", "replace")):
                 raise Unauthorized("missing or wrong Alertmanager bearer token")
         parse = self._parse_event
