@@ -422,3 +422,16 @@ def test_a_resolved_alert_is_timed_by_its_end_and_a_firing_one_by_its_start():
     firing = parse_event(load("alertmanager-webhook-firing.json"), received_at=RECEIVED)[0]
     assert resolved.time > firing.time
     assert resolved.id == firing.id
+
+
+def test_powertools_event_classes_are_accepted_as_they_are():
+    from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, SNSEvent, SQSEvent
+
+    sns = parse_event(SNSEvent(json.loads(load("sns-alarm-metric.json"))), received_at=RECEIVED)[0]
+    sqs = parse_event(SQSEvent(json.loads(load("sqs-sns-alarm-metric.json"))), received_at=RECEIVED)[0]
+    eb = parse_event(
+        EventBridgeEvent(json.loads(load("eventbridge-composite-alarm.json"))), received_at=RECEIVED
+    )[0]
+    assert sns.id == sqs.id == ARN + "uptime-api-availability"
+    assert eb.id == ARN + "checkout-unhealthy"
+    assert json.loads(eb.raw)["detail-type"] == "CloudWatch Alarm State Change"

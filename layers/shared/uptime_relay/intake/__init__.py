@@ -49,6 +49,7 @@ def _raw_text(obj: Any) -> str:
         return decode(bytes(obj))
     if isinstance(obj, str):
         return obj
+    obj = getattr(obj, "raw_event", obj)  # Powertools event classes wrap the plain dict
     try:
         return json.dumps(obj, ensure_ascii=False, default=repr)
     except (TypeError, ValueError, RecursionError):
