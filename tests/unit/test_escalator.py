@@ -397,3 +397,21 @@ def test_the_whole_story_with_the_relay_page_escalate_acknowledge_resolve():
     relay.handle([alert(AlertState.OK, 120)], T0 + timedelta(minutes=120))
     resolves = {name for name, _, n in world.sent[2:] if n.kind is NotificationKind.RESOLVE}
     assert resolves == {"slack-critical", "pd-primary"}  # the escalated channel hears the resolve too
+
+
+def test_silences_from_the_silence_store_hold_escalation_and_are_read_only_when_needed():
+    from uptime_relay.adapters.silences import InMemorySilences
+
+    world = World()
+    world.open()
+    silences = InMemorySilences()
+    silences.add(Silence("s1", {"check": "api"}, T0, T0 + timedelta(minutes=15), "ana", "deploy"))
+    reads = []
+
+    def active(at):
+        reads.append(at)
+        return silences.active(at)
+
+    world.run(20, silences=active)
+    assert [name for name, _, _ in world.sent] == ["pd-primary"]
+    assert reads == [T0 + timedelta(minutes=m) for m in (10, 15)]  # only when a step was due

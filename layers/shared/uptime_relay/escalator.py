@@ -236,6 +236,23 @@ def _outcome_error(outcome: Any) -> str:
     return str(error) if error else "delivery failed"
 
 
+class _LazySilences:
+    def __init__(self, source: Any, now: datetime):
+        self._source = source
+        self._now = now
+        self._loaded: tuple[Silence, ...] | None = None
+
+    def get(self) -> tuple[Silence, ...]:
+        if self._loaded is None:
+            try:
+                found = self._source(self._now) if callable(self._source) else self._source
+                self._loaded = tuple(found)
+            except Exception:  # unreadable silences must not stop escalations
+                log.exception("silences could not be read; escalating without them")
+                self._loaded = ()
+        return self._loaded
+
+
 def sweep(
     config: Config,
     store: Any,
@@ -244,13 +261,16 @@ def sweep(
     *,
     resolve_targets: Callable[[Config, Iterable[str], datetime], Resolved] = default_resolve_targets,
     ack_url_for: Callable[[Any], str | None] | None = None,
-    silences: Iterable[Silence] = (),
+    silences: Iterable[Silence] | Callable[[datetime], Iterable[Silence]] = (),
     max_step_attempts: int = MAX_STEP_ATTEMPTS,
 ) -> SweepReport:
     """Fire every due escalation step once (see the module docstring). Never raises for one
-    incident's trouble: it is logged, reported as skipped, and the sweep goes on."""
+    incident's trouble: it is logged, reported as skipped, and the sweep goes on.
+
+    ``silences`` may be a callable (e.g. ``SilenceStore.active``): it is called at most once per
+    sweep, and only when a due incident gets as far as the silence check."""
     report = SweepReport()
-    silences = tuple(silences)
+    silences = _LazySilences(silences, now)
     for incident in store.due(now):
         try:
             _sweep_one(
@@ -281,7 +301,7 @@ def _sweep_one(
     *,
     resolve_targets: Callable[..., Resolved],
     ack_url_for: Callable[[Any], str | None] | None,
-    silences: tuple[Silence, ...],
+    silences: _LazySilences,
     max_step_attempts: int,
 ) -> None:
     iid = incident.id
@@ -309,7 +329,7 @@ def _sweep_one(
             store.append_timeline(iid, TimelineEntry(now, "escalation_stopped", "incident is silenced"))
         report.skipped.append((iid, "silenced"))
         return
-    why = is_silenced(incident.labels, now, silences, config.maintenance)
+    why = is_silenced(incident.labels, now, silences.get(), config.maintenance)
     if why is not None:
         store.advance(
             iid, expected_step=incident.step, expected_round=incident.round, step=incident.step,
@@ -468,7 +488,7 @@ class Escalator:
     store: Any
     dispatcher: Any
     ack_url_for: Callable[[Any], str | None] | None = None
-    silences: Callable[[], Iterable[Silence]] | None = None
+    silences: Callable[[datetime], Iterable[Silence]] | None = None  # e.g. SilenceStore.active
 
     def run(self, now: datetime) -> SweepReport:
         return sweep(
@@ -477,7 +497,7 @@ class Escalator:
             self.dispatcher,
             now,
             ack_url_for=self.ack_url_for,
-            silences=self.silences() if self.silences else (),
+            silences=self.silences or (),
         )
 
 
@@ -492,7 +512,8 @@ def build_escalator_from_env(
     metrics: Callable[..., None] | None = None,
 ) -> Escalator:
     """Adapters from TABLE_NAME, DLQ_URL, ACTIONS_URL, ACK_SECRET_REF, UPTIME_CONFIG (clients
-    injectable). Without TABLE_NAME / DLQ_URL (a bare local run) state is kept in memory."""
+    injectable). Without TABLE_NAME / DLQ_URL (a bare local run) state is kept in memory.
+    One-off silences are read from the same table (``adapters.silences``)."""
     import os
 
     from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
@@ -526,5 +547,7 @@ def build_escalator_from_env(
         from .relay import ack_url_factory
 
         ack_url_for = ack_url_factory(actions_url, lambda: secrets.resolve(ack_ref))
-    silences = getattr(store, "silences", None)
-    return Escalator(config, store, dispatcher, ack_url_for=ack_url_for, silences=silences)
+    from .adapters.silences import DynamoSilences, InMemorySilences
+
+    silence_store: Any = DynamoSilences(table, client=dynamodb) if table else InMemorySilences()
+    return Escalator(config, store, dispatcher, ack_url_for=ack_url_for, silences=silence_store.active)
