@@ -54,8 +54,8 @@ class Usage:
     probe_duration_s: float | None = None  # measured; None: estimated from checks and concurrency
     concurrency: int = 100
     typical_latency_s: float = 0.3  # one HTTPS probe with a fresh TLS handshake
-    log_bytes_per_check: int = 700  # per check per run (EMF + result line); see measure_log_bytes
-    log_bytes_per_run: int = 900  # run summary, run metrics, Lambda START/END/REPORT lines
+    log_bytes_per_check: int = 604  # per check per run (EMF + result line): measure_log_bytes() here
+    log_bytes_per_run: int = 835  # run summary + run metrics + Lambda START/END/REPORT lines
     alerts_per_month: int = 200  # alarm state changes reaching the relay (ALARM + OK)
     notifications_per_alert: float = 3.0
     acks_per_month: int = 50
@@ -246,17 +246,25 @@ def estimate_markdown(est: Estimate) -> str:
 
 # --------------------------------------------------------------------------------------- measuring
 def measure_log_bytes(checks: Sequence[Check] | None = None) -> tuple[int, int]:
-    """Bytes the probe writes to CloudWatch Logs per check per run and per run, measured by
-    running its reporting code (``probe.report``) on one sample result per check."""
+    """Bytes the probe writes to CloudWatch Logs (per check per run, per run), measured by running
+    its reporting code (``probe.report.record_run``) on one sample result per check."""
+    sample = list(checks or [Check(name="example-check", url="https://example.com/health")])
+    with_checks = _record_bytes(sample)
+    run_only = _record_bytes([])
+    lambda_lines = 350  # the START, END and REPORT lines Lambda writes per invocation
+    return max(1, (with_checks - run_only) // len(sample)), run_only + lambda_lines
+
+
+def _record_bytes(checks: Sequence[Check]) -> int:
     from aws_lambda_powertools import Logger, Metrics
 
     from .probe.report import record_run
     from .probe.result import ProbeResult, Timings
 
-    sample = list(checks or [Check(name="example-check", url="https://example.com/health")])
     buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    logger = Logger(service="uptime-relay", logger_handler=handler)
+    logger = Logger(service="uptime-relay")
+    handler = logger.registered_handler
+    previous = handler.setStream(buffer) if isinstance(handler, logging.StreamHandler) else None
     metrics = Metrics(namespace="UptimeRelay", service="uptime-relay")
     results = [
         ProbeResult(
@@ -269,14 +277,15 @@ def measure_log_bytes(checks: Sequence[Check] | None = None) -> tuple[int, int]:
             cert_days_left=60.5,
             target=c.target,
         )
-        for c in sample
+        for c in checks
     ]
-    with redirect_stdout(buffer):
-        record_run(
-            results, sample, metrics=metrics, logger=logger, duration_ms=1234.5, namespace="UptimeRelay"
-        )
-        metrics.flush_metrics()
-    total = len(buffer.getvalue().encode())
-    lambda_lines = 350  # START, END and REPORT lines Lambda writes per invocation
-    per_check = max(1, total // len(sample))
-    return per_check, lambda_lines + 300
+    try:
+        with redirect_stdout(buffer):
+            record_run(
+                results, checks, metrics=metrics, logger=logger, duration_ms=1234.5, namespace="UptimeRelay"
+            )
+            metrics.flush_metrics()
+    finally:
+        if previous is not None:
+            handler.setStream(previous)
+    return len(buffer.getvalue().encode())
