@@ -105,6 +105,10 @@ def test_a_bad_record_does_not_take_the_good_record_down_with_it():
 def test_deeply_nested_json_is_a_fallback_not_a_crash():
     text = "[" * 100_000 + "]" * 100_000
     assert_fallback(only(parse_event(text, received_at=RECEIVED)))
+    nested: dict = {}
+    for _ in range(50_000):
+        nested = {"Records": [{"Sns": {"Message": nested}}]}
+    assert all(a.time for a in parse_event(nested, received_at=RECEIVED))
 
 
 # --------------------------------------------------------------------------- properties

@@ -53,7 +53,10 @@ def _raw_text(obj: Any) -> str:
     try:
         return json.dumps(obj, ensure_ascii=False, default=repr)
     except (TypeError, ValueError, RecursionError):
-        return repr(obj)
+        try:
+            return repr(obj)
+        except RecursionError:
+            return f"<{type(obj).__name__} nested too deeply to show>"
 
 
 def _dispatch(obj: Any, envelope: Envelope) -> list[Alert]:
