@@ -476,3 +476,33 @@ def test_an_escalation_with_handles_is_broadcast_in_the_original_thread():
         assert post.json()["thread_ts"] == "1.0" and post.json()["reply_broadcast"] is True
         assert buttons(post.json()) == {"ack": "inc-42", "resolve": "inc-42"}
         assert delivery.handles == {"channel": "C0ALERTS", "ts": "1.0"}
+
+
+def test_a_resolve_by_hand_says_who_resolved_it_instead_of_repeating_the_alarm_reason():
+    with HttpReceiver(Reply(200, {"ok": True, "channel": "C0ALERTS", "ts": "2.0"})) as receiver:
+        channel, secrets = bot_channel(receiver)
+        by_hand = note(  # the alarm is still in ALARM: someone pressed Resolve
+            NotificationKind.RESOLVE, acknowledged_by="bob", handles={"channel": "C0ALERTS", "ts": "1.0"}
+        )
+
+        SlackNotifier().send(channel, by_hand, secrets)
+
+        [update] = receiver.to("/api/chat.update")
+        [reply] = receiver.to("/api/chat.postMessage")
+        assert "*Resolved* by bob." in all_text(update.json())
+        assert "Acknowledged by" not in all_text(update.json())
+        assert reply.json()["text"] == "✅ Resolved by bob."
+
+
+def test_unrecognised_input_is_shown_verbatim_in_a_code_block():
+    from uptime_relay.intake import parse_event
+
+    alerts = parse_event("Nightly backup failed:\n  <!channel> snapshot quota exceeded ``` & more")
+    channel = Channel("s", "slack", {"webhook_url": WEBHOOK_REF})
+
+    [payload] = SlackNotifier().build_payloads(channel, note(alerts=alerts))
+
+    lead = payload["blocks"][1]["text"]["text"]
+    assert lead.startswith("```") and lead.endswith("```")
+    assert "Nightly backup failed:\n  &lt;!channel&gt; snapshot quota exceeded ''' &amp; more" in lead
+    assert_within_block_kit_limits(payload)

@@ -74,7 +74,9 @@ def _facts(notification: Notification) -> list[tuple[str, str]]:
         facts.append(("Since", since))
     if len(notification.alerts) == 1 and alert.reason:
         facts.append(("Reason", alert.reason))
-    if notification.acknowledged_by:
+    if fmt.resolved_by(notification):
+        facts.append(("Resolved by", notification.acknowledged_by or ""))
+    elif notification.acknowledged_by:
         facts.append(("Acknowledged by", notification.acknowledged_by))
     if notification.incident_id:
         facts.append(("Incident", notification.incident_id))

@@ -188,13 +188,23 @@ def summary(notification: Notification) -> str:
     subject = f"{what} (check {check})" if check and check != what else what
     kind = notification.kind
     if kind is NotificationKind.RESOLVE:
-        return one_line(f"Resolved: {subject}")
+        by = resolved_by(notification)
+        return one_line(f"Resolved{' by ' + by if by else ''}: {subject}")
     if kind is NotificationKind.ACKNOWLEDGE:
         by = f" by {notification.acknowledged_by}" if notification.acknowledged_by else ""
         return one_line(f"Acknowledged{by}: {subject}")
     if kind is NotificationKind.WARNING:
         return one_line(f"No data: {subject} — {alert.reason}")
     return one_line(f"{subject} — {alert.reason}" if alert.reason else subject)
+
+
+def resolved_by(notification: Notification) -> str | None:
+    """Who resolved it by hand (Slack button, ack link, CLI); None when the alarm itself cleared."""
+    if notification.kind is not NotificationKind.RESOLVE or not notification.alerts:
+        return None
+    if notification.alert.state is AlertState.OK:
+        return None
+    return notification.acknowledged_by
 
 
 def reason(notification: Notification) -> str:
@@ -230,7 +240,7 @@ def since(notification: Notification) -> str:
         return ""
     text = format_time(opened)
     alert_time = notification.alert.time if notification.alerts else None
-    if notification.kind is NotificationKind.RESOLVE and alert_time and alert_time >= opened:
+    if notification.kind is NotificationKind.RESOLVE and alert_time and alert_time > opened:
         text += f" (lasted {format_duration(alert_time - opened)})"
     elif alert_time and alert_time > opened:
         text += f" ({format_duration(alert_time - opened)} ago)"

@@ -206,7 +206,8 @@ class SlackNotifier:
             by = notification.acknowledged_by
             lead.append(f"*Acknowledged*{' by ' + escape(by) if by else ''}.")
         elif kind is NotificationKind.RESOLVE:
-            lead.append("*Resolved.*")
+            by = fmt.resolved_by(notification)
+            lead.append(f"*Resolved*{' by ' + escape(by) if by else ''}.")
         elif kind is NotificationKind.ESCALATION and notification.escalation_step is not None:
             lead.append(f"*Escalated* (step {notification.escalation_step + 1}): still not acknowledged.")
         elif kind is NotificationKind.WARNING:
@@ -236,7 +237,11 @@ class SlackNotifier:
             fields.append(f"*Since*\n{escape(since)}")
         if notification.incident_id:
             fields.append(f"*Incident*\n{escape(notification.incident_id)}")
-        if notification.acknowledged_by and kind is not NotificationKind.ACKNOWLEDGE:
+        if (
+            notification.acknowledged_by
+            and kind is not NotificationKind.ACKNOWLEDGE
+            and not fmt.resolved_by(notification)
+        ):
             fields.append(f"*Acknowledged by*\n{escape(notification.acknowledged_by)}")
         blocks.append(
             {"type": "section", "fields": [_mrkdwn(f, MAX_FIELD_TEXT) for f in fields[:MAX_FIELDS]]}
@@ -321,12 +326,13 @@ class SlackNotifier:
             by = notification.acknowledged_by
             text = f"{fmt.emoji(notification)} Acknowledged{' by ' + escape(by) if by else ''}."
         else:
-            text = f"{fmt.emoji(notification)} Resolved."
+            by = fmt.resolved_by(notification)
+            text = f"{fmt.emoji(notification)} Resolved{' by ' + escape(by) if by else ''}."
             since = fmt.since(notification)
             if since and "lasted" in since:
                 text += f" Failing since {escape(since)}."
             reason = fmt.reason(notification)
-            if reason:
+            if reason and not by:
                 text += f"\n{escape(fmt.one_line(reason))}"
         text = _cut_mrkdwn(text, MAX_SECTION_TEXT)
         return {"text": text, "blocks": [{"type": "section", "text": _mrkdwn(text)}]}
