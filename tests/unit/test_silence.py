@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from uptime_relay.config import Maintenance, parse_config
 from uptime_relay.domain.silence import CronError, Silence, cron_fires, is_silenced, parse_cron
 
@@ -149,3 +151,38 @@ def test_a_cron_time_skipped_by_spring_forward_fires_an_hour_later():
     start = datetime(2026, 3, 29, 0, 0, tzinfo=berlin)
     fires = cron_fires(parse_cron("30 2 * * *"), berlin, start, start + timedelta(hours=6))
     assert [f.astimezone(berlin).strftime("%H:%M") for f in fires] == ["03:30"]
+
+
+def _field(low: int, high: int):
+    number = st.integers(min_value=low, max_value=high)
+    return st.one_of(
+        st.just("*"),
+        number.map(str),
+        st.tuples(number, number).map(lambda ab: f"{min(ab)}-{max(ab)}"),
+        st.integers(min_value=1, max_value=max(1, high - low)).map(lambda step: f"*/{step}"),
+        st.lists(number, min_size=1, max_size=3).map(lambda xs: ",".join(map(str, xs))),
+    )
+
+
+def _cron():
+    return st.tuples(_field(0, 59), _field(0, 23), _field(1, 31), _field(1, 12), _field(0, 7)).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    expression=_cron(),
+    day=st.dates(min_value=datetime(2026, 1, 1).date(), max_value=datetime(2027, 12, 31).date()),
+    zone=st.sampled_from(["UTC", "Asia/Kolkata"]),  # no daylight saving: every wall minute exists once
+)
+def test_cron_fire_times_agree_with_checking_every_minute(expression, day, zone):
+    tz = ZoneInfo(zone)
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    end = start + timedelta(hours=36)
+    cron = parse_cron(expression)
+    brute = []
+    minute = start
+    while minute <= end:
+        if cron.matches(minute.astimezone(tz).replace(tzinfo=None)):
+            brute.append(minute.astimezone(UTC))
+        minute += timedelta(minutes=1)
+    assert cron_fires(cron, tz, start.astimezone(UTC), end.astimezone(UTC)) == brute
