@@ -92,6 +92,19 @@ def _relay_alerts(config: Any, secrets: Any, alerts: list[Any]) -> Any:
     return results
 
 
+def _learn_own_url(event: dict[str, Any]) -> None:
+    """Set ``ACTIONS_URL`` from the request when the template could not (a function cannot name its
+    own Function URL without a circular reference): ack links in mails sent for Alertmanager
+    alerts then point back here."""
+    if os.environ.get("ACTIONS_URL"):
+        return
+    domain = str((event.get("requestContext") or {}).get("domainName") or "")
+    if not domain or "/" in domain:
+        return
+    local = domain.split(":")[0] in ("127.0.0.1", "localhost")
+    os.environ["ACTIONS_URL"] = f"{'http' if local else 'https'}://{domain}"
+
+
 def to_request(event: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
     """A Function URL event (2.0) as ``(method, path, headers, raw body)``; base64 bodies decoded
     to the exact bytes that were signed."""
@@ -112,6 +125,7 @@ def to_request(event: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
 
 @logger.inject_lambda_context(log_event=False)  # events carry signatures and ack tokens: never logged
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _learn_own_url(event)
     method, path, headers, body = to_request(event)
     response = _deps().handle(method, path, headers, body)
     return {

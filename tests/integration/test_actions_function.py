@@ -64,6 +64,7 @@ def app(table, tmp_path, monkeypatch):
     monkeypatch.setenv("ACK_SECRET", ACK_SECRET)
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "uptime-relay-test")
+    monkeypatch.setenv("ACTIONS_URL", "http://127.0.0.1:9")
     module = load_app()
     module._deps.cache_clear()
     return module
@@ -151,6 +152,15 @@ def test_an_email_link_works_once_across_containers(app, store):
     before = store.get(incident.id)
     assert invoke(app, event)["statusCode"] == 403
     assert store.get(incident.id) == before
+
+
+def test_the_function_learns_its_own_url_for_ack_links(app, monkeypatch):
+    import os
+
+    monkeypatch.setenv("ACTIONS_URL", "")
+    event = function_url_event("GET", "/", {"host": "abc123.lambda-url.us-east-1.on.aws"}, b"")
+    invoke(app, event)
+    assert os.environ["ACTIONS_URL"] == "https://abc123.lambda-url.us-east-1.on.aws"
 
 
 def test_unknown_routes_answer_404(app):
