@@ -407,3 +407,19 @@ def test_an_unverified_sender_is_rejected_permanently_by_ses(moto_ses):
 
     assert caught.value.permanent is True
     assert "MessageRejected" in str(caught.value)
+
+
+def test_every_mail_about_one_incident_threads_together_and_suppresses_auto_replies():
+    ses = FakeSes()
+    notifier = EmailNotifier(ses=ses, cloudwatch=FakeCloudWatch())
+
+    notifier.send(email_channel(), note(), StaticSecrets())
+    first = ses.sent()
+    notifier.send(
+        email_channel(), note(NotificationKind.RESOLVE, [alarm(state=AlertState.OK)]), StaticSecrets()
+    )
+    second = ses.sent()
+
+    assert first["References"] == second["References"] == "<incident-inc-42@uptime-relay>"
+    assert first["Message-ID"] != second["Message-ID"]
+    assert first["Auto-Submitted"] == "auto-generated"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -258,8 +259,15 @@ class EmailNotifier:
         msg["To"] = ", ".join(_recipients(channel))
         msg["Date"] = format_datetime(clock.now())
         msg["Message-ID"] = make_msgid(domain=GRAPH_CID_DOMAIN)
+        msg["Auto-Submitted"] = "auto-generated"  # no out-of-office replies to the alert address
+        msg["X-Auto-Response-Suppress"] = "All"
         if notification.incident_id:
-            msg["X-Uptime-Relay-Incident"] = fmt.one_line(notification.incident_id)[:200]
+            incident = fmt.one_line(notification.incident_id)[:200]
+            msg["X-Uptime-Relay-Incident"] = incident
+            # every mail about one incident threads together in mail clients
+            thread = "<incident-{}@{}>".format(re.sub(r"[^A-Za-z0-9._-]", "-", incident), GRAPH_CID_DOMAIN)
+            msg["References"] = thread
+            msg["In-Reply-To"] = thread
         msg.set_content(render_text(notification))
         cid = make_msgid(idstring="graph", domain=GRAPH_CID_DOMAIN) if image else None
         msg.add_alternative(render_html(notification, image_cid=cid[1:-1] if cid else None), subtype="html")
@@ -422,7 +430,7 @@ def _boto3_factory(service: str, timeout_s: float) -> ClientFactory:
 
         config = Config(
             connect_timeout=timeout_s,
-            read_timeout=max(timeout_s, 10.0),
+            read_timeout=timeout_s,
             retries={"total_max_attempts": 1, "mode": "standard"},
         )
         return boto3.client(service, region_name=region or None, config=config)
