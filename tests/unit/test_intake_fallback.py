@@ -184,3 +184,43 @@ def test_a_cloudwatch_message_with_any_fields_removed_is_still_a_cloudwatch_aler
     alert = only(parse_event(message, received_at=RECEIVED))
     assert alert.source is AlertSource.CLOUDWATCH
     assert (alert.name, alert.state) == ("uptime-api-availability", AlertState.ALARM)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"AlarmName": "bad \\ud800 name", "NewStateValue": "ALARM", "NewStateReason": "\\udfff"}',
+        {
+            "AlarmName": "bad \ud800 name",
+            "NewStateValue": "ALARM",
+            "AlarmContributorAttributes": {"\udc00": "x"},
+        },
+        {"Records": [{"Sns": {"Subject": "s\ud800", "Message": "text \udbff"}}]},
+        '{"version": "4", "groupKey": "g\\ud800", "alerts": [{"labels": {"alertname": "\\ud800"}}]}',
+    ],
+)
+def test_lone_surrogates_never_reach_an_alert(data):
+    for alert in parse_event(data, received_at=RECEIVED):
+        fields = [
+            alert.id,
+            alert.name,
+            alert.reason,
+            alert.raw,
+            alert.description,
+            alert.labels,
+            alert.annotations,
+        ]
+        for value in _strings([*fields, alert.extra]):
+            value.encode("utf-8")  # raises on a lone surrogate

@@ -178,3 +178,11 @@ def test_insufficient_data_follows_the_matched_routes_setting(
         assert "insufficient_data" in err
     _, slack, _ = render(capsys, event, "--channel", "slack", "--config", str(path))
     assert len(slack) == slack_lines
+
+
+def test_an_event_with_a_lone_surrogate_still_renders(capsys, tmp_path):
+    event = tmp_path / "surrogate.json"
+    event.write_text('{"AlarmName": "bad \\ud800 name", "NewStateValue": "ALARM"}')
+    for channel in CHANNELS:
+        code, bodies, _ = render(capsys, str(event), "--channel", channel)
+        assert code == 0 and bodies

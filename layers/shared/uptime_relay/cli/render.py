@@ -146,7 +146,7 @@ def _read(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
-def _why_nothing(alerts: Sequence[Alert], notes: Sequence[Notification], channel_type: str) -> str:
+def _why_nothing(notes: Sequence[Notification], channel_type: str) -> str:
     if not notes:
         return "nothing to send: the matched route sets insufficient_data: ignore"
     if {n.kind for n in notes} == {NotificationKind.WARNING} and channel_type == "pagerduty":
@@ -155,6 +155,16 @@ def _why_nothing(alerts: Sequence[Alert], notes: Sequence[Notification], channel
             "it never triggers PagerDuty unless the matched route sets insufficient_data: page"
         )
     return f"nothing to send: the {channel_type} channel has no message for this event"
+
+
+def _json_line(body: dict) -> str:
+    """One compact JSON document and a newline; \\u-escaped when the text cannot be encoded as is."""
+    line = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        line.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        line = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+    return line + "\n"
 
 
 def run(args) -> int:
@@ -187,9 +197,9 @@ def run(args) -> int:
     printed = 0
     for note in notes:
         for body in notifier.build_payloads(channel, note):
-            sys.stdout.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")
+            sys.stdout.write(_json_line(body))
             printed += 1
     if printed == 0:
-        print(f"render: {_why_nothing(alerts, notes, args.channel)}", file=sys.stderr)
+        print(f"render: {_why_nothing(notes, args.channel)}", file=sys.stderr)
     sys.stdout.flush()
     return 0

@@ -21,7 +21,7 @@ from .. import clock
 from ..config import Config
 from ..domain.alert import Alert
 from . import alertmanager, cloudwatch, eventbridge, fallback
-from .common import Envelope, decode, parse_time, string_map, text
+from .common import Envelope, clean, decode, parse_time, string_map, text
 
 __all__ = ["enrich", "parse_event"]
 
@@ -65,9 +65,11 @@ def _dispatch(obj: Any, envelope: Envelope) -> list[Alert]:
     if isinstance(obj, str):
         return _from_text(obj, envelope)
     if isinstance(obj, Mapping):
+        obj = clean(getattr(obj, "raw_event", obj))
         return _from_object(obj, _raw_text(obj), envelope)
     if isinstance(obj, list | tuple):
-        return _from_list(list(obj), _raw_text(obj), envelope)
+        obj = clean(obj)
+        return _from_list(obj, _raw_text(obj), envelope)
     return [
         fallback.parse(
             _raw_text(obj), why=f"unexpected input of type {type(obj).__name__}", envelope=envelope
@@ -78,8 +80,9 @@ def _dispatch(obj: Any, envelope: Envelope) -> list[Alert]:
 def _from_text(raw: str, envelope: Envelope) -> list[Alert]:
     if not raw.strip():
         return [fallback.parse(raw, why="the message is empty", envelope=envelope, kind="empty")]
+    raw = clean(raw)
     try:
-        parsed = json.loads(raw)
+        parsed = clean(json.loads(raw))
     except ValueError as exc:
         why = "it is plain text, not JSON"
         if raw.lstrip()[:1] in ("{", "["):
@@ -154,7 +157,7 @@ def _from_record(record: Any, envelope: Envelope) -> list[Alert]:
         if not isinstance(body, str):
             return _dispatch(body, sqs_envelope)
         try:
-            parsed = json.loads(body)
+            parsed = clean(json.loads(body))
         except ValueError:
             parsed = None
         if isinstance(parsed, Mapping) and parsed.get("Type") == "Notification" and "Message" in parsed:

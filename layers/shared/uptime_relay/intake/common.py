@@ -110,7 +110,7 @@ def json_object(value: Any) -> Any:
     """``value`` parsed as JSON when it is a JSON string; else ``value`` itself; None if unparseable."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return clean(json.loads(value))
         except (ValueError, RecursionError):
             return None
     return value
@@ -143,6 +143,30 @@ def truncate(value: str, limit: int = RAW_LIMIT_BYTES) -> str:
     marker = _TRUNCATED.format(total=len(data))
     keep = max(0, limit - len(marker.encode("utf-8")))
     return data[:keep].decode("utf-8", "ignore") + marker
+
+
+def _clean_text(value: str) -> str:
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON "\\ud800"): unusable in any channel
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def clean(value: Any, depth: int = 0) -> Any:
+    """``value`` with every lone UTF-16 surrogate (legal in JSON escapes, not encodable as UTF-8)
+    replaced by U+FFFD, in strings and keys at any depth. Other values are returned as they are."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if depth > 200:
+        return value
+    if isinstance(value, Mapping):
+        return {(_clean_text(k) if isinstance(k, str) else k): clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v, depth + 1) for v in value]
+    return value
 
 
 def decode(data: bytes) -> str:
