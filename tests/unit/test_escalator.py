@@ -310,6 +310,8 @@ def test_a_silence_holds_the_escalation_and_it_resumes_after_the_silence_expires
     assert world.run(19, silences=[silence]) == []
     resumed = world.run(60, silences=[silence])
     assert resumed[0] == (20, "pd-primary")  # the held step goes out when the silence ends
+    held = [e for e in world.store.list()[0].timeline if e.kind == "escalation_held"]
+    assert len(held) == 1 and "s1" in held[0].detail  # noted once, not every hold
 
 
 def test_a_maintenance_window_from_the_config_holds_matching_incidents():

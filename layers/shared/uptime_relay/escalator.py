@@ -335,6 +335,9 @@ def _sweep_one(
             iid, expected_step=incident.step, expected_round=incident.round, step=incident.step,
             round=incident.round, due_at=now + timedelta(seconds=HOLD_S),
         )  # fmt: skip
+        note = f"{step_tag(incident.step, incident.round)} paused: {why}"
+        if not any(e.kind == "escalation_held" and e.detail == note for e in incident.timeline):
+            _record(store, iid, [TimelineEntry(now, "escalation_held", note)], {})  # once per window
         report.skipped.append((iid, f"held: {why}"))
         return
 
