@@ -37,11 +37,14 @@ def _cloudwatch() -> Any:
     return boto3.client("cloudwatch", config=BotoConfig(retries={"mode": "adaptive", "max_attempts": 20}))
 
 
-def _config_for(layer_arn: str | None) -> Config:
+def config_for(layer_arn: str | None, *, lambda_client: Any = None) -> Config:
+    """The config of layer version ``layer_arn``: the mounted file when that is our own layer
+    (CONFIG_LAYER_ARN), else the file inside that version's zip (rollbacks)."""
     own = os.environ.get("CONFIG_LAYER_ARN")
     if not layer_arn or not own or layer_arn == own:
         return load_config(default_config_path())
-    layer = boto3.client("lambda").get_layer_version_by_arn(Arn=layer_arn)
+    client = lambda_client or boto3.client("lambda")
+    layer = client.get_layer_version_by_arn(Arn=layer_arn)
     content = requests.get(layer["Content"]["Location"], timeout=30)
     content.raise_for_status()
     with zipfile.ZipFile(io.BytesIO(content.content)) as archive:
@@ -49,7 +52,7 @@ def _config_for(layer_arn: str | None) -> Config:
     return parse_config(text, f"{layer_arn}:{CONFIG_FILE_IN_LAYER}")
 
 
-def handle(event: dict[str, Any], cloudwatch: Any) -> tuple[str, dict[str, Any]]:
+def handle(event: dict[str, Any], cloudwatch: Any, lambda_client: Any = None) -> tuple[str, dict[str, Any]]:
     """Do the work of one request; returns (physical id, Data). Raises on failure."""
     props = event.get("ResourceProperties") or {}
     prefix = props.get("Prefix") or event["StackId"].split("/")[1]
@@ -63,7 +66,7 @@ def handle(event: dict[str, Any], cloudwatch: Any) -> tuple[str, dict[str, Any]]
     else:
         if not topic_arn:
             raise ValueError("no alert topic: set the TopicArn property or ALERT_TOPIC_ARN")
-        config = _config_for(props.get("ConfigLayerArn"))
+        config = config_for(props.get("ConfigLayerArn"), lambda_client=lambda_client)
         desired = alarms.desired_alarms(config, namespace=namespace, topic_arn=topic_arn, prefix=prefix)
         changes = alarms.reconcile(cloudwatch, desired, prefix, namespace=namespace)
     logger.info(

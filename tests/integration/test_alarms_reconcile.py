@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -233,3 +235,38 @@ def test_deleting_the_custom_resource_removes_every_check_alarm(handler, cloudwa
         statuses = [p.json()["Status"] for p in receiver.to("/cfn-response")]
     assert statuses == ["SUCCESS", "SUCCESS"]
     assert described(cloudwatch, prefix) == {}
+
+
+class FakeLambda:
+    """The one Lambda call the reconciler makes on a rollback, answered with a receiver URL."""
+
+    def __init__(self, url):
+        self.url = url
+        self.asked = []
+
+    def get_layer_version_by_arn(self, Arn):
+        self.asked.append(Arn)
+        return {"LayerVersionArn": Arn, "Content": {"Location": self.url}}
+
+
+def test_on_rollback_it_reconciles_from_the_earlier_config_layer_version(
+    handler, cloudwatch, prefix, monkeypatch
+):
+    module, _ = handler  # the mounted (new) config has two checks
+    monkeypatch.setenv("CONFIG_LAYER_ARN", "arn:aws:lambda:us-east-1:123456789012:layer:s-config:2")
+    old_zip = io.BytesIO()
+    with zipfile.ZipFile(old_zip, "w") as archive:
+        archive.writestr("uptime.yaml", TWO_CHECKS.split("  - name: web")[0])
+    with HttpReceiver() as receiver:
+        receiver.script("/layer.zip", Reply(200, old_zip.getvalue()))
+        fake = FakeLambda(receiver.url + "/layer.zip")
+        event = cfn_event(
+            receiver,
+            "Update",
+            prefix,
+            ConfigLayerArn="arn:aws:lambda:us-east-1:123456789012:layer:s-config:1",
+        )
+        _, data = module.handle(event, cloudwatch, lambda_client=fake)
+    assert fake.asked == ["arn:aws:lambda:us-east-1:123456789012:layer:s-config:1"]
+    assert data["Created"] == 1
+    assert list(described(cloudwatch, prefix)) == [f"{prefix}-check-api"]
