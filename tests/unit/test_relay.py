@@ -291,3 +291,29 @@ def test_a_relayed_alert_uses_alert_time_not_delivery_time(world):
     assert world.store.list()[0].opened_at == T0
     world.relay.handle([replace(alert, state=AlertState.OK, time=T0 + timedelta(minutes=1))], now=T0)
     assert world.store.list() == []
+
+
+def test_an_active_silence_from_the_store_silences_and_is_read_once_per_batch():
+    from uptime_relay.domain.silence import Silence
+    from uptime_relay.relay import silencer
+
+    reads = []
+    silence = Silence(
+        id="s1",
+        match={"check": "api"},
+        starts_at=T0 - timedelta(hours=1),
+        ends_at=T0 + timedelta(hours=1),
+        created_by="alice",
+        comment="deploy",
+    )
+
+    def active(at):
+        reads.append(at)
+        return [silence] if silence.active(at) else []
+
+    world = World(silenced=silencer(CONFIG, active))
+    world.sns(api("ALARM", T0), alarm_message("uptime-website", "ALARM", T0, check="website"))
+    assert [ch for ch, _ in world.sent()] == ["oncall-email"]
+    assert reads == [T0, T0]  # one read per record (each record is its own batch)
+    silenced = {i.check: i.silenced for i in world.store.list()}
+    assert silenced == {"api": True, "website": False}

@@ -132,17 +132,29 @@ def _default_resolve_targets(config: Config, targets: Iterable[str], at: datetim
     return resolve_targets(config, targets, at)
 
 
-def _maintenance_silencer(config: Config) -> Callable[[Mapping[str, str], datetime], str | None]:
-    def silenced(labels: Mapping[str, str], at: datetime) -> str | None:
-        if not config.maintenance:
+class silencer:
+    """``silenced(labels, at) -> why | None`` from the config's maintenance windows and, when given,
+    the active silences (``SilenceStore.active``). Silences are read at most once per instant per
+    batch: the relay calls ``reset()`` at the start of each ``handle``."""
+
+    def __init__(self, config: Config, silences: Callable[[datetime], Iterable[Any]] | None = None):
+        self.config = config
+        self.silences = silences
+        self._cache: dict[datetime, list[Any]] = {}
+
+    def reset(self) -> None:
+        self._cache.clear()
+
+    def __call__(self, labels: Mapping[str, str], at: datetime) -> str | None:
+        if not self.config.maintenance and self.silences is None:
             return None
         try:
             from .domain.silence import is_silenced
         except ImportError:
             return None
-        return is_silenced(labels, at, (), config.maintenance)
-
-    return silenced
+        if self.silences is not None and at not in self._cache:
+            self._cache[at] = list(self.silences(at))
+        return is_silenced(labels, at, self._cache.get(at, ()), self.config.maintenance)
 
 
 # --------------------------------------------------------------------------------------- relay
@@ -170,7 +182,7 @@ class Relay:
         self.resolve_targets = resolve_targets or _default_resolve_targets
         self.targets_at_open = targets_at_open or _default_targets_at_open
         self.initial_cursor = initial_cursor or _default_initial_cursor
-        self.silenced = silenced or _maintenance_silencer(config)
+        self.silenced = silenced or silencer(config)
         self._parse = parse
         self._enrich = enrich
         self.metrics = metrics
@@ -233,6 +245,9 @@ class Relay:
     def handle(self, alerts: Iterable[Alert], now: datetime) -> list[RelayResult]:
         results: list[RelayResult] = []
         sends: list[_Send] = []
+        reset = getattr(self.silenced, "reset", None)
+        if reset is not None:
+            reset()
         for alert in alerts:
             try:
                 result, alert_sends = self._transition(alert, now)
@@ -531,5 +546,18 @@ def build_relay_from_env(
     if actions_url and ack_ref:
         ack_url_for = ack_url_factory(actions_url, lambda: secrets.resolve(ack_ref))
     wrap, idem_config = make_idempotent(table, client=dynamodb) if table else (None, None)
-    relay = Relay(config, store, dispatcher, ack_url_for=ack_url_for, metrics=metrics, idempotent=wrap)
+    silences = None
+    if table:
+        from .adapters.silences import DynamoSilences
+
+        silences = DynamoSilences(table, client=dynamodb).active
+    relay = Relay(
+        config,
+        store,
+        dispatcher,
+        ack_url_for=ack_url_for,
+        metrics=metrics,
+        idempotent=wrap,
+        silenced=silencer(config, silences),
+    )
     return RelayService(relay, idem_config)
