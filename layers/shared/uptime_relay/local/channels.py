@@ -13,7 +13,9 @@ name in every module that imported it), so the handlers build their dispatchers 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
+import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -88,7 +90,9 @@ def _slack_text(payload: dict[str, Any]) -> str:
                 if isinstance(e, dict)
             ]
             parts.append(" ".join(buttons))
-    return "\n".join(p for p in parts if p) or str(payload.get("text", ""))
+    text = "\n".join(p for p in parts if p) or str(payload.get("text", ""))
+    text = re.sub(r"<([^|<>]+)\|([^<>]+)>", r"\2 (\1)", text)  # Slack links <url|text>
+    return html.unescape(text)
 
 
 def render_payload(channel: Channel, payload: dict[str, Any]) -> str:

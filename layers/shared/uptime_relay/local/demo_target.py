@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,18 +24,18 @@ class Outage:
 
 
 class DemoTarget:
-    def __init__(
-        self,
-        now: Callable[[], datetime],
-        started: datetime,
-        outages: Sequence[Outage] = (),
-    ):
-        self._now = now
-        self._started = started
+    """``clock`` (a SimulatedClock, or anything with ``now()`` and ``start``) times the outages;
+    it may be attached after the server started (the config needs the target's URL first)."""
+
+    def __init__(self, clock: Any = None, outages: Sequence[Outage] = ()):
+        self._clock = clock
         self.outages = list(outages)
         self._forced: int | None = None
         self.hits = 0
         self._server: ThreadingHTTPServer | None = None
+
+    def attach(self, clock: Any) -> None:
+        self._clock = clock
 
     # -- control
     def down(self, status: int = 503) -> None:
@@ -50,7 +50,9 @@ class DemoTarget:
     def status_now(self) -> int:
         if self._forced is not None:
             return self._forced or 200
-        offset = self._now() - self._started
+        if self._clock is None:
+            return 200
+        offset = self._clock.now() - self._clock.start
         for outage in self.outages:
             if outage.start <= offset < outage.end:
                 return outage.status

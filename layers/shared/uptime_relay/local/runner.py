@@ -220,6 +220,7 @@ class LocalStack:
         console: bool = False,
         quiet: bool = False,
         verbose: bool = False,
+        show_payloads: bool = True,
         start: datetime | None = None,
         stack_name: str = DEFAULT_STACK,
         root: Path | None = None,
@@ -233,6 +234,7 @@ class LocalStack:
         self.faults = faults or Faults()
         self.console_all = console
         self.verbose = verbose
+        self.show_payloads = show_payloads
         self.stack_name = stack_name
         self.root = root or project_root()
         self.after_minute = after_minute
@@ -449,7 +451,12 @@ class LocalStack:
         def wrap(notifier: Any) -> Any:
             return _AckCapture(
                 LocalNotifier(
-                    notifier, console=console, faults=self.faults, say=self.say, run_start=self.clock.start
+                    notifier,
+                    console=console,
+                    faults=self.faults,
+                    say=self.say,
+                    run_start=self.clock.start,
+                    show_payloads=self.show_payloads,
                 ),
                 self.ack_urls,
             )
@@ -645,10 +652,14 @@ class LocalStack:
             seen_entries = self._incidents_seen.get(incident.id, ("", 0))[1]
             entries = list(incident.timeline)
             for entry in entries[seen_entries:]:
+                if entry.kind == "notified" and "escalated to" in entry.detail:
+                    self.say(f"incident {incident.name} escalated: {entry.detail}")
+                    continue
                 if entry.kind in ("notified", "delivery_failed"):
                     continue  # the channel wrapper already said so
                 channel = f" -> {entry.channel}" if entry.channel else ""
-                detail = f": {entry.detail}" if entry.detail else ""
+                text = entry.detail if len(entry.detail) <= 140 else entry.detail[:139] + "…"
+                detail = f": {text}" if text else ""
                 self.say(f"incident {incident.name} [{incident.id}] {entry.kind}{channel}{detail}")
             self._incidents_seen[incident.id] = (incident.status, len(entries))
 
