@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config import Channel, Check
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
@@ -506,3 +508,44 @@ def test_unrecognised_input_is_shown_verbatim_in_a_code_block():
     assert lead.startswith("```") and lead.endswith("```")
     assert "Nightly backup failed:\n  &lt;!channel&gt; snapshot quota exceeded ''' &amp; more" in lead
     assert_within_block_kit_limits(payload)
+
+
+def test_a_no_data_warning_does_not_ping_the_whole_channel():
+    channel = Channel("s", "slack", {"webhook_url": WEBHOOK_REF, "mention": "@here"})
+
+    [payload] = SlackNotifier().build_payloads(
+        channel, note(NotificationKind.WARNING, [alarm(state=AlertState.INSUFFICIENT_DATA)])
+    )
+
+    assert "<!here>" not in "\n".join(mrkdwn_texts(payload))
+    assert "*No data*" in all_text(payload)
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=4000)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=_text,
+    reason=_text,
+    description=st.one_of(st.none(), _text),
+    labels=st.dictionaries(st.sampled_from(["check", "severity", "instance", "runbook"]), _text),
+    count=st.integers(min_value=1, max_value=120),
+    kind=st.sampled_from(list(NotificationKind)),
+    mentions_=st.lists(st.from_regex(r"U[A-Z0-9]{8}", fullmatch=True), max_size=30),
+)
+def test_any_alert_content_renders_within_block_kit_limits(
+    name, reason, description, labels, count, kind, mentions_
+):
+    alerts = [
+        alarm(name=name, reason=reason, description=description, labels=labels, id=f"id-{i}")
+        for i in range(count)
+    ]
+    channel = Channel("s", "slack", {"bot_token": TOKEN_REF, "channel": "#alerts", "mention": "@here"})
+    handles = {"channel": "C0ALERTS", "ts": "1.0"} if kind is NotificationKind.RESOLVE else {}
+
+    for payload in SlackNotifier().build_payloads(
+        channel, note(kind, alerts, mentions=tuple(mentions_), acknowledged_by=name[:50], handles=handles)
+    ):
+        assert_within_block_kit_limits(payload)
+        json.dumps(payload).encode("utf-8")

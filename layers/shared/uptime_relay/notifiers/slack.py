@@ -141,7 +141,8 @@ def mentions(channel: Channel, notification: Notification) -> list[str]:
         return []
     raw = [*notification.mentions]
     option = channel.get("mention")
-    if isinstance(option, str):
+    # the channel-wide mention (e.g. @here) is for pages, not for "no data" warnings
+    if isinstance(option, str) and notification.kind is not NotificationKind.WARNING:
         raw.extend(part for part in re.split(r"[,\s]+", option) if part)
     out: list[str] = []
     for item in raw:
