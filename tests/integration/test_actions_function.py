@@ -237,3 +237,29 @@ def test_a_pagerduty_acknowledgement_through_the_function(app, store, monkeypatc
     after = store.get(incident.id)
     assert after.status == "acknowledged" and after.acknowledged_by == "Tenex Engineer"
     assert after.timeline[-1].detail == "by Tenex Engineer via pagerduty"
+
+
+def test_the_cli_finds_the_table_from_the_stack_output(aws, moto_endpoint, monkeypatch):
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    stack = f"uptime-relay-{uuid.uuid4().hex[:6]}"
+    template = {
+        "Resources": {
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                },
+            }
+        },
+        "Outputs": {"TableName": {"Value": {"Ref": "Table"}}},
+    }
+    aws("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    outputs = aws("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+    table = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TableName")
+    incident = seed(DynamoIncidentStore(table, client=aws("dynamodb")))
+    code, out, _ = cli("list", "--stack", stack, "--endpoint-url", moto_endpoint)
+    assert code == 0 and incident.id in out
+    code, _, err = cli("list", "--stack", "no-such-stack", "--endpoint-url", moto_endpoint)
+    assert code == 2 and "no-such-stack" in err

@@ -34,13 +34,7 @@ class UsageError(Exception):
 
 def register(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--table", metavar="NAME", help="DynamoDB table (default: $TABLE_NAME)")
-    common.add_argument(
-        "--endpoint-url",
-        metavar="URL",
-        help="DynamoDB endpoint, e.g. the local stack's http://127.0.0.1:PORT (default: $AWS_ENDPOINT_URL)",
-    )
-    common.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
+    add_location_arguments(common)
 
     p = sub.add_parser("incidents", help="list, acknowledge and resolve incidents (AWS or local)")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
@@ -93,12 +87,14 @@ def run(
 
 def make_store(args: argparse.Namespace) -> Any:
     """The DynamoDB incident store named by the arguments / environment."""
-    table = getattr(args, "table", None) or os.environ.get("TABLE_NAME")
-    if not table:
-        raise UsageError("no table: pass --table NAME or set TABLE_NAME (the stack's incident table)")
-    import boto3
-
     from ..adapters.incidents import DynamoIncidentStore
+
+    table = resolve_table(args)
+    return _Guarded(DynamoIncidentStore(table, client=aws_client("dynamodb", args)), table)
+
+
+def aws_client(service: str, args: argparse.Namespace) -> Any:
+    import boto3
 
     kwargs: dict[str, Any] = {}
     if getattr(args, "endpoint_url", None):
@@ -106,10 +102,47 @@ def make_store(args: argparse.Namespace) -> Any:
     if getattr(args, "region", None):
         kwargs["region_name"] = args.region
     try:
-        client = boto3.client("dynamodb", **kwargs)
+        return boto3.client(service, **kwargs)
     except Exception as exc:  # e.g. NoRegionError
-        raise UsageError(f"cannot create a DynamoDB client: {exc}") from None
-    return _Guarded(DynamoIncidentStore(table, client=client), table)
+        raise UsageError(f"cannot create a {service} client: {exc}") from None
+
+
+def resolve_table(args: argparse.Namespace) -> str:
+    """``--table``, else ``$TABLE_NAME``, else the ``TableName`` output of ``--stack`` / ``$UPTIME_STACK``."""
+    table = getattr(args, "table", None) or os.environ.get("TABLE_NAME")
+    if table:
+        return table
+    stack = getattr(args, "stack", None) or os.environ.get("UPTIME_STACK")
+    if not stack:
+        raise UsageError(
+            "no table: pass --table NAME, set TABLE_NAME, or name the stack with --stack NAME "
+            "(e.g. uptime-relay, or uptime-relay-local for the local stack)"
+        )
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        reply = aws_client("cloudformation", args).describe_stacks(StackName=stack)
+    except (BotoCoreError, ClientError) as exc:
+        raise UsageError(f"stack {stack}: {_aws_reason(exc)}") from None
+    for output in (reply.get("Stacks") or [{}])[0].get("Outputs") or []:
+        if output.get("OutputKey") == "TableName":
+            return str(output["OutputValue"])
+    raise UsageError(f"stack {stack} has no TableName output: pass --table NAME")
+
+
+def add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--table", metavar="NAME", help="DynamoDB table (default: $TABLE_NAME)")
+    parser.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="find the table from this CloudFormation stack's TableName output (default: $UPTIME_STACK)",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="AWS endpoint, e.g. the local stack's http://127.0.0.1:PORT (default: $AWS_ENDPOINT_URL)",
+    )
+    parser.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
 
 
 class _Guarded:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,15 @@ from typing import Any, TextIO
 
 from .. import clock
 from ..config import LABEL_KEY_RE, parse_duration
-from .incidents import UsageError, _aws_reason, _login, _table, age
+from .incidents import (
+    UsageError,
+    _aws_reason,
+    _login,
+    _table,
+    age,
+    aws_client,
+    resolve_table,
+)
 
 StoreFactory = Callable[[argparse.Namespace], Any]
 MAX_SILENCE = timedelta(days=90)
@@ -84,23 +91,10 @@ def run(
 
 
 def make_store(args: argparse.Namespace) -> Any:
-    table = getattr(args, "table", None) or os.environ.get("TABLE_NAME")
-    if not table:
-        raise UsageError("no table: pass --table NAME or set TABLE_NAME (the stack's incident table)")
-    import boto3
-
     from ..adapters.silences import DynamoSilences
 
-    kwargs: dict[str, Any] = {}
-    if getattr(args, "endpoint_url", None):
-        kwargs["endpoint_url"] = args.endpoint_url
-    if getattr(args, "region", None):
-        kwargs["region_name"] = args.region
-    try:
-        client = boto3.client("dynamodb", **kwargs)
-    except Exception as exc:
-        raise UsageError(f"cannot create a DynamoDB client: {exc}") from None
-    return _Guarded(DynamoSilences(table, client=client), table)
+    table = resolve_table(args)
+    return _Guarded(DynamoSilences(table, client=aws_client("dynamodb", args)), table)
 
 
 class _Guarded:
