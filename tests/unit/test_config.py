@@ -207,3 +207,15 @@ def test_validate_command_exits_2_with_every_error_on_stderr(tmp_path, capsys):
 def test_an_unreadable_file_is_a_config_error(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read file" in capsys.readouterr().err
+
+
+def test_a_maintenance_cron_with_an_out_of_range_field_is_refused():
+    errors = errors_of(
+        """\
+        maintenance:
+          - {name: nightly, cron: "99 2 * * *", duration: 30m}
+        """
+    )
+    assert len(errors) == 1
+    assert errors[0].startswith("uptime.yaml:2: maintenance[0].cron: ")
+    assert "minute" in errors[0] and "99" in errors[0]

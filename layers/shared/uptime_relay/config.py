@@ -1019,6 +1019,14 @@ def _maintenance(v: _Validator, items: PosList, index: int, value: Any) -> Maint
                 f"expected 5 cron fields (minute hour day-of-month month day-of-week), got {cron!r}",
             )
             cron = None
+        else:
+            from .domain.silence import CronError, parse_cron  # the matcher that runs it
+
+            try:
+                parse_cron(cron)
+            except CronError as exc:
+                v.error(data, "cron", f"{path}.cron", str(exc))
+                cron = None
     duration = (
         v.duration(data, "duration", f"{path}.duration", data["duration"], minimum=60)
         if "duration" in data
