@@ -162,6 +162,26 @@ EXPECTED = {
             "2026-11-20T10:15:30.9+00:00",
         )
     ],
+    "eventbridge-anomaly-detection.json": [
+        (
+            AlertSource.EVENTBRIDGE,
+            AlertState.ALARM,
+            ARN + "api-latency-anomaly",
+            "api-latency-anomaly",
+            {"namespace": "UptimeRelay", "metric": "Latency", "check": "api"},
+            "2026-11-20T10:15:40.5+00:00",
+        )
+    ],
+    "sns-alarm-metrics-insights-alarm-level.json": [
+        (
+            AlertSource.CLOUDWATCH,
+            AlertState.ALARM,
+            ARN + "uptime-availability-all",
+            "uptime-availability-all",
+            {"namespace": "UptimeRelay", "metric": "Availability"},
+            "2026-11-20T10:15:30.9+00:00",
+        )
+    ],
     "alertmanager-webhook-firing.json": [
         (
             AlertSource.ALERTMANAGER,
@@ -302,7 +322,10 @@ def test_a_metric_math_alarm_has_no_single_metric_but_keeps_what_its_metrics_sha
 
 
 def test_an_anomaly_detection_alarm_names_its_band_and_its_one_metric():
+    eb = parse_event(load("eventbridge-anomaly-detection.json"), received_at=RECEIVED)[0]
+    assert (eb.extra["alarm_kind"], eb.metric.name, eb.metric.stat) == ("anomaly_detection", "Latency", "p90")
     alert = parse_event(load("sns-alarm-anomaly-detection.json"), received_at=RECEIVED)[0]
+    assert alert.id == eb.id
     assert alert.extra["alarm_kind"] == "anomaly_detection"
     assert alert.extra["threshold_metric_id"] == "ad1"
     assert alert.extra["comparison_operator"] == "LessThanLowerOrGreaterThanUpperThreshold"
