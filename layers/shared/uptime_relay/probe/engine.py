@@ -348,8 +348,9 @@ async def _open(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     state.phase = "dns"
     began = time.perf_counter()
-    if _is_ip(host):
-        addresses = [(socket.AF_INET6 if ":" in host else socket.AF_INET, host)]
+    literal = _ip_family(host)
+    if literal is not None:
+        addresses = [(literal, host)]
     else:
         try:
             addresses = await resolver(host, port)
@@ -429,12 +430,21 @@ def _default_secrets():
     return SecretResolver()
 
 
-def _is_ip(host: str) -> bool:
+def _ip_family(host: str) -> int | None:
+    """AF_INET / AF_INET6 for an IP literal, None for a name (cheap test first: names have letters)."""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return None
+        return socket.AF_INET6
+    if not host[-1:].isdigit():
+        return None
     try:
-        ipaddress.ip_address(host.split("%", 1)[0])
+        ipaddress.IPv4Address(host)
     except ValueError:
-        return False
-    return True
+        return None
+    return socket.AF_INET
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

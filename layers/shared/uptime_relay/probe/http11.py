@@ -86,18 +86,16 @@ async def read_response(
     bound: int = MAX_BODY_BYTES,
     on_first_byte: Callable[[], None] | None = None,
 ) -> Response:
-    """Read one response (skipping interim 1xx). ``on_first_byte`` fires when the status line lands."""
+    """Read one response (skipping interim 1xx). ``on_first_byte`` fires when the response head
+    (status line and headers, one read) has landed: the server's answer, as blackbox's ttfb."""
     first = True
     while True:
-        line = await _line(reader)
-        if not line:
-            raise ProtocolError("connection closed before any response")
+        head = await _head(reader)
         if first:
             first = False
             if on_first_byte is not None:
                 on_first_byte()
-        status, reason = _status_line(line)
-        headers = await _headers(reader)
+        status, reason, headers = _parse_head(head)
         if 100 <= status < 200 and status != 101:
             continue
         response = Response(status, reason, headers)
@@ -107,36 +105,46 @@ async def read_response(
         return response
 
 
+async def _head(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            raise ProtocolError("connection closed before any response") from None
+        if not exc.partial.startswith(b"HTTP/1."):
+            raise ProtocolError(f"not an HTTP/1.x response: {_first_line(exc.partial)!r}") from None
+        raise ProtocolError("connection closed inside the response headers") from None
+    except asyncio.LimitOverrunError:
+        raise ProtocolError("response headers over 64 KiB") from None
+
+
+def _first_line(data: bytes) -> str:
+    return data.split(b"\n", 1)[0].decode("latin-1").rstrip("\r")[:60]
+
+
+def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+        raise ProtocolError(f"not an HTTP/1.x response: {lines[0][:60]!r}")
+    if len(lines) > MAX_HEADER_LINES:
+        raise ProtocolError(f"more than {MAX_HEADER_LINES} response header lines")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon:
+            continue  # the blank end lines, junk, obsolete folding: a prober reports, it does not judge
+        key = name.strip().lower()
+        value = value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
+
+
 async def _line(reader: asyncio.StreamReader) -> bytes:
     try:
         return await reader.readline()
     except ValueError:  # over the stream limit (64 KiB)
-        raise ProtocolError("response line or header over 64 KiB") from None
-
-
-def _status_line(line: bytes) -> tuple[int, str]:
-    text = line.decode("latin-1").rstrip("\r\n")
-    parts = text.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
-        raise ProtocolError(f"not an HTTP/1.x response: {text[:60]!r}")
-    return int(parts[1]), parts[2] if len(parts) > 2 else ""
-
-
-async def _headers(reader: asyncio.StreamReader) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for _ in range(MAX_HEADER_LINES):
-        line = await _line(reader)
-        if not line:
-            raise ProtocolError("connection closed inside the response headers")
-        if line in (b"\r\n", b"\n"):
-            return headers
-        name, colon, value = line.decode("latin-1").partition(":")
-        if not colon:
-            continue  # tolerate junk / obsolete folding: a prober reports, it does not judge
-        key = name.strip().lower()
-        value = value.strip()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    raise ProtocolError(f"more than {MAX_HEADER_LINES} response header lines")
+        raise ProtocolError("chunk size line over 64 KiB") from None
 
 
 async def _body(reader: asyncio.StreamReader, response: Response, bound: int) -> None:
