@@ -151,7 +151,8 @@ def test_buttons_only_appear_while_there_is_something_to_acknowledge():
         channel, note(NotificationKind.WARNING, [alarm(state=AlertState.INSUFFICIENT_DATA)])
     )
 
-    assert buttons(resolved) == {} and buttons(acked) == {} and buttons(no_incident) == {}
+    assert buttons(resolved) == {} and buttons(no_incident) == {}
+    assert buttons(acked) == {"resolve": "inc-42"}  # acknowledged: only Resolve is left
     assert buttons(warning) == {"ack": "inc-42", "resolve": "inc-42"}
     assert resolved["attachments"][0]["color"] == "#2EB67D"
     assert "alice" in all_text(acked)
@@ -397,7 +398,7 @@ def test_bot_mode_resolve_updates_the_original_message_and_replies_in_its_thread
         assert delivery.handles == handles  # later follow-ups still edit the original
 
 
-def test_bot_mode_acknowledge_marks_the_original_as_acknowledged_by_someone():
+def test_bot_mode_acknowledge_marks_the_original_as_acknowledged_and_leaves_only_resolve():
     with HttpReceiver(Reply(200, {"ok": True, "channel": "C0ALERTS", "ts": "2.0"})) as receiver:
         channel, secrets = bot_channel(receiver)
         acked = note(
@@ -411,7 +412,7 @@ def test_bot_mode_acknowledge_marks_the_original_as_acknowledged_by_someone():
         [update] = receiver.to("/api/chat.update")
         [reply] = receiver.to("/api/chat.postMessage")
         assert "[ACKNOWLEDGED]" in update.json()["blocks"][0]["text"]["text"]
-        assert buttons(update.json()) == {}
+        assert buttons(update.json()) == {"resolve": "inc-42"}
         assert "Acknowledged by alice" in reply.json()["text"]
 
 

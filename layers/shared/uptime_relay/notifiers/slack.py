@@ -274,33 +274,26 @@ class SlackNotifier:
             }
         )
 
-        if notification.incident_id and kind in (
-            NotificationKind.TRIGGER,
-            NotificationKind.ESCALATION,
-            NotificationKind.WARNING,
-        ):
+        if notification.incident_id and kind is not NotificationKind.RESOLVE:
             value = fmt.truncate(notification.incident_id, MAX_BUTTON_VALUE, ellipsis="")
-            blocks.append(
+            elements = [
                 {
-                    "type": "actions",
-                    "block_id": ACTIONS_BLOCK_ID,
-                    "elements": [
-                        {
-                            "type": "button",
-                            "action_id": ACK_ACTION,
-                            "text": _plain("Acknowledge", MAX_BUTTON_TEXT),
-                            "style": "primary",
-                            "value": value,
-                        },
-                        {
-                            "type": "button",
-                            "action_id": RESOLVE_ACTION,
-                            "text": _plain("Resolve", MAX_BUTTON_TEXT),
-                            "value": value,
-                        },
-                    ],
+                    "type": "button",
+                    "action_id": RESOLVE_ACTION,
+                    "text": _plain("Resolve", MAX_BUTTON_TEXT),
+                    "value": value,
                 }
-            )
+            ]
+            if kind is not NotificationKind.ACKNOWLEDGE:  # once acknowledged, only Resolve is left
+                ack = {
+                    "type": "button",
+                    "action_id": ACK_ACTION,
+                    "text": _plain("Acknowledge", MAX_BUTTON_TEXT),
+                    "style": "primary",
+                    "value": value,
+                }
+                elements.insert(0, ack)
+            blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements})
 
         blocks = blocks[:MAX_BLOCKS]
         fallback = " ".join(
