@@ -32,23 +32,37 @@ REFERENCE_BLACKBOX_CPU_MS = 1.7  # DESIGN.md: measured for blackbox_exporter on 
 
 
 # --------------------------------------------------------------------------------------- target
+_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+class _Slow(asyncio.Protocol):
+    """Answers each request after the delay, then closes (a protocol, to keep the target's CPU low)."""
+
+    delay_s = 0.1
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.buffer = b""
+        self.answered = False
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.answered and b"\r\n\r\n" in self.buffer:
+            self.answered = True
+            asyncio.get_running_loop().call_later(self.delay_s, self._answer)
+
+    def _answer(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(_RESPONSE)
+            self.transport.close()
+
+
 def _serve(port_pipe, delay_s: float) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-            await asyncio.sleep(delay_s)
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
-                b"Connection: close\r\n\r\nok"
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    _Slow.delay_s = delay_s
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_Slow, "127.0.0.1", 0, backlog=4096)
         port_pipe.send(server.sockets[0].getsockname()[1])
         async with server:
             await server.serve_forever()
