@@ -11,6 +11,7 @@ import base64
 import importlib.util
 import io
 import json
+import logging
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -65,9 +66,12 @@ def app(table, tmp_path, monkeypatch):
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "uptime-relay-test")
     monkeypatch.setenv("ACTIONS_URL", "http://127.0.0.1:9")
-    module = load_app()
+    package_logger = logging.getLogger("uptime_relay")
+    saved = (package_logger.handlers[:], package_logger.propagate, package_logger.level)
+    module = load_app()  # points the package logger at Powertools' handler: undone below
     module._deps.cache_clear()
-    return module
+    yield module
+    package_logger.handlers[:], package_logger.propagate, package_logger.level = saved
 
 
 def seed(store, alarm="api"):

@@ -7,6 +7,7 @@ changes only for authentic requests, and every refusal leaves it exactly as it w
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -39,6 +40,13 @@ routes:
 """,
     "test.yaml",
 )
+
+
+@pytest.fixture(autouse=True)
+def package_logs_reach_caplog(monkeypatch):
+    # a Lambda handler loaded earlier in the session may have pointed the package logger at
+    # Powertools' handler (propagate=False); these tests read refusals through caplog
+    monkeypatch.setattr(logging.getLogger("uptime_relay"), "propagate", True)
 
 
 @pytest.fixture

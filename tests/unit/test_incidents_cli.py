@@ -147,6 +147,7 @@ def test_report_gives_mtta_and_mttr_per_check(store):
 
 def test_without_a_table_it_exits_two_saying_how_to_name_one(monkeypatch):
     monkeypatch.delenv("TABLE_NAME", raising=False)
+    monkeypatch.delenv("UPTIME_STACK", raising=False)
     args = build_parser().parse_args(["incidents", "list"])
     err = io.StringIO()
     assert cli.run(args, out=io.StringIO(), err=err) == 2
