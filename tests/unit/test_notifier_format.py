@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from uptime_relay import clock
 from uptime_relay.config import Check
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState, Link
 from uptime_relay.notifiers import format as fmt
-from uptime_relay.notifiers.base import Notification, NotificationKind
-from uptime_relay.notifiers.http import parse_retry_after, redact, target
+from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
+from uptime_relay.notifiers.http import parse_retry_after, post_json, redact, target
+from uptime_relay.testing.receivers import HttpReceiver, Reply
 
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 
@@ -155,3 +157,30 @@ def test_error_text_names_only_the_host_and_redacts_secrets():
         redact(f"bad url {url} token xoxb-123456", [url, "xoxb-123456"])
         == "bad url [redacted] token [redacted]"
     )
+
+
+def test_a_redirect_or_an_unusable_url_is_permanent_and_never_followed():
+    with HttpReceiver() as receiver:
+        receiver.script("/hook", Reply(302, "", {"Location": "http://169.254.169.254/latest/meta-data"}))
+
+        with pytest.raises(DeliveryError) as redirected:
+            post_json(f"{receiver.url}/hook", {"text": "hi"})
+
+        assert [r.path for r in receiver.requests] == ["/hook"]
+    with pytest.raises(DeliveryError) as unusable:
+        post_json("ssm:/uptime/never-resolved", {"text": "hi"})
+
+    assert redirected.value.permanent is True and redirected.value.status == 302
+    assert unusable.value.permanent is True
+    assert "never-resolved" not in str(unusable.value)
+
+
+def test_a_successful_post_sends_utf8_json_and_returns_the_response():
+    with HttpReceiver(Reply(202, {"status": "success"})) as receiver:
+        response = post_json(f"{receiver.url}/v2/enqueue", {"summary": "ünïcødé 🚨"}, {"X-Extra": "1"})
+
+        [request] = receiver.requests
+        assert response.status_code == 202
+        assert request.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert request.headers["X-Extra"] == "1"
+        assert request.json() == {"summary": "ünïcødé 🚨"}

@@ -320,6 +320,7 @@ class EmailNotifier:
             ClientError,
             ConnectionError,
             ConnectTimeoutError,
+            ParamValidationError,
             ReadTimeoutError,
         )
 
@@ -344,6 +345,8 @@ class EmailNotifier:
             ) from None
         except (ConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
             raise DeliveryError(f"SES SendEmail: {type(exc).__name__}", permanent=False) from None
+        except ParamValidationError as exc:  # a request SES would refuse: resending cannot help
+            raise DeliveryError(f"SES SendEmail: invalid request: {exc}", permanent=True) from None
         except BotoCoreError as exc:  # e.g. no credentials / no region: a deployment problem
             raise DeliveryError(f"SES SendEmail: {type(exc).__name__}: {exc}", permanent=False) from None
         return answer.get("MessageId") if isinstance(answer, dict) else None
