@@ -52,23 +52,38 @@ def config_for(layer_arn: str | None, *, lambda_client: Any = None) -> Config:
     return parse_config(text, f"{layer_arn}:{CONFIG_FILE_IN_LAYER}")
 
 
-def handle(event: dict[str, Any], cloudwatch: Any, lambda_client: Any = None) -> tuple[str, dict[str, Any]]:
-    """Do the work of one request; returns (physical id, Data). Raises on failure."""
+class Continue(Exception):
+    """The time budget ran out before every alarm was reconciled: a fresh invocation continues."""
+
+
+def handle(
+    event: dict[str, Any], cloudwatch: Any, lambda_client: Any = None, stop: Any = None
+) -> tuple[str, dict[str, Any]]:
+    """Do the work of one request; returns (physical id, Data). Raises on failure, and raises
+    ``Continue`` when ``stop()`` ended the work early."""
     props = event.get("ResourceProperties") or {}
     prefix = props.get("Prefix") or event["StackId"].split("/")[1]
     namespace = props.get("Namespace") or metricnames.namespace()
     topic_arn = props.get("TopicArn") or os.environ.get("ALERT_TOPIC_ARN", "")
     physical_id = event.get("PhysicalResourceId") or f"{prefix}-check-alarms"
-    if event["RequestType"] == "Delete" and physical_id.endswith("-failed"):
-        return physical_id, {}  # the Create failed: nothing was made that needs removing
     if event["RequestType"] == "Delete":
-        changes = alarms.delete_all(cloudwatch, prefix, namespace)
+        try:
+            changes = alarms.delete_all(cloudwatch, prefix, namespace)
+        except Exception:
+            if not physical_id.endswith("-failed"):
+                raise
+            # the Create failed: never block its rollback on cleaning up what it may have made
+            logger.exception("alarms of a failed create not removed")
+            return physical_id, {}
     else:
         if not topic_arn:
             raise ValueError("no alert topic: set the TopicArn property or ALERT_TOPIC_ARN")
         config = config_for(props.get("ConfigLayerArn"), lambda_client=lambda_client)
         desired = alarms.desired_alarms(config, namespace=namespace, topic_arn=topic_arn, prefix=prefix)
-        changes = alarms.reconcile(cloudwatch, desired, prefix, namespace=namespace)
+        changes = alarms.reconcile(cloudwatch, desired, prefix, namespace=namespace, stop=stop)
+        if not changes.complete:
+            logger.info("time budget spent, continuing", extra={"alarms_done": changes.summary()})
+            raise Continue(changes.summary())
     logger.info(
         "check alarms reconciled",
         extra={
@@ -121,11 +136,46 @@ def send_response(
     logger.error("custom resource response could not be sent")
 
 
+MARGIN_MS = 60_000  # stop reconciling a minute before the Lambda timeout
+MAX_CONTINUATIONS = 3  # CloudFormation waits one hour for a custom resource; 4 x 15 min fit
+
+
+def _continue_later(event: dict[str, Any], context: Any, lambda_client: Any = None) -> bool:
+    """Invoke this function again (asynchronously) with the same request; False when the chain
+    is already as long as CloudFormation would wait."""
+    count = int(event.get("UptimeRelayContinuation", 0)) + 1
+    if count > MAX_CONTINUATIONS:
+        return False
+    client = lambda_client or boto3.client("lambda")
+    client.invoke(
+        FunctionName=context.invoked_function_arn,
+        InvocationType="Event",
+        Payload=json.dumps({**event, "UptimeRelayContinuation": count}).encode(),
+    )
+    return True
+
+
 @logger.inject_lambda_context(log_event=False)
-def lambda_handler(event: dict[str, Any], context: Any) -> None:
+def lambda_handler(event: dict[str, Any], context: Any, *, lambda_client: Any = None) -> None:
     fallback_id = event.get("PhysicalResourceId") or f"{event.get('LogicalResourceId', 'CheckAlarms')}-failed"
+
+    def out_of_time() -> bool:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        return remaining is not None and remaining() < MARGIN_MS
+
     try:
-        physical_id, data = handle(event, _cloudwatch())
+        physical_id, data = handle(event, _cloudwatch(), lambda_client, stop=out_of_time)
+    except Continue as progress:
+        if _continue_later(event, context, lambda_client):
+            return  # the next invocation answers CloudFormation
+        send_response(
+            event,
+            "FAILED",
+            fallback_id,
+            {},
+            f"too many alarm changes for one deploy ({progress}); deploy again",
+        )
+        return
     except ConfigError as exc:
         logger.error("configuration refused", extra={"errors": [str(i) for i in exc.issues]})
         send_response(event, "FAILED", fallback_id, {}, f"configuration invalid: {exc}")

@@ -270,3 +270,53 @@ def test_on_rollback_it_reconciles_from_the_earlier_config_layer_version(
     assert fake.asked == ["arn:aws:lambda:us-east-1:123456789012:layer:s-config:1"]
     assert data["Created"] == 1
     assert list(described(cloudwatch, prefix)) == [f"{prefix}-check-api"]
+
+
+class ShortContext(Context):
+    """A Lambda context whose time budget runs out after ``calls`` checks of the clock."""
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def get_remaining_time_in_millis(self):
+        self.calls -= 1
+        return 600_000 if self.calls >= 0 else 1_000
+
+
+class InvokeRecorder:
+    def __init__(self):
+        self.invocations = []
+
+    def invoke(self, FunctionName, InvocationType, Payload):
+        self.invocations.append((FunctionName, InvocationType, json.loads(Payload)))
+        return {"StatusCode": 202}
+
+
+def test_when_time_runs_out_it_continues_in_a_fresh_invocation_before_answering(handler, cloudwatch, prefix):
+    module, _ = handler
+    recorder = InvokeRecorder()
+    with HttpReceiver() as receiver:
+        first = cfn_event(receiver, "Create", prefix)
+        module.lambda_handler(first, ShortContext(calls=1), lambda_client=recorder)
+        assert receiver.to("/cfn-response") == []  # CloudFormation is not answered yet
+        assert len(described(cloudwatch, prefix)) == 1
+        ((function, kind, payload),) = recorder.invocations
+        assert (function, kind) == (Context.invoked_function_arn, "Event")
+        assert payload["UptimeRelayContinuation"] == 1 and payload["RequestId"] == first["RequestId"]
+
+        module.lambda_handler(payload, ShortContext(calls=100), lambda_client=recorder)
+        (put,) = receiver.to("/cfn-response")
+    assert put.json()["Status"] == "SUCCESS" and put.json()["Data"]["Created"] == 1
+    assert len(described(cloudwatch, prefix)) == 2
+
+
+def test_it_gives_up_with_a_reason_after_an_hour_of_continuations(handler, prefix):
+    module, _ = handler
+    recorder = InvokeRecorder()
+    with HttpReceiver() as receiver:
+        event = cfn_event(receiver, "Create", prefix)
+        event["UptimeRelayContinuation"] = module.MAX_CONTINUATIONS
+        module.lambda_handler(event, ShortContext(calls=0), lambda_client=recorder)
+        (put,) = receiver.to("/cfn-response")
+    assert recorder.invocations == []
+    assert put.json()["Status"] == "FAILED" and "deploy again" in put.json()["Reason"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +132,7 @@ class Changes:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    complete: bool = True  # False: stopped early (time budget); run again to finish
 
     @property
     def changed(self) -> bool:
@@ -187,13 +188,20 @@ def _retag(client: Any, arn: str, wanted: list[dict[str, str]]) -> None:
 
 
 def reconcile(
-    client: Any, desired: Iterable[Mapping[str, Any]], prefix: str, *, namespace: str | None = None
+    client: Any,
+    desired: Iterable[Mapping[str, Any]],
+    prefix: str,
+    *,
+    namespace: str | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Changes:
     """Make CloudWatch hold exactly ``desired`` among this prefix's check alarms.
 
     Creates missing alarms, updates those whose definition differs (or was edited by hand),
     deletes prefixed alarms no longer desired, leaves identical ones untouched (no API write).
     ``namespace`` defaults to the desired alarms' namespace (see ``existing_alarms``).
+    When ``stop()`` turns true (a time budget), it returns early with ``complete=False``; running
+    it again continues where it stopped (done alarms are then unchanged).
     """
     wanted = {a["AlarmName"]: dict(a) for a in desired}
     if namespace is None and wanted:
@@ -201,6 +209,9 @@ def reconcile(
     current = existing_alarms(client, prefix, namespace)
     changes = Changes()
     for name, alarm in wanted.items():
+        if stop is not None and stop():
+            changes.complete = False
+            return changes
         if not name.startswith(alarm_prefix(prefix)):
             raise ValueError(f"alarm {name!r} does not start with {alarm_prefix(prefix)!r}")
         have = current.get(name)
