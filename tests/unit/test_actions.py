@@ -332,6 +332,11 @@ def test_an_ack_link_for_an_incident_already_resolved_changes_nothing(actions, s
     assert snapshot(store, incident.id) == before
 
 
+def test_an_ack_link_for_an_unknown_incident_says_so(actions, sim_clock):
+    response = actions.handle("GET", ack_path("inc-gone", sim_clock.now() + timedelta(hours=1)), {}, b"")
+    assert response.status == 404 and "not known" in response.body
+
+
 def test_ack_links_are_unavailable_without_a_secret(store, sim_clock):
     incident = open_incident(store)
     actions = Actions(CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, environ={})
