@@ -136,6 +136,13 @@ def test_a_server_that_accepts_and_never_answers_times_out_at_the_check_timeout(
     assert timings["connect"] is not None and timings["ttfb"] is None and timings["total"] is not None
 
 
+def test_the_timeout_bounds_the_whole_probe_retries_included():
+    with Target(hang=True) as t:
+        result = one(chk(t.url("/"), timeout_s=0.3, retries=1))
+        assert t.connections == 1  # nothing left of the budget for a retry
+    assert (result.reason, result.attempts) == ("timeout", 1)
+
+
 def test_a_connect_that_never_completes_is_connect_timeout(monkeypatch):
     async def never_connects(*args, **kwargs):
         await asyncio.Event().wait()

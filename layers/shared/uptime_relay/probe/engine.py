@@ -2,10 +2,11 @@
 
 One attempt = resolve (dns) -> refuse blocked addresses -> connect -> TLS -> send the request and
 wait for the first response byte (ttfb) -> read the bounded body (transfer) -> follow redirects
-(every hop re-resolved and re-checked) -> evaluate ``expect``. The whole attempt runs under one
-``asyncio.timeout(check.timeout_s)``, so a server that accepts and never answers costs exactly the
-check's timeout. A failed attempt is retried at once ``check.retries`` times (default 1) before it
-counts; the result says how many attempts were made.
+(every hop re-resolved and re-checked) -> evaluate ``expect``. Each attempt runs under one
+``asyncio.timeout`` holding what is left of ``check.timeout_s``, so a server that accepts and never
+answers costs exactly the check's timeout. A failed attempt is retried at once ``check.retries``
+times (default 1), within what is left of the same timeout, before it counts; the result says how
+many attempts were made.
 
 Durations are measured with ``time.perf_counter`` (elapsed time, not a clock reading); the
 certificate expiry is compared with ``clock.now()`` (the simulated clock under ``local``).
@@ -100,10 +101,13 @@ async def probe(
     max_attempts = 1 + max(0, check.retries)
     result: ProbeResult | None = None
     attempts = 0
+    # ``timeout`` bounds the whole probe, retries included (so a 55 s timeout still ends within
+    # the minute); a retry gets what the first attempt left over.
+    ends = time.monotonic() + check.timeout_s
+    if deadline is not None:
+        ends = min(ends, deadline)
     while attempts < max_attempts:
-        budget = check.timeout_s
-        if deadline is not None:
-            budget = min(budget, deadline - time.monotonic())
+        budget = ends - time.monotonic()
         if budget <= 0:
             if result is None:
                 result = _deadline_result(check)
@@ -191,7 +195,7 @@ async def _attempt(
             reason, phase, error = _timeout_reason(state.phase), state.phase, "operation timed out"
         else:
             reason, phase = _timeout_reason(state.phase), state.phase
-            error = f"no answer within {budget:g}s (in the {state.phase} phase)"
+            error = f"no answer within {budget:.3g}s (in the {state.phase} phase)"
     except Exception as exc:
         reason, phase, error = "error", state.phase, f"{type(exc).__name__}: {exc}"
     finally:
