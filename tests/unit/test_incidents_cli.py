@@ -157,3 +157,12 @@ def test_without_a_table_it_exits_two_saying_how_to_name_one(monkeypatch):
 def test_a_bad_duration_exits_two(store):
     code, _, err = run(store, "list", "--since", "soon")
     assert code == 2 and "--since" in err
+
+
+def test_a_cli_ack_is_never_recorded_before_the_timeline_it_joins(store):
+    # the local stack's simulated clock runs ahead of the terminal's real one
+    incident = open_incident(store, at=NOW + timedelta(hours=3))
+    assert run(store, "ack", incident.id, "--by", "bob")[0] == 0
+    after = store.get(incident.id)
+    assert after.acknowledged_at == NOW + timedelta(hours=3)
+    assert [e.at for e in after.timeline] == sorted(e.at for e in after.timeline)

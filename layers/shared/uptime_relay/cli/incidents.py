@@ -241,7 +241,9 @@ def _change(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now:
     if incident is None:
         return 1
     by = args.by or _login()
-    outcome = apply_action(store, kind, incident.id, by=by, via="cli", at=now)
+    # never before what the timeline already holds: the local stack's clock runs ahead of ours
+    at = max([now, incident.opened_at, *(entry.at for entry in incident.timeline)])
+    outcome = apply_action(store, kind, incident.id, by=by, via="cli", at=at)
     verb = "acknowledged" if kind == ACK else "resolved"
     if args.json:
         result = {
