@@ -92,7 +92,7 @@ def _facts(notification: Notification) -> list[tuple[str, str]]:
 
 
 def _wants_ack(notification: Notification) -> bool:
-    return bool(notification.ack_url) and notification.kind in (
+    return fmt.is_web_url(notification.ack_url) and notification.kind in (
         NotificationKind.TRIGGER,
         NotificationKind.ESCALATION,
         NotificationKind.WARNING,
