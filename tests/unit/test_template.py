@@ -151,7 +151,9 @@ def test_undeliverable_alerts_land_on_a_dead_letter_queue(resources):
         assert props["SqsManagedSseEnabled"] is True and props["MessageRetentionPeriod"] == 14 * 86400
 
 
-def test_the_pipeline_pages_the_emergency_topic_when_the_probe_stops(resources):
+def test_the_pipeline_pages_the_emergency_topic_when_the_probe_stops(template, resources):
+    service = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    assert service == metricnames.DEFAULT_SERVICE  # the probe's run metrics carry service=<this>
     alarm = resources["ProbeNotRunningAlarm"]["Properties"]
     assert alarm["MetricName"] == metricnames.RUN_COMPLETED
     assert alarm["Namespace"] == {"Ref": "MetricsNamespace"}
@@ -276,6 +278,22 @@ def test_only_the_reconciler_manages_alarms_and_only_its_stacks_check_alarms(tra
     ]
     assert [role for role, _ in writers] == ["AlarmsReconcilerFunctionRole"]
     assert writers[0][1]["Resource"]["Fn::Sub"].endswith(":alarm:${AWS::StackName}-check-*")
+
+
+def test_the_reconciler_may_invoke_only_itself(translated):
+    invokers = [
+        (role, statement["Resource"])
+        for role, _, statement in role_statements(translated)
+        if "lambda:InvokeFunction" in as_list(statement["Action"])
+    ]
+    assert invokers == [
+        (
+            "AlarmsReconcilerFunctionRole",
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-alarms"
+            },
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------- samconfig
