@@ -185,3 +185,33 @@ class DynamoSilences:
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+def silences_from_env(environ: Mapping[str, str] | None = None, *, client: Any = None) -> Any:
+    """``DynamoSilences($TABLE_NAME)``, or an empty in-memory store for a bare local run."""
+    import os
+
+    env = os.environ if environ is None else environ
+    table = env.get("TABLE_NAME")
+    return DynamoSilences(table, client=client) if table else InMemorySilences()
+
+
+def make_silencer(config: Any, silences: Any):
+    """``(labels, at) -> why | None`` for ``Relay(silenced=...)``: one-off silences from the store
+    plus the config's maintenance windows. A store that cannot be read silences nothing (alerts
+    keep flowing) and the error is logged."""
+    import logging
+
+    from ..domain.silence import is_silenced
+
+    log = logging.getLogger(__name__)
+
+    def silenced(labels: Mapping[str, str], at: datetime) -> str | None:
+        try:
+            active = silences.active(at)
+        except Exception:
+            log.exception("silences could not be read; paging as if none were set")
+            active = []
+        return is_silenced(labels, at, active, getattr(config, "maintenance", ()))
+
+    return silenced
