@@ -15,6 +15,7 @@ certificate expiry is compared with ``clock.now()`` (the simulated clock under `
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -434,6 +435,7 @@ def _default_secrets():
     return SecretResolver()
 
 
+@functools.lru_cache(maxsize=4096)
 def _ip_family(host: str) -> int | None:
     """AF_INET / AF_INET6 for an IP literal, None for a name (cheap test first: names have letters)."""
     if ":" in host:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, unquote
@@ -18,6 +19,7 @@ from .. import __version__
 USER_AGENT = f"uptime-relay/{__version__}"
 MAX_HEADER_LINES = 200
 MAX_BODY_BYTES = 1024 * 1024
+_UNSAFE = re.compile(r"[\r\n\0]")
 
 
 class ProtocolError(Exception):
@@ -72,7 +74,7 @@ def build_request(method: str, parts: SplitResult, headers: Mapping[str, str], b
         base["Content-Length"] = str(len(body or b""))
     lines = [f"{method} {target} HTTP/1.1"]
     for name, value in base.items():
-        if any(c in name or c in value for c in "\r\n\0") or not name or ":" in name:
+        if _UNSAFE.search(name) or _UNSAFE.search(value) or not name or ":" in name:
             raise ValueError(f"header {name!r} contains a line break, NUL or colon")
         lines.append(f"{name}: {value}")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")

@@ -6,12 +6,14 @@ redirect hop. Loopback and private ranges are allowed: internal endpoints are re
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 _ZERO_NET = ipaddress.ip_network("0.0.0.0/8")
 _AWS_IPV6_METADATA = ipaddress.ip_address("fd00:ec2::254")
 
 
+@functools.lru_cache(maxsize=4096)
 def blocked_reason(address: str) -> str | None:
     """Why ``address`` (an IP literal) is refused, or None when it may be probed."""
     try:
