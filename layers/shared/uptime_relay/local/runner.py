@@ -249,6 +249,7 @@ class LocalStack:
         self.stop_event = threading.Event()
         self.ack_urls: dict[str, str] = {}  # incident id -> latest signed ack link seen in a notification
         self.minute = -1
+        self.transitions: list[tuple[int, Transition]] = []  # (minute, alarm state change)
         self._exit = contextlib.ExitStack()
         self._env_before: dict[str, str | None] = {}
         self._functions: dict[str, Any] = {}
@@ -423,7 +424,7 @@ class LocalStack:
         self.refresh_alarms(cloudwatch)
 
     def refresh_alarms(self, cloudwatch: Any = None) -> None:
-        """(Re)load every metric alarm in moto into the local evaluator."""
+        """(Re)load into the local evaluator every metric alarm in moto that notifies this stack."""
         cloudwatch = cloudwatch or self.client("cloudwatch")
         now = self.clock.now()
         known = set()
@@ -434,6 +435,12 @@ class LocalStack:
                 except UnsupportedAlarm as exc:
                     self.say(f"alarm {raw.get('AlarmName')} not evaluated locally: {exc}")
                     continue
+                ours = {self.alert_topic_arn, self.emergency_topic_arn}
+                actions = (
+                    definition.alarm_actions + definition.ok_actions + definition.insufficient_data_actions
+                )
+                if not ours.intersection(actions):
+                    continue  # notifies none of this stack's topics (moto's state is per process)
                 definition = replace(definition, configuration_updated=self.clock.start)
                 self.alarms.define(
                     definition, created=max(now, self.clock.start) if self._live else self.clock.start
@@ -549,6 +556,7 @@ class LocalStack:
         self._record_metrics(at)
         transitions = self.alarms.evaluate(self.clock.now(), through=floor_minute(at))
         for transition in transitions:
+            self.transitions.append((minute, transition))
             self._publish(transition)
         self.bus.release_due()
         return transitions

@@ -1,0 +1,108 @@
+"""Outages driven through the whole local stack: probe -> alarm -> SNS -> relay -> channels."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from conftest import pd_events, slack_messages, write_config
+from uptime_relay.local.alarms import ALARM, OK
+from uptime_relay.local.faults import Faults
+from uptime_relay.testing.receivers import Reply
+
+pytestmark = pytest.mark.e2e
+
+OUTAGE = (3, 7)  # the target answers 503 from minute 3 to minute 7 (exclusive)
+
+
+def alarm_minutes(stack, state: str) -> list[int]:
+    return [
+        minute for minute, t in stack.transitions if t.new_state == state and t.alarm.name.endswith("-api")
+    ]
+
+
+def test_an_outage_pages_once_and_resolves_once_on_every_channel_with_one_dedup_key(
+    tmp_path, target, receiver, smtp, local_stack
+):
+    # GIVEN a 2-of-3 check routed to Slack, PagerDuty and email, and a 4-minute outage
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver, smtp_port=smtp.port)
+    stack = local_stack(config, outage=OUTAGE, minutes=10)
+    # WHEN ten simulated minutes play
+    stack.run()
+    # THEN the alarm fired within its M-of-N window: the 2nd failed minute (minute 4)
+    assert alarm_minutes(stack, ALARM) == [OUTAGE[0] + 1]
+    # and went back to OK once fewer than 2 of the last 3 minutes failed (minutes 7 and 8 ok)
+    assert alarm_minutes(stack, OK)[-1] == OUTAGE[1] + 1
+    # PagerDuty: exactly one trigger and one resolve, sharing one dedup_key
+    events = pd_events(receiver)
+    assert [e["event_action"] for e in events] == ["trigger", "resolve"]
+    assert events[0]["dedup_key"] == events[1]["dedup_key"]
+    assert events[0]["routing_key"] == "e2e00000000000000000000000000000"
+    # Slack: one message when it broke, one when it recovered
+    assert len(slack_messages(receiver)) == 2
+    # email: the trigger (with a working ack link) and the resolve
+    subjects = [m["Subject"] for m in smtp.messages]
+    assert len(subjects) == 2
+    assert "FIRING" in subjects[0] and "RESOLVED" in subjects[1]
+    (incident,) = stack.incidents()
+    assert incident.status == "resolved"
+
+
+def test_the_ack_link_in_the_email_acknowledges_the_incident(tmp_path, target, receiver, smtp, local_stack):
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver, smtp_port=smtp.port)
+    stack = local_stack(config, outage=(2, 30), minutes=5)
+    stack.run()
+    (incident,) = stack.incidents(("open",))
+    link = stack.ack_link(incident.id)
+    assert link and link.startswith(stack.actions_url + "/ack/")
+    body = smtp.messages[0].get_body(preferencelist=("plain",)).get_content()
+    assert link in body.replace("\n", "")
+
+    with urllib.request.urlopen(link, timeout=10) as response:  # the on-call person clicks it
+        assert response.status == 200
+
+    (acked,) = stack.incidents(("acknowledged",))
+    assert acked.id == incident.id
+    assert [e["event_action"] for e in pd_events(receiver)] == ["trigger", "acknowledge"]
+
+
+def test_it_pages_once_when_sns_delivers_every_message_twice(tmp_path, target, receiver, local_stack):
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver)
+    stack = local_stack(config, outage=OUTAGE, faults=Faults(duplicate_deliveries=True), minutes=10)
+    stack.run()
+    duplicates = [d for d in stack.bus.deliveries if d.duplicate and d.ok]
+    assert len(duplicates) >= 2  # the ALARM and the OK were both delivered twice
+    assert [e["event_action"] for e in pd_events(receiver)] == ["trigger", "resolve"]
+    assert len(slack_messages(receiver)) == 2
+
+
+def test_an_ok_delivered_before_its_alarm_leaves_no_incident_open(tmp_path, target, receiver, local_stack):
+    # a short outage: ALARM at minute 4, OK at minute 6; SNS holds the ALARM back and delivers it
+    # after the OK. The relay orders by StateChangeTime, so nothing stays open.
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver)
+    stack = local_stack(config, outage=(3, 5), faults=Faults(out_of_order=True), minutes=8)
+    stack.run()
+    assert alarm_minutes(stack, ALARM) == [4]
+    assert any(d.delayed for d in stack.bus.deliveries)
+    assert stack.incidents(("open", "acknowledged")) == []
+    actions = [e["event_action"] for e in pd_events(receiver)]
+    assert actions.count("trigger") == actions.count("resolve") <= 1
+
+
+def test_a_page_is_delivered_although_slack_answers_429_for_a_while(tmp_path, target, receiver, local_stack):
+    receiver.script(
+        "/services/T0/B0/e2e",
+        Reply(429, "rate_limited", {"Retry-After": "2"}),
+        Reply(429, "rate_limited", {"Retry-After": "2"}),
+    )
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver)
+    stack = local_stack(config, outage=(2, 30), minutes=5)
+    stack.run()
+    attempts = receiver.to("/services/T0/B0/e2e")
+    assert len(attempts) == 3  # two 429s honoured (Retry-After), then delivered: one message, no duplicate
+    assert len({a.body for a in attempts}) == 1
+    sqs = stack.client("sqs")
+    dlq = stack.stack.outputs["NotificationDeadLetterQueueUrl"]
+    assert sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages", []) == []
+    (incident,) = stack.incidents(("open",))
+    assert "slack-critical" in incident.notified_channels()
