@@ -6,6 +6,7 @@ which is what ``uptime-relay render`` prints and what the channels send.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
@@ -94,8 +95,6 @@ def truncate_bytes(
 
 
 def _is_combining(ch: str) -> bool:
-    import unicodedata
-
     return unicodedata.combining(ch) != 0
 
 
@@ -112,8 +111,8 @@ def severity(notification_or_alert: Notification | Alert, default: str | None = 
     known = [s for s in found if s]
     if known:  # the most severe of the group
         return min(known, key=SEVERITIES.index)
-    if default in SEVERITIES:
-        return default  # type: ignore[return-value]
+    if default is not None and default in SEVERITIES:
+        return default
     state = alerts[0].state if alerts else AlertState.ALARM
     if state is AlertState.INSUFFICIENT_DATA:
         return "warning"
@@ -304,9 +303,9 @@ def links(notification: Notification) -> list[Link]:
     seen: set[str] = set()
 
     def add(href: str | None, text: str) -> None:
-        if is_web_url(href) and href not in seen:
-            seen.add(href)  # type: ignore[arg-type]
-            out.append(Link(href=href, text=text))  # type: ignore[arg-type]
+        if href is not None and is_web_url(href) and href not in seen:
+            seen.add(href)
+            out.append(Link(href=href, text=text))
 
     add(runbook(notification), "Runbook")
     for alert in notification.alerts[:1]:

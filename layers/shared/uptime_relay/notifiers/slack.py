@@ -101,6 +101,14 @@ _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 _SPECIAL = {"here": "<!here>", "channel": "<!channel>", "everyone": "<!everyone>"}
 
 
+class SlackApiError(DeliveryError):
+    """A Web API call answered ``{"ok": false, "error": ...}``; ``error`` is Slack's error code."""
+
+    def __init__(self, message: str, *, error: str, **kwargs):
+        super().__init__(message, **kwargs)
+        self.error = error
+
+
 # ------------------------------------------------------------------------------- text helpers
 def escape(text: str | None) -> str:
     """Slack mrkdwn escaping: only ``&``, ``<`` and ``>`` (Slack decodes exactly these)."""
@@ -384,11 +392,7 @@ class SlackNotifier:
             try:
                 result, status = self._call(api_url, method, body, token)
             except DeliveryError as exc:
-                if (
-                    method == "chat.update"
-                    and exc.permanent
-                    and getattr(exc, "slack_error", None) in _UPDATE_GONE
-                ):
+                if method == "chat.update" and isinstance(exc, SlackApiError) and exc.error in _UPDATE_GONE:
                     continue  # the original is gone or frozen: the thread reply still tells the story
                 raise
             if method == "chat.postMessage" and "thread_ts" not in body:
@@ -423,14 +427,13 @@ class SlackNotifier:
             return result, response.status_code
         error = str(result.get("error") or "unknown_error")[:100]
         transient = error in TRANSIENT_ERRORS
-        exc = DeliveryError(
+        raise SlackApiError(
             f"Slack {method}: {error}",
+            error=error,
             permanent=not transient,
             retry_after=parse_retry_after(response.headers.get("Retry-After")) if transient else None,
             status=response.status_code,
         )
-        exc.slack_error = error  # type: ignore[attr-defined]
-        raise exc
 
 
 def _resolve(secrets: SecretResolver, channel: Channel, key: str) -> str:
@@ -450,6 +453,7 @@ __all__ = [
     "ACK_ACTION",
     "DEFAULT_API_URL",
     "RESOLVE_ACTION",
+    "SlackApiError",
     "SlackNotifier",
     "escape",
     "link",
