@@ -145,3 +145,20 @@ def test_timeline_and_handles_are_appended(store):
     assert got.version == 4
     assert not store.append_timeline("inc-missing", TimelineEntry(T0, "notified"))
     assert store.get("inc-missing") is None
+
+
+def test_first_page_pending_is_settled_and_claimed_once(store):
+    lease = T0 + timedelta(seconds=60)
+    a = alert(AlertState.ALARM, T0)
+    p = OpeningPlan(name="api", route_channels=("pd", "slack"), lease_until=lease)
+    inc = store.apply(a, lambda r, i: decide(r, i, a, plan=p)).incident
+    assert store.get(inc.id).pending == ("pd", "slack")
+    assert store.record_outcomes(inc.id, [TimelineEntry(T0, "notified", "", "pd")], {}, settled=["pd"])
+    assert store.get(inc.id).pending == ("slack",)
+    later = T0 + timedelta(minutes=2)
+    assert store.claim_pending(inc.id, expected_until=lease, until=later)
+    assert not store.claim_pending(inc.id, expected_until=lease, until=later)  # someone else has it
+    assert store.get(inc.id).pending_until == later
+    assert store.record_outcomes(inc.id, [], {}, settled=["slack"])
+    assert store.get(inc.id).pending == ()
+    assert not store.claim_pending(inc.id, expected_until=later, until=later + timedelta(minutes=1))

@@ -317,3 +317,35 @@ def test_an_active_silence_from_the_store_silences_and_is_read_once_per_batch():
     assert reads == [T0, T0]  # one read per record (each record is its own batch)
     silenced = {i.check: i.silenced for i in world.store.list()}
     assert silenced == {"api": True, "website": False}
+
+
+def test_a_first_page_lost_to_a_crash_is_sent_by_the_redelivery_once():
+    world = World()
+    real_deliver = world.relay._deliver
+
+    def crash(*args):
+        raise SystemExit("function timed out after committing the incident")
+
+    world.relay._deliver = crash
+    alarm = Alert(
+        AlertSource.CLOUDWATCH, "a1", "x", AlertState.ALARM, "r", T0, labels={"severity": "critical"}
+    )
+    with pytest.raises(SystemExit):
+        world.relay.handle([alarm], now=T0)
+    assert world.sent() == [] and world.store.list()[0].pending == ("pd-primary", "slack-critical")
+    world.relay._deliver = real_deliver
+    world.relay.handle([alarm], now=T0 + timedelta(seconds=30))  # the opener may still be sending
+    assert world.sent() == []
+    world.relay.handle([alarm], now=T0 + timedelta(seconds=61))  # Lambda's retry, after the lease
+    world.relay.handle([alarm], now=T0 + timedelta(seconds=200))
+    assert sorted(world.sent()) == [
+        ("pd-primary", NotificationKind.TRIGGER),
+        ("slack-critical", NotificationKind.TRIGGER),
+    ]
+    incident = world.store.list()[0]
+    assert incident.pending == () and incident.handles.keys() == {"pd-primary", "slack-critical"}
+
+
+def test_a_normal_page_leaves_nothing_pending(world):
+    world.sns(api("ALARM", T0))
+    assert world.store.list()[0].pending == ()

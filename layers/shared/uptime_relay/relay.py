@@ -42,6 +42,7 @@ from .notifiers.base import Notification, NotificationKind
 log = logging.getLogger(__name__)
 
 WARNING_CHANNEL_TYPES = ("slack", "email")
+FIRST_PAGE_LEASE = timedelta(seconds=60)  # > the function timeout: the opener is gone when it ends
 ACK_LINK_LIFETIME = timedelta(days=7)
 
 
@@ -104,6 +105,7 @@ class _Pending:
 
     entries: dict[str, list[TimelineEntry]] = field(default_factory=dict)
     handles: dict[str, dict[str, dict]] = field(default_factory=dict)
+    settled: dict[str, list[str]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------- defaults
@@ -174,6 +176,7 @@ class Relay:
         enrich: Callable[[Alert, Config], Alert] | None = None,
         metrics: Callable[..., None] | None = None,
         idempotent: Callable[[Callable[[dict], dict]], Callable[..., dict]] | None = None,
+        lease: timedelta = FIRST_PAGE_LEASE,
     ):
         self.config = config
         self.store = store
@@ -186,6 +189,7 @@ class Relay:
         self._parse = parse
         self._enrich = enrich
         self.metrics = metrics
+        self.lease = lease
         self._process_record = idempotent(self.process_record) if idempotent else None
 
     # -- the Lambda path
@@ -291,6 +295,7 @@ class Relay:
             silenced=self.silenced(alert.labels, alert.time),
             unrouted=not match.matched,
             mentions=tuple(getattr(resolved, "mentions", ()) or ()),
+            lease_until=now + self.lease,
         )
         return plan, resolved
 
@@ -330,6 +335,23 @@ class Relay:
                 _Send(NotificationKind.TRIGGER, channel, alert, incident, tuple(incident.mentions))
                 for channel in incident.route_channels
             ]
+        elif transition.action in (Action.DUPLICATE, Action.JOINED) and self._orphaned(incident, now):
+            # the opener committed the incident but never recorded its first page (it crashed or
+            # timed out): this redelivery takes the page over, once (conditional claim)
+            assert incident is not None
+            if self.store.claim_pending(
+                incident.id, expected_until=incident.pending_until, until=now + self.lease
+            ):
+                log.warning(
+                    "incident %s: first page to %s was never confirmed; sending it now",
+                    incident.id,
+                    list(incident.pending),
+                    extra=extra,
+                )
+                sends = [
+                    _Send(NotificationKind.TRIGGER, channel, alert, incident, tuple(incident.mentions))
+                    for channel in incident.pending
+                ]
         elif transition.action is Action.RESOLVED and incident is not None:
             sends = [
                 _Send(NotificationKind.RESOLVE, channel, alert, incident)
@@ -357,6 +379,16 @@ class Relay:
                 silenced=silenced,
             ),
             sends,
+        )
+
+    @staticmethod
+    def _orphaned(incident: Incident | None, now: datetime) -> bool:
+        return (
+            incident is not None
+            and incident.is_open
+            and not incident.silenced
+            and bool(incident.pending)
+            and (incident.pending_until is None or incident.pending_until <= now)
         )
 
     def _group(self, sends: list[_Send]) -> list[list[_Send]]:
@@ -410,10 +442,16 @@ class Relay:
                     pending.handles.setdefault(send.incident.id, {})[send.channel] = dict(
                         outcome.delivery.handles
                     )
+                if send.kind is NotificationKind.TRIGGER and (outcome.ok or outcome.dead_lettered):
+                    # delivered or safely on the dead-letter queue: nobody needs to send it again
+                    pending.settled.setdefault(send.incident.id, []).append(send.channel)
         for incident_id in dict.fromkeys([*pending.entries, *pending.handles]):
             try:
                 if not self.store.record_outcomes(
-                    incident_id, pending.entries.get(incident_id, []), pending.handles.get(incident_id, {})
+                    incident_id,
+                    pending.entries.get(incident_id, []),
+                    pending.handles.get(incident_id, {}),
+                    settled=pending.settled.get(incident_id, ()),
                 ):
                     log.warning(
                         "incident %s vanished before its delivery outcomes were recorded", incident_id

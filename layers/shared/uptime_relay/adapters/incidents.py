@@ -70,8 +70,14 @@ class IncidentStore(Protocol):
     def append_timeline(self, id: str, entry: TimelineEntry) -> bool: ...
     def set_handles(self, id: str, channel: str, handles: Mapping[str, Any]) -> bool: ...
     def record_outcomes(
-        self, id: str, entries: Iterable[TimelineEntry], handles: Mapping[str, Mapping[str, Any]]
+        self,
+        id: str,
+        entries: Iterable[TimelineEntry],
+        handles: Mapping[str, Mapping[str, Any]],
+        *,
+        settled: Iterable[str] = (),
     ) -> bool: ...
+    def claim_pending(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool: ...
 
     # -- alert intake
     def commit(self, transition: Transition) -> bool: ...
@@ -216,9 +222,15 @@ class InMemoryIncidentStore(_ApplyLoop):
         return self.record_outcomes(id, [], {channel: handles})
 
     def record_outcomes(
-        self, id: str, entries: Iterable[TimelineEntry], handles: Mapping[str, Mapping[str, Any]]
+        self,
+        id: str,
+        entries: Iterable[TimelineEntry],
+        handles: Mapping[str, Mapping[str, Any]],
+        *,
+        settled: Iterable[str] = (),
     ) -> bool:
         entries = tuple(entries)
+        done = set(settled)
         return self._update(
             id,
             lambda i: True,
@@ -226,7 +238,15 @@ class InMemoryIncidentStore(_ApplyLoop):
                 i,
                 timeline=(*i.timeline, *entries),
                 handles={**i.handles, **{k: dict(v) for k, v in handles.items()}},
+                pending=tuple(c for c in i.pending if c not in done),
             ),
+        )
+
+    def claim_pending(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool:
+        return self._update(
+            id,
+            lambda i: i.is_open and bool(i.pending) and i.pending_until == expected_until,
+            lambda i: replace(i, pending_until=until),
         )
 
 
@@ -281,6 +301,10 @@ def _incident_item(incident: Incident) -> dict[str, Any]:
             item[key] = _s(value.isoformat())
     if incident.alert is not None:
         item["alert"] = _s(json.dumps(alert_to_dict(incident.alert), sort_keys=True))
+    if incident.pending:
+        item["pending"] = {"SS": list(dict.fromkeys(incident.pending))}
+    if incident.pending_until is not None:
+        item["pending_until"] = _s(incident.pending_until.isoformat())
     if incident.due_at is not None and incident.status == "open":
         item["due_pk"] = _s(DUE_PK)
         item["due_at"] = {"N": _epoch(incident.due_at)}
@@ -339,7 +363,16 @@ def _incident_from_item(raw: Mapping[str, Any]) -> Incident:
         alert=alert_from_dict(json.loads(d["alert"])) if d.get("alert") else None,
         group_key=d.get("group_key"),
         mentions=tuple(d.get("mentions") or ()),
+        pending=_ordered(d.get("pending") or (), d.get("route_channels") or ()),
+        pending_until=dt("pending_until"),
     )
+
+
+def _ordered(members: Iterable[str], order: Iterable[str]) -> tuple[str, ...]:
+    """A DynamoDB string set back in route order (sets have none)."""
+    left = set(members)
+    ordered = [c for c in order if c in left]
+    return (*ordered, *sorted(left - set(ordered)))
 
 
 def _alarm_item(record: AlarmRecord) -> dict[str, Any]:
@@ -595,36 +628,39 @@ class DynamoIncidentStore(_ApplyLoop):
         return self.record_outcomes(id, [], {channel: handles})
 
     def record_outcomes(
-        self, id: str, entries: Iterable[TimelineEntry], handles: Mapping[str, Mapping[str, Any]]
+        self,
+        id: str,
+        entries: Iterable[TimelineEntry],
+        handles: Mapping[str, Mapping[str, Any]],
+        *,
+        settled: Iterable[str] = (),
     ) -> bool:
-        names: dict[str, str] = {"#h": "handles"}
-        values: dict[str, dict] = {}
-        extra: builtins.list[str] = []
+        names: dict[str, str] = {"#v": "version"}
+        values: dict[str, dict] = {":one": _n(1)}
+        clauses = ["#v = #v + :one"]
         for i, (channel, value) in enumerate(handles.items()):
+            names["#h"] = "handles"
             names[f"#c{i}"] = channel
             values[f":h{i}"] = _s(json.dumps(dict(value), sort_keys=True))
-            extra.append(f"#h.#c{i} = :h{i}")
+            clauses.append(f"#h.#c{i} = :h{i}")
         entries = builtins.list(entries)
-        if not entries and not extra:
-            return True
-        # handles.<channel> paths are set through the generic SET list below
-        return self._update_paths(id, entries, extra, names, values)
-
-    def _update_paths(self, id, entries, paths, names, values) -> bool:
-        names = {"#v": "version", **names}
-        values = {":one": _n(1), **values}
-        clauses = ["#v = #v + :one", *paths]
         if entries:
             names["#tl"] = "timeline"
             values[":tl"] = {"L": [_entry_av(e) for e in entries]}
             clauses.append("#tl = list_append(#tl, :tl)")
-        if len(paths) == 0:
-            names.pop("#h", None)
+        expression = "SET " + ", ".join(clauses)
+        done = builtins.list(dict.fromkeys(settled))
+        if done:
+            names["#p"] = "pending"
+            values[":p"] = {"SS": done}
+            expression += " DELETE #p :p"
+        if len(clauses) == 1 and not done:
+            return True
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key={"pk": _s(f"INCIDENT#{id}")},
-                UpdateExpression="SET " + ", ".join(clauses),
+                UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -632,6 +668,23 @@ class DynamoIncidentStore(_ApplyLoop):
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def claim_pending(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool:
+        """Take over first pages whose sender died (its lease ``expected_until`` ran out)."""
+        condition = "attribute_exists(pending) AND #st IN (:open, :ack) AND "
+        values = {":open": _s("open"), ":ack": _s("acknowledged")}
+        if expected_until is None:
+            condition += "attribute_not_exists(pending_until)"
+        else:
+            condition += "pending_until = :old"
+            values[":old"] = _s(expected_until.isoformat())
+        return self._update(
+            id,
+            sets={"pending_until": _s(until.isoformat())},
+            condition=condition,
+            names={"#st": "status"},
+            values=values,
+        )
 
 
 def create_table(client: Any, table_name: str) -> None:

@@ -79,6 +79,9 @@ class Incident:
     group_key: str | None = None
     mentions: tuple[str, ...] = ()
     resolved_by: str | None = None
+    # channels whose first page has no recorded outcome yet, and until when the sender holds them
+    pending: tuple[str, ...] = ()
+    pending_until: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -132,6 +135,7 @@ class OpeningPlan:
     silenced: str | None = None  # why, when silenced
     unrouted: bool = False
     mentions: tuple[str, ...] = ()
+    lease_until: datetime | None = None  # how long the opener holds the first page (see Incident.pending)
 
 
 class Action(StrEnum):
@@ -192,6 +196,8 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
         alert=alert,
         group_key=str(alert.extra.get("group_key") or alert.id),
         mentions=tuple(plan.mentions),
+        pending=() if plan.silenced else tuple(plan.route_channels),
+        pending_until=None if plan.silenced or not plan.route_channels else plan.lease_until,
     )
 
 
@@ -417,6 +423,8 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
         "alert": alert_to_dict(incident.alert) if incident.alert else None,
         "group_key": incident.group_key,
         "mentions": list(incident.mentions),
+        "pending": list(incident.pending),
+        "pending_until": iso(incident.pending_until),
     }
 
 
@@ -450,4 +458,6 @@ def incident_from_dict(data: Mapping[str, Any]) -> Incident:
         alert=alert_from_dict(data["alert"]) if data.get("alert") else None,
         group_key=data.get("group_key"),
         mentions=tuple(data.get("mentions") or ()),
+        pending=tuple(data.get("pending") or ()),
+        pending_until=dt("pending_until"),
     )
