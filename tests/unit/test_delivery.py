@@ -156,3 +156,12 @@ def test_a_dead_letter_record_replays_the_same_notification(world):
     restored = notification_from_dict(dlq.records[0]["notification"], CONFIG)
     assert restored == NOTE
     assert notification_to_dict(restored) == dlq.records[0]["notification"]
+
+
+def test_it_dead_letters_rather_than_wait_past_the_end_of_the_invocation(world):
+    dispatcher, pd, dlq, sleeps, _ = world
+    dispatcher.time_left = lambda: 12.0
+    pd.fail_next(transient(retry_after=5))
+    outcome = dispatcher.deliver("pd-primary", NOTE)
+    assert outcome.dead_lettered and sleeps == [] and "no time left" in outcome.error
+    assert len(dlq) == 1

@@ -114,7 +114,7 @@ class Dispatcher:
         sleep: Callable[[float], None] | None = None,
         max_attempts: int = 4,
         max_wait_s: float = 30.0,
-        total_budget_s: float = 45.0,
+        total_budget_s: float = 20.0,
         base_delay_s: float = 1.0,
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
@@ -130,6 +130,10 @@ class Dispatcher:
         self.base_delay_s = base_delay_s
         self.metrics = metrics
         self.rng = rng or random.Random()
+        # seconds left before the invocation is killed (set by the relay from the Lambda context);
+        # a wait that would end within ``reserve_s`` of it dead-letters instead
+        self.time_left: Callable[[], float] | None = None
+        self.reserve_s = 8.0
 
     def sleep(self, seconds: float) -> None:
         (self._sleep or clock.current().sleep)(seconds)
@@ -225,6 +229,17 @@ class Dispatcher:
                     channel_name,
                     notification,
                     f"{error} (asked to retry after {delay:g}s, more than max_wait_s={self.max_wait_s:g}s)",
+                    attempts,
+                    first_failure,
+                    False,
+                    status,
+                    dead_letter,
+                )
+            if self.time_left is not None and self.time_left() - delay < self.reserve_s:
+                return self._give_up(
+                    channel_name,
+                    notification,
+                    f"{error} (no time left in this invocation to wait {delay:g}s)",
                     attempts,
                     first_failure,
                     False,

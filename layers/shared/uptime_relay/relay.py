@@ -219,6 +219,9 @@ class Relay:
     def process_sns_event(self, event: Any, context: Any = None) -> dict:
         """Every record is processed even when one fails; raise at the end if any was not recorded
         (Lambda's async retry and the function's DLQ then keep it)."""
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if callable(remaining):
+            self.dispatcher.time_left = lambda: remaining() / 1000.0
         records = event.get("Records") if isinstance(event, dict) else None
         if not records:  # a bare alarm message, an EventBridge event, an Alertmanager body
             alerts = [self.enrich(a) for a in self.parse(event)]
