@@ -90,3 +90,16 @@ def test_the_cli_refuses_an_invalid_config(tmp_path, capsys):
     path.write_text("checks:\n  - name: BAD\n")
     assert main(["cost", str(path)]) == 2
     assert "checks[0].name" in capsys.readouterr().err
+
+
+def test_measure_times_a_real_probe_run_of_the_configs_checks(tmp_path, capsys):
+    from uptime_relay.testing.receivers import HttpReceiver
+
+    with HttpReceiver() as target:
+        path = tmp_path / "uptime.yaml"
+        path.write_text(f"checks:\n  - name: local\n    url: {target.url}/health\n")
+        assert main(["cost", str(path), "--measure", "--json", "--compare", ""]) == 0
+        assert len(target.to("/health")) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["usage"]["probe_duration_s"] > 0.2  # measured run + the start-up a Lambda run adds
+    assert data["probe_duration_s"] == pytest.approx(data["usage"]["probe_duration_s"], abs=0.001)
