@@ -483,7 +483,8 @@ class DynamoIncidentStore(_ApplyLoop):
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": DUE_INDEX,
-            "KeyConditionExpression": "due_pk = :due AND due_at <= :now",
+            "KeyConditionExpression": "#dpk = :due AND #dat <= :now",
+            "ExpressionAttributeNames": {"#dpk": "due_pk", "#dat": "due_at"},
             "ExpressionAttributeValues": {":due": _s(DUE_PK), ":now": {"N": _epoch(now)}},
         }
         found: builtins.list[Incident] = []
@@ -671,18 +672,18 @@ class DynamoIncidentStore(_ApplyLoop):
 
     def claim_pending(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool:
         """Take over first pages whose sender died (its lease ``expected_until`` ran out)."""
-        condition = "attribute_exists(pending) AND #st IN (:open, :ack) AND "
+        condition = "attribute_exists(#p) AND #st IN (:open, :ack) AND "
         values = {":open": _s("open"), ":ack": _s("acknowledged")}
         if expected_until is None:
-            condition += "attribute_not_exists(pending_until)"
+            condition += "attribute_not_exists(#pu)"
         else:
-            condition += "pending_until = :old"
+            condition += "#pu = :old"
             values[":old"] = _s(expected_until.isoformat())
         return self._update(
             id,
             sets={"pending_until": _s(until.isoformat())},
             condition=condition,
-            names={"#st": "status"},
+            names={"#st": "status", "#p": "pending", "#pu": "pending_until"},
             values=values,
         )
 
