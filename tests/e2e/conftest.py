@@ -20,8 +20,6 @@ from uptime_relay.local.runner import LocalStack
 from uptime_relay.testing.receivers import HttpReceiver, SmtpReceiver
 
 MINUTE_SECONDS = 0.2
-SLACK_PATH = "/services/T0/B0/e2e"
-PD_PATH = "/v2/enqueue"
 
 
 @pytest.fixture
@@ -40,45 +38,6 @@ def smtp() -> Iterator[SmtpReceiver]:
 def target() -> Iterator[DemoTarget]:
     with DemoTarget() as t:
         yield t
-
-
-def write_config(
-    path: Path,
-    *,
-    target_url: str,
-    receiver: HttpReceiver,
-    smtp_port: int | None = None,
-    datapoints: int = 2,
-    evaluation_periods: int = 3,
-    escalation: str = "",
-) -> Path:
-    email = (
-        f"  oncall-email: {{type: email, to: [oncall@example.com], from: uptime@example.com, "
-        f"smtp: {{host: 127.0.0.1, port: {smtp_port}}}}}\n"
-        if smtp_port
-        else ""
-    )
-    notify = "[slack-critical, pd-primary" + (", oncall-email]" if smtp_port else "]")
-    path.write_text(
-        f"""
-checks:
-  - name: api
-    url: {target_url}/health
-    timeout: 2s
-    labels: {{severity: critical, service: api}}
-    alarm: {{datapoints: {datapoints}, evaluation_periods: {evaluation_periods}}}
-slack:
-  signing_secret: e2e-signing-secret
-channels:
-  slack-critical: {{type: slack, webhook_url: "{receiver.url}{SLACK_PATH}"}}
-  pd-primary: {{type: pagerduty, routing_key: e2e00000000000000000000000000000, events_url: "{receiver.url}{PD_PATH}"}}
-{email}routes:
-  - match: {{severity: critical}}
-    notify: {notify}
-{escalation}""",
-        encoding="utf-8",
-    )
-    return path
 
 
 @pytest.fixture
@@ -108,11 +67,3 @@ def local_stack(tmp_path: Path, target: DemoTarget) -> Iterator[Callable[..., Lo
     yield make
     for stack in started:
         stack.stop()
-
-
-def pd_events(receiver: HttpReceiver) -> list[dict]:
-    return [r.json() for r in receiver.to(PD_PATH)]
-
-
-def slack_messages(receiver: HttpReceiver) -> list[dict]:
-    return [r.json() for r in receiver.to(SLACK_PATH)]

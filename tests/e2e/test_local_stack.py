@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-from conftest import pd_events, slack_messages, write_config
+from local_e2e import pd_events, slack_messages, write_config
 from uptime_relay.local.alarms import ALARM, OK
 from uptime_relay.local.faults import Faults
 from uptime_relay.testing.receivers import Reply
