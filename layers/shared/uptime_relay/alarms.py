@@ -81,11 +81,8 @@ def _description(check: Check, prefix: str) -> str:
     parts = [check.description or f"{check.name}: {check.target} is failing its uptime check."]
     if check.runbook:
         parts.append(f"Runbook: {check.runbook}")
-    parts.append(
-        f"Managed by uptime-relay stack {prefix} from the config file: change the config, not this alarm."
-    )
     text = "\n".join(parts)
-    return text[: MAX_DESCRIPTION - 40]
+    return text[: MAX_DESCRIPTION - 200]  # room for the managed-by line
 
 
 def spec_hash(alarm: Mapping[str, Any]) -> str:
@@ -116,7 +113,9 @@ def desired_alarm(check: Check, *, namespace: str, topic_arn: str, prefix: str) 
         "TreatMissingData": TREAT_MISSING_DATA,
         "Tags": _tags(check, prefix),
     }
-    alarm["AlarmDescription"] += f"\n[{SPEC_MARK}{spec_hash(alarm)}]"
+    alarm["AlarmDescription"] += (
+        f"\n[{SPEC_MARK}{spec_hash(alarm)}; managed by uptime-relay stack {prefix[:80]}: edit the config, not this alarm]"
+    )
     return alarm
 
 
