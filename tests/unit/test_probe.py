@@ -17,7 +17,7 @@ from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config import Check, Expect, StatusRange
 from uptime_relay.probe import REASONS, probe, run_checks
 from uptime_relay.probe.expect import lookup, same_value
-from uptime_relay.probe.http11 import MAX_BODY_BYTES
+from uptime_relay.probe.http11 import MAX_BODY_BYTES, read_response
 from uptime_relay.probe.targets import blocked_reason
 
 CONTRACT_KEYS = [
@@ -450,3 +450,42 @@ def test_a_request_handler_sees_what_the_probe_sends_about_itself(target):
     one(chk(target.url("/")))
     request: Request = target.requests[-1]
     assert request.headers["user-agent"].startswith("uptime-relay/")
+
+
+# ------------------------------------------------------------------------------------ the HTTP reader
+def _read(wire: bytes, method: str = "GET", bound: int = MAX_BODY_BYTES):
+    async def go():
+        reader = asyncio.StreamReader()
+        reader.feed_data(wire)
+        reader.feed_eof()
+        return await read_response(reader, method, bound=bound)
+
+    return asyncio.run(go())
+
+
+@given(
+    body=st.binary(max_size=3000),
+    cuts=st.lists(st.integers(min_value=1, max_value=700), max_size=8),
+    bound=st.integers(min_value=1, max_value=4000),
+)
+def test_any_chunking_of_a_body_reads_back_the_same_bytes_up_to_the_bound(body, cuts, bound):
+    pieces, rest = [], body
+    for cut in cuts:
+        if rest:
+            pieces.append(rest[:cut])
+            rest = rest[cut:]
+    if rest:
+        pieces.append(rest)
+    framed = b"".join(f"{len(p):X}\r\n".encode() + p + b"\r\n" for p in pieces) + b"0\r\n\r\n"
+    wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nX-A: 2\r\n\r\n" + framed
+    response = _read(wire, bound=bound)
+    assert response.body == body[:bound]
+    assert response.truncated == (len(body) > bound)
+    assert response.header("x-a") == "1, 2"
+
+
+@given(body=st.binary(max_size=3000), bound=st.integers(min_value=1, max_value=4000), framed=st.booleans())
+def test_length_and_close_delimited_bodies_read_back_up_to_the_bound(body, bound, framed):
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n" if framed else "HTTP/1.0 200 OK\r\n\r\n"
+    response = _read(head.encode() + body, bound=bound)
+    assert (response.body, response.truncated) == (body[:bound], len(body) > bound)
