@@ -349,3 +349,12 @@ def test_a_first_page_lost_to_a_crash_is_sent_by_the_redelivery_once():
 def test_a_normal_page_leaves_nothing_pending(world):
     world.sns(api("ALARM", T0))
     assert world.store.list()[0].pending == ()
+
+
+def test_the_first_page_lease_outlasts_the_invocation(world):
+    world.dispatcher.time_left = lambda: 290.0  # a 300 s function, 10 s in
+    alarm = Alert(
+        AlertSource.CLOUDWATCH, "a1", "x", AlertState.ALARM, "r", T0, labels={"severity": "critical"}
+    )
+    world.relay.handle([alarm], now=T0)
+    assert world.store.list()[0].pending_until == T0 + timedelta(seconds=295)

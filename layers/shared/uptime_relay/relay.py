@@ -42,7 +42,7 @@ from .notifiers.base import Notification, NotificationKind
 log = logging.getLogger(__name__)
 
 WARNING_CHANNEL_TYPES = ("slack", "email")
-FIRST_PAGE_LEASE = timedelta(seconds=60)  # > the function timeout: the opener is gone when it ends
+FIRST_PAGE_LEASE = timedelta(seconds=60)  # minimum; in Lambda: the invocation's remaining time + 5 s
 ACK_LINK_LIFETIME = timedelta(days=7)
 
 
@@ -298,7 +298,7 @@ class Relay:
             silenced=self.silenced(alert.labels, alert.time),
             unrouted=not match.matched,
             mentions=tuple(getattr(resolved, "mentions", ()) or ()),
-            lease_until=now + self.lease,
+            lease_until=now + self._lease(),
         )
         return plan, resolved
 
@@ -343,7 +343,7 @@ class Relay:
             # timed out): this redelivery takes the page over, once (conditional claim)
             assert incident is not None
             if self.store.claim_pending(
-                incident.id, expected_until=incident.pending_until, until=now + self.lease
+                incident.id, expected_until=incident.pending_until, until=now + self._lease()
             ):
                 log.warning(
                     "incident %s: first page to %s was never confirmed; sending it now",
@@ -383,6 +383,17 @@ class Relay:
             ),
             sends,
         )
+
+    def _lease(self) -> timedelta:
+        """How long the first page is ours: past the end of this invocation (nobody may take it
+        over while we might still be sending), at least ``self.lease``."""
+        time_left = self.dispatcher.time_left
+        if time_left is None:
+            return self.lease
+        try:
+            return max(self.lease, timedelta(seconds=time_left() + 5))
+        except Exception:
+            return self.lease
 
     @staticmethod
     def _orphaned(incident: Incident | None, now: datetime) -> bool:
