@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from uptime_relay.adapters.incidents import DynamoIncidentStore, create_table
 from uptime_relay.cli import main as cli_main
-from uptime_relay.testing.receivers import HttpReceiver, Reply
+from uptime_relay.testing.receivers import HttpReceiver, Reply, SmtpReceiver
 from uptime_relay.testing.relay_kit import alarm_message, sns_event
 
 pytestmark = pytest.mark.integration
@@ -40,6 +40,7 @@ class Context:
 @pytest.fixture
 def stack(aws, tmp_path, monkeypatch):
     receiver = HttpReceiver(default=_reply).start()
+    smtp = SmtpReceiver().start()
     config = tmp_path / "uptime.yaml"
     config.write_text(
         f"""
@@ -50,9 +51,10 @@ checks:
 channels:
   slack-critical: {{type: slack, bot_token: env:SLACK_TOKEN, channel: "#alerts", api_url: "{receiver.url}/api"}}
   pd-primary: {{type: pagerduty, routing_key: env:PD_KEY, events_url: "{receiver.url}/pd"}}
+  oncall-email: {{type: email, to: [oncall@example.com], from: alerts@example.com, smtp: {{host: 127.0.0.1, port: {smtp.port}}}}}
 routes:
   - match: {{severity: critical}}
-    notify: [pd-primary, slack-critical]
+    notify: [pd-primary, slack-critical, oncall-email]
 """
     )
     dynamodb, sqs = aws("dynamodb"), aws("sqs")
@@ -83,8 +85,10 @@ routes:
     s.invoke = lambda event: app.lambda_handler(event, Context())
     s.pd = lambda: receiver.to("/pd")
     s.posts = lambda: receiver.to("/api/chat.postMessage")
+    s.smtp = smtp
     yield s
     receiver.stop()
+    smtp.stop()
 
 
 def api(state, at):
@@ -164,3 +168,14 @@ def test_one_bad_record_does_not_lose_the_others(stack):
     assert result["records"] == 2
     assert len(stack.pd()) == 1
     assert json.dumps(result)
+
+
+def test_insufficient_data_warns_slack_and_email_but_not_pagerduty(stack):
+    stack.invoke(sns_event(api("ALARM", T0)))
+    stack.invoke(sns_event(api("INSUFFICIENT_DATA", T0 + timedelta(minutes=2))))
+    assert [r.json()["event_action"] for r in stack.pd()] == ["trigger"]
+    assert len(stack.posts()) == 2  # the page, then the warning
+    assert len(stack.smtp.messages) == 2
+    assert "oncall@example.com" in stack.smtp.messages[1]["To"]
+    kinds = [e.kind for e in stack.store.list()[0].timeline]
+    assert "insufficient_data" in kinds
