@@ -63,3 +63,17 @@ def test_it_refuses_a_naive_start_or_a_zero_minute():
         SimulatedClock(datetime(2026, 1, 1), 1.0)
     with pytest.raises(ValueError, match="positive"):
         SimulatedClock(START, 0)
+
+
+def test_a_frozen_clock_stands_still_while_handlers_run_and_resumes_where_it_stood():
+    fake = FakeTime()
+    sim = SimulatedClock(START, 2.0, monotonic=fake.monotonic, real_sleep=fake.sleep)
+    fake.t += 2.0  # one simulated minute
+    with sim.frozen():
+        fake.t += 10.0  # a slow cold start: five real-time minutes' worth
+        assert sim.now() == START + timedelta(minutes=1)
+        sim.sleep(30)  # the dispatcher's backoff still advances simulated time
+        assert sim.now() == START + timedelta(minutes=1, seconds=30)
+    assert sim.now() == START + timedelta(minutes=1, seconds=30)
+    fake.t += 1.0
+    assert sim.now() == START + timedelta(minutes=2)

@@ -65,6 +65,28 @@ def console_channels(config: Config, *, everything: bool = False) -> set[str]:
     return {name for name, ch in config.channels.items() if everything or not has_real_destination(ch)}
 
 
+SECRET_OPTIONS = {"slack": ("webhook_url", "bot_token"), "pagerduty": ("routing_key",), "email": ()}
+
+
+def unresolvable_secrets(config: Config, resolver: Any) -> dict[str, str]:
+    """Channels whose credentials cannot be resolved here: {channel: why}. Sending would only fail,
+    so the local stack prints their messages instead (say how to provide the secret locally)."""
+    missing: dict[str, str] = {}
+    for name, channel in config.channels.items():
+        refs = [channel.get(key) for key in SECRET_OPTIONS.get(channel.type, ())]
+        smtp = channel.get("smtp") or {}
+        if channel.type == "email" and isinstance(smtp, dict):
+            refs.append(smtp.get("password"))
+        for ref in refs:
+            if isinstance(ref, str) and is_secret_ref(ref):
+                try:
+                    resolver.resolve(ref)
+                except Exception:
+                    missing[name] = f"secret {ref} is not available locally"
+                    break
+    return missing
+
+
 # --------------------------------------------------------------------------------------- rendering
 def _indent(text: str, width: int = 100) -> str:
     lines: list[str] = []
@@ -156,7 +178,7 @@ class LocalNotifier:
             payloads = self._inner.build_payloads(channel, notification)
             if not payloads:
                 return Delivery(channel.name, {}, None)
-            self._say(f"{channel.name} {kind} (console: no real destination configured)")
+            self._say(f"{channel.name} {kind} (printed here, not sent)")
             if self._show:
                 for payload in payloads:
                     self._say(_indent(render_payload(channel, payload)), raw=True)

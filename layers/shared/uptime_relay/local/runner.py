@@ -37,7 +37,7 @@ from typing import Any
 from .. import clock as clockmod
 from ..config import Config, load_config
 from .alarms import ALARM, INSUFFICIENT_DATA, OK, AlarmDefinition, LocalAlarms, Transition, UnsupportedAlarm
-from .channels import LocalNotifier, console_channels, wrapped_notifiers
+from .channels import LocalNotifier, console_channels, unresolvable_secrets, wrapped_notifiers
 from .console import Timeline
 from .faults import Faults
 from .functions import LambdaContext, function_url_event, function_url_response, load_function, project_root
@@ -451,9 +451,20 @@ class LocalStack:
 
     # ------------------------------------------------------------------ functions
     def _load_functions(self) -> None:
+        from ..adapters.secrets import SecretResolver
+
         console = console_channels(self.config, everything=self.console_all)
         for name in sorted(console):
-            self.say(f"channel {name}: no real destination, messages are printed here")
+            why = "--console-channels" if self.console_all else "no real destination"
+            self.say(f"channel {name}: {why}, messages are printed here")
+        resolver = SecretResolver(ssm_client=self.client("ssm"), secrets_client=self.client("secretsmanager"))
+        for name, why in sorted(unresolvable_secrets(self.config, resolver).items()):
+            if name not in console:
+                console.add(name)
+                self.say(
+                    f"channel {name}: {why} (use env:NAME, or put it in the local SSM / Secrets "
+                    "Manager), messages are printed here"
+                )
 
         def wrap(notifier: Any) -> Any:
             return _AckCapture(
