@@ -158,3 +158,16 @@ def test_a_record_without_open_incident_ignores_a_dangling_incident():
     record = AlarmRecord(ALARM_ID, "OK", T0, None, None, 3)
     t = decide(record, None, alert(AlertState.ALARM, T0 + timedelta(seconds=1)))
     assert t.action is Action.OPENED and t.record.version == 4
+
+
+def test_a_flapping_alarm_cannot_grow_the_timeline_without_bound():
+    _, record, incident = apply(None, None, alert(AlertState.ALARM, T0))
+    incident = incident.with_entries(TimelineEntry(T0, "notified", "", "pd"))
+    for i in range(1, 400):
+        _, record, incident = apply(
+            record, incident, alert(AlertState.INSUFFICIENT_DATA, T0 + timedelta(seconds=i))
+        )
+    assert len(incident.timeline) == 200
+    assert [e.kind for e in incident.timeline[:2]] == ["opened", "notified"]
+    assert incident.timeline[-1].at == T0 + timedelta(seconds=399)
+    assert incident.notified_channels() == ("pd",)

@@ -98,7 +98,24 @@ class Incident:
         return tuple(seen)
 
     def with_entries(self, *entries: TimelineEntry) -> Incident:
-        return replace(self, timeline=(*self.timeline, *entries), version=self.version + 1)
+        return replace(self, timeline=trim_timeline((*self.timeline, *entries)), version=self.version + 1)
+
+
+TIMELINE_CAP = 200
+_KEPT_KINDS = ("opened", "notified", "acknowledged", "resolved", "silenced")
+
+
+def trim_timeline(timeline: tuple[TimelineEntry, ...], cap: int = TIMELINE_CAP) -> tuple[TimelineEntry, ...]:
+    """Bound the timeline (a DynamoDB item holds 400 KB; a flapping alarm adds an entry per flap):
+    past ``cap`` entries, the oldest routine entries (ignored, insufficient_data, alarm, ...) are
+    dropped; openings, notifications, acks, resolves and silences are always kept."""
+    if len(timeline) <= cap:
+        return timeline
+    kept = sum(1 for e in timeline if e.kind in _KEPT_KINDS)
+    room = max(0, cap - kept)
+    others = [i for i, e in enumerate(timeline) if e.kind not in _KEPT_KINDS]
+    keep_others = set(others[len(others) - room :]) if room else set()
+    return tuple(e for i, e in enumerate(timeline) if e.kind in _KEPT_KINDS or i in keep_others)
 
 
 @dataclass(frozen=True)
