@@ -358,3 +358,18 @@ def test_the_first_page_lease_outlasts_the_invocation(world):
     )
     world.relay.handle([alarm], now=T0)
     assert world.store.list()[0].pending_until == T0 + timedelta(seconds=295)
+
+
+def test_without_a_table_or_queue_the_relay_runs_in_memory(tmp_path):
+    from uptime_relay.adapters.incidents import InMemoryIncidentStore as Memory
+    from uptime_relay.relay import build_relay_from_env
+
+    config = tmp_path / "uptime.yaml"
+    config.write_text("channels:\n  pd: {type: pagerduty, routing_key: literal}\nroutes:\n  - notify: [pd]\n")
+    notifiers = fake_notifiers()
+    service = build_relay_from_env(
+        {"UPTIME_CONFIG": str(config)}, notifiers=notifiers, secrets=StaticSecrets()
+    )
+    assert isinstance(service.relay.store, Memory) and service.idempotency_config is None
+    service.process_sns_event(sns_event(api("ALARM", T0)))
+    assert notifiers["pagerduty"].kinds() == [NotificationKind.TRIGGER]
