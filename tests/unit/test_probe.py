@@ -173,6 +173,20 @@ def test_a_body_cut_short_is_an_error_in_transfer():
     assert "50 of 100" in result.error
 
 
+def test_response_headers_over_the_limit_are_an_error():
+    huge = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\nok"
+    with Target(default=huge) as t:
+        result = one(chk(t.url("/"), retries=0))
+    assert (result.reason, result.error) == ("error", "response headers over 64 KiB")
+
+
+def test_a_redirect_to_something_other_than_http_is_an_error():
+    with Target(routes={"/": redirect("ftp://files.example.com/x")}) as t:
+        result = one(chk(t.url("/"), retries=0))
+    assert (result.reason, result.phase, result.status_code) == ("error", "redirect", 302)
+    assert "ftp://files.example.com/x" in result.error
+
+
 # ------------------------------------------------------------------------------------ expectations
 def test_an_unexpected_status_is_status_mismatch():
     with Target(default=http(503, "down")) as t:
