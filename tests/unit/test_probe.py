@@ -455,6 +455,14 @@ def test_the_run_deadline_bounds_hanging_checks_and_reports_unstarted_ones():
     assert "deadline" in second.error
 
 
+def test_run_checks_also_works_when_called_from_inside_an_event_loop(target):
+    async def async_caller():
+        return run_checks([chk(target.url("/"))])
+
+    (result,) = asyncio.run(async_caller())
+    assert result.ok
+
+
 def test_probe_is_awaitable_directly(target):
     result = asyncio.run(probe(chk(target.url("/"))))
     assert result.ok

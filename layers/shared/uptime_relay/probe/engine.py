@@ -15,6 +15,7 @@ certificate expiry is compared with ``clock.now()`` (the simulated clock under `
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import ipaddress
 import socket
@@ -166,12 +167,17 @@ def run_checks(
     deadline_s: float = 50.0,
     resolver: Resolver | None = None,
 ) -> list[ProbeResult]:
-    """Synchronous wrapper of :func:`run_checks_async` (its own event loop)."""
-    return asyncio.run(
-        run_checks_async(
-            checks, concurrency=concurrency, secrets=secrets, deadline_s=deadline_s, resolver=resolver
-        )
+    """Synchronous wrapper of :func:`run_checks_async` (its own event loop; from inside a running
+    loop, e.g. an async caller, that loop runs in a worker thread)."""
+    coro = run_checks_async(
+        checks, concurrency=concurrency, secrets=secrets, deadline_s=deadline_s, resolver=resolver
     )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 # --------------------------------------------------------------------------------------- attempt
