@@ -305,9 +305,10 @@ class LocalStack:
         sys.stdout = sink
         self._exit.callback(setattr, sys, "stdout", real_stdout)
 
-        werkzeug = logging.getLogger("werkzeug")  # moto's request log
-        self._exit.callback(werkzeug.setLevel, werkzeug.level)
-        werkzeug.setLevel(logging.ERROR)
+        for noisy in ("werkzeug", "samtranslator"):  # moto's request log, the SAM transform's notes
+            logger = logging.getLogger(noisy)
+            self._exit.callback(logger.setLevel, logger.level)
+            logger.setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         self._exit.callback(server.stop)
@@ -491,6 +492,24 @@ class LocalStack:
                 self.say(f"function {short} not available: {exc}")
                 continue
             self._functions[short] = (module, fn)
+        self._capture_function_logs()
+
+    def _capture_function_logs(self) -> None:
+        """Point the functions' log handlers at the stdout sink for the run (Powertools reuses a
+        configured logger's handler, which may still hold the stream of an earlier run)."""
+        from .. import metricnames
+
+        names = [metricnames.service(), *logging.root.manager.loggerDict]
+        for name in names:
+            if not (name == metricnames.service() or name.startswith(("uptime_relay", "uptime-relay"))):
+                continue
+            for handler in logging.getLogger(name).handlers:
+                if isinstance(handler, logging.StreamHandler) and not isinstance(
+                    handler, logging.FileHandler
+                ):
+                    previous = handler.setStream(sys.stdout)
+                    if previous is not None:
+                        self._exit.callback(handler.setStream, previous)
 
     def _context(self, short: str) -> LambdaContext:
         _, fn = self._functions[short]
