@@ -365,12 +365,16 @@ def test_a_redirect_to_another_origin_drops_secret_and_credential_headers():
     secrets = StaticSecrets({"env:TOKEN": "s3cret"})
     with Target(default=http(200, "other")) as other:
         with Target(routes={"/": redirect(other.url("/landing"))}) as first:
-            check = chk(first.url("/"), headers={"X-Token": "env:TOKEN", "Cookie": "a=b", "X-Plain": "1"})
+            check = chk(
+                first.url("/"),
+                headers={"X-Token": "env:TOKEN", "Cookie": "a=b", "X-Plain": "1", "Host": "api.internal"},
+            )
             assert one(check, secrets=secrets).ok
             assert first.requests[0].headers["x-token"] == "s3cret"
         landed = other.requests[0].headers
     assert "x-token" not in landed and "cookie" not in landed
     assert landed["x-plain"] == "1"
+    assert landed["host"] == f"127.0.0.1:{other.port}"  # the Host override named the first origin
 
 
 # ------------------------------------------------------------------------------------ blocked targets

@@ -35,8 +35,8 @@ from .tls import TlsSetupError, cert_days_left, client_context
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # Headers never carried to a different origin on a redirect (plus any header whose value was a
-# secret reference).
-_CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+# secret reference): credentials, and a Host override that named the first origin.
+_ORIGIN_BOUND_HEADERS = {"authorization", "proxy-authorization", "cookie", "host"}
 
 Resolver = Callable[[str, int], Awaitable[list[tuple[int, str]]]]
 
@@ -307,7 +307,7 @@ async def _http(
             headers = {
                 k: v
                 for k, v in headers.items()
-                if k.lower() not in _CREDENTIAL_HEADERS and k.lower() not in secret_names
+                if k.lower() not in _ORIGIN_BOUND_HEADERS and k.lower() not in secret_names
             }
         if response.status == 303 or (response.status in (301, 302) and method not in ("GET", "HEAD")):
             method, body = ("HEAD" if method == "HEAD" else "GET"), None
