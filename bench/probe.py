@@ -189,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=100.0)
     parser.add_argument("--rounds", type=int, default=3, help="runs per concurrency; the median is reported")
     parser.add_argument("--no-blackbox", action="store_true", help="skip blackbox_exporter even if installed")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a speed target is missed too (default: only when a probe failed; wall "
+        "times on a shared machine depend on what else runs)",
+    )
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
 
@@ -232,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
                 reference = bb["cpu_ms_per_probe"]
             else:
                 if index == 0:
+                    why = "skipped (--no-blackbox)" if args.no_blackbox else "not installed"
                     print(
-                        f"  blackbox_exporter not installed; reference figure "
-                        f"{REFERENCE_BLACKBOX_CPU_MS} ms CPU/probe"
+                        f"  blackbox_exporter {why}; reference figure {REFERENCE_BLACKBOX_CPU_MS} ms CPU/probe"
                     )
                 reference = REFERENCE_BLACKBOX_CPU_MS
             if index == 0:
@@ -249,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")
     for name, passed in verdicts.items():
         print(f"  [{'PASS' if passed else 'FAIL'}] {name}")
-    return 0 if all(verdicts.values()) else 1
+    if args.strict:
+        return 0 if all(verdicts.values()) else 1
+    return 0 if all(v for k, v in verdicts.items() if k.startswith("all ")) else 1
 
 
 if __name__ == "__main__":
