@@ -511,3 +511,36 @@ def test_the_slack_answer_never_waits_longer_than_two_seconds_on_response_url(ac
     assert actions.handle("POST", "/slack/actions", headers, body).status == 200
     assert store.get(incident.id).status == "acknowledged"
     assert posts == [2.0]
+
+
+def test_a_pagerduty_channel_webhook_secret_from_the_config_verifies_its_webhooks(
+    store, real_clock, sim_clock, used_tokens
+):
+    config = parse_config(
+        """
+channels:
+  pd-primary: {type: pagerduty, routing_key: env:PD_ROUTING_KEY, webhook_secret: env:PD_WEBHOOK}
+routes:
+  - notify: [pd-primary]
+""",
+        "test.yaml",
+    )
+    actions = Actions(
+        config,
+        store,
+        secrets=StaticSecrets({"env:PD_WEBHOOK": PD_SECRET, "env:ACK_SECRET": ACK_SECRET}),
+        used_tokens=used_tokens,
+        clock=sim_clock,
+        real_clock=real_clock,
+        ack_secret_ref="env:ACK_SECRET",
+        environ={},
+    )
+    incident = open_incident(store, pd_key="uptime-relay:abc123")
+    body = pd_body("incident.acknowledged", "uptime-relay:abc123")
+    forged = actions.handle(
+        "POST", "/pagerduty", {"X-PagerDuty-Signature": pagerduty_signature("x", body)}, body
+    )
+    assert forged.status == 401 and store.get(incident.id).status == "open"
+    signed = {"X-PagerDuty-Signature": pagerduty_signature(PD_SECRET, body)}
+    assert actions.handle("POST", "/pagerduty", signed, body).status == 200
+    assert store.get(incident.id).status == "acknowledged"

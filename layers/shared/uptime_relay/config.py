@@ -436,7 +436,7 @@ CHECK_KEYS = (
 EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days")
 CHANNEL_KEYS = {
     "slack": ("type", "webhook_url", "bot_token", "channel", "mention", "api_url"),
-    "pagerduty": ("type", "routing_key", "events_url", "severity"),
+    "pagerduty": ("type", "routing_key", "events_url", "severity", "webhook_secret"),
     "email": ("type", "to", "from", "smtp", "region", "subject_prefix"),
 }
 SMTP_KEYS = ("host", "port", "username", "password", "starttls", "ssl", "timeout")
@@ -725,6 +725,10 @@ def _channel(v: _Validator, channels: PosDict, name: str, value: Any) -> Channel
             options["routing_key"] = v.string(data, "routing_key", f"{path}.routing_key", data["routing_key"])
         if "events_url" in data:
             options["events_url"] = _url(v, data, "events_url", f"{path}.events_url", data["events_url"])
+        if "webhook_secret" in data:  # verifies PagerDuty webhook v3 calls to the actions URL
+            options["webhook_secret"] = v.string(
+                data, "webhook_secret", f"{path}.webhook_secret", data["webhook_secret"]
+            )
         if "severity" in data:
             sev = data["severity"]
             if sev not in ("critical", "error", "warning", "info"):
