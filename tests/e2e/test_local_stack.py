@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from local_e2e import pd_events, slack_messages, write_config
 from uptime_relay.local.alarms import ALARM, OK
-from uptime_relay.local.faults import Faults
+from uptime_relay.local.faults import Faults, parse_fault
 from uptime_relay.testing.receivers import Reply
 
 pytestmark = pytest.mark.e2e
@@ -106,3 +106,16 @@ def test_a_page_is_delivered_although_slack_answers_429_for_a_while(tmp_path, ta
     assert sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages", []) == []
     (incident,) = stack.incidents(("open",))
     assert "slack-critical" in incident.notified_channels()
+
+
+def test_an_injected_slack_429_storm_is_ridden_out_by_retries_honouring_retry_after(
+    tmp_path, target, receiver, local_stack
+):
+    # --fault slack-critical:429:8s: two attempts fail with Retry-After: 5 (simulated seconds)
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver)
+    faults = Faults([parse_fault("slack-critical:429:8s")])
+    stack = local_stack(config, outage=(2, 30), faults=faults, minutes=5)
+    stack.run()
+    assert len(stack.timeline.find("slack-critical trigger answered 429 (injected fault)")) == 2
+    assert len(slack_messages(receiver)) == 1  # then delivered once
+    assert stack.timeline.find("slack-critical trigger delivered")

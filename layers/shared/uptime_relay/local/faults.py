@@ -2,7 +2,7 @@
 
 - ``--fault CHANNEL:STATUS:DURATION[@START]`` makes a channel answer ``STATUS`` for ``DURATION`` of
   simulated time, from its first send (or from ``START`` after the run began). CHANNEL is a channel
-  name or a channel type (``slack``, ``pagerduty``, ``email``). 429 carries ``Retry-After`` (20 s);
+  name or a channel type (``slack``, ``pagerduty``, ``email``). 429 carries ``Retry-After: 5`` (simulated seconds);
   408/425/429/5xx are transient (retried by the dispatcher), other statuses permanent.
   Examples: ``slack:429:3m``, ``pagerduty:500:2m``, ``oncall-email:550:10m@5m``.
 - ``--duplicate-deliveries``: SNS delivers every alarm notification twice (same MessageId).
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from ..config import parse_duration
 
-RETRY_AFTER_S = 20.0
+RETRY_AFTER_S = 5.0
 TRANSIENT = frozenset({408, 425, 429})
 
 

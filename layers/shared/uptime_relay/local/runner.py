@@ -339,6 +339,9 @@ class LocalStack:
             f"local stack up: moto {self.endpoint}, actions {self.actions_url}, "
             f"{len(self.config.checks)} checks, 1 minute = {self.minute_seconds:g}s"
         )
+        self.say(
+            f"incidents: uptime-relay incidents list --endpoint-url {self.endpoint} --table {self.table_name}"
+        )
         for line in self.faults.describe():
             self.say(f"fault: {line}")
 
