@@ -219,3 +219,11 @@ def test_a_maintenance_cron_with_an_out_of_range_field_is_refused():
     assert len(errors) == 1
     assert errors[0].startswith("uptime.yaml:2: maintenance[0].cron: ")
     assert "minute" in errors[0] and "99" in errors[0]
+
+
+def test_status_ranges_read_back_as_written():
+    from uptime_relay.config import StatusRange
+
+    assert str(StatusRange(200, 399)) == "2xx, 3xx"  # the default: no half hidden
+    assert str(StatusRange(200, 299)) == "2xx"
+    assert str(StatusRange(204, 204)) == "204"

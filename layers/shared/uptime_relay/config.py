@@ -98,7 +98,9 @@ class StatusRange:
     def __str__(self) -> str:
         if self.low == self.high:
             return str(self.low)
-        return f"{self.low // 100}xx"
+        if self.low % 100 == 0 and self.high % 100 == 99:
+            return ", ".join(f"{c}xx" for c in range(self.low // 100, self.high // 100 + 1))
+        return f"{self.low}-{self.high}"
 
 
 @dataclass(frozen=True)
