@@ -100,3 +100,16 @@ def test_a_failing_handler_is_retried_twice_like_an_async_lambda_invocation():
     bus.publish_message("m", None)
     assert [d.ok for d in bus.deliveries] == [False, False, True]
     assert bus.deliveries[0].error == "RuntimeError: table busy"
+
+
+def test_a_message_the_handler_fails_on_three_times_goes_to_the_dead_letter_hook():
+    kept = []
+
+    def broken(event, ctx):
+        raise RuntimeError("bug")
+
+    bus = SnsBus(TOPIC, handler=broken, now=Clock(), on_exhausted=lambda e, why: kept.append((e, why)))
+    bus.publish_message("m", None)
+    assert len(bus.deliveries) == 3
+    ((event, why),) = kept
+    assert event["Records"][0]["Sns"]["Message"] == "m" and why == "RuntimeError: bug"

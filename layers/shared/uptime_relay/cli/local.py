@@ -76,6 +76,18 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _stop_on_sigterm() -> None:
+    """``kill`` (SIGTERM) stops the local stack like Ctrl-C: cleanly, exit 0."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def run(args) -> int:
     from ..config import ConfigError
     from ..local.faults import Faults, FaultSpecError
@@ -88,6 +100,7 @@ def run(args) -> int:
         print(f"uptime-relay local: {exc}", file=sys.stderr)
         return 2
     port = args.http_port if args.http_port is not None else (0 if args.demo else DEFAULT_HTTP_PORT)
+    _stop_on_sigterm()
     try:
         if args.demo or not args.config:
             return _demo(args, faults, port)

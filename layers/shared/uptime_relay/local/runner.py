@@ -332,6 +332,7 @@ class LocalStack:
             duplicate=self.faults.duplicate_deliveries,
             out_of_order=self.faults.out_of_order,
             on_delivery=self._on_sns_delivery,
+            on_exhausted=self._to_alert_dead_letters,
         )
         self.clock.restart()  # setup took real time: simulated minute 0 starts now
         self._live = True
@@ -538,6 +539,19 @@ class LocalStack:
             with self._metrics_lock:
                 self._probe_logs.append(doc)
 
+    def _to_alert_dead_letters(self, event: dict[str, Any], error: str) -> None:
+        """The relay failed on a message three times: like Lambda, keep it on the alert DLQ."""
+        queue = self.stack.outputs.get("AlertDeadLetterQueueUrl")
+        if not queue:
+            self.say(f"relay gave up on a message and the stack has no alert dead-letter queue: {error}")
+            return
+        self.client("sqs").send_message(
+            QueueUrl=queue,
+            MessageBody=json.dumps(event),
+            MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": error[:256] or "error"}},
+        )
+        self.say("relay failed 3 times on a message: it is on the alert dead-letter queue")
+
     def _on_sns_delivery(self, delivery: Delivered) -> None:
         if not delivery.ok:
             self.say(
@@ -568,7 +582,10 @@ class LocalStack:
             with self.clock.frozen():
                 self.tick_escalator(minute)
                 if self.after_minute is not None:
-                    self.after_minute(self, minute)
+                    try:
+                        self.after_minute(self, minute)
+                    except Exception as exc:
+                        self.say(f"scenario step failed: {type(exc).__name__}: {exc}")
                 self.watch_incidents()
             played += 1
             minute += 1

@@ -100,6 +100,8 @@ class SnsBus:
     out_of_order: bool = False
     hold: timedelta = timedelta(minutes=2)
     on_delivery: Callable[[Delivered], None] | None = None
+    # called with the event when the handler failed every attempt (Lambda's on-failure DLQ)
+    on_exhausted: Callable[[dict[str, Any], str], None] | None = None
     deliveries: list[Delivered] = field(default_factory=list)
     _held: list[_Held] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -150,17 +152,18 @@ class SnsBus:
 
     def _invoke(self, event: dict[str, Any], *, duplicate: bool, delayed: bool) -> None:
         message_id = event["Records"][0]["Sns"]["MessageId"]
+        error = ""
         for attempt in range(1, ASYNC_RETRIES + 2):
             try:
                 self.handler(event, self.context_factory())
             except Exception as exc:  # a failed invocation is retried, as Lambda does for SNS
-                record = Delivered(
-                    message_id, event, attempt, False, f"{type(exc).__name__}: {exc}", duplicate, delayed
-                )
-                self._record(record)
+                error = f"{type(exc).__name__}: {exc}"
+                self._record(Delivered(message_id, event, attempt, False, error, duplicate, delayed))
                 continue
             self._record(Delivered(message_id, event, attempt, True, None, duplicate, delayed))
             return
+        if self.on_exhausted is not None:
+            self.on_exhausted(event, error)
 
     def _record(self, record: Delivered) -> None:
         self.deliveries.append(record)
