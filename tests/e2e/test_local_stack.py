@@ -7,6 +7,7 @@ import urllib.request
 import pytest
 from local_e2e import pd_events, slack_messages, write_config
 from uptime_relay.local.alarms import ALARM, OK
+from uptime_relay.local.demo import slack_button_request
 from uptime_relay.local.faults import Faults, parse_fault
 from uptime_relay.testing.receivers import Reply
 
@@ -119,3 +120,26 @@ def test_an_injected_slack_429_storm_is_ridden_out_by_retries_honouring_retry_af
     assert len(stack.timeline.find("slack-critical trigger answered 429 (injected fault)")) == 2
     assert len(slack_messages(receiver)) == 1  # then delivered once
     assert stack.timeline.find("slack-critical trigger delivered")
+
+
+def test_slack_buttons_acknowledge_and_resolve_through_the_signed_actions_route(
+    tmp_path, target, receiver, local_stack
+):
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver)
+    stack = local_stack(config, outage=(2, 30), minutes=4)
+    stack.run()
+    (incident,) = stack.incidents(("open",))
+
+    status, _ = slack_button_request(stack.actions_url, "wrong-secret", incident.id)
+    assert status == 401  # a forged request changes nothing
+    assert stack.incidents(("open",))
+
+    status, _ = slack_button_request(stack.actions_url, "e2e-signing-secret", incident.id, "ack", "alice")
+    assert status == 200
+    (acked,) = stack.incidents(("acknowledged",))
+    assert acked.acknowledged_by and "alice" in acked.acknowledged_by
+
+    status, _ = slack_button_request(stack.actions_url, "e2e-signing-secret", incident.id, "resolve", "bob")
+    assert status == 200
+    assert [i.id for i in stack.incidents(("resolved",))] == [incident.id]
+    assert [e["event_action"] for e in pd_events(receiver)] == ["trigger", "acknowledge", "resolve"]
