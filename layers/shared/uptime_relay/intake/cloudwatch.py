@@ -159,7 +159,7 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Aler
         labels=labels,
         links=tuple(links),
         raw=c.truncate(raw),
-        description=c.text(message.get("AlarmDescription")),
+        description=c.description(message.get("AlarmDescription")),
         previous_state=c.state(message.get("OldStateValue")),
         region=region,
         account=account,

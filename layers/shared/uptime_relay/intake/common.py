@@ -77,6 +77,20 @@ _ARN_RE = re.compile(
 
 
 # ----------------------------------------------------------------------------------- field access
+def description(value: Any) -> str | None:
+    """An alarm description without the reconciler's trailer line (``alarms.SPEC_MARK``:
+    ``[uptime-relay spec <hash>; managed by ...]``), which is bookkeeping, not for humans."""
+    from ..alarms import SPEC_MARK
+
+    raw = text(value)
+    if raw is None:
+        return None
+    cut = raw.rfind("[" + SPEC_MARK)
+    if cut >= 0 and raw.rstrip().endswith("]") and "\n" not in raw[cut:].rstrip():
+        raw = raw[:cut]
+    return text(raw.rstrip())
+
+
 def text(value: Any) -> str | None:
     """A non-empty string, or None (numbers are written out; containers and bools are not text)."""
     if isinstance(value, str):

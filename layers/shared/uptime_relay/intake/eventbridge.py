@@ -133,7 +133,7 @@ def parse(event: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Alert:
         labels=labels,
         links=tuple(links),
         raw=c.truncate(raw),
-        description=c.text(configuration.get("description")),
+        description=c.description(configuration.get("description")),
         previous_state=c.state(previous.get("value")),
         region=region,
         account=account,
