@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 WARNING_CHANNEL_TYPES = ("slack", "email")
 FIRST_PAGE_LEASE = timedelta(seconds=60)  # minimum; in Lambda: the invocation's remaining time + 5 s
 ACK_LINK_LIFETIME = timedelta(days=7)
+# CloudWatch's reason on a multi-time-series alarm's own notification ("1 out of 6 time series
+# evaluated to ALARM"): at least one contributor is in ALARM, and it notifies on its own
+_CONTRIBUTORS_IN_ALARM = re.compile(r"\b(\d+) out of \d+ time series evaluated to ALARM", re.IGNORECASE)
 
 
 class RelayError(Exception):
@@ -303,6 +307,18 @@ class Relay:
         return plan, resolved
 
     def _transition(self, alert: Alert, now: datetime) -> tuple[RelayResult, list[_Send]]:
+        if covered_by_contributors(alert):
+            why = (
+                "alarm-level notification of a multi-time-series alarm: each contributor in ALARM "
+                "opens its own incident"
+            )
+            log.info(
+                "alert %s: recorded, nobody paged (%s)",
+                alert.name,
+                why,
+                extra={"alert_id": alert.id, "state": alert.state.value, "action": Action.ALARM_LEVEL.value},
+            )
+            return RelayResult(alert.id, alert.state.value, Action.ALARM_LEVEL.value, None, why), []
         match = match_routes(self.config.routes, alert.labels)
         mode = match.insufficient_data
         plan: OpeningPlan | None = None
@@ -477,6 +493,19 @@ class Relay:
             results[index] = RelayResult(
                 r.alert_id, r.state, r.action, r.incident_id, r.reason, tuple(found), r.silenced, r.error
             )
+
+
+def covered_by_contributors(alert: Alert) -> bool:
+    """True for the ALARM notification of a multi-time-series (Metrics Insights ``GROUP BY``) alarm
+    whose reason says at least one time series is in ALARM: CloudWatch notifies for each such
+    contributor on its own, and those alerts are the page. Anything else about such an alarm (its
+    OK, its INSUFFICIENT_DATA, an ALARM with no time series in ALARM, e.g. the query returning
+    no data at all, or a reason we cannot read) is handled like any alert, so nothing is lost when
+    there is no contributor to carry the page."""
+    if not alert.extra.get("alarm_level_of_multi_time_series") or alert.state is not AlertState.ALARM:
+        return False
+    found = _CONTRIBUTORS_IN_ALARM.search(alert.reason or "")
+    return found is not None and int(found.group(1)) > 0
 
 
 def _entries(outcome: DeliveryOutcome, kind: NotificationKind, now: datetime) -> list[TimelineEntry]:

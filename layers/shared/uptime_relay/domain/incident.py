@@ -163,6 +163,7 @@ class Action(StrEnum):
     INSUFFICIENT = "insufficient_data"  # recorded; warned/ignored per route
     STALE = "stale"  # older than what we already know: ignored
     DUPLICATE = "duplicate"  # the same state change again: nothing
+    ALARM_LEVEL = "alarm_level"  # a multi-time-series alarm's own ALARM: its contributors page
 
 
 @dataclass(frozen=True)
