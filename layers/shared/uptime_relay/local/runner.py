@@ -27,7 +27,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -637,9 +637,11 @@ class LocalStack:
                 self.say(f"probe {name} FAIL {reason} {detail}".rstrip())
 
     def _record_metrics(self, at: datetime) -> None:
+        """The EMF datapoints of this tick: into the local evaluator and moto CloudWatch (so
+        ``aws cloudwatch get-metric-data`` against the local endpoint shows them)."""
         with self._metrics_lock:
             docs, self._pending_metrics = self._pending_metrics, []
-        data: list[dict[str, Any]] = []
+        by_namespace: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
             for namespace, name, dims, value, unit in emf_datapoints(doc):
                 self.alarms.put(namespace, name, dims, at, value)
@@ -651,15 +653,13 @@ class LocalStack:
                 }
                 if unit:
                     datum["Unit"] = unit
-                data.append((namespace, datum))
-        by_namespace: dict[str, list[dict[str, Any]]] = {}
-        for namespace, datum in data:
-            by_namespace.setdefault(namespace, []).append(datum)
-        cloudwatch = self.client("cloudwatch") if by_namespace else None
+                by_namespace.setdefault(namespace, []).append(datum)
         for namespace, items in by_namespace.items():
             for start in range(0, len(items), 500):
                 try:
-                    cloudwatch.put_metric_data(Namespace=namespace, MetricData=items[start : start + 500])
+                    self.client("cloudwatch").put_metric_data(
+                        Namespace=namespace, MetricData=items[start : start + 500]
+                    )
                 except Exception as exc:
                     self.say(f"put_metric_data to moto failed: {exc}")
                     break
@@ -749,10 +749,3 @@ class _AckCapture:
         if notification.incident_id and notification.ack_url:
             self._sink[notification.incident_id] = notification.ack_url
         return self._inner.send(channel, notification, secrets)
-
-
-@contextlib.contextmanager
-def running(config_path: str | os.PathLike[str], **kwargs: Any) -> Iterator[LocalStack]:
-    stack = LocalStack(config_path, **kwargs)
-    with stack:
-        yield stack
