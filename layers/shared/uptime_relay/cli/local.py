@@ -91,6 +91,7 @@ def _stop_on_sigterm() -> None:
 def run(args) -> int:
     from ..config import ConfigError
     from ..local.faults import Faults, FaultSpecError
+    from ..local.runner import LocalStackError
 
     try:
         faults = Faults.parse(
@@ -108,7 +109,7 @@ def run(args) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except OSError as exc:
+    except (OSError, LocalStackError) as exc:
         print(f"uptime-relay local: {exc}", file=sys.stderr)
         return 1
 

@@ -280,7 +280,14 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
-        from moto.server import ThreadedMotoServer
+        try:
+            import samtranslator  # noqa: F401 - needed by the stack translation below
+            from moto.server import ThreadedMotoServer
+        except ImportError as exc:
+            raise LocalStackError(
+                f"uptime-relay local needs moto[server] and aws-sam-translator ({exc.name} is missing): "
+                "pip install 'moto[server]' aws-sam-translator, or run `make demo`, which installs them"
+            ) from None
 
         previous_clock = clockmod.install(self.clock)
         self._exit.callback(clockmod.install, previous_clock)
