@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from uptime_relay.local.alarms import (
     ALARM,
     INSUFFICIENT_DATA,
@@ -198,3 +200,34 @@ def test_metric_math_alarms_are_refused_with_a_clear_reason():
                 "Threshold": 1,
             }
         )
+
+
+def test_too_few_breaching_datapoints_with_gaps_not_counted_stay_ok_and_say_why():
+    # 3 of 3 needed; one fresh breaching datapoint and two gaps that `missing` does not count
+    alarm = availability_alarm(TreatMissingData="missing", DatapointsToAlarm=3)
+    result = evaluate(
+        alarm, points({14: 0.0}), current_state=INSUFFICIENT_DATA, through=T0 + MIN * 14, now=T0
+    )
+    assert result.state == OK
+    assert result.reason == (
+        "Threshold Crossed: 1 out of the last 3 datapoints [0.0 (20/11/26 10:14:00)] was less than the "
+        "threshold (1.0), fewer than the 3 needed for ALARM; missing datapoints were not counted [missing] "
+        "(minimum 1 datapoint for INSUFFICIENT_DATA -> OK transition)."
+    )
+
+
+@given(
+    values=st.lists(st.sampled_from([0.0, 1.0]), min_size=3, max_size=8),
+    n=st.integers(1, 3),
+    m_offset=st.integers(0, 2),
+    treat=st.sampled_from(["missing", "notBreaching", "breaching", "ignore"]),
+)
+def test_with_complete_data_it_alarms_exactly_when_m_of_the_last_n_minutes_failed(values, n, m_offset, treat):
+    m = max(1, n - m_offset)
+    alarm = availability_alarm(EvaluationPeriods=n, DatapointsToAlarm=m, TreatMissingData=treat)
+    last = len(values) - 1
+    result = evaluate(
+        alarm, points(dict(enumerate(values))), current_state=OK, through=T0 + MIN * last, now=T0
+    )
+    failed = sum(1 for v in values[-n:] if v < 1.0)
+    assert result.state == (ALARM if failed >= m else OK)

@@ -365,11 +365,19 @@ def evaluate(
                 f" and {_plural(filled_count, 'missing datapoint')} "
                 f"{'was' if filled_count == 1 else 'were'} treated as [{label}]"
             )
-    else:
+    elif filled_count:
         text = (
             f"Threshold Crossed: no datapoints were received for {_plural(filled_count, 'period')} and "
             f"{_plural(filled_count, 'missing datapoint')} {'was' if filled_count == 1 else 'were'} "
             f"treated as [{label}]"
+        )
+    else:  # OK with too few datapoints, all breaching (missing / ignore: the gaps are not counted)
+        shown = sorted(breaching, key=lambda dp: dp.timestamp, reverse=True)
+        points = ", ".join(f"{fmt_value(dp.value)} ({reason_time(dp.timestamp)})" for dp in shown)
+        text = (
+            f"Threshold Crossed: {len(shown)} out of the last {n} datapoints [{points}] "
+            f"{'was' if len(shown) == 1 else 'were'} {op_text} the threshold ({fmt_value(alarm.threshold)}), "
+            f"fewer than the {m} needed for ALARM; missing datapoints were not counted [{treat}]"
         )
     return Evaluation(state, f"{text} {minimum}.", data)
 
