@@ -5,9 +5,10 @@ With the demo config (``data/demo.yaml``: 2 failed minutes of 3, escalation step
 
 - 00:03, 00:04  the probe fails; the alarm goes to ALARM at 00:04 (detected) and the relay opens an
   incident: Slack and an email carrying a signed acknowledge link (paged);
-- 00:06         nobody acknowledged: the escalator pages PagerDuty (escalated);
-- 00:07         the on-call person follows the email's ack link (``GET /ack/{token}`` on the local
-  actions URL): the incident is acknowledged and escalation stops;
+- 00:06         nobody acknowledged: the escalator pages PagerDuty and the on-call person of the
+  ``primary`` schedule (alice: a Slack mention and an email with her own ack link) (escalated);
+- 00:07         alice follows the ack link (``GET /ack/{token}`` on the local actions URL): the
+  incident is acknowledged and escalation stops (step 3, bob at 00:08, never fires);
 - 00:09, 00:10  the target is healthy again; the alarm returns to OK at 00:10 (resolved).
 
 Every message is rendered on the console. The run ends with a summary and exits 0 when the
@@ -114,7 +115,9 @@ class DemoScript:
         for incident in open_incidents:
             link = stack.ack_link(incident.id)
             if link:
-                stack.say(f"demo: alice follows the ack link from the email: GET {_hide_token(link)}")
+                stack.say(
+                    f"demo: alice (on call) follows the ack link from her email: GET {_hide_token(link)}"
+                )
                 status, _ = http_get(link)
             else:
                 stack.say("demo: alice presses [Acknowledge] in Slack: POST /slack/actions")
