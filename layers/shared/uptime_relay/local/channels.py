@@ -187,7 +187,7 @@ class LocalNotifier:
             delivery = self._inner.send(channel, notification, secrets)
         except DeliveryError as exc:
             status = f" {exc.status}" if exc.status else ""
-            retry = " (will retry)" if not exc.permanent else " (permanent)"
+            retry = " (transient)" if not exc.permanent else " (permanent)"
             self._say(f"{channel.name} {kind} failed{status}: {exc}{retry}")
             raise
         self._say(f"{channel.name} {kind} delivered")
