@@ -82,7 +82,9 @@ def test_the_reconciler_trailer_is_stripped_from_an_eventbridge_alarm_descriptio
 
 
 def test_a_description_of_only_the_trailer_becomes_no_description():
-    trailer = "[uptime-relay spec 0123456789ab; managed by uptime-relay stack x: edit the config, not this alarm]"
+    trailer = (
+        "[uptime-relay spec 0123456789ab; managed by uptime-relay stack x: edit the config, not this alarm]"
+    )
     message = alarm_message("a", "ALARM", T0, check="api", description=trailer)
     (alert,) = parse_event(json.dumps(message))
     assert alert.description is None

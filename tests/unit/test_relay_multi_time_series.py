@@ -50,12 +50,18 @@ class World:
         self.store = InMemoryIncidentStore()
         self.notifiers = fake_notifiers()
         self.dispatcher = Dispatcher(
-            CONFIG, self.notifiers, StaticSecrets({"env:PD_KEY": "k"}), InMemoryDeadLetters(), sleep=lambda s: None
+            CONFIG,
+            self.notifiers,
+            StaticSecrets({"env:PD_KEY": "k"}),
+            InMemoryDeadLetters(),
+            sleep=lambda s: None,
         )
         self.relay = Relay(CONFIG, self.store, self.dispatcher)
 
     def triggers(self):
-        return [(c, n) for x in self.notifiers.values() for c, n in x.sent if n.kind is NotificationKind.TRIGGER]
+        return [
+            (c, n) for x in self.notifiers.values() for c, n in x.sent if n.kind is NotificationKind.TRIGGER
+        ]
 
 
 @pytest.fixture

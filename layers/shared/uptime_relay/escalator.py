@@ -28,6 +28,16 @@ For each incident the store reports due (``store.due(now)``, the sparse ``due`` 
    at once. If the re-arm loses (acknowledged meanwhile), the failed sends are dead-lettered too.
 5. At most one step per incident per sweep: after downtime an overdue policy catches up one step
    a minute rather than sending every missed step at once.
+6. A first page nobody sent. The relay commits a new incident with its first-page sends
+   ``pending`` under a lease (``pending_until``) and, while they are pending, ``due_at`` = the
+   lease's end, so this sweep's due index sees the incident (the escalation cursor's own due time
+   waits in ``held_due_at``). Normally the relay sends, records the outcomes and puts the cursor
+   back (``release_hold``). If the relay died in between and the alarm is never delivered again,
+   the sweep finds the lease run out, takes the first page over with the same conditional
+   ``claim_pending`` the relay's redelivery path uses (one taker per lease), sends the TRIGGER to
+   the still-pending targets (``opening_sends``: the same plan as step sends, people's e-mail
+   included), records the outcomes and restores the escalation cursor. A sender that dies after
+   settling but before restoring is finished by the next sweep.
 """
 
 from __future__ import annotations
@@ -66,6 +76,7 @@ class Fired:
     failed: tuple[str, ...] = ()
     retry: bool = False  # re-armed for another attempt
     gave_up: bool = False
+    first_page: bool = False  # the opening TRIGGER, taken over from a sender that died
 
 
 @dataclass
@@ -154,6 +165,24 @@ def plan_sends(config: Config, incident: Any, resolved: Resolved) -> tuple[list[
     return sends, problems
 
 
+def opening_sends(
+    config: Config, incident: Any, *, only: Iterable[str] | None = None
+) -> tuple[list[PlannedSend], list[str]]:
+    """The first page's sends for an incident, planned as ``plan_sends`` plans a step's: its channels
+    (with the Slack mentions), a Slack channel for the mentions when none of them is Slack, and the
+    people's e-mail through an e-mail channel. ``only``: just these send keys (those still pending)."""
+    resolved = Resolved(
+        channels=tuple(getattr(incident, "route_channels", ()) or ()),
+        mentions=tuple(getattr(incident, "mentions", ()) or ()),
+        emails=tuple(getattr(incident, "emails", ()) or ()),
+    )
+    sends, problems = plan_sends(config, incident, resolved)
+    if only is not None:
+        wanted = set(only)
+        sends = [send for send in sends if send.key in wanted]
+    return sends, problems
+
+
 def _accepts(func: Callable[..., Any], name: str) -> bool:
     try:
         return name in inspect.signature(func).parameters
@@ -161,8 +190,8 @@ def _accepts(func: Callable[..., Any], name: str) -> bool:
         return False
 
 
-def _deliver(
-    dispatcher: Any, config: Config, send: PlannedSend, notification: Notification, *, last: bool
+def deliver_planned(
+    dispatcher: Any, config: Config, send: PlannedSend, notification: Notification, *, last: bool = True
 ) -> Any:
     """One delivery. Dead-lettering is left to the dispatcher only on the step's ``last`` attempt;
     earlier failed attempts are retried by the next sweep instead (see ``_dead_letter``)."""
@@ -178,6 +207,9 @@ def _deliver(
     if _accepts(target.deliver, "dead_letter"):
         return target.deliver(send.channel, notification, dead_letter=last)
     return target.deliver(send.channel, notification)
+
+
+_deliver = deliver_planned
 
 
 def _dead_letter(
@@ -310,6 +342,9 @@ def _sweep_one(
         return
     if incident.due_at is None or incident.due_at > now:
         report.skipped.append((iid, "not due"))
+        return
+    if getattr(incident, "cursor_held", False) or (incident.pending and incident.pending_until is not None):
+        _first_page(config, store, dispatcher, now, incident, report, ack_url_for=ack_url_for)
         return
     policy: EscalationPolicy | None = config.escalation_policies.get(incident.policy or "")
     if policy is None or incident.step >= len(policy.steps):
@@ -458,6 +493,91 @@ def _sweep_one(
     if failed:
         report.failed.append(fired)
     _record(store, iid, entries, new_handles)
+    report.fired.append(fired)
+
+
+def _first_page(
+    config: Config,
+    store: Any,
+    dispatcher: Any,
+    now: datetime,
+    incident: Any,
+    report: SweepReport,
+    *,
+    ack_url_for: Callable[[Any], str | None] | None,
+) -> None:
+    """Send a first page whose sender died, once (see point 6 of the module docstring)."""
+    iid = incident.id
+    if not incident.pending:  # settled, but the sender died before restoring the cursor
+        if store.release_hold(iid, due_at=incident.held_due_at):
+            report.skipped.append((iid, "first page settled: escalation cursor restored"))
+        else:
+            report.skipped.append((iid, "first page settled; cursor already restored or incident closed"))
+        return
+    if incident.pending_until is not None and incident.pending_until > now:
+        report.skipped.append((iid, "first page still being sent"))
+        return
+    from .relay import first_page_lease
+
+    if not store.claim_pending(
+        iid, expected_until=incident.pending_until, until=now + first_page_lease(dispatcher)
+    ):
+        report.skipped.append((iid, "first page claimed by another sender, or incident closed"))
+        return
+    log.warning("incident %s: first page to %s was never sent; sending it now", iid, list(incident.pending))
+    sends, problems = opening_sends(config, incident, only=incident.pending)
+    entries = [TimelineEntry(now, "escalation_problem", f"first page: {p}") for p in problems]
+    planned = {send.key for send in sends}
+    settled = [key for key in incident.pending if key not in planned]  # gone from the config
+    if settled:
+        entries.append(
+            TimelineEntry(now, "escalation_problem", f"first page: {', '.join(settled)} no longer configured")
+        )
+    alert = _incident_alert(incident)
+    ack_url = _ack_url(ack_url_for, incident)
+    check = config.check(incident.check) if incident.check else None
+    delivered: list[str] = []
+    failed: list[str] = []
+    handles: dict[str, dict] = {}
+    for send in sends:
+        notification = Notification(
+            kind=NotificationKind.TRIGGER,
+            alerts=(alert,),
+            incident_id=iid,
+            opened_at=incident.opened_at,
+            check=check,
+            ack_url=ack_url,
+            mentions=send.mentions,
+            handles=dict(incident.handles.get(send.channel, {})),
+        )
+        outcome = deliver_planned(dispatcher, config, send, notification, last=True)
+        if _outcome_ok(outcome):
+            delivered.append(send.key)
+            settled.append(send.key)
+            entries.append(
+                TimelineEntry(
+                    now, "notified", "trigger sent (first page, by the escalation sweep)", send.channel
+                )
+            )
+            found = getattr(getattr(outcome, "delivery", None), "handles", None)
+            if found:
+                handles[send.channel] = dict(found)
+            continue
+        failed.append(send.key)
+        entries.append(
+            TimelineEntry(now, "delivery_failed", f"trigger: {_outcome_error(outcome)}", send.channel)
+        )
+        if _dead_letter(dispatcher, send, notification, outcome, now):
+            settled.append(send.key)  # safe on the dead-letter queue: nobody sends it again
+            entries.append(
+                TimelineEntry(now, "dead_lettered", "trigger kept on the dead-letter queue", send.channel)
+            )
+    store.record_outcomes(iid, entries, handles, settled=settled)
+    if set(incident.pending) <= set(settled):
+        store.release_hold(iid, due_at=incident.held_due_at)
+    fired = Fired(iid, incident.step, incident.round, tuple(delivered), tuple(failed), first_page=True)
+    if failed:
+        report.failed.append(fired)
     report.fired.append(fired)
 
 

@@ -38,6 +38,8 @@ from .delivery import DeliveryOutcome, Dispatcher
 from .domain.alert import Alert, AlertState
 from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
 from .domain.routing import RouteMatch, match_routes
+from .domain.targets import Resolved
+from .escalator import PlannedSend, deliver_planned, opening_sends, plan_sends
 from .notifiers.base import Notification, NotificationKind
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,12 @@ class _Send:
     incident: Incident | None
     mentions: tuple[str, ...] = ()
     result_index: int = 0
+    key: str = ""  # what settles the first page ("<channel>" or "<email channel>:people")
+    email_to: tuple[str, ...] = ()  # people's addresses: replaces the e-mail channel's `to`
+
+    @property
+    def send_key(self) -> str:
+        return self.key or self.channel
 
 
 @dataclass
@@ -110,9 +118,35 @@ class _Pending:
     entries: dict[str, list[TimelineEntry]] = field(default_factory=dict)
     handles: dict[str, dict[str, dict]] = field(default_factory=dict)
     settled: dict[str, list[str]] = field(default_factory=dict)
+    openings: dict[str, Incident] = field(default_factory=dict)  # incidents whose first page went out
 
 
 # --------------------------------------------------------------------------------------- defaults
+def first_page_lease(dispatcher: Any, minimum: timedelta = FIRST_PAGE_LEASE) -> timedelta:
+    """How long a first page is its sender's: past the end of this invocation (nobody may take it
+    over while we might still be sending), at least ``minimum``."""
+    time_left = getattr(dispatcher, "time_left", None)
+    if time_left is None:
+        return minimum
+    try:
+        return max(minimum, timedelta(seconds=time_left() + 5))
+    except Exception:
+        return minimum
+
+
+def _as_resolved(found: Any) -> Resolved:
+    """Whatever ``resolve_targets`` returned, as ``domain.targets.Resolved``."""
+    if isinstance(found, Resolved):
+        return found
+    return Resolved(
+        channels=tuple(getattr(found, "channels", ()) or ()),
+        mentions=tuple(getattr(found, "mentions", ()) or ()),
+        emails=tuple(getattr(found, "emails", ()) or ()),
+        people=tuple(getattr(found, "people", ()) or ()),
+        problems=tuple(getattr(found, "problems", ()) or ()),
+    )
+
+
 def _default_targets_at_open(route: Route, policy: EscalationPolicy | None) -> tuple[str, ...]:
     try:
         from .domain.escalation import targets_at_open
@@ -289,9 +323,13 @@ class Relay:
         for route in match.routes:
             policy = self.config.escalation_policies.get(route.escalation) if route.escalation else None
             targets.extend(self.targets_at_open(route, policy))
-        resolved = self.resolve_targets(self.config, dict.fromkeys(targets), now)
+        resolved = _as_resolved(self.resolve_targets(self.config, dict.fromkeys(targets), now))
         policy = self.config.escalation_policies.get(match.policy) if match.policy else None
         cursor = self.initial_cursor(policy, alert.time) if policy is not None else None
+        # the first page is planned as an escalation step is: people's e-mail included
+        sends, problems = plan_sends(self.config, None, resolved)
+        for problem in problems:
+            log.warning("alert %s, first page: %s", alert.name, problem)
         plan = OpeningPlan(
             name=alert.name,
             labels=dict(alert.labels),
@@ -301,8 +339,10 @@ class Relay:
             cursor=cursor,
             silenced=self.silenced(alert.labels, alert.time),
             unrouted=not match.matched,
-            mentions=tuple(getattr(resolved, "mentions", ()) or ()),
+            mentions=tuple(resolved.mentions),
             lease_until=now + self._lease(),
+            emails=tuple(resolved.emails),
+            pending_keys=tuple(dict.fromkeys(send.key for send in sends)),
         )
         return plan, resolved
 
@@ -350,10 +390,7 @@ class Relay:
                 log.warning(
                     "no route matched alert %s (labels %s): nobody notified", alert.name, dict(alert.labels)
                 )
-            sends = [
-                _Send(NotificationKind.TRIGGER, channel, alert, incident, tuple(incident.mentions))
-                for channel in incident.route_channels
-            ]
+            sends = self._opening(alert, incident, incident.pending)
         elif transition.action in (Action.DUPLICATE, Action.JOINED) and self._orphaned(incident, now):
             # the opener committed the incident but never recorded its first page (it crashed or
             # timed out): this redelivery takes the page over, once (conditional claim)
@@ -367,10 +404,7 @@ class Relay:
                     list(incident.pending),
                     extra=extra,
                 )
-                sends = [
-                    _Send(NotificationKind.TRIGGER, channel, alert, incident, tuple(incident.mentions))
-                    for channel in incident.pending
-                ]
+                sends = self._opening(alert, incident, incident.pending)
         elif transition.action is Action.RESOLVED and incident is not None:
             sends = [
                 _Send(NotificationKind.RESOLVE, channel, alert, incident)
@@ -401,15 +435,23 @@ class Relay:
         )
 
     def _lease(self) -> timedelta:
-        """How long the first page is ours: past the end of this invocation (nobody may take it
-        over while we might still be sending), at least ``self.lease``."""
-        time_left = self.dispatcher.time_left
-        if time_left is None:
-            return self.lease
-        try:
-            return max(self.lease, timedelta(seconds=time_left() + 5))
-        except Exception:
-            return self.lease
+        return first_page_lease(self.dispatcher, self.lease)
+
+    def _opening(self, alert: Alert, incident: Incident, keys: Iterable[str]) -> list[_Send]:
+        """The first page's sends still to make (``keys``: the incident's pending send keys)."""
+        planned, _ = opening_sends(self.config, incident, only=keys)
+        return [
+            _Send(
+                NotificationKind.TRIGGER,
+                send.channel,
+                alert,
+                incident,
+                tuple(send.mentions),
+                key=send.key,
+                email_to=tuple(send.email_to),
+            )
+            for send in planned
+        ]
 
     @staticmethod
     def _orphaned(incident: Incident | None, now: datetime) -> bool:
@@ -421,13 +463,20 @@ class Relay:
             and (incident.pending_until is None or incident.pending_until <= now)
         )
 
+    def _release(self, incident: Incident) -> None:
+        """The first page is settled: give the escalation cursor back to the due index."""
+        try:
+            self.store.release_hold(incident.id, due_at=incident.held_due_at)
+        except Exception:  # the escalation sweep restores it when it finds the incident due
+            log.exception("escalation cursor of %s could not be restored", incident.id)
+
     def _group(self, sends: list[_Send]) -> list[list[_Send]]:
         groups: dict[tuple, list[_Send]] = {}
         for index, send in enumerate(sends):
             if self.dispatcher.groups_alerts(send.channel):
                 key: tuple = (
                     send.kind,
-                    send.channel,
+                    send.send_key,
                     str(send.alert.extra.get("group_key") or send.alert.id),
                 )
             else:
@@ -461,7 +510,12 @@ class Relay:
         outcomes: dict[int, list[DeliveryOutcome]] = {}
         for group in self._group(sends):
             notification = self._notification(group)
-            outcome = self.dispatcher.deliver(group[0].channel, notification)
+            first = group[0]
+            if first.email_to:
+                planned = PlannedSend(first.channel, first.send_key, first.mentions, first.email_to)
+                outcome = deliver_planned(self.dispatcher, self.config, planned, notification)
+            else:
+                outcome = self.dispatcher.deliver(first.channel, notification)
             for send in group:
                 outcomes.setdefault(send.result_index, []).append(outcome)
                 if send.incident is None:
@@ -474,7 +528,8 @@ class Relay:
                     )
                 if send.kind is NotificationKind.TRIGGER and (outcome.ok or outcome.dead_lettered):
                     # delivered or safely on the dead-letter queue: nobody needs to send it again
-                    pending.settled.setdefault(send.incident.id, []).append(send.channel)
+                    pending.settled.setdefault(send.incident.id, []).append(send.send_key)
+                    pending.openings[send.incident.id] = send.incident
         for incident_id in dict.fromkeys([*pending.entries, *pending.handles]):
             try:
                 if not self.store.record_outcomes(
@@ -488,6 +543,11 @@ class Relay:
                     )
             except Exception:
                 log.exception("delivery outcomes for %s could not be recorded", incident_id)
+                continue
+            opened = pending.openings.get(incident_id)
+            if opened is not None and opened.cursor_held:
+                if set(opened.pending) <= set(pending.settled.get(incident_id, ())):
+                    self._release(opened)
         for index, found in outcomes.items():
             r = results[index]
             results[index] = RelayResult(

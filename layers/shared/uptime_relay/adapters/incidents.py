@@ -78,6 +78,7 @@ class IncidentStore(Protocol):
         settled: Iterable[str] = (),
     ) -> bool: ...
     def claim_pending(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool: ...
+    def release_hold(self, id: str, *, due_at: datetime | None) -> bool: ...
 
     # -- alert intake
     def commit(self, transition: Transition) -> bool: ...
@@ -249,6 +250,13 @@ class InMemoryIncidentStore(_ApplyLoop):
             lambda i: replace(i, pending_until=until),
         )
 
+    def release_hold(self, id: str, *, due_at: datetime | None) -> bool:
+        return self._update(
+            id,
+            lambda i: i.status == "open" and i.cursor_held and not i.pending,
+            lambda i: replace(i, due_at=due_at, cursor_held=False, held_due_at=None),
+        )
+
 
 # --------------------------------------------------------------------------------------- DynamoDB
 def _s(value: str) -> dict:
@@ -291,6 +299,10 @@ def _incident_item(incident: Incident) -> dict[str, Any]:
         "version": _n(incident.version),
         "mentions": {"L": [_s(m) for m in incident.mentions]},
     }
+    if incident.emails:
+        item["emails"] = {"L": [_s(e) for e in incident.emails]}
+    if incident.cursor_held:  # present while the escalation cursor is held (NULL: no step left)
+        item["held_due_at"] = {"N": _epoch(incident.held_due_at)} if incident.held_due_at else {"NULL": True}
     for key in ("acknowledged_by", "resolved_by", "check", "policy", "group_key"):
         value = getattr(incident, key)
         if value is not None:
@@ -365,6 +377,11 @@ def _incident_from_item(raw: Mapping[str, Any]) -> Incident:
         mentions=tuple(d.get("mentions") or ()),
         pending=_ordered(d.get("pending") or (), d.get("route_channels") or ()),
         pending_until=dt("pending_until"),
+        emails=tuple(d.get("emails") or ()),
+        cursor_held="held_due_at" in d,
+        held_due_at=(
+            datetime.fromtimestamp(float(d["held_due_at"]), UTC) if d.get("held_due_at") is not None else None
+        ),
     )
 
 
@@ -685,6 +702,23 @@ class DynamoIncidentStore(_ApplyLoop):
             condition=condition,
             names={"#st": "status", "#p": "pending", "#pu": "pending_until"},
             values=values,
+        )
+
+    def release_hold(self, id: str, *, due_at: datetime | None) -> bool:
+        """The first page is settled: put the escalation cursor's due time back in the index."""
+        sets: dict[str, dict] = {}
+        remove = ["held_due_at"]
+        if due_at is not None:
+            sets = {"due_pk": _s(DUE_PK), "due_at": {"N": _epoch(due_at)}}
+        else:
+            remove += ["due_pk", "due_at"]
+        return self._update(
+            id,
+            sets=sets,
+            remove=remove,
+            condition="attribute_exists(held_due_at) AND attribute_not_exists(#p) AND #st = :open",
+            names={"#st": "status", "#p": "pending"},
+            values={":open": _s("open")},
         )
 
 

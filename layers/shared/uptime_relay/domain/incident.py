@@ -79,9 +79,16 @@ class Incident:
     group_key: str | None = None
     mentions: tuple[str, ...] = ()
     resolved_by: str | None = None
-    # channels whose first page has no recorded outcome yet, and until when the sender holds them
+    # first-page sends (channel names, "<email channel>:people") with no recorded outcome yet, and
+    # until when the sender holds them (a lease: once it runs out, anyone may claim and send them)
     pending: tuple[str, ...] = ()
     pending_until: datetime | None = None
+    emails: tuple[str, ...] = ()  # the people's addresses the first page was e-mailed to
+    # While the first page is pending, ``due_at`` is the lease's end (so the escalation sweep's due
+    # index finds a first page whose sender died) and the escalation cursor's own due time waits
+    # in ``held_due_at`` (None: no step left); settling the first page puts it back.
+    cursor_held: bool = False
+    held_due_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -153,6 +160,8 @@ class OpeningPlan:
     unrouted: bool = False
     mentions: tuple[str, ...] = ()
     lease_until: datetime | None = None  # how long the opener holds the first page (see Incident.pending)
+    emails: tuple[str, ...] = ()  # people (oncall:/person: targets) e-mailed with the first page
+    pending_keys: tuple[str, ...] | None = None  # the first page's sends (default: route_channels)
 
 
 class Action(StrEnum):
@@ -194,6 +203,14 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
     if plan.unrouted:
         entries.append(TimelineEntry(alert.time, "unrouted", "no route matched: nobody notified"))
     cursor = None if plan.silenced else plan.cursor
+    pending = (
+        ()
+        if plan.silenced
+        else tuple(plan.pending_keys if plan.pending_keys is not None else plan.route_channels)
+    )
+    lease = plan.lease_until if pending else None
+    cursor_due = cursor.due_at if cursor is not None else None
+    held = lease is not None
     return Incident(
         id=incident_id(alert.id, alert.time),
         alarm_id=alert.id,
@@ -207,15 +224,18 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
         policy=plan.policy,
         step=cursor.step if cursor is not None else 0,
         round=cursor.round if cursor is not None else 0,
-        due_at=cursor.due_at if cursor is not None else None,
+        due_at=lease if held else cursor_due,
         timeline=tuple(entries),
         silenced=bool(plan.silenced),
         version=1,
         alert=alert,
         group_key=str(alert.extra.get("group_key") or alert.id),
         mentions=tuple(plan.mentions),
-        pending=() if plan.silenced else tuple(plan.route_channels),
-        pending_until=None if plan.silenced or not plan.route_channels else plan.lease_until,
+        pending=pending,
+        pending_until=lease,
+        emails=() if plan.silenced else tuple(plan.emails),
+        cursor_held=held,
+        held_due_at=cursor_due if held else None,
     )
 
 
@@ -443,6 +463,9 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
         "mentions": list(incident.mentions),
         "pending": list(incident.pending),
         "pending_until": iso(incident.pending_until),
+        "emails": list(incident.emails),
+        "cursor_held": incident.cursor_held,
+        "held_due_at": iso(incident.held_due_at),
     }
 
 
@@ -478,4 +501,7 @@ def incident_from_dict(data: Mapping[str, Any]) -> Incident:
         mentions=tuple(data.get("mentions") or ()),
         pending=tuple(data.get("pending") or ()),
         pending_until=dt("pending_until"),
+        emails=tuple(data.get("emails") or ()),
+        cursor_held=bool(data.get("cursor_held")),
+        held_due_at=dt("held_due_at"),
     )
