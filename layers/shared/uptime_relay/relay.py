@@ -545,9 +545,9 @@ class Relay:
                 log.exception("delivery outcomes for %s could not be recorded", incident_id)
                 continue
             opened = pending.openings.get(incident_id)
-            if opened is not None and opened.cursor_held:
-                if set(opened.pending) <= set(pending.settled.get(incident_id, ())):
-                    self._release(opened)
+            settled = set(pending.settled.get(incident_id, ()))
+            if opened is not None and opened.cursor_held and set(opened.pending) <= settled:
+                self._release(opened)
         for index, found in outcomes.items():
             r = results[index]
             results[index] = RelayResult(
