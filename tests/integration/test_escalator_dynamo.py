@@ -174,3 +174,71 @@ def test_the_lambda_handler_escalates_a_due_incident_once(aws, table, tmp_path, 
         assert "Escalated" in hooks[0].text
         assert store.get(iid).due_at is None
         assert '"EscalationsFired"' in capsys.readouterr().out  # EMF metric
+
+
+def test_a_first_page_whose_relay_died_is_found_in_the_due_index_and_sent_once(aws, table):
+    """The relay saves the incident (first page pending, due_at = lease end) and dies; the alarm is
+    never delivered again. Racing sweeps against DynamoDB send the first page once, then the
+    escalation cursor is back in the due index at the policy's own time."""
+    from uptime_relay.relay import Relay
+
+    config = parse_config(config_text("https://hooks.example.test/x"), "t.yaml")
+    store = DynamoIncidentStore(table, client=aws("dynamodb"))
+    recorder = Recorder()
+    dispatcher = Dispatcher(
+        config, {"slack": recorder}, StaticSecrets(), InMemoryDeadLetters(), sleep=lambda s: None
+    )
+    relay = Relay(config, store, dispatcher)
+
+    def crash(*args):
+        raise SystemExit("function died after saving the incident")
+
+    relay._deliver = crash
+    alert = Alert(AlertSource.CLOUDWATCH, "alarm-x", "api down", AlertState.ALARM, "r", T0, {"check": "api"})
+    with pytest.raises(SystemExit):
+        relay.handle([alert], now=T0)
+    (saved,) = store.list()
+    assert saved.pending == ("slack-critical",) and saved.cursor_held
+    assert [i.id for i in store.due(T0 + timedelta(seconds=61))] == [saved.id]
+    assert store.due(T0 + timedelta(seconds=30)) == []  # the opener's lease still runs
+
+    now = T0 + timedelta(seconds=61)
+    threads = [threading.Thread(target=sweep, args=(config, store, dispatcher, now)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert recorder.sent == [saved.id]
+    after = store.get(saved.id)
+    assert after.pending == () and not after.cursor_held
+    cursor_due = initial_cursor(config.escalation_policies["critical"], T0).due_at
+    assert after.due_at == cursor_due
+    assert [i.id for i in store.due(cursor_due)] == [saved.id]
+    assert store.due(cursor_due - timedelta(seconds=1)) == []
+
+
+def test_without_a_policy_the_first_page_taken_over_leaves_nothing_due(aws, table):
+    from uptime_relay.relay import Relay
+
+    config = parse_config(
+        'channels:\n  slack-critical: {type: slack, webhook_url: "https://hooks.example.test/x"}\n'
+        "routes:\n  - notify: [slack-critical]\n",
+        "t.yaml",
+    )
+    store = DynamoIncidentStore(table, client=aws("dynamodb"))
+    recorder = Recorder()
+    dispatcher = Dispatcher(
+        config, {"slack": recorder}, StaticSecrets(), InMemoryDeadLetters(), sleep=lambda s: None
+    )
+    relay = Relay(config, store, dispatcher)
+    relay._deliver = lambda *a: (_ for _ in ()).throw(SystemExit("died"))
+    alert = Alert(AlertSource.CLOUDWATCH, "alarm-y", "api down", AlertState.ALARM, "r", T0, {"check": "api"})
+    with pytest.raises(SystemExit):
+        relay.handle([alert], now=T0)
+    (saved,) = store.list()
+    assert saved.cursor_held and saved.held_due_at is None
+    sweep(config, store, dispatcher, T0 + timedelta(minutes=2))
+    sweep(config, store, dispatcher, T0 + timedelta(minutes=3))
+    assert recorder.sent == [saved.id]
+    after = store.get(saved.id)
+    assert after.due_at is None and not after.cursor_held and store.due(T0 + timedelta(days=1)) == []
