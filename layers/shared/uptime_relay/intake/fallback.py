@@ -14,6 +14,12 @@ from . import common as c
 
 NAME_LIMIT = 120
 DESCRIPTION_LIMIT_BYTES = 2000
+# No OK ever follows a message nobody could parse: its incident stays open (escalating only as far
+# as its policy goes) until a person closes it.
+CLOSE_HINT = (
+    " Nothing will resolve this on its own: once handled, press Resolve in Slack or run"
+    " `uptime-relay incidents resolve <incident id>`."
+)
 
 
 def _name(subject: str | None, kind: str) -> str:
@@ -48,6 +54,7 @@ def parse(raw: str, *, why: str, envelope: c.Envelope, kind: str = "text") -> Al
             f"Could not parse this notification as a CloudWatch alarm, EventBridge alarm event or "
             f"Alertmanager webhook: {why}. The raw text is attached"
             + (" (truncated)." if size > c.RAW_LIMIT_BYTES else ".")
+            + CLOSE_HINT
         ),
         time=envelope.fallback_time,
         labels=labels,
