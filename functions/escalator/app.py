@@ -43,7 +43,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     escalator = _deps()
     now = clock.now()
     report = escalator.run(now)
-    fired = sum(1 for f in report.fired if f.delivered)
+    fired = sum(1 for f in report.fired if f.delivered and not f.first_page)
     _count(metricnames.ESCALATIONS_FIRED, fired)
     result = report.to_dict()
     logger.info(
