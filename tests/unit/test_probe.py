@@ -12,7 +12,7 @@ import socket
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from probe_servers import Request, Target, closed_port, fails_first, http, redirect, slow
+from probe_servers import Reply, Request, Target, closed_port, fails_first, http, redirect, slow
 from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config import Check, Expect, StatusRange
 from uptime_relay.probe import REASONS, probe, run_checks
@@ -515,3 +515,33 @@ def test_length_and_close_delimited_bodies_read_back_up_to_the_bound(body, bound
     head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n" if framed else "HTTP/1.0 200 OK\r\n\r\n"
     response = _read(head.encode() + body, bound=bound)
     assert (response.body, response.truncated) == (body[:bound], len(body) > bound)
+
+
+def test_a_too_slow_answer_stays_too_slow_when_the_retry_runs_out_of_the_timeout():
+    # Default retries: the first answer (0.5 s, over max_latency) leaves the retry 0.3 s of the
+    # 0.8 s timeout, less than the server needs; the finding is the slow answer, not a timeout.
+    with Target(default=slow(http(200, "ok"), 0.5)) as t:
+        result = one(chk(t.url("/"), timeout_s=0.8, expect=Expect(max_latency_ms=100)))
+        assert t.connections == 2
+    assert (result.ok, result.reason, result.phase, result.status_code, result.attempts) == (
+        False,
+        "too_slow",
+        "expect",
+        200,
+        2,
+    )
+    timings = result.to_json()["timings_ms"]
+    assert timings["ttfb"] is not None and timings["transfer"] is not None
+    assert "retry" in result.error
+
+
+def test_a_retry_cut_off_by_the_timeout_reports_the_first_attempts_failure():
+    seen = []
+
+    def error_then_hang(_request):
+        seen.append(1)
+        return http(500, "boom") if len(seen) == 1 else Reply(http(200, "ok"), delay=5)
+
+    with Target(default=error_then_hang) as t:
+        result = one(chk(t.url("/"), timeout_s=0.5))
+    assert (result.reason, result.status_code, result.attempts) == ("status_mismatch", 500, 2)

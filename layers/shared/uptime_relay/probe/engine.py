@@ -6,7 +6,8 @@ wait for the first response byte (ttfb) -> read the bounded body (transfer) -> f
 ``asyncio.timeout`` holding what is left of ``check.timeout_s``, so a server that accepts and never
 answers costs exactly the check's timeout. A failed attempt is retried at once ``check.retries``
 times (default 1), within what is left of the same timeout, before it counts; the result says how
-many attempts were made.
+many attempts were made. A retry that fails only because that leftover ran out reports the earlier
+attempt's finding (e.g. ``too_slow`` with its status code and timings), not ``timeout``.
 
 Durations are measured with ``time.perf_counter`` (elapsed time, not a clock reading); the
 certificate expiry is compared with ``clock.now()`` (the simulated clock under ``local``).
@@ -115,7 +116,15 @@ async def probe(
                 result = _deadline_result(check)
             break
         attempts += 1
-        result = await _attempt(check, headers, secret_names, budget, resolver)
+        outcome, out_of_budget = await _attempt(check, headers, secret_names, budget, resolver)
+        if result is not None and out_of_budget:
+            # The retry failed only because the first attempt had spent most of the timeout:
+            # what the first attempt found (e.g. too_slow with its status and timings) is the
+            # finding, not a timeout the retry could not have avoided.
+            first = result.error or result.reason
+            result.error = f"{first} (the retry had {budget:.3g}s of the timeout left and ran out)"
+            break
+        result = outcome
         if result.ok or result.reason == "blocked_target":
             break
     assert result is not None
@@ -183,8 +192,10 @@ def run_checks(
 # --------------------------------------------------------------------------------------- attempt
 async def _attempt(
     check: Check, headers: dict[str, str], secret_names: set[str], budget: float, resolver: Resolver
-) -> ProbeResult:
+) -> tuple[ProbeResult, bool]:
+    """One attempt within ``budget`` seconds; also says whether it ended because the budget ran out."""
     state = _Attempt(check)
+    out_of_budget = False
     started = time.perf_counter()
     reason, phase, error = "ok", None, None
     status: int | None = None
@@ -203,6 +214,7 @@ async def _attempt(
         else:
             reason, phase = _timeout_reason(state.phase), state.phase
             error = f"no answer within {budget:.3g}s (in the {state.phase} phase)"
+            out_of_budget = True
     except Exception as exc:
         reason, phase, error = "error", state.phase, f"{type(exc).__name__}: {exc}"
     finally:
@@ -217,7 +229,7 @@ async def _attempt(
         if verdict:
             reason, error = verdict
             phase = "expect"
-    return ProbeResult(
+    result = ProbeResult(
         check=check.name,
         ok=reason == "ok",
         reason=reason,
@@ -231,6 +243,7 @@ async def _attempt(
         final_url=state.final_url if check.kind == "http" else None,
         body_truncated=state.truncated,
     )
+    return result, out_of_budget
 
 
 def _timeout_reason(phase: str) -> str:
