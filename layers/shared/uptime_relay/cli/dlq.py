@@ -4,7 +4,10 @@
 record through the same Dispatcher the relay uses (retries honour Retry-After), deletes it on
 success and keeps it on failure (it becomes visible again after the visibility timeout).
 With ``--table`` (default ``$TABLE_NAME``) a replayed delivery is noted on its incident's timeline
-and the handles it returned are saved, so a later resolve updates the replayed message.
+and the handles it returned are saved, so a later resolve updates the replayed message; and a
+TRIGGER or ESCALATION whose incident is no longer open (resolved, acknowledged, or gone) is not
+re-sent (nobody is paged for what is over): it is deleted with a ``skipped`` line. RESOLVE,
+WARNING and ACKNOWLEDGE records are always replayed.
 """
 
 from __future__ import annotations
@@ -84,6 +87,36 @@ def list_records(
     return 0
 
 
+STALE_WHEN_CLOSED = ("trigger", "escalation")
+
+
+def closed_incidents(record: dict[str, Any], store: Any) -> str | None:
+    """Why a TRIGGER/ESCALATION record is stale (every incident it is about is no longer open),
+    or None when it should be replayed. A grouped notification names its incidents in
+    ``handles["incidents"]``; it is replayed while any of them is open. A store that cannot be
+    read never blocks a replay."""
+    note = record.get("notification") or {}
+    kind = str(record.get("kind") or note.get("kind") or "")
+    if store is None or kind not in STALE_WHEN_CLOSED:
+        return None
+    ids = [str(i) for i in ((note.get("handles") or {}).get("incidents") or ()) if i]
+    first = record.get("incident_id") or note.get("incident_id")
+    if first and first not in ids:
+        ids.insert(0, str(first))
+    if not ids:
+        return None
+    states = []
+    for incident_id in ids:
+        try:
+            incident = store.get(incident_id)
+        except Exception:
+            return None
+        if incident is not None and incident.status == "open":
+            return None
+        states.append(f"{incident_id} {incident.status if incident is not None else 'not found'}")
+    return "incident no longer open: " + ", ".join(states)
+
+
 def replay(
     dead_letters: Any,
     dispatcher: Any,
@@ -100,9 +133,16 @@ def replay(
 
     out = out or sys.stdout
     replayed = kept = 0
+    skipped = 0
     for item in dead_letters.receive(max_records):
         record = item.record
         channel = record.get("channel")
+        stale = closed_incidents(record, store)
+        if stale is not None:
+            dead_letters.delete(item.handle)
+            skipped += 1
+            print(f"skipped and deleted ({stale}): {describe(record)}", file=out)
+            continue
         try:
             notification = notification_from_dict(record["notification"], config)
         except (KeyError, ValueError, TypeError) as exc:
@@ -134,5 +174,5 @@ def replay(
                 )
             except Exception as exc:  # the delivery happened; the note is best effort
                 print(f"  (timeline not updated: {type(exc).__name__})", file=out)
-    print(f"{replayed} replayed, {kept} kept", file=out)
+    print(f"{replayed} replayed, {kept} kept, {skipped} skipped (incident no longer open)", file=out)
     return replayed, kept
