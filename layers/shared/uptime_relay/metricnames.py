@@ -31,3 +31,4 @@ NOTIFICATIONS_SENT = "NotificationsSent"  # successful channel deliveries
 DELIVERY_FAILURES = "DeliveryFailures"  # attempts that failed (before retry)
 DELIVERIES_DEAD_LETTERED = "DeliveriesDeadLettered"  # gave up: message is on the dead-letter queue
 ESCALATIONS_FIRED = "EscalationsFired"  # escalation steps fired by the escalator
+DEAD_LETTER_FAILURES = "DeadLetterFailures"  # a dead-letter record SQS refused: only in the logs (marker)

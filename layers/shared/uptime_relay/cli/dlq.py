@@ -64,6 +64,9 @@ def run(args) -> int:
 def describe(record: dict[str, Any]) -> str:
     note = record.get("notification") or {}
     alerts = ", ".join(f"{a.get('name')} [{a.get('state')}]" for a in note.get("alerts") or []) or "-"
+    part = record.get("part") or {}
+    if part:
+        alerts += f" (part {part.get('index')} of {part.get('of')}: the notification was split to fit SQS)"
     return (
         f"{record.get('first_failure_at', '?')}  channel={record.get('channel')}  "
         f"kind={record.get('kind') or note.get('kind')}  incident={record.get('incident_id') or '-'}  "
