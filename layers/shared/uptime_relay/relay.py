@@ -669,7 +669,7 @@ def build_relay_from_env(
     store = DynamoIncidentStore(table, client=dynamodb) if table else InMemoryIncidentStore()
     dlq_url = env.get("DLQ_URL")
     if dlq_url:
-        dead_letters: Any = SqsDeadLetters(dlq_url, client=sqs)
+        dead_letters: Any = SqsDeadLetters(dlq_url, client=sqs, metrics=metrics)
     else:
         log.warning("DLQ_URL not set: undeliverable notifications are kept in memory only")
         dead_letters = InMemoryDeadLetters()
