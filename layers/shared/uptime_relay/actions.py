@@ -4,24 +4,29 @@ local stack's HTTP port.
 Routes (anything else 404, a known path with another method 405):
 - ``POST /slack/actions``  Slack interactivity (buttons ``ack`` / ``resolve``, value = incident id).
   Signature checked against the REAL clock (CONTRACT edge rule, also under simulated minutes); the
-  store write is inline and the message is updated through ``response_url`` (2 s timeout), so Slack
-  gets its answer well within its 3 s limit.
-- ``GET /ack/{token}``     signed acknowledge links from emails; single use (``ACKTOKEN#<jti>``).
+  store write is inline and the message is updated through ``response_url`` (2 s timeout); the
+  follow-ups to the other channels are handed off (``follow_up_runner``: in Lambda an asynchronous
+  invocation of this function, elsewhere a background thread), so Slack gets its answer within 3 s.
+- ``GET|HEAD /ack/{token}`` signed acknowledge links from emails: verify the link and show a
+  confirmation page with an **Acknowledge** button; changes nothing (mail link scanners fetch links).
+- ``POST /ack/{token}``    the button: uses the single-use token (``ACKTOKEN#<jti>``) and acknowledges.
 - ``POST /pagerduty``      PagerDuty webhooks v3: ``incident.acknowledged`` / ``incident.resolved``
   acknowledge / resolve our incident whose PagerDuty handle carries the same dedup key.
 - ``POST /alertmanager``   Alertmanager webhook v4 intake, handed to the relay (unparseable bodies go
-  on as a fallback alert: nothing is dropped).
+  on as a fallback alert: nothing is dropped). Requires ``Authorization: Bearer <token>`` matching
+  the secret behind ``ALERTMANAGER_TOKEN_REF``; refused (401) when none is configured unless
+  ``ALERTMANAGER_ALLOW_UNAUTHENTICATED=true`` (the local stack).
 
 Every refusal is logged with its reason, never with a secret, signature or token.
 """
 
 from __future__ import annotations
 
-import hmac
 import html
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +39,7 @@ from .security import (
     Expired,
     Unauthorized,
     verify_ack_token,
+    verify_bearer_token,
     verify_pagerduty_signature,
     verify_slack_signature,
 )
@@ -42,7 +48,12 @@ logger = logging.getLogger(__name__)
 
 PAGERDUTY_SECRET_ENV = "PAGERDUTY_WEBHOOK_SECRET_REF"  # one or more references, comma-separated
 ACK_SECRET_ENV = "ACK_SECRET_REF"
-ALERTMANAGER_TOKEN_ENV = "ALERTMANAGER_TOKEN_REF"  # optional bearer token for /alertmanager
+ALERTMANAGER_TOKEN_ENV = "ALERTMANAGER_TOKEN_REF"  # bearer token /alertmanager requires
+ALERTMANAGER_ALLOW_UNAUTHENTICATED_ENV = "ALERTMANAGER_ALLOW_UNAUTHENTICATED"  # "true": local stack only
+FOLLOW_UP_EVENT_KEY = "uptime_relay_followup"  # an asynchronous self-invocation carrying a follow-up
+EMAIL_LINK_BY = (
+    "email link holder"  # who an email-link ack is recorded as when the mail had several recipients
+)
 RESPONSE_URL_TIMEOUT_S = 2.0
 OPEN_STATUSES = ("open", "acknowledged")
 
@@ -103,7 +114,10 @@ class Actions:
     ``clock`` is the (possibly simulated) clock for incident times and ack-link expiry; ``real_clock``
     the wall clock used only for Slack's replay window. ``on_alerts(alerts)`` takes parsed
     Alertmanager alerts (default: ``relay.handle(alerts, now)``). ``on_change(kind, incident, by,
-    via)`` is called after a successful ack/resolve (e.g. to update other channels)."""
+    via, source=None)`` is called after a successful ack/resolve (e.g. to update other channels;
+    ``source`` names the Slack message whose button was pressed). ``follow_up_runner(job)`` takes
+    the follow-ups of a Slack click off the answer's path (a JSON-able job for ``run_follow_up``;
+    default: a background thread)."""
 
     def __init__(
         self,
@@ -121,7 +135,9 @@ class Actions:
         ack_secret_ref: str | None = None,
         pagerduty_secret_refs: Iterable[str] | None = None,
         alertmanager_token_ref: str | None = None,
-        on_change: Callable[[str, Any, str, str], Any] | None = None,
+        on_change: Callable[..., Any] | None = None,
+        follow_up_runner: Callable[[dict[str, Any]], Any] | None = None,
+        allow_unauthenticated_alertmanager: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ):
         env = os.environ if environ is None else environ
@@ -142,7 +158,11 @@ class Actions:
         self.alertmanager_token_ref = (
             alertmanager_token_ref if alertmanager_token_ref is not None else env.get(ALERTMANAGER_TOKEN_ENV)
         )
+        if allow_unauthenticated_alertmanager is None:
+            allow_unauthenticated_alertmanager = _truthy(env.get(ALERTMANAGER_ALLOW_UNAUTHENTICATED_ENV))
+        self.allow_unauthenticated_alertmanager = allow_unauthenticated_alertmanager
         self.on_change = on_change
+        self.follow_up_runner = follow_up_runner or self._in_background
 
     # ------------------------------------------------------------------------------ routing
     def handle(
@@ -155,7 +175,7 @@ class Actions:
         body = body or b""
         headers = _lower(headers)
         if path.startswith("/ack/"):
-            route, allowed = self._ack_link, ("GET",)
+            route, allowed = self._ack_link, ("GET", "HEAD", "POST")
         else:
             route, allowed = {
                 "/slack/actions": (self._slack, ("POST",)),
@@ -169,14 +189,20 @@ class Actions:
                 405, {"Allow": ", ".join(allowed), "Content-Type": "text/plain"}, "method not allowed"
             )
         try:
-            return route(path, headers, body)
+            response = route(method, path, headers, body)
         except Unauthorized as exc:
             self._refuse(method, path, exc.reason)
             if path.startswith("/ack/"):
-                return _page(
+                response = _page(
                     exc.status, "Link not accepted", _ACK_REFUSALS.get(type(exc), _ACK_REFUSALS[Unauthorized])
                 )
-            return _text(exc.status, "unauthorized" if exc.status == 401 else "forbidden")
+            else:
+                response = _text(exc.status, "unauthorized" if exc.status == 401 else "forbidden")
+                if path.rstrip("/") == "/alertmanager" and exc.status == 401:
+                    response.headers["WWW-Authenticate"] = 'Bearer realm="uptime-relay"'
+        if method == "HEAD":
+            return Response(response.status, response.headers, "")
+        return response
 
     def _refuse(self, method: str, path: str, reason: str) -> None:
         shown = "/ack/<token>" if path.startswith("/ack/") else path
@@ -186,18 +212,76 @@ class Actions:
         return self._clock.now() if self._clock is not None else clockmod.now()
 
     # ------------------------------------------------------------------------------ state changes
-    def apply(self, kind: str, incident_id: str, *, by: str, via: str, at: datetime) -> Outcome:
-        """Acknowledge or resolve one incident (``apply_action``), then ``on_change``."""
+    def apply(
+        self,
+        kind: str,
+        incident_id: str,
+        *,
+        by: str,
+        via: str,
+        at: datetime,
+        source: Mapping[str, str] | None = None,
+        defer: bool = False,
+    ) -> Outcome:
+        """Acknowledge or resolve one incident (``apply_action``), then ``on_change`` — inline, or
+        with ``defer`` not at all (the caller hands ``follow_up_job(...)`` off after answering)."""
         outcome = apply_action(self.store, kind, incident_id, by=by, via=via, at=at)
-        if outcome.changed and self.on_change is not None:
-            try:
-                self.on_change(kind, outcome.incident, by, via)
-            except Exception:  # the state change stands; a follow-up failure must not undo the answer
-                logger.exception("follow-up after %s of %s failed", kind, incident_id)
+        if outcome.changed and not defer:
+            self._follow_up(kind, outcome.incident, by, via, source)
         return outcome
 
+    def _follow_up(self, kind: str, incident: Any, by: str, via: str, source: Any = None) -> Any:
+        if self.on_change is None or incident is None:
+            return None
+        try:
+            if source:
+                return self.on_change(kind, incident, by, via, source=dict(source))
+            return self.on_change(kind, incident, by, via)
+        except Exception:  # the state change stands; a follow-up failure must not undo the answer
+            logger.exception("follow-up after %s of %s failed", kind, getattr(incident, "id", "?"))
+            return None
+
+    def run_follow_up(self, job: Mapping[str, Any], on_change: Callable[..., Any] | None = None) -> Any:
+        """Run a handed-off follow-up (``follow_up_job``): the incident is read again, so the other
+        channels hear its current state. ``on_change`` overrides the router's (e.g. one with
+        retries, in an asynchronous invocation nobody waits for)."""
+        try:
+            kind, incident_id = str(job["kind"]), str(job["incident_id"])
+            by, via = str(job["by"]), str(job["via"])
+        except (KeyError, TypeError):
+            logger.error("follow-up job without kind/incident_id/by/via: ignored")
+            return None
+        if kind not in (ACK, RESOLVE):
+            logger.error("follow-up job with unknown kind %r: ignored", kind)
+            return None
+        source = job.get("source") if isinstance(job.get("source"), Mapping) else None
+        incident = self.store.get(incident_id)
+        if incident is None:
+            logger.warning("follow-up for %s: incident not found", incident_id)
+            return None
+        saved, self.on_change = self.on_change, on_change or self.on_change
+        try:
+            return self._follow_up(kind, incident, by, via, source)
+        finally:
+            self.on_change = saved
+
+    def _hand_off(self, job: dict[str, Any]) -> None:
+        """Give the follow-ups to the runner; if it cannot take them, run them here (late, not lost)."""
+        if self.on_change is None:
+            return
+        try:
+            self.follow_up_runner(job)
+        except Exception:
+            logger.exception("follow-up hand-off failed: running it before answering")
+            self.run_follow_up(job)
+
+    def _in_background(self, job: dict[str, Any]) -> None:
+        threading.Thread(
+            target=self.run_follow_up, args=(job,), name="uptime-relay-follow-up", daemon=True
+        ).start()
+
     # ------------------------------------------------------------------------------ Slack
-    def _slack(self, path: str, headers: dict[str, str], body: bytes) -> Response:
+    def _slack(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         secret_ref = getattr(getattr(self.config, "slack", None), "signing_secret", None)
         secret = self._resolve(secret_ref, "slack.signing_secret") if secret_ref else None
         verify_slack_signature(
@@ -232,9 +316,10 @@ class Actions:
         user_id = str(user.get("id") or "")
         by = str(user.get("username") or user.get("name") or user_id or "someone in Slack")
         response_url = payload.get("response_url")
+        source = _pressed_message(payload)
         at = self.now()
         outcome = (
-            self.apply(kind, incident_id, by=by, via="slack", at=at)
+            self.apply(kind, incident_id, by=by, via="slack", at=at, source=source, defer=True)
             if incident_id
             else Outcome(False, None, "not_found")
         )
@@ -243,6 +328,7 @@ class Actions:
                 self._post_response_url(
                     response_url, _updated_message(payload.get("message"), kind, user_id or by, at, outcome)
                 )
+            self._hand_off(follow_up_job(kind, incident_id, by=by, via="slack", source=source))
             return Response(200)
         ephemeral = {"response_type": "ephemeral", "replace_original": False, "text": outcome.message(kind)}
         if response_url:
@@ -264,28 +350,67 @@ class Actions:
             logger.warning("slack response_url post failed: %s", type(exc).__name__)
 
     # ------------------------------------------------------------------------------ ack links
-    def _ack_link(self, path: str, headers: dict[str, str], body: bytes) -> Response:
+    def _ack_link(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        """GET/HEAD: verify and show a confirmation page (no side effect: mail scanners fetch links).
+        POST (the page's button): use the single-use token and acknowledge."""
         if not self.ack_secret_ref:
-            self._refuse("GET", path, "ack links are not configured (ACK_SECRET_REF unset)")
+            self._refuse(method, path, "ack links are not configured (ACK_SECRET_REF unset)")
             return _page(503, "Acknowledge links are not configured", "Ask your administrator.")
         token = unquote(path[len("/ack/") :]).strip("/")
         now = self.now()
         claim = verify_ack_token(self._resolve(self.ack_secret_ref, ACK_SECRET_ENV), token, now)
+        if method != "POST":
+            return self._ack_confirmation(claim, token)
         if not self.used_tokens.claim(claim.jti, claim.expires_at, incident_id=claim.incident_id):
             raise _Replayed("ack link already used")
-        outcome = self.apply(ACK, claim.incident_id, by="email recipient", via="email link", at=now)
+        by = claim.recipient or EMAIL_LINK_BY
+        outcome = self.apply(ACK, claim.incident_id, by=by, via="email link", at=now)
         if outcome.changed:
             return _page(
                 200,
                 "Acknowledged",
-                f"{_incident_name(outcome.incident)} is acknowledged. Escalation has stopped.",
+                f"{_incident_name(outcome.incident)} is acknowledged by {by}. Escalation has stopped.",
             )
         if outcome.reason == "not_found":
             return _page(404, "Unknown incident", outcome.message(ACK))
         return _page(200, "Nothing to do", outcome.message(ACK))
 
+    def _ack_confirmation(self, claim: Any, token: str) -> Response:
+        if self.used_tokens.is_used(claim.jti):
+            raise _Replayed("ack link already used")
+        incident = self.store.get(claim.incident_id)
+        if incident is None:
+            return _page(404, "Unknown incident", Outcome(False, None, "not_found").message(ACK))
+        name = _incident_name(incident)
+        facts = [
+            ("Incident", name),
+            ("State", str(incident.status)),
+            ("Opened", f"{incident.opened_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"),
+        ]
+        if claim.recipient:
+            facts.append(("Acknowledging as", claim.recipient))
+        table = "".join(
+            f'<tr><th style="text-align:left;padding-right:1em">{html.escape(k)}</th>'
+            f"<td>{html.escape(v)}</td></tr>"
+            for k, v in facts
+        )
+        blocked = _blocked(ACK, incident.status)
+        if blocked:
+            text = Outcome(False, incident, blocked).message(ACK) + " Nothing to do."
+            return _page(200, "Nothing to do", text, extra=f"<table>{table}</table>")
+        form = (
+            f'<form method="post" action="/ack/{html.escape(token, quote=True)}">'
+            '<button type="submit" style="font-size:1.1em;padding:.5em 1.5em">Acknowledge</button></form>'
+        )
+        return _page(
+            200,
+            "Acknowledge this incident?",
+            "Acknowledging stops the escalation; the incident stays open until it recovers or is resolved.",
+            extra=f"<table>{table}</table>{form}",
+        )
+
     # ------------------------------------------------------------------------------ PagerDuty
-    def _pagerduty(self, path: str, headers: dict[str, str], body: bytes) -> Response:
+    def _pagerduty(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         secrets = []
         for ref in self.pagerduty_secret_refs:
             try:
@@ -334,12 +459,15 @@ class Actions:
         return None
 
     # ------------------------------------------------------------------------------ Alertmanager
-    def _alertmanager(self, path: str, headers: dict[str, str], body: bytes) -> Response:
+    def _alertmanager(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         if self.alertmanager_token_ref:
             expected = self._resolve(self.alertmanager_token_ref, ALERTMANAGER_TOKEN_ENV)
-            offered = headers.get("authorization", "")
-            if not hmac.compare_digest(f"Bearer {expected}".encode(), offered.encode("utf-8", "replace")):
-                raise Unauthorized("missing or wrong Alertmanager bearer token")
+            verify_bearer_token(expected, headers.get("authorization"))
+        elif not self.allow_unauthenticated_alertmanager:
+            raise Unauthorized(
+                f"no Alertmanager bearer token configured: set {ALERTMANAGER_TOKEN_ENV} "
+                f"(or {ALERTMANAGER_ALLOW_UNAUTHENTICATED_ENV}=true on a local stack)"
+            )
         parse = self._parse_event
         if parse is None:
             from .intake import parse_event as parse
@@ -409,10 +537,11 @@ class ChangeNotifier:
     After an acknowledgement: PagerDuty gets ``acknowledge`` (so it stops paging too) and Slack
     messages are updated (``chat.update`` with stored handles, else a short follow-up post); email
     channels get nothing (they page; an ack needs no mail). After a resolve: every channel that was
-    notified gets the resolve. The channel the action came from is skipped (PagerDuty for its own
-    webhook; Slack for a button, whose message ``response_url`` already replaced). Each send is one
-    attempt (Slack waits at most 3 s for the answer): a failure is dead-lettered by the dispatcher,
-    not lost, and recorded on the incident's timeline.
+    notified gets the resolve. Not told twice: PagerDuty for its own webhook, and for a Slack button
+    only the channel whose message was pressed (``source`` = its ``{"channel", "ts"}``, already
+    replaced through ``response_url``); other Slack channels (an escalation step's) are updated.
+    Each send goes through the dispatcher: a failure is dead-lettered, not lost, and recorded on
+    the incident's timeline.
     """
 
     def __init__(self, config: Any, dispatcher: Any, store: Any = None):
@@ -420,22 +549,27 @@ class ChangeNotifier:
         self.dispatcher = dispatcher
         self.store = store
 
-    def targets(self, kind: str, incident: Any, via: str) -> list[str]:
+    def targets(
+        self, kind: str, incident: Any, via: str, source: Mapping[str, Any] | None = None
+    ) -> list[str]:
         names = []
+        pressed = _pressed_channels(self.config, incident, source) if via == "slack" else set()
         for name in incident.notified_channels():
             channel = self.config.channels.get(name)
             if channel is None:
                 continue
-            if (via == "pagerduty" and channel.type == "pagerduty") or (
-                via == "slack" and channel.type == "slack"
-            ):
+            if via == "pagerduty" and channel.type == "pagerduty":
+                continue
+            if name in pressed:
                 continue
             if kind == ACK and channel.type == "email":
                 continue
             names.append(name)
         return names
 
-    def __call__(self, kind: str, incident: Any, by: str, via: str) -> list[Any]:
+    def __call__(
+        self, kind: str, incident: Any, by: str, via: str, source: Mapping[str, Any] | None = None
+    ) -> list[Any]:
         from .domain.incident import TimelineEntry
         from .notifiers.base import Notification, NotificationKind
 
@@ -445,7 +579,7 @@ class ChangeNotifier:
         at = (incident.acknowledged_at if kind == ACK else incident.resolved_at) or incident.last_state_time
         check = self.config.check(incident.check) if incident.check else None
         outcomes, entries = [], []
-        for name in self.targets(kind, incident, via):
+        for name in self.targets(kind, incident, via, source):
             notification = Notification(
                 kind=notification_kind,
                 alerts=(incident.alert,),
@@ -480,6 +614,72 @@ _ACK_REFUSALS = {
     Expired: "This acknowledge link has expired. Use Slack or `uptime-relay incidents ack ID`.",
     _Replayed: "This acknowledge link was already used; nothing was changed.",
 }
+
+
+def follow_up_job(
+    kind: str, incident_id: str, *, by: str, via: str, source: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What ``Actions.run_follow_up`` needs, as JSON (the payload of an asynchronous invocation:
+    ``{"uptime_relay_followup": job}``)."""
+    job: dict[str, Any] = {"kind": kind, "incident_id": incident_id, "by": by, "via": via}
+    if source:
+        job["source"] = dict(source)
+    return job
+
+
+def ack_recipient(config: Any, channel_name: str, email_to: Iterable[str] = ()) -> str | None:
+    """The one address a mail with an ack link goes to, for ``make_ack_token(recipient=...)``:
+    ``email_to`` (an escalation's person) or the email channel's ``to`` when it holds exactly one
+    address; None for several (the link is then recorded as ``EMAIL_LINK_BY``) or for other channels."""
+    channel = (getattr(config, "channels", None) or {}).get(channel_name)
+    if channel is None or getattr(channel, "type", None) != "email":
+        return None
+    to = tuple(email_to) or tuple(channel.options.get("to") or ())
+    if isinstance(to, str):
+        to = (to,)
+    addresses = tuple(dict.fromkeys(str(a).strip() for a in to if str(a).strip()))
+    return addresses[0] if len(addresses) == 1 else None
+
+
+def _pressed_message(payload: Mapping[str, Any]) -> dict[str, str] | None:
+    """``{"channel", "ts"}`` of the Slack message whose button was pressed (block_actions payload)."""
+    container = payload.get("container") if isinstance(payload.get("container"), Mapping) else {}
+    message = payload.get("message") if isinstance(payload.get("message"), Mapping) else {}
+    channel = payload.get("channel") if isinstance(payload.get("channel"), Mapping) else {}
+    channel_id = str(container.get("channel_id") or channel.get("id") or "")
+    ts = str(container.get("message_ts") or message.get("ts") or "")
+    if not channel_id and not ts:
+        return None
+    return {"channel": channel_id, "ts": ts}
+
+
+def _pressed_channels(config: Any, incident: Any, source: Mapping[str, Any] | None) -> set[str]:
+    """The Slack channel(s) of the incident whose message ``source`` is: the one whose stored handle
+    is that message; failing that, when the press came from a Slack channel none of our handles
+    is in, the only Slack channel without handles (a webhook channel: Slack gives no handle back)."""
+    if not source:
+        return set()
+    slack = [
+        name
+        for name in incident.notified_channels()
+        if getattr(config.channels.get(name), "type", None) == "slack"
+    ]
+    handles = {name: (incident.handles or {}).get(name) or {} for name in slack}
+    exact = {
+        name
+        for name, h in handles.items()
+        if h.get("channel") and h.get("channel") == source.get("channel") and h.get("ts") == source.get("ts")
+    }
+    if exact:
+        return exact
+    if any(h.get("channel") and h.get("channel") == source.get("channel") for h in handles.values()):
+        return set()  # an older message in a channel we hold a newer one of: update that one
+    unhandled = [name for name, h in handles.items() if not h.get("ts")]
+    return set(unhandled) if len(unhandled) == 1 else set()
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _blocked(kind: str, status: str) -> str | None:
@@ -538,13 +738,14 @@ def _updated_message(message: Any, kind: str, user: str, at: datetime, outcome: 
     return {"replace_original": True, "text": text, "blocks": blocks}
 
 
-def _page(status: int, title: str, text: str) -> Response:
+def _page(status: int, title: str, text: str, *, extra: str = "") -> Response:
+    """A small HTML page; ``title`` and ``text`` are escaped, ``extra`` is markup built (escaped) here."""
     body = (
         '<!doctype html><html><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)} · uptime-relay</title></head>"
         '<body style="font-family:system-ui,sans-serif;max-width:36em;margin:3em auto">'
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>{extra}</body></html>"
     )
     return Response(
         status,

@@ -3,8 +3,10 @@
 - Slack interactivity requests: signing secret v0 (``X-Slack-Signature`` = ``v0=`` hex HMAC-SHA256
   of ``v0:{X-Slack-Request-Timestamp}:{raw body}``), refused outside a 300 s window either way.
 - Signed acknowledge links (put in emails): ``<payload>.<mac>``, both base64url without padding.
-  The payload is ``1|<incident id>|<expiry epoch s>|<jti>``; the MAC is HMAC-SHA256 (first 16 bytes)
-  over a domain-separated message. The random ``jti`` lets the caller enforce single use.
+  The payload is ``1|<incident id>|<expiry epoch s>|<jti>``, or with the mail's one recipient
+  ``2|<incident id>|<expiry epoch s>|<jti>|<base64url recipient>``; the MAC is HMAC-SHA256 (first
+  16 bytes) over a domain-separated message. The random ``jti`` lets the caller enforce single use;
+  the signed recipient is who an acknowledgement through the link is recorded as.
 - PagerDuty webhooks v3: ``X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]``, each an HMAC-SHA256 of
   the raw body with one of the subscription's secrets (several during a rotation); any match passes.
 
@@ -25,6 +27,8 @@ from datetime import UTC, datetime
 
 SLACK_MAX_SKEW_S = 300
 ACK_TOKEN_VERSION = "1"
+ACK_TOKEN_VERSION_RECIPIENT = "2"
+MAX_ACK_RECIPIENT_LEN = 254  # the longest valid email address
 _ACK_DOMAIN = b"uptime-relay/ack-token/v1\n"
 _ACK_MAC_BYTES = 16  # 128-bit tag keeps links short; forging still needs 2**128 tries
 MAX_ACK_TOKEN_LEN = 1024
@@ -51,6 +55,7 @@ class AckClaim:
     incident_id: str
     jti: str
     expires_at: datetime  # aware UTC
+    recipient: str | None = None  # the one address the link was mailed to, when there was one
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -128,15 +133,31 @@ def _ack_mac(key: bytes, payload: bytes) -> bytes:
 
 
 def make_ack_token(
-    secret: str | bytes, incident_id: str, expires_at: datetime | float | int, *, jti: str | None = None
+    secret: str | bytes,
+    incident_id: str,
+    expires_at: datetime | float | int,
+    *,
+    jti: str | None = None,
+    recipient: str | None = None,
 ) -> str:
-    """A compact, URL-safe, signed token acknowledging ``incident_id`` until ``expires_at``."""
+    """A compact, URL-safe, signed token acknowledging ``incident_id`` until ``expires_at``.
+
+    ``recipient``: the single address the mail carrying the link goes to; an acknowledgement
+    through the link is then recorded as that person (signed: it cannot be changed in transit)."""
     if not incident_id:
         raise ValueError("incident_id must not be empty")
     jti = jti or _b64e(_random.token_bytes(12))
     if "|" in jti:
         raise ValueError("jti must not contain '|'")
-    payload = f"{ACK_TOKEN_VERSION}|{incident_id}|{_epoch(expires_at)}|{jti}".encode()
+    text = f"{ACK_TOKEN_VERSION}|{incident_id}|{_epoch(expires_at)}|{jti}"
+    if recipient:
+        if len(recipient) > MAX_ACK_RECIPIENT_LEN:
+            raise ValueError(f"recipient longer than {MAX_ACK_RECIPIENT_LEN} characters")
+        text = (
+            f"{ACK_TOKEN_VERSION_RECIPIENT}|{incident_id}|{_epoch(expires_at)}|{jti}"
+            f"|{_b64e(recipient.encode('utf-8'))}"
+        )
+    payload = text.encode()
     return f"{_b64e(payload)}.{_b64e(_ack_mac(_key(secret), payload))}"
 
 
@@ -155,17 +176,28 @@ def verify_ack_token(secret: str | bytes, token: str | None, now: datetime | flo
         raise Unauthorized("malformed ack token") from None
     if not hmac.compare_digest(_ack_mac(key, payload), mac):
         raise Unauthorized("ack token signature does not match")
+    recipient = None
     try:
         version, rest = payload.decode("utf-8").split("|", 1)
+        if version == ACK_TOKEN_VERSION_RECIPIENT:
+            rest, recipient_b64 = rest.rsplit("|", 1)
+            recipient = _b64d(recipient_b64).decode("utf-8")
         incident_id, expires_raw, jti = rest.rsplit("|", 2)
         expires = int(expires_raw)
-    except ValueError:
+    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
         raise Unauthorized("malformed ack token payload") from None
-    if version != ACK_TOKEN_VERSION or not incident_id or not jti:
+    if version not in (ACK_TOKEN_VERSION, ACK_TOKEN_VERSION_RECIPIENT) or not incident_id or not jti:
         raise Unauthorized("unsupported ack token")
+    if version == ACK_TOKEN_VERSION_RECIPIENT and not recipient:
+        raise Unauthorized("malformed ack token payload")
     if _epoch(now) >= expires:
         raise Expired("ack link has expired")
-    return AckClaim(incident_id=incident_id, jti=jti, expires_at=datetime.fromtimestamp(expires, UTC))
+    return AckClaim(
+        incident_id=incident_id,
+        jti=jti,
+        expires_at=datetime.fromtimestamp(expires, UTC),
+        recipient=recipient,
+    )
 
 
 # --------------------------------------------------------------------------------------- PagerDuty
@@ -196,3 +228,20 @@ def verify_pagerduty_signature(secrets: Iterable[str | bytes], body: bytes, head
             matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise Unauthorized("PagerDuty signature does not match")
+
+
+# --------------------------------------------------------------------------------------- bearer tokens
+def verify_bearer_token(expected: str | bytes | None, header_value: str | None) -> None:
+    """Refuse unless ``header_value`` is ``Bearer <expected>`` (scheme case-insensitive, RFC 7235;
+    the token compared in constant time). Alertmanager sends this for ``http_config.authorization``
+    with ``credentials`` / ``credentials_file`` (type defaults to Bearer)."""
+    key = expected.encode("utf-8") if isinstance(expected, str) else bytes(expected or b"")
+    if not key:
+        raise Unauthorized("bearer token is not configured")
+    if not header_value:
+        raise Unauthorized("missing Authorization header")
+    scheme, _, offered = header_value.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized("Authorization is not a Bearer token")
+    if not hmac.compare_digest(key, offered.strip().encode("utf-8", "replace")):
+        raise Unauthorized("bearer token does not match")

@@ -2,7 +2,9 @@
 
 DynamoDB item ``pk = ACKTOKEN#<jti>`` written with ``attribute_not_exists(pk)``; ``expires_at`` (the
 token's own expiry) lets DynamoDB TTL remove it once the token could not verify anyway. A second use
-of the same link finds the item and is refused.
+of the same link finds the item and is refused. ``is_used`` only reads (a strongly consistent
+``GetItem``): the confirmation page shown on ``GET /ack/<token>`` says "already used" without
+using the link.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ class UsedTokens(Protocol):
         """Record ``jti`` as used. True the first time, False when it was already used."""
         ...
 
+    def is_used(self, jti: str) -> bool:
+        """Whether ``jti`` was already used (read only)."""
+        ...
+
 
 class InMemoryUsedTokens:
     def __init__(self) -> None:
@@ -31,6 +37,10 @@ class InMemoryUsedTokens:
                 return False
             self.used[jti] = {"expires_at": int(expires_at.timestamp()), "incident_id": incident_id}
             return True
+
+    def is_used(self, jti: str) -> bool:
+        with self._lock:
+            return jti in self.used
 
 
 class DynamoUsedTokens:
@@ -64,3 +74,12 @@ class DynamoUsedTokens:
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def is_used(self, jti: str) -> bool:
+        reply = self.client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": PREFIX + jti}},
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in reply
