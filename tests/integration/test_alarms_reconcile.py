@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from uptime_relay import alarms, metricnames
+from uptime_relay import alarms, custom_resource, metricnames
 from uptime_relay.config import parse_config
 from uptime_relay.testing.receivers import HttpReceiver, Reply
 
@@ -187,6 +187,8 @@ def handler(aws, tmp_path, monkeypatch):
     cfg.write_text(TWO_CHECKS)
     monkeypatch.setenv("UPTIME_CONFIG", str(cfg))
     monkeypatch.delenv("CONFIG_LAYER_ARN", raising=False)
+    monkeypatch.setenv("SECRETS_SSM_PREFIX", "/uptime/")
+    monkeypatch.setenv("SECRETS_MANAGER_PREFIX", "uptime/")
     module = load_handler()
     module._cloudwatch.cache_clear()
     return module, cfg
@@ -252,7 +254,7 @@ class FakeLambda:
 def test_on_rollback_it_reconciles_from_the_earlier_config_layer_version(
     handler, cloudwatch, prefix, monkeypatch
 ):
-    module, _ = handler  # the mounted (new) config has two checks
+    _module, _ = handler  # the mounted (new) config has two checks
     monkeypatch.setenv("CONFIG_LAYER_ARN", "arn:aws:lambda:us-east-1:123456789012:layer:s-config:2")
     old_zip = io.BytesIO()
     with zipfile.ZipFile(old_zip, "w") as archive:
@@ -266,7 +268,7 @@ def test_on_rollback_it_reconciles_from_the_earlier_config_layer_version(
             prefix,
             ConfigLayerArn="arn:aws:lambda:us-east-1:123456789012:layer:s-config:1",
         )
-        _, data = module.handle(event, cloudwatch, lambda_client=fake)
+        _, data = custom_resource.handle(event, cloudwatch, lambda_client=fake)
     assert fake.asked == ["arn:aws:lambda:us-east-1:123456789012:layer:s-config:1"]
     assert data["Created"] == 1
     assert list(described(cloudwatch, prefix)) == [f"{prefix}-check-api"]
@@ -315,8 +317,60 @@ def test_it_gives_up_with_a_reason_after_an_hour_of_continuations(handler, prefi
     recorder = InvokeRecorder()
     with HttpReceiver() as receiver:
         event = cfn_event(receiver, "Create", prefix)
-        event["UptimeRelayContinuation"] = module.MAX_CONTINUATIONS
+        event["UptimeRelayContinuation"] = custom_resource.MAX_CONTINUATIONS
         module.lambda_handler(event, ShortContext(calls=0), lambda_client=recorder)
         (put,) = receiver.to("/cfn-response")
     assert recorder.invocations == []
     assert put.json()["Status"] == "FAILED" and "deploy again" in put.json()["Reason"]
+
+
+OUT_OF_SCOPE = """
+checks:
+  - name: api
+    url: https://api.example.com/health
+    headers: {Authorization: ssm:/uptime/api-token}
+channels:
+  pd: {type: pagerduty, routing_key: ssm:/team/pd, webhook_secret: secretsmanager:uptime/pd-webhook}
+  ops: {type: slack, webhook_url: secretsmanager:team/slack}
+routes:
+  - {match: {}, notify: [pd, ops]}
+"""
+
+
+def test_a_config_naming_secrets_the_stack_cannot_read_fails_the_deploy_and_creates_no_alarm(
+    handler, cloudwatch, prefix
+):
+    module, cfg = handler
+    cfg.write_text(OUT_OF_SCOPE)
+    with HttpReceiver() as receiver:
+        module.lambda_handler(cfn_event(receiver, "Update", prefix), Context())
+        (put,) = receiver.to("/cfn-response")
+    body = put.json()
+    assert body["Status"] == "FAILED"
+    assert "channels.pd.routing_key: ssm:/team/pd" in body["Reason"]
+    assert "channels.ops.webhook_url: secretsmanager:team/slack" in body["Reason"]
+    assert "ssm:/uptime/api-token" not in body["Reason"] and "uptime/pd-webhook" not in body["Reason"]
+    assert "ssm:/uptime/..." in body["Reason"] and "secretsmanager:uptime/..." in body["Reason"]
+    assert described(cloudwatch, prefix) == {}
+
+
+def test_a_rollback_to_an_earlier_config_with_such_secrets_is_not_refused(
+    handler, cloudwatch, prefix, monkeypatch
+):
+    module, _ = handler
+    monkeypatch.setenv("CONFIG_LAYER_ARN", "arn:aws:lambda:us-east-1:123456789012:layer:s-config:2")
+    old_zip = io.BytesIO()
+    with zipfile.ZipFile(old_zip, "w") as archive:
+        archive.writestr("uptime.yaml", OUT_OF_SCOPE)
+    with HttpReceiver() as receiver:
+        receiver.script("/layer.zip", Reply(200, old_zip.getvalue()))
+        event = cfn_event(
+            receiver,
+            "Update",
+            prefix,
+            ConfigLayerArn="arn:aws:lambda:us-east-1:123456789012:layer:s-config:1",
+        )
+        module.lambda_handler(event, Context(), lambda_client=FakeLambda(receiver.url + "/layer.zip"))
+        (put,) = receiver.to("/cfn-response")
+    assert put.json()["Status"] == "SUCCESS"
+    assert list(described(cloudwatch, prefix)) == [f"{prefix}-check-api"]
