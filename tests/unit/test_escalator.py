@@ -368,7 +368,10 @@ def test_a_sweep_holding_a_stale_copy_does_not_resend_what_a_partly_failed_attem
 
     world.failures["slack-critical"] = deque(DeliveryError("500", permanent=False) for _ in range(4))
     sweep(CONFIG, Snapshot(), world.dispatcher, now)  # emails go out, Slack fails, step re-armed
-    late = sweep(CONFIG, Snapshot(), world.dispatcher, now)  # wins the re-armed step with a stale copy
+    early = sweep(CONFIG, Snapshot(), world.dispatcher, now)  # the re-armed step is not due yet
+    assert early.fired == [] and len(world.sent) == 3
+    # at the retry time a sweep still holding the stale copy wins the re-armed step
+    late = sweep(CONFIG, Snapshot(), world.dispatcher, now + timedelta(minutes=1))
     assert [name for name, _, _ in world.sent[1:]] == ["oncall-email", "oncall-email", "slack-critical"]
     assert late.fired[0].delivered == ("slack-critical",)
 

@@ -51,9 +51,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .adapters.step_claims import move_step
 from .config import Channel, Config, EscalationPolicy
 from .domain.alert import Alert, AlertSource, AlertState
-from .domain.escalation import Cursor, next_cursor
+from .domain.escalation import Cursor, anchor_of, next_cursor
 from .domain.incident import TimelineEntry
 from .domain.silence import Silence, is_silenced
 from .domain.targets import Resolved
@@ -65,6 +66,9 @@ log = logging.getLogger(__name__)
 RETRY_S = 60.0
 HOLD_S = 300.0
 MAX_STEP_ATTEMPTS = 3
+STEP_LEASE_S = 120.0  # a claimed step is due again this long after a sweep died holding it
+SWEEP_RESERVE_S = 10.0  # no new step is claimed with less than this left in the invocation
+ANCHOR_MARK = "; timed from "
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,47 @@ def step_tag(step: int, round_: int) -> str:
 
 
 def _attempts(incident: Any, tag: str) -> int:
-    return sum(1 for e in incident.timeline if e.kind == "escalation_retry" and e.detail.startswith(tag))
+    """Attempts at a step so far: its claims (each sweep that took it, including ones killed
+    before they recorded anything); incidents from before claims were recorded count retries."""
+    claims = sum(
+        1 for e in incident.timeline if e.kind == "escalation_attempt" and e.detail.startswith(tag + ":")
+    )
+    if claims:
+        return claims
+    return sum(
+        1 for e in incident.timeline if e.kind == "escalation_retry" and e.detail.startswith(tag + ":")
+    )
+
+
+def schedule_anchor(incident: Any, policy: EscalationPolicy) -> datetime:
+    """What the incident's escalation schedule counts from (``domain.escalation``: the later of
+    the alarm's time and the alert's arrival). Recorded by the sweep on every claim and hold (the
+    part of the detail after ``ANCHOR_MARK``); before the first, the cursor's ``due_at`` is still
+    the one the relay computed, so the anchor follows from it. Falls back to ``opened_at``."""
+    for entry in reversed(incident.timeline):
+        if entry.kind in ("escalation_attempt", "escalation_held") and ANCHOR_MARK in entry.detail:
+            try:
+                return datetime.fromisoformat(entry.detail.rsplit(ANCHOR_MARK, 1)[1].strip())
+            except ValueError:
+                break
+    due = incident.due_at
+    if (
+        due is not None
+        and not getattr(incident, "cursor_held", False)
+        and 0 <= incident.step < len(policy.steps)
+    ):
+        anchor = anchor_of(policy, incident.step, incident.round, due)
+        if anchor >= incident.opened_at:
+            return anchor
+    return incident.opened_at
+
+
+def step_lease(dispatcher: Any) -> timedelta:
+    """How long a claimed step is its sweep's: past the end of this invocation (nobody may take
+    it over while this sweep might still be sending), at least ``STEP_LEASE_S``."""
+    from .relay import first_page_lease
+
+    return first_page_lease(dispatcher, timedelta(seconds=STEP_LEASE_S))
 
 
 def _already_sent(incident: Any, tag: str) -> set[str]:
@@ -303,7 +347,12 @@ def sweep(
     sweep, and only when a due incident gets as far as the silence check."""
     report = SweepReport()
     silences = _LazySilences(silences, now)
+    time_left = getattr(dispatcher, "time_left", None)
     for incident in store.due(now):
+        if time_left is not None and time_left() < SWEEP_RESERVE_S:
+            # the invocation is about to end: what is left stays due for the next sweep
+            report.skipped.append((incident.id, "no time left in this invocation; next sweep"))
+            continue
         try:
             _sweep_one(
                 config,
@@ -366,42 +415,68 @@ def _sweep_one(
         return
     why = is_silenced(incident.labels, now, silences.get(), config.maintenance)
     if why is not None:
-        store.advance(
-            iid, expected_step=incident.step, expected_round=incident.round, step=incident.step,
-            round=incident.round, due_at=now + timedelta(seconds=HOLD_S),
+        anchor = schedule_anchor(incident, policy)
+        note = f"{step_tag(incident.step, incident.round)} paused: {why}{ANCHOR_MARK}{anchor.isoformat()}"
+        noted = any(e.kind == "escalation_held" and e.detail == note for e in incident.timeline)
+        move_step(
+            store, iid, step=incident.step, round=incident.round, to_step=incident.step,
+            to_round=incident.round, due_at=now + timedelta(seconds=HOLD_S), due_by=now,
+            entries=() if noted else [TimelineEntry(now, "escalation_held", note)],  # once per window
         )  # fmt: skip
-        note = f"{step_tag(incident.step, incident.round)} paused: {why}"
-        if not any(e.kind == "escalation_held" and e.detail == note for e in incident.timeline):
-            _record(store, iid, [TimelineEntry(now, "escalation_held", note)], {})  # once per window
         report.skipped.append((iid, f"held: {why}"))
         return
 
-    # CLAIM: only the sweep whose conditional write wins sends this step.
-    current = Cursor(incident.step, incident.round, incident.due_at)
-    following = next_cursor(policy, current, opened_at=incident.opened_at)
-    claim_step, claim_round = (
-        (following.step, following.round) if following else (len(policy.steps), incident.round)
+    # CLAIM: re-arm the SAME step a lease ahead, on condition that it is still due. Only the sweep
+    # whose conditional write wins sends this step; the lease end it wrote is its claim token. A
+    # sweep killed before it moves the cursor on leaves the step due again when the lease ends.
+    anchor = schedule_anchor(incident, policy)
+    lease_until = now + step_lease(dispatcher)
+    tag = step_tag(incident.step, incident.round)
+    claim_entry = TimelineEntry(
+        now,
+        "escalation_attempt",
+        f"{tag}: attempt {_attempts(incident, tag) + 1} claimed until {lease_until.isoformat()}"
+        f"{ANCHOR_MARK}{anchor.isoformat()}",
     )
-    if not store.advance(
+    if not move_step(
+        store,
         iid,
-        expected_step=incident.step,
-        expected_round=incident.round,
-        step=claim_step,
-        round=claim_round,
-        due_at=following.due_at if following else None,
+        step=incident.step,
+        round=incident.round,
+        to_step=incident.step,
+        to_round=incident.round,
+        due_at=lease_until,
+        due_by=now,
+        entries=[claim_entry],
     ):
         report.skipped.append((iid, "claimed by another sweep, or no longer open"))
         return
 
     claimed = incident
-    incident = _fresh(store, incident)  # another sweep's earlier attempt may have recorded sends
-    tag = step_tag(claimed.step, claimed.round)
+    incident = _fresh(store, incident)  # earlier attempts (or a killed sweep) may have recorded sends
+    current = Cursor(claimed.step, claimed.round, claimed.due_at)
+    following = next_cursor(policy, current, opened_at=anchor)
+
+    def move(to_step: int, to_round: int, due_at: datetime | None, entries=()) -> bool:
+        """Conditional on our claim: False when it ran out and another sweep took the step, or
+        the incident was acknowledged or resolved meanwhile."""
+        return move_step(
+            store, iid, step=claimed.step, round=claimed.round, to_step=to_step, to_round=to_round,
+            due_at=due_at, expected_due=lease_until, entries=entries,
+        )  # fmt: skip
+
+    def move_on() -> bool:
+        if following is None:
+            return move(len(policy.steps), claimed.round, None)
+        return move(following.step, following.round, following.due_at)
+
     step = policy.steps[claimed.step]
     resolved = resolve_targets(config, step.notify, now)
     sends, problems = plan_sends(config, incident, resolved)
     done = _already_sent(incident, tag)
-    attempt = _attempts(incident, tag) + 1
+    attempt = max(1, _attempts(incident, tag))
     last_attempt = attempt >= max_step_attempts
+    abandoned = attempt > max_step_attempts  # the last attempt's sweep died: do not try again
     alert = _incident_alert(incident)
     ack_url = _ack_url(ack_url_for, incident)
     check = config.check(incident.check) if incident.check else None
@@ -426,7 +501,10 @@ def _sweep_one(
             handles=dict(incident.handles.get(send.channel, {})),
             escalation_step=claimed.step,
         )
-        outcome = _deliver(dispatcher, config, send, notification, last=last_attempt)
+        if abandoned:
+            outcome = _Abandoned(send.channel, attempt - 1)
+        else:
+            outcome = _deliver(dispatcher, config, send, notification, last=last_attempt)
         people = (
             f" ({', '.join(resolved.people)})" if (send.mentions or send.email_to) and resolved.people else ""
         )
@@ -467,16 +545,9 @@ def _sweep_one(
             )
         )
         _record(store, iid, entries, new_handles)
-        if store.advance(
-            iid,
-            expected_step=claim_step,
-            expected_round=claim_round,
-            step=claimed.step,
-            round=claimed.round,
-            due_at=retry_at,
-        ):
+        if move(claimed.step, claimed.round, retry_at):
             fired = dataclasses.replace(fired, retry=True)
-        else:  # acknowledged, resolved or moved on meanwhile: keep the failed sends for replay
+        else:  # acknowledged, resolved or taken over meanwhile: keep the failed sends for replay
             for send, notification, outcome in to_retry:
                 _dead_letter(dispatcher, send, notification, outcome, now)
         entries, new_handles = [], {}
@@ -492,8 +563,28 @@ def _sweep_one(
         fired = dataclasses.replace(fired, gave_up=True)
     if failed:
         report.failed.append(fired)
+    # What was sent is recorded BEFORE the cursor moves on: a sweep killed in between leaves the
+    # step to the next sweep after the lease, which then sends only what is not recorded as sent.
     _record(store, iid, entries, new_handles)
+    if not fired.retry and not move_on():
+        log.warning("incident %s: %s claim lost before the cursor moved on", iid, tag)
     report.fired.append(fired)
+
+
+@dataclass(frozen=True)
+class _Abandoned:
+    """The outcome of a send not tried again: the sweeps that tried it died before recording."""
+
+    channel: str
+    attempts: int
+    ok: bool = False
+    permanent: bool = True
+
+    @property
+    def error(self) -> str:
+        return (
+            f"not sent: the escalation sweep stopped (killed or timed out) during {self.attempts} attempt(s)"
+        )
 
 
 def _first_page(

@@ -19,6 +19,11 @@ sends at 15m, 30m, 45m; a single step at 0m with ``repeat: 2`` at 0m, 5m, 10m.
 
 A step at ``0m`` of round 0 goes out with the first page (``targets_at_open``), so
 ``initial_cursor`` points at the first step *not* already sent.
+
+The schedule's anchor (``opened_at`` here) is the moment the relay opened the incident: the later
+of the alarm's own time and the time the alert arrived (an Alertmanager alert that started at
+09:50 but reached the relay at 10:00 escalates its 5-minute step at 10:05, not at once), while the
+incident keeps the alarm's time as ``opened_at`` for reporting.
 """
 
 from __future__ import annotations
@@ -72,6 +77,12 @@ def period_s(policy: EscalationPolicy) -> float:
 def due_at(policy: EscalationPolicy, opened_at: datetime, step: int, round_: int) -> datetime:
     """When round ``round_``'s step ``step`` is due for an incident opened at ``opened_at``."""
     return opened_at + timedelta(seconds=round_ * period_s(policy) + policy.steps[step].after_s)
+
+
+def anchor_of(policy: EscalationPolicy, step: int, round_: int, due: datetime) -> datetime:
+    """The time a policy's schedule counts from, given that round ``round_``'s step ``step`` is due
+    at ``due`` on that schedule (the inverse of ``due_at``)."""
+    return due - timedelta(seconds=round_ * period_s(policy) + policy.steps[step].after_s)
 
 
 def _position_after(policy: EscalationPolicy, step: int, round_: int) -> tuple[int, int] | None:
