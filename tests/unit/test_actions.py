@@ -280,26 +280,67 @@ def ack_path(incident_id, expires, **kw):
     return "/ack/" + make_ack_token(ACK_SECRET, incident_id, expires, **kw)
 
 
-def test_an_email_ack_link_acknowledges_once_and_shows_a_page(actions, store, sim_clock):
+def test_an_email_ack_link_opened_shows_a_confirmation_page_and_changes_nothing(
+    actions, store, sim_clock, used_tokens
+):
+    # mail link scanners (Safe Links, Proofpoint) fetch every link before a human does
     incident = open_incident(store, name="<script>alert(1)</script>")
-    response = actions.handle("GET", ack_path(incident.id, sim_clock.now() + timedelta(hours=1)), {}, b"")
-    assert response.status == 200
-    assert response.headers["Content-Type"].startswith("text/html")
-    assert "<script>alert" not in response.body and "&lt;script&gt;" in response.body
+    path = ack_path(incident.id, sim_clock.now() + timedelta(hours=1))
+    before = snapshot(store, incident.id)
+    for _ in range(2):
+        page = actions.handle("GET", path, {}, b"")
+        assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+    head = actions.handle("HEAD", path, {}, b"")
+    assert head.status == 200 and head.body == ""
+    assert snapshot(store, incident.id) == before
+    assert used_tokens.used == {}
+    assert "<script>alert" not in page.body and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.body
+    assert ">open<" in page.body and "2026-11-25 12:00 UTC" in page.body
+    assert f'<form method="post" action="{path}">' in page.body
+    assert ">Acknowledge</button>" in page.body
+
+
+def test_the_confirmation_button_acknowledges_once(actions, store, sim_clock):
+    incident = open_incident(store)
+    path = ack_path(incident.id, sim_clock.now() + timedelta(hours=1))
+    assert actions.handle("GET", path, {}, b"").status == 200
+    response = actions.handle("POST", path, {"Content-Type": "application/x-www-form-urlencoded"}, b"")
+    assert response.status == 200 and "is acknowledged" in response.body
     after = store.get(incident.id)
-    assert after.status == "acknowledged"
-    assert any("email" in e.detail for e in after.timeline)
+    assert after.status == "acknowledged" and after.due_at is None
+    assert any("email link" in e.detail for e in after.timeline)
 
 
 def test_a_replayed_ack_link_is_forbidden_and_changes_nothing(actions, store, sim_clock):
     incident = open_incident(store)
     path = ack_path(incident.id, sim_clock.now() + timedelta(hours=1))
-    assert actions.handle("GET", path, {}, b"").status == 200
+    assert actions.handle("POST", path, {}, b"").status == 200
     store.resolve(incident.id, by="alarm", via="alarm", at=sim_clock.now())
     before = snapshot(store, incident.id)
-    replay = actions.handle("GET", path, {}, b"")
+    replay = actions.handle("POST", path, {}, b"")
     assert replay.status == 403 and "already used" in replay.body
+    opened_again = actions.handle("GET", path, {}, b"")
+    assert opened_again.status == 403 and "already used" in opened_again.body
+    assert "<form" not in opened_again.body
     assert snapshot(store, incident.id) == before
+
+
+def test_an_ack_link_for_one_recipient_records_that_person(actions, store, sim_clock):
+    incident = open_incident(store)
+    path = ack_path(incident.id, sim_clock.now() + timedelta(hours=1), recipient="alice@example.com")
+    assert "alice@example.com" in actions.handle("GET", path, {}, b"").body
+    assert actions.handle("POST", path, {}, b"").status == 200
+    after = store.get(incident.id)
+    assert after.acknowledged_by == "alice@example.com"
+    assert after.timeline[-1].detail == "by alice@example.com via email link"
+
+
+def test_an_ack_link_mailed_to_several_people_is_recorded_as_the_link_holder(actions, store, sim_clock):
+    incident = open_incident(store)
+    assert actions.handle("POST", ack_path(incident.id, sim_clock.now() + timedelta(hours=1)), {}, b"")
+    after = store.get(incident.id)
+    assert after.acknowledged_by == "email link holder"
+    assert after.timeline[-1].detail == "by email link holder via email link"
 
 
 def test_a_tampered_ack_link_is_refused_and_changes_nothing(actions, store, sim_clock, caplog):
@@ -308,7 +349,8 @@ def test_a_tampered_ack_link_is_refused_and_changes_nothing(actions, store, sim_
     path = ack_path(incident.id, sim_clock.now() + timedelta(hours=1))
     i = len("/ack/") + 3
     flipped = path[:i] + ("A" if path[i] != "A" else "B") + path[i + 1 :]
-    response = actions.handle("GET", flipped, {}, b"")
+    assert actions.handle("GET", flipped, {}, b"").status == 401
+    response = actions.handle("POST", flipped, {}, b"")
     assert response.status == 401
     assert snapshot(store, incident.id) == before
     assert flipped[5:] not in caplog.text  # the token is never logged
@@ -317,7 +359,9 @@ def test_a_tampered_ack_link_is_refused_and_changes_nothing(actions, store, sim_
 def test_an_expired_ack_link_is_forbidden_by_the_simulated_clock(actions, store, sim_clock, used_tokens):
     incident = open_incident(store)
     before = snapshot(store, incident.id)
-    response = actions.handle("GET", ack_path(incident.id, sim_clock.now() - timedelta(seconds=1)), {}, b"")
+    path = ack_path(incident.id, sim_clock.now() - timedelta(seconds=1))
+    assert actions.handle("GET", path, {}, b"").status == 403
+    response = actions.handle("POST", path, {}, b"")
     assert response.status == 403 and "expired" in response.body
     assert snapshot(store, incident.id) == before
     assert used_tokens.used == {}
@@ -327,20 +371,25 @@ def test_an_ack_link_for_an_incident_already_resolved_changes_nothing(actions, s
     incident = open_incident(store)
     store.resolve(incident.id, by="alarm", via="alarm", at=sim_clock.now())
     before = snapshot(store, incident.id)
-    response = actions.handle("GET", ack_path(incident.id, sim_clock.now() + timedelta(hours=1)), {}, b"")
+    path = ack_path(incident.id, sim_clock.now() + timedelta(hours=1))
+    page = actions.handle("GET", path, {}, b"")
+    assert page.status == 200 and "already resolved" in page.body and "<form" not in page.body
+    response = actions.handle("POST", path, {}, b"")
     assert response.status == 200 and "already resolved" in response.body
     assert snapshot(store, incident.id) == before
 
 
 def test_an_ack_link_for_an_unknown_incident_says_so(actions, sim_clock):
-    response = actions.handle("GET", ack_path("inc-gone", sim_clock.now() + timedelta(hours=1)), {}, b"")
-    assert response.status == 404 and "not known" in response.body
+    path = ack_path("inc-gone", sim_clock.now() + timedelta(hours=1))
+    for method in ("GET", "POST"):
+        response = actions.handle(method, path, {}, b"")
+        assert response.status == 404 and "not known" in response.body
 
 
 def test_ack_links_are_unavailable_without_a_secret(store, sim_clock):
     incident = open_incident(store)
     actions = Actions(CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, environ={})
-    response = actions.handle("GET", ack_path(incident.id, sim_clock.now() + timedelta(hours=1)), {}, b"")
+    response = actions.handle("POST", ack_path(incident.id, sim_clock.now() + timedelta(hours=1)), {}, b"")
     assert response.status == 503
     assert store.get(incident.id).status == "open"
 
@@ -413,10 +462,65 @@ def test_other_pagerduty_events_and_unknown_keys_are_ignored(actions, store):
 
 
 # --------------------------------------------------------------------------------------- Alertmanager
-def test_an_alertmanager_webhook_reaches_the_relay(store, sim_clock):
+LOCAL = {"ALERTMANAGER_ALLOW_UNAUTHENTICATED": "true"}  # what the local stack sets
+
+
+def test_alertmanager_webhooks_are_refused_when_no_token_is_configured(store, sim_clock, caplog):
     received = []
     actions = Actions(
         CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, on_alerts=received.append, environ={}
+    )
+    body = (EVENTS / "alertmanager-webhook-firing.json").read_bytes()
+    for headers in ({}, {"Authorization": "Bearer anything"}):
+        response = actions.handle("POST", "/alertmanager", headers, body)
+        assert response.status == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert received == []
+    assert "ALERTMANAGER_TOKEN_REF" in caplog.text
+
+
+def test_alertmanager_without_a_token_is_accepted_only_with_the_explicit_opt_out(store, sim_clock):
+    received = []
+    body = (EVENTS / "alertmanager-webhook-firing.json").read_bytes()
+    for value, status in (("false", 401), ("", 401), ("true", 200)):
+        actions = Actions(
+            CONFIG,
+            store,
+            secrets=StaticSecrets(),
+            clock=sim_clock,
+            on_alerts=received.append,
+            environ={"ALERTMANAGER_ALLOW_UNAUTHENTICATED": value},
+        )
+        assert actions.handle("POST", "/alertmanager", {}, body).status == status
+    assert len(received) == 1
+
+
+def test_the_alertmanager_token_comes_from_alertmanager_token_ref(store, sim_clock):
+    received = []
+    actions = Actions(
+        CONFIG,
+        store,
+        secrets=StaticSecrets({"ssm:/uptime/am-token": "s3cret"}),
+        clock=sim_clock,
+        on_alerts=received.append,
+        # the opt-out does not weaken a configured token
+        environ={
+            "ALERTMANAGER_TOKEN_REF": "ssm:/uptime/am-token",
+            "ALERTMANAGER_ALLOW_UNAUTHENTICATED": "true",
+        },
+    )
+    body = (EVENTS / "alertmanager-webhook-firing.json").read_bytes()
+    for refused in ({}, {"Authorization": "Basic czNjcmV0"}, {"Authorization": "Bearer s3cre"}):
+        assert actions.handle("POST", "/alertmanager", refused, body).status == 401
+    assert received == []
+    # the scheme is case-insensitive (RFC 7235)
+    assert actions.handle("POST", "/alertmanager", {"authorization": "bearer s3cret"}, body).status == 200
+    assert len(received) == 1
+
+
+def test_an_alertmanager_webhook_reaches_the_relay(store, sim_clock):
+    received = []
+    actions = Actions(
+        CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, on_alerts=received.append, environ=LOCAL
     )
     body = (EVENTS / "alertmanager-webhook-firing.json").read_bytes()
     response = actions.handle("POST", "/alertmanager", {"Content-Type": "application/json"}, body)
@@ -429,7 +533,7 @@ def test_an_alertmanager_webhook_reaches_the_relay(store, sim_clock):
 def test_an_unreadable_alertmanager_body_is_still_delivered_as_a_fallback(store, sim_clock):
     received = []
     actions = Actions(
-        CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, on_alerts=received.append, environ={}
+        CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, on_alerts=received.append, environ=LOCAL
     )
     response = actions.handle("POST", "/alertmanager", {}, b"{this is not json")
     assert response.status == 200
@@ -444,7 +548,7 @@ def test_the_relay_gets_the_simulated_time(store, sim_clock):
         def handle(self, alerts, now):
             calls.append((alerts, now))
 
-    actions = Actions(CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, relay=Relay(), environ={})
+    actions = Actions(CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, relay=Relay(), environ=LOCAL)
     body = (EVENTS / "alertmanager-webhook-firing.json").read_bytes()
     assert actions.handle("POST", "/alertmanager", {}, body).status == 200
     assert calls[0][1] == sim_clock.now()
@@ -454,7 +558,7 @@ def test_a_failing_relay_answers_500_so_alertmanager_retries(store, sim_clock):
     def boom(alerts):
         raise RuntimeError("dynamodb down")
 
-    actions = Actions(CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, on_alerts=boom, environ={})
+    actions = Actions(CONFIG, store, secrets=StaticSecrets(), clock=sim_clock, on_alerts=boom, environ=LOCAL)
     assert actions.handle("POST", "/alertmanager", {}, b"{}").status == 500
 
 
@@ -482,7 +586,7 @@ def test_an_alertmanager_bearer_token_is_enforced_when_configured(store, sim_clo
         ("GET", "/", 404),
         ("GET", "/slack/actions", 405),
         ("PUT", "/pagerduty", 405),
-        ("POST", "/ack/abc", 405),
+        ("PUT", "/ack/abc", 405),
         ("GET", "/alertmanager", 405),
         ("POST", "/nope", 404),
     ],

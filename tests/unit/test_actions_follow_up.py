@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from test_actions_support import SIM_START, FixedClock, make_store, open_incident
-from uptime_relay.actions import Actions, ChangeNotifier
+from uptime_relay.actions import Actions, ChangeNotifier, ack_recipient
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config import parse_config
@@ -85,19 +85,21 @@ def paged_incident(store):
     return store.get(incident.id)
 
 
-def ack_link(actions, incident):
-    token = make_ack_token(ACK_SECRET, incident.id, SIM_START + timedelta(hours=1))
-    return actions.handle("GET", f"/ack/{token}", {}, b"")
+def ack_link(actions, incident, recipient=None):
+    token = make_ack_token(ACK_SECRET, incident.id, SIM_START + timedelta(hours=1), recipient=recipient)
+    assert actions.handle("GET", f"/ack/{token}", {}, b"").status == 200  # the confirmation page
+    return actions.handle("POST", f"/ack/{token}", {}, b"")  # its Acknowledge button
 
 
 def test_an_email_ack_acknowledges_in_pagerduty_and_updates_slack_but_sends_no_mail(
     actions, store, notifiers
 ):
     incident = paged_incident(store)
-    assert ack_link(actions, incident).status == 200
+    assert ack_link(actions, incident, recipient=ack_recipient(CONFIG, "oncall-email")).status == 200
     ((_, pd),) = notifiers["pagerduty"].sent
     assert pd.kind is NotificationKind.ACKNOWLEDGE and pd.handles == {"dedup_key": "uptime-relay:k1"}
-    assert pd.acknowledged_by == "email recipient"
+    assert pd.acknowledged_by == "oncall@example.com"
+    assert store.get(incident.id).acknowledged_by == "oncall@example.com"
     ((_, slack),) = notifiers["slack"].sent
     assert slack.kind is NotificationKind.ACKNOWLEDGE and slack.handles["ts"] == "1700000000.0001"
     assert notifiers["email"].sent == []
@@ -119,7 +121,8 @@ def test_a_pagerduty_resolve_is_not_echoed_back_to_pagerduty(actions, store, not
 
 def test_a_slack_button_does_not_update_slack_twice(actions, store, notifiers):
     incident = paged_incident(store)
-    actions.apply("ack", incident.id, by="alice", via="slack", at=SIM_START)
+    pressed = {"channel": "C1", "ts": "1700000000.0001"}
+    actions.apply("ack", incident.id, by="alice", via="slack", at=SIM_START, source=pressed)
     assert notifiers["slack"].sent == []
     assert len(notifiers["pagerduty"].sent) == 1
 
@@ -152,3 +155,23 @@ def test_nothing_is_sent_when_nothing_changed(actions, store, notifiers):
     store.acknowledge(incident.id, by="bob", via="cli", at=SIM_START)
     actions.apply("ack", incident.id, by="alice", via="slack", at=SIM_START)
     assert all(n.sent == [] for n in notifiers.values())
+
+
+def test_the_recipient_of_an_ack_link_is_the_one_address_its_mail_went_to():
+    config = parse_config(
+        """
+channels:
+  one: {type: email, to: [oncall@example.com], from: alerts@example.com}
+  team: {type: email, to: [a@example.com, b@example.com], from: alerts@example.com}
+  slack-critical: {type: slack, webhook_url: "https://hooks.slack.com/services/T/B/x"}
+routes:
+  - notify: [one]
+""",
+        "test.yaml",
+    )
+    assert ack_recipient(config, "one") == "oncall@example.com"
+    assert ack_recipient(config, "team") is None
+    # an escalation e-mails a person through a channel: that person is the recipient
+    assert ack_recipient(config, "team", ("alice@example.com",)) == "alice@example.com"
+    assert ack_recipient(config, "slack-critical") is None
+    assert ack_recipient(config, "gone") is None
