@@ -242,3 +242,59 @@ def test_without_a_policy_the_first_page_taken_over_leaves_nothing_due(aws, tabl
     assert recorder.sent == [saved.id]
     after = store.get(saved.id)
     assert after.due_at is None and not after.cursor_held and store.due(T0 + timedelta(days=1)) == []
+
+
+class Killed(BaseException):
+    """The Lambda being killed mid-sweep."""
+
+
+class DyingRecorder(Recorder):
+    def __init__(self, deaths: int):
+        super().__init__()
+        self.deaths = deaths
+
+    def send(self, channel, notification, secrets):
+        if self.deaths > 0:
+            self.deaths -= 1
+            raise Killed("killed while sending")
+        return super().send(channel, notification, secrets)
+
+
+def test_a_step_whose_sweep_was_killed_is_sent_once_after_the_lease_against_dynamodb(aws, table):
+    config = parse_config(config_text("https://hooks.example.test/x"), "t.yaml")
+    store = DynamoIncidentStore(table, client=aws("dynamodb"))
+    iid = seed(store, config)
+    recorder = DyingRecorder(deaths=1)
+    dispatcher = Dispatcher(
+        config, {"slack": recorder}, StaticSecrets(), InMemoryDeadLetters(), sleep=lambda s: None
+    )
+    with pytest.raises(Killed):
+        sweep(config, store, dispatcher, T0 + timedelta(minutes=10))
+    assert recorder.sent == []
+    assert store.get(iid).step == 1  # still the pending step: claimed, not skipped
+    assert store.due(T0 + timedelta(minutes=11)) == []  # under its lease
+    lease_end = T0 + timedelta(minutes=12)
+    assert [i.id for i in store.due(lease_end)] == [iid]
+
+    # two sweeps that both read the due index after the lease ran out, then more racing
+    snapshot = store.due(lease_end)
+
+    class Snapshot:
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def due(self, _now):
+            return snapshot
+
+    sweep(config, Snapshot(), dispatcher, lease_end)
+    late = sweep(config, Snapshot(), dispatcher, lease_end)
+    threads = [threading.Thread(target=sweep, args=(config, store, dispatcher, lease_end)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert recorder.sent == [iid]
+    assert late.fired == []
+    incident = store.get(iid)
+    assert incident.due_at is None and incident.step == 2
+    assert [e.kind for e in incident.timeline].count("escalation_attempt") == 2

@@ -420,3 +420,119 @@ def test_silences_from_the_silence_store_hold_escalation_and_are_read_only_when_
     world.run(20, silences=active)
     assert [name for name, _, _ in world.sent] == ["pd-primary"]
     assert reads == [T0 + timedelta(minutes=m) for m in (10, 15)]  # only when a step was due
+
+
+# ----------------------------------------------------------------------------- crash safety
+class Killed(BaseException):
+    """The Lambda being killed (timeout, out of memory): nothing after it runs."""
+
+
+class DyingDispatcher(Dispatcher):
+    """The real dispatcher, except that the next ``deaths`` deliveries kill the invocation."""
+
+    def __init__(self, real: Dispatcher, deaths: int = 1):
+        self.__dict__.update(real.__dict__)
+        self.deaths = [deaths]  # shared with the copies made for e-mail sends to people
+
+    def deliver(self, channel_name, notification, *, dead_letter=True):
+        if self.deaths[0] > 0:
+            self.deaths[0] -= 1
+            raise Killed(f"killed while sending to {channel_name}")
+        return super().deliver(channel_name, notification, dead_letter=dead_letter)
+
+
+def test_a_step_whose_sweep_was_killed_before_delivering_is_sent_once_after_the_lease():
+    world = World()
+    iid = world.open()
+    dying = DyingDispatcher(world.dispatcher)
+    try:
+        sweep(CONFIG, world.store, dying, T0 + timedelta(minutes=10))
+    except Killed:
+        pass
+    assert world.sent == []
+    assert world.store.get(iid).step == 1  # the step is still the pending one, under a lease
+    for minute in range(11, 30):  # the lease (2 min) runs out at 12m
+        sweep(CONFIG, world.store, dying, T0 + timedelta(minutes=minute))
+    assert [name for name, _, _ in world.sent] == ["pd-primary"]
+    incident = world.store.get(iid)
+    assert incident.step == 2 and incident.due_at == T0 + timedelta(minutes=30)  # schedule unchanged
+    attempts = [e.detail for e in incident.timeline if e.kind == "escalation_attempt"]
+    assert [a.split(" claimed")[0] for a in attempts] == [
+        "escalation step 2, round 1: attempt 1",
+        "escalation step 2, round 1: attempt 2",
+    ]
+
+
+def test_overlapping_sweeps_after_a_killed_one_send_the_step_once():
+    world = World()
+    world.open()
+    try:
+        sweep(CONFIG, world.store, DyingDispatcher(world.dispatcher), T0 + timedelta(minutes=10))
+    except Killed:
+        pass
+    now = T0 + timedelta(minutes=12)
+    snapshot = world.store.due(now)
+    assert len(snapshot) == 1
+
+    class Snapshot:
+        def __getattr__(self, name):
+            return getattr(world.store, name)
+
+        def due(self, _now):
+            return snapshot
+
+    first = sweep(CONFIG, Snapshot(), world.dispatcher, now)
+    second = sweep(CONFIG, Snapshot(), world.dispatcher, now)
+    assert [name for name, _, _ in world.sent] == ["pd-primary"]
+    assert len(first.fired) == 1 and second.fired == []
+
+
+def test_a_claimed_step_is_not_taken_over_while_its_lease_runs():
+    world = World()
+    iid = world.open()
+    try:
+        sweep(CONFIG, world.store, DyingDispatcher(world.dispatcher), T0 + timedelta(minutes=10))
+    except Killed:
+        pass
+    report = sweep(CONFIG, world.store, world.dispatcher, T0 + timedelta(minutes=11))
+    assert world.sent == [] and report.fired == []
+    assert world.store.get(iid).due_at == T0 + timedelta(minutes=12)
+
+
+def test_a_step_whose_sweeps_keep_dying_is_given_up_after_its_attempts_and_the_policy_moves_on():
+    world = World()
+    iid = world.open()
+    dying = DyingDispatcher(world.dispatcher, deaths=3)  # attempts 1, 2 and 3 are killed
+    for minute in range(10, 31):
+        try:
+            sweep(CONFIG, world.store, dying, T0 + timedelta(minutes=minute))
+        except Killed:
+            pass
+    dead = world.dead_letters()
+    assert [d["channel"] for d in dead] == ["pd-primary"]
+    assert "stopped" in dead[0]["error"]
+    incident = world.store.get(iid)
+    assert any(e.kind == "escalation_gave_up" for e in incident.timeline)
+    assert [name for name, _, _ in world.sent] == ["oncall-email", "slack-critical", "oncall-email"]  # step 3
+
+
+def test_a_sweep_killed_after_recording_its_sends_does_not_resend_them():
+    world = World()
+    iid = world.open()
+
+    class DiesBeforeMovingOn:
+        def __getattr__(self, name):
+            return getattr(world.store, name)
+
+        def record_outcomes(self, *args, **kwargs):
+            world.store.record_outcomes(*args, **kwargs)
+            raise Killed("killed after recording")
+
+    try:
+        sweep(CONFIG, DiesBeforeMovingOn(), world.dispatcher, T0 + timedelta(minutes=10))
+    except Killed:
+        pass
+    assert [name for name, _, _ in world.sent] == ["pd-primary"]
+    world.run(29)
+    assert [name for name, _, _ in world.sent] == ["pd-primary"]  # not again after the lease
+    assert world.store.get(iid).due_at == T0 + timedelta(minutes=30)
