@@ -104,3 +104,12 @@ def test_without_an_alert_email_no_subscription_is_made(aws, translated):
     subs = aws("sns").list_subscriptions_by_topic(TopicArn=created.outputs["EmergencyTopicArn"])
     assert subs["Subscriptions"] == []
     assert "EmergencyEmailSubscription" not in created.resources
+
+
+def test_the_reconciler_knows_the_granted_secret_prefixes_and_webhook_secrets_are_opt_in(stack):
+    alarms = stack.function("alarms").environment
+    assert (alarms["SECRETS_SSM_PREFIX"], alarms["SECRETS_MANAGER_PREFIX"]) == ("/uptime/", "uptime/")
+    actions = stack.function("actions").environment
+    # no token configured: the actions function refuses /alertmanager calls (401)
+    assert actions.get("ALERTMANAGER_TOKEN_REF", "") == ""
+    assert actions.get("PAGERDUTY_WEBHOOK_SECRET_REF", "") == ""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
 import pytest
 from uptime_relay import metricnames
+from uptime_relay.config import load_config
 from uptime_relay.local.cloudformation import MANAGED_POLICIES, load_template, translate_template
+from uptime_relay.secretscope import SecretScope, out_of_scope, references
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {
@@ -107,8 +110,41 @@ def test_functions_get_the_environment_the_code_reads(template, resources):
         assert host == {
             "Fn::Select": [2, {"Fn::Split": ["/", {"Fn::GetAtt": ["ActionsFunctionUrl", "FunctionUrl"]}]}]
         }
-    assert env(template, resources, "ActionsFunction")["TABLE_NAME"] == {"Ref": "Table"}
-    assert env(template, resources, "AlarmsReconcilerFunction")["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
+    actions = env(template, resources, "ActionsFunction")
+    assert actions["TABLE_NAME"] == {"Ref": "Table"}
+    assert actions["ALERTMANAGER_TOKEN_REF"] == {"Ref": "AlertmanagerTokenRef"}
+    assert actions["PAGERDUTY_WEBHOOK_SECRET_REF"] == {"Ref": "PagerDutyWebhookSecretRef"}
+    reconciler = env(template, resources, "AlarmsReconcilerFunction")
+    assert reconciler["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
+    assert reconciler["SECRETS_SSM_PREFIX"] == {"Ref": "SecretsSsmPrefix"}
+    assert reconciler["SECRETS_MANAGER_PREFIX"] == {"Ref": "SecretsManagerPrefix"}
+
+
+@pytest.mark.parametrize("name", ["AlertmanagerTokenRef", "PagerDutyWebhookSecretRef"])
+def test_webhook_secrets_are_optional_references_never_values(template, name):
+    spec = template["Parameters"][name]
+    assert spec["Default"] == ""
+    pattern = re.compile(spec["AllowedPattern"])
+    for accepted in (
+        "",
+        "ssm:/uptime/alertmanager-token",
+        "secretsmanager:uptime/pd-webhook",
+        "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:uptime/pd-AbCdEf",
+    ):
+        assert pattern.fullmatch(accepted), accepted
+    for refused in ("env:AM_TOKEN", "ssm:uptime/x", "s3cr3t-token-value", "ssm:/"):
+        assert not pattern.fullmatch(refused), refused
+
+
+def test_the_deploy_checks_secret_references_against_the_granted_prefixes(resources):
+    props = resources["CheckAlarms"]["Properties"]
+    for name in (
+        "SecretsSsmPrefix",
+        "SecretsManagerPrefix",
+        "AlertmanagerTokenRef",
+        "PagerDutyWebhookSecretRef",
+    ):
+        assert props[name] == {"Ref": name}  # a change re-runs the check
 
 
 def test_the_table_matches_the_contract(resources):
@@ -280,20 +316,21 @@ def test_only_the_reconciler_manages_alarms_and_only_its_stacks_check_alarms(tra
     assert writers[0][1]["Resource"]["Fn::Sub"].endswith(":alarm:${AWS::StackName}-check-*")
 
 
-def test_the_reconciler_may_invoke_only_itself(translated):
-    invokers = [
+def test_only_the_reconciler_and_the_actions_function_invoke_and_only_themselves(translated, resources):
+    # the reconciler continues in a fresh invocation; the actions function runs Slack follow-ups
+    # asynchronously after answering within Slack's 3 s
+    invokers = sorted(
         (role, statement["Resource"])
         for role, _, statement in role_statements(translated)
         if "lambda:InvokeFunction" in as_list(statement["Action"])
-    ]
+    )
+    function_arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
     assert invokers == [
-        (
-            "AlarmsReconcilerFunctionRole",
-            {
-                "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-alarms"
-            },
-        )
+        ("ActionsFunctionRole", {"Fn::Sub": function_arn + "${AWS::StackName}-actions"}),
+        ("AlarmsReconcilerFunctionRole", {"Fn::Sub": function_arn + "${AWS::StackName}-alarms"}),
     ]
+    for fn, suffix in (("ActionsFunction", "-actions"), ("AlarmsReconcilerFunction", "-alarms")):
+        assert resources[fn]["Properties"]["FunctionName"] == {"Fn::Sub": "${AWS::StackName}" + suffix}
 
 
 # --------------------------------------------------------------------------------------- samconfig
@@ -315,3 +352,15 @@ def test_samconfig_has_default_staging_and_prod_environments():
         namespaces.add(deploy["parameter_overrides"].split("MetricsNamespace=")[1].split()[0])
     assert len(namespaces) == 3
     assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
+
+
+def test_every_samconfig_environment_can_read_the_shipped_configs_secrets():
+    # the deploy refuses a config naming secrets outside the prefixes (Custom::CheckAlarms)
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    refs = references(load_config(ROOT / "config" / "uptime.yaml"))
+    assert refs
+    for env_name in ("default", "staging", "prod"):
+        overrides = config[env_name]["deploy"]["parameters"]["parameter_overrides"]
+        values = dict(re.findall(r'(\w+)="([^"]*)"', overrides))
+        scope = SecretScope(values["SecretsSsmPrefix"], values["SecretsManagerPrefix"])
+        assert out_of_scope(refs, scope) == [], env_name
