@@ -3,7 +3,9 @@
 Thin handler: adapters are built on first use from the environment (``TABLE_NAME``, ``DLQ_URL``,
 ``ACTIONS_URL``, ``ACK_SECRET_REF``, ``UPTIME_CONFIG``) by ``build_escalator_from_env``; the sweep
 itself is ``uptime_relay.escalator.sweep``. Time comes from ``clock.now()`` (simulated under
-``uptime-relay local``).
+``uptime-relay local``). The dispatcher's time budget is the invocation's remaining time (Lambda
+context), so delivery retries never run past the function's timeout and the sweep claims no new
+step in its last seconds: whatever cannot be done in time stays due for the next sweep.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ def _deps() -> Escalator:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     escalator = _deps()
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        # retries never wait past this invocation's end; what is left stays due for the next sweep
+        escalator.dispatcher.time_left = lambda: remaining() / 1000.0
     now = clock.now()
     report = escalator.run(now)
     fired = sum(1 for f in report.fired if f.delivered and not f.first_page)
