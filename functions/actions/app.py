@@ -4,8 +4,15 @@ webhooks -> incident state.
 Thin handler: the Function URL event (payload version 2.0) becomes ``(method, path, headers, raw
 body bytes)`` for ``uptime_relay.actions.Actions.handle``; its ``Response`` becomes the Function URL
 result. Adapters are built on first use from the environment (``TABLE_NAME``, ``ACK_SECRET_REF``,
-``UPTIME_CONFIG``, optional ``PAGERDUTY_WEBHOOK_SECRET_REF`` and ``ALERTMANAGER_TOKEN_REF``); the
-Slack signing secret is ``slack.signing_secret`` from the config, resolved through SecretResolver.
+``UPTIME_CONFIG``, ``DLQ_URL``, ``ALERTMANAGER_TOKEN_REF`` or ``ALERTMANAGER_ALLOW_UNAUTHENTICATED``,
+optional ``PAGERDUTY_WEBHOOK_SECRET_REF``); the Slack signing secret is ``slack.signing_secret``
+from the config, resolved through SecretResolver.
+
+The follow-ups of a Slack click (PagerDuty, other Slack channels, email) leave the 3 s answer's
+path: the function invokes itself asynchronously (``InvocationType="Event"``, needs
+``lambda:InvokeFunction`` on itself) with ``{"uptime_relay_followup": job}``, which this handler
+recognises and runs with retries. Outside Lambda (no ``AWS_LAMBDA_FUNCTION_NAME``: the local
+stack) a background thread runs them.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import logging
 import os
 from typing import Any
@@ -21,10 +29,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from uptime_relay import metricnames
-from uptime_relay.actions import Actions
+from uptime_relay.actions import FOLLOW_UP_EVENT_KEY, Actions
 from uptime_relay.observability import init_sentry
 
-FOLLOW_UP_TIMEOUT_S = 1.5
+FOLLOW_UP_TIMEOUT_S = 1.5  # inline follow-ups (email link, PagerDuty webhook): someone is waiting
+ASYNC_FOLLOW_UP_TIMEOUT_S = 5.0  # in the asynchronous self-invocation nobody waits: retry a little
+ASYNC_FOLLOW_UP_ATTEMPTS = 2
 
 init_sentry()
 logger = Logger(service=metricnames.service())
@@ -51,14 +61,17 @@ def _deps() -> Actions:
         used_tokens=DynamoUsedTokens(table),
         on_alerts=functools.partial(_relay_alerts, config, secrets),
         on_change=_change_notifier(config, store, secrets),
+        follow_up_runner=_self_invoker(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
     )
 
 
-def _change_notifier(config: Any, store: Any, secrets: Any) -> Any:
+def _change_notifier(
+    config: Any, store: Any, secrets: Any, *, timeout_s: float = FOLLOW_UP_TIMEOUT_S, attempts: int = 1
+) -> Any:
     """After an ack/resolve from outside, tell the other channels (PagerDuty stops paging too).
 
-    One attempt per channel with a short timeout (Slack waits 3 s for our answer); failures go to
-    the dead-letter queue (``DLQ_URL``) like every other undeliverable notification."""
+    Inline (someone is waiting): one attempt per channel with a short timeout. Failures go to the
+    dead-letter queue (``DLQ_URL``) like every other undeliverable notification."""
     from uptime_relay.actions import ChangeNotifier
     from uptime_relay.adapters.queue import InMemoryDeadLetters, SqsDeadLetters
     from uptime_relay.delivery import Dispatcher
@@ -67,9 +80,57 @@ def _change_notifier(config: Any, store: Any, secrets: Any) -> Any:
     dlq_url = os.environ.get("DLQ_URL")
     dead_letters = SqsDeadLetters(dlq_url) if dlq_url else InMemoryDeadLetters()
     dispatcher = Dispatcher(
-        config, make_notifiers(timeout_s=FOLLOW_UP_TIMEOUT_S), secrets, dead_letters, max_attempts=1
+        config,
+        make_notifiers(timeout_s=timeout_s),
+        secrets,
+        dead_letters,
+        max_attempts=attempts,
+        max_wait_s=timeout_s,
     )
     return ChangeNotifier(config, dispatcher, store)
+
+
+@functools.cache
+def _patient_notifier() -> Any:
+    """The follow-up notifier of the asynchronous self-invocation (nobody waits: retries allowed)."""
+    actions = _deps()
+    return _change_notifier(
+        actions.config,
+        actions.store,
+        actions.secrets,
+        timeout_s=ASYNC_FOLLOW_UP_TIMEOUT_S,
+        attempts=ASYNC_FOLLOW_UP_ATTEMPTS,
+    )
+
+
+def _self_invoker(function_name: str | None, client: Any = None) -> Any:
+    """In Lambda: hand a follow-up job to an asynchronous invocation of this same function
+    (``lambda:InvokeFunction`` on itself); ``None`` elsewhere (Actions then uses a thread)."""
+    if not function_name:
+        return None
+    clients: list[Any] = [client] if client is not None else []
+
+    def invoke(job: dict[str, Any]) -> None:
+        if not clients:
+            import boto3
+            from botocore.config import Config
+
+            clients.append(
+                boto3.client(
+                    "lambda",
+                    config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
+                )
+            )
+        reply = clients[0].invoke(
+            FunctionName=function_name,
+            InvocationType="Event",
+            Payload=json.dumps({FOLLOW_UP_EVENT_KEY: job}).encode("utf-8"),
+        )
+        status = int(reply.get("StatusCode") or 0)
+        if status != 202:
+            raise RuntimeError(f"asynchronous invoke of {function_name} answered {status}")
+
+    return invoke
 
 
 _relay_cache: list[Any] = []
@@ -125,6 +186,10 @@ def to_request(event: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
 
 @logger.inject_lambda_context(log_event=False)  # events carry signatures and ack tokens: never logged
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and FOLLOW_UP_EVENT_KEY in event:  # our own asynchronous invocation
+        job = event[FOLLOW_UP_EVENT_KEY]
+        outcomes = _deps().run_follow_up(job if isinstance(job, dict) else {}, on_change=_patient_notifier())
+        return {"followed_up": len(outcomes or [])}
     _learn_own_url(event)
     method, path, headers, body = to_request(event)
     response = _deps().handle(method, path, headers, body)

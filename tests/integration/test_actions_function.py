@@ -26,6 +26,7 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.incident import Action, OpeningPlan, Transition, open_incident
 from uptime_relay.local.functions import LambdaContext, function_url_event
 from uptime_relay.security import make_ack_token, slack_signature
+from uptime_relay.testing.receivers import HttpReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +148,12 @@ def test_a_forged_slack_request_changes_nothing_in_dynamodb(app, store):
 def test_an_email_link_works_once_across_containers(app, store):
     incident = seed(store)
     token = make_ack_token(ACK_SECRET, incident.id, datetime.now(UTC) + timedelta(hours=1))
-    event = function_url_event("GET", f"/ack/{token}", {}, b"")
+    page = invoke(app, function_url_event("GET", f"/ack/{token}", {}, b""))
+    assert page["statusCode"] == 200 and "text/html" in page["headers"]["Content-Type"]
+    assert f'action="/ack/{token}"' in page["body"] and store.get(incident.id).status == "open"
+    event = function_url_event(
+        "POST", f"/ack/{token}", {"content-type": "application/x-www-form-urlencoded"}, b""
+    )
     first = invoke(app, event)
     assert first["statusCode"] == 200 and "text/html" in first["headers"]["Content-Type"]
     assert store.get(incident.id).status == "acknowledged"
@@ -200,11 +206,17 @@ def test_the_cli_names_a_missing_table(moto_endpoint, aws):
     assert code == 2 and "no-such-table" in err and "ResourceNotFound" in err
 
 
-def test_an_alertmanager_webhook_through_the_function_opens_an_incident(app, store):
+def test_an_alertmanager_webhook_through_the_function_opens_an_incident(app, store, monkeypatch):
     body = (ROOT / "events" / "alertmanager-webhook-firing.json").read_bytes()
-    result = invoke(
+    refused = invoke(
         app, function_url_event("POST", "/alertmanager", {"content-type": "application/json"}, body)
     )
+    assert refused["statusCode"] == 401 and store.list() == []  # no token configured
+    monkeypatch.setenv("ALERTMANAGER_TOKEN_REF", "env:AM_TOKEN")
+    monkeypatch.setenv("AM_TOKEN", "am-token-for-tests")
+    app._deps.cache_clear()
+    headers = {"content-type": "application/json", "authorization": "Bearer am-token-for-tests"}
+    result = invoke(app, function_url_event("POST", "/alertmanager", headers, body))
     assert result["statusCode"] == 200
     accepted = json.loads(result["body"])["accepted"]
     opened = store.list()
@@ -267,3 +279,48 @@ def test_the_cli_finds_the_table_from_the_stack_output(aws, moto_endpoint, monke
     assert code == 0 and incident.id in out
     code, _, err = cli("list", "--stack", "no-such-stack", "--endpoint-url", moto_endpoint)
     assert code == 2 and "no-such-stack" in err
+
+
+class RecordingLambda:
+    """The Lambda API's Invoke, recorded (moto would need Docker to run a function)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def invoke(self, **kwargs):
+        self.calls.append(kwargs)
+        return {"StatusCode": 202}
+
+
+def test_a_slack_click_hands_its_follow_ups_to_an_asynchronous_invocation(app, store, tmp_path, monkeypatch):
+    with HttpReceiver() as pagerduty:
+        config = tmp_path / "uptime.yaml"
+        config.write_text(
+            "slack:\n  signing_secret: env:SLACK_SIGNING_SECRET\n"
+            "channels:\n"
+            f"  pd-primary: {{type: pagerduty, routing_key: r0000000000000000000000000000000,"
+            f" events_url: '{pagerduty.url}/v2/enqueue'}}\n"
+            "routes:\n  - notify: [pd-primary]\n"
+        )
+        monkeypatch.setenv("UPTIME_CONFIG", str(config))
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "uptime-relay-actions")
+        app._deps.cache_clear()
+        app._patient_notifier.cache_clear()
+        lam = RecordingLambda()
+        app._deps().follow_up_runner = app._self_invoker("uptime-relay-actions", client=lam)
+        incident = seed(store)
+        store.set_handles(incident.id, "pd-primary", {"dedup_key": "uptime-relay:k1"})
+
+        assert invoke(app, slack_event("ack", incident.id))["statusCode"] == 200
+        assert store.get(incident.id).status == "acknowledged"
+        assert pagerduty.requests == []  # not yet: the answer did not wait for PagerDuty
+        (call,) = lam.calls
+        assert call["FunctionName"] == "uptime-relay-actions" and call["InvocationType"] == "Event"
+
+        result = invoke(app, json.loads(call["Payload"]))  # Lambda runs the asynchronous event
+        assert result == {"followed_up": 1}
+        (event,) = [r.json() for r in pagerduty.to("/v2/enqueue")]
+    from uptime_relay.notifiers.pagerduty import dedup_key
+
+    assert event["event_action"] == "acknowledge" and event["dedup_key"] == dedup_key(incident.alert)
+    app._patient_notifier.cache_clear()

@@ -33,6 +33,9 @@ def test_an_ack_token_id_can_be_claimed_once_with_a_ttl(aws, table):
     assert tokens.claim("jti-2", T0 + timedelta(hours=24)) is True
     item = aws("dynamodb").get_item(TableName=table, Key={"pk": {"S": "ACKTOKEN#jti-1"}})["Item"]
     assert item["expires_at"] == {"N": str(int((T0 + timedelta(hours=24)).timestamp()))}
+    # the confirmation page reads without using: only claimed ids are used
+    assert tokens.is_used("jti-1") is True and tokens.is_used("jti-3") is False
+    assert tokens.claim("jti-3", T0 + timedelta(hours=24)) is True
 
 
 def test_silences_round_trip_and_end_conditionally(aws, table):
