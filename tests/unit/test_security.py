@@ -15,6 +15,7 @@ from uptime_relay.security import (
     pagerduty_signature,
     slack_signature,
     verify_ack_token,
+    verify_bearer_token,
     verify_pagerduty_signature,
     verify_slack_signature,
 )
@@ -216,3 +217,49 @@ def test_it_refuses_a_pagerduty_body_changed_after_signing():
 def test_it_refuses_pagerduty_webhooks_when_no_secret_is_configured():
     with pytest.raises(Unauthorized, match="not configured"):
         verify_pagerduty_signature([], PD_BODY, pagerduty_signature("x", PD_BODY))
+
+
+# --------------------------------------------------------------------------------------- recipients
+def test_an_ack_token_can_name_the_one_person_it_was_mailed_to():
+    token = make_ack_token(SECRET, "inc|1", T0 + timedelta(hours=24), recipient="alice|ops@example.com")
+    claim = verify_ack_token(SECRET, token, T0)
+    assert claim.recipient == "alice|ops@example.com" and claim.incident_id == "inc|1"
+    assert (
+        verify_ack_token(SECRET, make_ack_token(SECRET, "inc-1", T0 + timedelta(hours=1)), T0).recipient
+        is None
+    )
+
+
+def test_the_recipient_of_an_ack_token_cannot_be_changed():
+    token = make_ack_token(SECRET, "inc-1", T0 + timedelta(hours=24), recipient="alice@example.com")
+    payload, mac = token.split(".")
+    import base64
+
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    swapped = raw.rsplit(b"|", 1)[0] + b"|" + base64.urlsafe_b64encode(b"mallory@example.com").rstrip(b"=")
+    forged = base64.urlsafe_b64encode(swapped).rstrip(b"=").decode() + "." + mac
+    with pytest.raises(Unauthorized):
+        verify_ack_token(SECRET, forged, T0)
+
+
+# --------------------------------------------------------------------------------------- bearer
+@pytest.mark.parametrize("header", ["Bearer t0ken", "bearer t0ken", "BEARER  t0ken "])
+def test_a_bearer_token_passes_with_any_scheme_case(header):
+    verify_bearer_token("t0ken", header)
+
+
+@pytest.mark.parametrize(
+    ("expected", "header", "reason"),
+    [
+        ("t0ken", None, "missing Authorization"),
+        ("t0ken", "Basic dDBrZW4=", "not a Bearer"),
+        ("t0ken", "Bearer t0ke", "does not match"),
+        ("t0ken", "Bearer t0ken2", "does not match"),
+        ("", "Bearer ", "not configured"),
+        (None, "Bearer x", "not configured"),
+    ],
+)
+def test_a_wrong_or_missing_bearer_token_is_refused_saying_why(expected, header, reason):
+    with pytest.raises(Unauthorized, match=reason) as info:
+        verify_bearer_token(expected, header)
+    assert "t0ken" not in info.value.reason
