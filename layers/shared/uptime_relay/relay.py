@@ -325,7 +325,9 @@ class Relay:
             targets.extend(self.targets_at_open(route, policy))
         resolved = _as_resolved(self.resolve_targets(self.config, dict.fromkeys(targets), now))
         policy = self.config.escalation_policies.get(match.policy) if match.policy else None
-        cursor = self.initial_cursor(policy, alert.time) if policy is not None else None
+        # escalation counts from when we learnt of it: an alert that arrives late (Alertmanager's
+        # startsAt, a delayed SNS delivery) gets its full delays; opened_at stays the alarm's time
+        cursor = self.initial_cursor(policy, max(alert.time, now)) if policy is not None else None
         # the first page is planned as an escalation step is: people's e-mail included
         sends, problems = plan_sends(self.config, None, resolved)
         for problem in problems:
@@ -470,47 +472,22 @@ class Relay:
         except Exception:  # the escalation sweep restores it when it finds the incident due
             log.exception("escalation cursor of %s could not be restored", incident.id)
 
-    def _group(self, sends: list[_Send]) -> list[list[_Send]]:
-        groups: dict[tuple, list[_Send]] = {}
-        for index, send in enumerate(sends):
-            if self.dispatcher.groups_alerts(send.channel):
-                key: tuple = (
-                    send.kind,
-                    send.send_key,
-                    str(send.alert.extra.get("group_key") or send.alert.id),
-                )
-            else:
-                key = (index,)
-            groups.setdefault(key, []).append(send)
-        return list(groups.values())
-
-    def _notification(self, group: list[_Send]) -> Notification:
-        first = group[0]
-        incident = first.incident
-        ack_url = None
-        if first.kind is NotificationKind.TRIGGER and incident is not None and self.ack_url_for is not None:
-            try:
-                ack_url = self.ack_url_for(incident)
-            except Exception:
-                log.warning("no ack link for %s", incident.id, exc_info=True)
-        mentions = tuple(dict.fromkeys(m for s in group for m in s.mentions))
-        return Notification(
-            kind=first.kind,
-            alerts=tuple(s.alert for s in group),
-            incident_id=incident.id if incident else None,
-            opened_at=incident.opened_at if incident else None,
-            check=self.config.check(first.alert.check) if first.alert.check else None,
-            ack_url=ack_url,
-            mentions=mentions,
-            handles=dict(incident.handles.get(first.channel, {})) if incident else {},
-        )
-
     def _deliver(self, sends: list[_Send], results: list[RelayResult], now: datetime) -> None:
         pending = _Pending()
         outcomes: dict[int, list[DeliveryOutcome]] = {}
-        for group in self._group(sends):
-            notification = self._notification(group)
+        plans = plan_notifications(
+            self.config,
+            sends,
+            groups_alerts=self.dispatcher.groups_alerts,
+            ack_url_for=self.ack_url_for,
+            still_firing=lambda ids: group_still_firing(self.store, ids),
+        )
+        for plan in plans:
+            notification, group = plan.notification, list(plan.sends)
             first = group[0]
+            # a grouped message's handles name every incident it covers: buttons act on all of
+            # them, and a member's resolve knows how many are still firing
+            members = group_incident_ids(group) if first.kind is NotificationKind.TRIGGER else ()
             if first.email_to:
                 planned = PlannedSend(first.channel, first.send_key, first.mentions, first.email_to)
                 outcome = deliver_planned(self.dispatcher, self.config, planned, notification)
@@ -522,10 +499,11 @@ class Relay:
                     continue
                 entries = pending.entries.setdefault(send.incident.id, [])
                 entries.extend(_entries(outcome, send.kind, now))
-                if outcome.ok and outcome.delivery is not None and outcome.delivery.handles:
-                    pending.handles.setdefault(send.incident.id, {})[send.channel] = dict(
-                        outcome.delivery.handles
-                    )
+                if outcome.ok and outcome.delivery is not None and (outcome.delivery.handles or members):
+                    handles = dict(outcome.delivery.handles)
+                    if members:
+                        handles[GROUP_HANDLE] = list(members)
+                    pending.handles.setdefault(send.incident.id, {})[send.channel] = handles
                 if send.kind is NotificationKind.TRIGGER and (outcome.ok or outcome.dead_lettered):
                     # delivered or safely on the dead-letter queue: nobody needs to send it again
                     pending.settled.setdefault(send.incident.id, []).append(send.send_key)
@@ -566,6 +544,124 @@ def covered_by_contributors(alert: Alert) -> bool:
         return False
     found = _CONTRIBUTORS_IN_ALARM.search(alert.reason or "")
     return found is not None and int(found.group(1)) > 0
+
+
+# --------------------------------------------------------------------------------------- planning
+GROUP_HANDLE = "incidents"  # handles key: the incident ids one grouped message covers
+STILL_FIRING_HANDLE = "still_firing"  # on a RESOLVE: how many of those are still open
+Send = _Send  # what to send: kind, channel name, alert, incident (``plan_notifications`` input)
+
+
+@dataclass(frozen=True)
+class PlannedNotification:
+    channel: str
+    notification: Notification
+    sends: tuple[_Send, ...]  # the sends this one message covers (one per alert)
+
+
+def group_incident_ids(sends: Iterable[_Send]) -> tuple[str, ...]:
+    """The distinct incident ids of a group's sends, in order; () when there are fewer than two."""
+    ids = tuple(dict.fromkeys(s.incident.id for s in sends if s.incident is not None))
+    return ids if len(ids) > 1 else ()
+
+
+def group_still_firing(store: Any, incident_ids: Iterable[str]) -> int:
+    """How many of ``incident_ids`` are still open or acknowledged (strongly consistent reads).
+    The incidents resolving in this batch are already resolved in the store when this is asked."""
+    count = 0
+    for incident_id in incident_ids:
+        incident = store.get(incident_id)
+        if incident is not None and incident.is_open:
+            count += 1
+    return count
+
+
+def plan_notifications(
+    config: Config | None,
+    sends: Sequence[_Send],
+    *,
+    groups_alerts: Callable[[str], bool],
+    ack_url_for: Callable[[Any], str | None] | None = None,
+    still_firing: Callable[[Sequence[str]], int] | None = None,
+) -> list[PlannedNotification]:
+    """The messages the relay sends for a batch of sends, pure apart from the two callables
+    (``uptime-relay render`` calls this too, with placeholder incidents).
+
+    On channels whose notifier ``groups_alerts`` (Slack, e-mail), the sends of one Alertmanager
+    body (``alert.extra["group_key"]``) to the same send key become ONE message per kind (a body
+    with firing and resolved alerts is a TRIGGER and a RESOLVE) and, for follow-ups, per original
+    message (its handles' ``ts``). Elsewhere (PagerDuty) every send is its own message.
+    A TRIGGER carries the first incident's ack link (``ack_url_for``) and, when it covers several
+    incidents, ``handles["incidents"]`` = their ids (Slack buttons act on all of them). A RESOLVE
+    of a grouped message carries ``handles["still_firing"]``: how many of the group's incidents
+    (``handles["incidents"]`` recorded at send time) are still open, per ``still_firing(ids)``.
+    ``incident`` may be any object with ``id``, ``opened_at`` and ``handles``."""
+    groups: dict[tuple, list[_Send]] = {}
+    for index, send in enumerate(sends):
+        if groups_alerts(send.channel):
+            handles = _handles_of(send.incident, send.channel)
+            key: tuple = (
+                send.kind,
+                send.send_key,
+                str(send.alert.extra.get("group_key") or send.alert.id),
+                "" if send.kind is NotificationKind.TRIGGER else str(handles.get("ts") or ""),
+            )
+        else:
+            key = (index,)
+        groups.setdefault(key, []).append(send)
+    return [
+        PlannedNotification(
+            group[0].channel, _group_notification(config, group, ack_url_for, still_firing), tuple(group)
+        )
+        for group in groups.values()
+    ]
+
+
+def _handles_of(incident: Any, channel: str) -> dict[str, Any]:
+    handles = getattr(incident, "handles", None) or {}
+    found = handles.get(channel) if isinstance(handles, Mapping) else None
+    return dict(found) if isinstance(found, Mapping) else {}
+
+
+def _group_notification(
+    config: Config | None,
+    group: list[_Send],
+    ack_url_for: Callable[[Any], str | None] | None,
+    still_firing: Callable[[Sequence[str]], int] | None,
+) -> Notification:
+    first = group[0]
+    incident = first.incident
+    ack_url = None
+    if first.kind is NotificationKind.TRIGGER and incident is not None and ack_url_for is not None:
+        try:
+            ack_url = ack_url_for(incident)
+        except Exception:
+            log.warning("no ack link for %s", incident.id, exc_info=True)
+    handles = _handles_of(incident, first.channel)
+    if first.kind in (NotificationKind.TRIGGER, NotificationKind.WARNING):
+        handles.pop(GROUP_HANDLE, None)
+        members = group_incident_ids(group)
+        if members:
+            handles[GROUP_HANDLE] = list(members)
+    elif first.kind is NotificationKind.RESOLVE and handles.get(GROUP_HANDLE) and still_firing is not None:
+        resolving = {s.incident.id for s in group if s.incident is not None}
+        others = [str(i) for i in handles[GROUP_HANDLE] if str(i) not in resolving]
+        try:
+            handles[STILL_FIRING_HANDLE] = int(still_firing(others)) if others else 0
+        except Exception:  # unknown: treat as the last one (the message shows RESOLVED)
+            log.warning("could not tell whether the rest of the group still fires", exc_info=True)
+            handles[STILL_FIRING_HANDLE] = 0
+    check_name = first.alert.check
+    return Notification(
+        kind=first.kind,
+        alerts=tuple(s.alert for s in group),
+        incident_id=incident.id if incident is not None else None,
+        opened_at=getattr(incident, "opened_at", None) if incident is not None else None,
+        check=config.check(check_name) if config is not None and check_name else None,
+        ack_url=ack_url,
+        mentions=tuple(dict.fromkeys(m for s in group for m in s.mentions)),
+        handles=handles,
+    )
 
 
 def _entries(outcome: DeliveryOutcome, kind: NotificationKind, now: datetime) -> list[TimelineEntry]:
