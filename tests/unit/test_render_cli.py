@@ -186,3 +186,126 @@ def test_an_event_with_a_lone_surrogate_still_renders(capsys, tmp_path):
     for channel in CHANNELS:
         code, bodies, _ = render(capsys, str(event), "--channel", channel)
         assert code == 0 and bodies
+
+
+# ------------------------------------------------------------------ the relay's own code path
+MIXED = {
+    "receiver": "uptime-relay",
+    "status": "firing",
+    "version": "4",
+    "groupKey": '{}:{alertname="HighErrorRate"}',
+    "truncatedAlerts": 0,
+    "groupLabels": {"alertname": "HighErrorRate"},
+    "commonLabels": {"alertname": "HighErrorRate"},
+    "commonAnnotations": {},
+    "externalURL": "http://alertmanager.example.com:9093",
+    "alerts": [
+        {
+            "status": "resolved",
+            "labels": {"alertname": "HighErrorRate", "instance": "api-1"},
+            "annotations": {"summary": "api-1 error rate back to normal"},
+            "startsAt": "2026-11-20T10:00:00Z",
+            "endsAt": "2026-11-20T10:20:00Z",
+            "fingerprint": "aaaa000000000001",
+        },
+        {
+            "status": "firing",
+            "labels": {"alertname": "HighErrorRate", "instance": "api-2"},
+            "annotations": {"summary": "api-2 error rate above 5%"},
+            "startsAt": "2026-11-20T10:05:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": "aaaa000000000002",
+        },
+        {
+            "status": "firing",
+            "labels": {"alertname": "HighErrorRate", "instance": "api-3"},
+            "annotations": {"summary": "api-3 error rate above 5%"},
+            "startsAt": "2026-11-20T10:06:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": "aaaa000000000003",
+        },
+    ],
+}
+
+
+def _incident_id(fingerprint: str, at: str) -> str:
+    from datetime import datetime
+
+    from uptime_relay.domain.incident import incident_id
+
+    return incident_id(fingerprint, datetime.fromisoformat(at))
+
+
+def test_a_mixed_alertmanager_body_renders_a_resolve_and_a_trigger_as_the_relay_sends_them(capsys, tmp_path):
+    event = tmp_path / "mixed.json"
+    event.write_text(json.dumps(MIXED))
+    _, slack, _ = render(capsys, str(event), "--channel", "slack")
+    _, email, _ = render(capsys, str(event), "--channel", "email")
+    assert [b["text"].split("]")[0].split(":")[0] for b in slack] == ["[RESOLVED", "[FIRING"]
+    assert [b["subject"].split("]")[0].split(":")[0] for b in email] == ["[RESOLVED", "[FIRING"]
+    assert "api-1" not in json.dumps(slack[1]) and "api-3" in json.dumps(slack[1])
+
+
+def test_slack_shows_the_ack_and_resolve_buttons_for_every_incident_of_the_group(capsys, tmp_path):
+    event = tmp_path / "mixed.json"
+    event.write_text(json.dumps(MIXED))
+    _, [resolve, trigger], _ = render(capsys, str(event), "--channel", "slack")
+    [actions] = [b for b in trigger["blocks"] if b["type"] == "actions"]
+    expected = ",".join(
+        [
+            _incident_id("aaaa000000000002", "2026-11-20T10:05:00+00:00"),
+            _incident_id("aaaa000000000003", "2026-11-20T10:06:00+00:00"),
+        ]
+    )
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        ("ack", expected),
+        ("resolve", expected),
+    ]
+    assert not [b for b in resolve["blocks"] if b["type"] == "actions"]  # a resolve has no buttons
+
+
+def test_email_shows_the_placeholder_ack_link_and_the_relays_incident_id(capsys):
+    _, [email], _ = render(capsys, str(ROOT / "events/sns-alarm-metric.json"), "--channel", "email")
+    assert "Acknowledge: https://<actions-url>/ack/<token>" in email["text"]
+    assert "Incident:" in email["text"] and "inc-" in email["text"]
+
+
+def test_render_prints_exactly_what_the_relay_sends(capsys, tmp_path):
+    """The relay, fed the same event, hands the channels the same bodies render prints."""
+    from uptime_relay.adapters.incidents import InMemoryIncidentStore
+    from uptime_relay.adapters.queue import InMemoryDeadLetters
+    from uptime_relay.adapters.secrets import StaticSecrets
+    from uptime_relay.cli.render import PLACEHOLDER_ACK_URL
+    from uptime_relay.config import load_config
+    from uptime_relay.delivery import Dispatcher
+    from uptime_relay.intake import enrich, parse_event
+    from uptime_relay.notifiers.base import Delivery
+    from uptime_relay.notifiers.registry import make_notifiers
+    from uptime_relay.relay import Relay
+
+    class Recording:
+        def __init__(self, real):
+            self.real, self.type, self.groups_alerts = real, real.type, real.groups_alerts
+            self.bodies: list[dict] = []
+
+        def build_payloads(self, channel, notification):
+            return self.real.build_payloads(channel, notification)
+
+        def send(self, channel, notification, secrets):
+            self.bodies.extend(self.real.build_payloads(channel, notification))
+            return Delivery(channel.name, {}, 200)
+
+    path = tmp_path / "uptime.yaml"
+    path.write_text(CONFIG)
+    config = load_config(str(path))
+    notifiers = {t: Recording(n) for t, n in make_notifiers().items()}
+    dispatcher = Dispatcher(config, notifiers, StaticSecrets(), InMemoryDeadLetters())
+    relay = Relay(config, InMemoryIncidentStore(), dispatcher, ack_url_for=lambda _: PLACEHOLDER_ACK_URL)
+    for name in ("alertmanager-webhook-three-alerts.json", "sns-alarm-metric.json"):
+        event = ROOT / "events" / name
+        alerts = [enrich(a, config) for a in parse_event(event.read_bytes())]
+        relay.handle(alerts, alerts[0].time)
+        for channel in CHANNELS:
+            _, rendered, _ = render(capsys, str(event), "--channel", channel, "--config", str(path))
+            assert rendered == notifiers[channel].bodies, (name, channel)
+            notifiers[channel].bodies.clear()

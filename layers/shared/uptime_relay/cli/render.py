@@ -11,10 +11,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ..config import Channel, Config, ConfigError, load_config
 from ..domain.alert import Alert, AlertState
+from ..domain.incident import incident_id
 from ..intake import enrich, parse_event
 from ..notifiers.base import Notification, NotificationKind
 
@@ -37,6 +40,10 @@ EXAMPLE_CHANNELS: dict[str, Channel] = {
         options={"to": ("oncall@example.com",), "from": "uptime-relay@example.com"},
     ),
 }
+
+# What render shows where the deployed relay puts its signed acknowledge link (ACTIONS_URL +
+# "/ack/" + a token signed with ACK_SECRET_REF); e-mails show it, as the relay sends them.
+PLACEHOLDER_ACK_URL = "https://<actions-url>/ack/<token>"
 
 KINDS = {
     AlertState.ALARM: NotificationKind.TRIGGER,
@@ -96,40 +103,67 @@ def _kind(alert: Alert, config: Config | None) -> NotificationKind | None:
     return KINDS[alert.state]
 
 
-def notifications(
-    alerts: Sequence[Alert], *, groups_alerts: bool, config: Config | None
+@dataclass(frozen=True)
+class PlaceholderIncident:
+    """What render shows where the relay shows its incident: ``id`` derived exactly as the relay
+    derives it (``domain.incident.incident_id(alarm id, opening time)``; for a resolve the opening
+    time is Alertmanager's ``startsAt`` when known, else the OK's own time), no stored handles."""
+
+    id: str
+    opened_at: datetime | None
+    handles: dict[str, dict] = field(default_factory=dict)
+
+
+def placeholder_incident(alert: Alert, kind: NotificationKind) -> PlaceholderIncident:
+    opened = alert.time
+    if kind is NotificationKind.RESOLVE:
+        starts = alert.extra.get("starts_at")
+        try:
+            opened = datetime.fromisoformat(str(starts)) if starts else alert.time
+        except ValueError:
+            opened = alert.time
+    return PlaceholderIncident(
+        incident_id(alert.id, opened),
+        opened if (kind is not NotificationKind.RESOLVE or opened != alert.time) else None,
+    )
+
+
+def plan(
+    alerts: Sequence[Alert], channel: Channel, *, groups_alerts: bool, config: Config | None
 ) -> list[Notification]:
-    """What the relay would hand a channel: one notification per alert, or, for channels that group
-    (Slack, email), one per Alertmanager body (``extra["group_key"]``; CloudWatch alerts have their
-    own id as group key, so they stay one per alert). A mixed group is a trigger when any alert in it
-    fires, else a resolve when any resolved, else a warning. INSUFFICIENT_DATA follows the matched
-    route's ``insufficient_data`` (warn: a warning; page: a trigger; ignore: nothing)."""
-    groups: dict[str, list[tuple[Alert, NotificationKind]]] = {}
-    for index, alert in enumerate(alerts):
+    """The notifications the relay would send ``channel`` for these alerts, through the relay's
+    own ``plan_notifications`` (grouping per Alertmanager body AND per kind, buttons, incident
+    fields, ack link), as if each ALARM opened an incident and each OK resolved an open one.
+    INSUFFICIENT_DATA follows the matched route's ``insufficient_data`` (warn: a warning to Slack
+    and e-mail only; page: a trigger; ignore: nothing)."""
+    from ..relay import WARNING_CHANNEL_TYPES, Send, plan_notifications
+
+    sends = []
+    for alert in alerts:
         kind = _kind(alert, config)
         if kind is None:
             continue
-        key = str(alert.extra.get("group_key") or alert.id) if groups_alerts else f"{index}"
-        groups.setdefault(key, []).append((alert, kind))
-    out = []
-    for members in groups.values():
-        kinds = {kind for _, kind in members}
-        kind = next(
-            k
-            for k in (NotificationKind.TRIGGER, NotificationKind.RESOLVE, NotificationKind.WARNING)
-            if k in kinds
-        )
-        first = members[0][0]
-        check = config.check(first.check) if config is not None and first.check else None
-        out.append(
-            Notification(
-                kind=kind,
-                alerts=tuple(a for a, _ in members),
-                opened_at=min(a.time for a, _ in members) if kind is NotificationKind.TRIGGER else None,
-                check=check,
-            )
-        )
-    return out
+        if kind is NotificationKind.WARNING:
+            if channel.type not in WARNING_CHANNEL_TYPES:
+                continue
+            sends.append(Send(kind, channel.name, alert, None))  # a warning opens nothing
+        else:
+            sends.append(Send(kind, channel.name, alert, placeholder_incident(alert, kind)))
+    planned = plan_notifications(
+        config,
+        sends,
+        groups_alerts=lambda _name: groups_alerts,
+        ack_url_for=lambda _incident: PLACEHOLDER_ACK_URL,
+    )
+    return [p.notification for p in planned]
+
+
+def notifications(
+    alerts: Sequence[Alert], *, groups_alerts: bool, config: Config | None, channel_type: str = "slack"
+) -> list[Notification]:
+    """``plan`` for the channel render would use for ``channel_type``."""
+    channel, _ = _channel(config, channel_type)
+    return plan(alerts, channel, groups_alerts=groups_alerts, config=config)
 
 
 def _channel(config: Config | None, channel_type: str) -> tuple[Channel, bool]:
@@ -146,10 +180,11 @@ def _read(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
-def _why_nothing(notes: Sequence[Notification], channel_type: str) -> str:
-    if not notes:
+def _why_nothing(alerts: Sequence[Alert], config: Config | None, channel_type: str) -> str:
+    kinds = {_kind(alert, config) for alert in alerts}
+    if kinds == {None}:
         return "nothing to send: the matched route sets insufficient_data: ignore"
-    if {n.kind for n in notes} == {NotificationKind.WARNING} and channel_type == "pagerduty":
+    if kinds <= {NotificationKind.WARNING, None} and channel_type == "pagerduty":
         return (
             "nothing to send: INSUFFICIENT_DATA is sent as a warning to Slack and email only; "
             "it never triggers PagerDuty unless the matched route sets insufficient_data: page"
@@ -191,8 +226,8 @@ def run(args) -> int:
             file=sys.stderr,
         )
     alerts = [enrich(alert, config) for alert in parse_event(data)]
-    notes = notifications(
-        alerts, groups_alerts=bool(getattr(notifier, "groups_alerts", False)), config=config
+    notes = plan(
+        alerts, channel, groups_alerts=bool(getattr(notifier, "groups_alerts", False)), config=config
     )
     printed = 0
     for note in notes:
@@ -200,6 +235,6 @@ def run(args) -> int:
             sys.stdout.write(_json_line(body))
             printed += 1
     if printed == 0:
-        print(f"render: {_why_nothing(notes, args.channel)}", file=sys.stderr)
+        print(f"render: {_why_nothing(alerts, config, args.channel)}", file=sys.stderr)
     sys.stdout.flush()
     return 0

@@ -6,6 +6,13 @@ or ACKNOWLEDGE carrying those handles rewrites the original message (state, colo
 removed) with ``chat.update`` and replies in its thread. Webhook messages cannot be updated, so
 there the follow-up is a new message.
 
+A message covering several incidents (one Alertmanager body: ``handles["incidents"]`` names
+them) carries buttons whose ``value`` is those incident ids joined by commas (``"inc-a,inc-b"``;
+as many whole ids as fit in 2000 characters, in order; a single incident's value is just its
+id). A RESOLVE for some of them while others still fire (``handles["still_firing"]`` > 0) leaves
+the original FIRING and only replies in its thread ("x resolved, n still firing"); the last
+one's RESOLVE rewrites the original to RESOLVED.
+
 Block Kit limits (REFERENCE.md) are enforced here: 50 blocks, header 150 chars, section text
 3000, 10 fields of 2000, button text 75, button value 2000. All alarm text is escaped (``&<>``),
 so an alarm reason can never ping ``<!channel>`` or forge a link.
@@ -34,6 +41,10 @@ MAX_BUTTON_VALUE = 2000
 MAX_CONTEXT_ELEMENTS = 10
 MAX_FALLBACK_TEXT = 3000
 MAX_LISTED_ALERTS = 10
+
+GROUP_HANDLE = "incidents"  # handles: the incident ids one grouped message covers
+STILL_FIRING_HANDLE = "still_firing"  # handles on a RESOLVE: group members still open
+BUTTON_VALUE_SEPARATOR = ","
 
 ACK_ACTION = "ack"
 RESOLVE_ACTION = "resolve"
@@ -160,6 +171,49 @@ def mentions(channel: Channel, notification: Notification) -> list[str]:
     return out
 
 
+def incident_ids(notification: Notification) -> list[str]:
+    """The incidents this message's buttons act on: every incident of a grouped TRIGGER/WARNING
+    (``handles["incidents"]``), else the notification's own incident."""
+    ids: list[str] = []
+    grouped = (notification.handles or {}).get(GROUP_HANDLE)
+    if notification.kind in (NotificationKind.TRIGGER, NotificationKind.WARNING) and isinstance(
+        grouped, list | tuple
+    ):
+        ids = [str(i) for i in grouped if i]
+    if notification.incident_id and notification.incident_id not in ids:
+        ids.insert(0, notification.incident_id)
+    return list(dict.fromkeys(ids))
+
+
+def button_value(ids: list[str], limit: int = MAX_BUTTON_VALUE) -> str:
+    """``"inc-a,inc-b,…"``: as many whole ids as fit in ``limit`` characters, in order."""
+    value = ""
+    for incident_id in ids:
+        candidate = f"{value}{BUTTON_VALUE_SEPARATOR}{incident_id}" if value else incident_id
+        if len(candidate) > limit:
+            break
+        value = candidate
+    if not value and ids:  # one id longer than the limit (never for our ids): cut it
+        value = fmt.truncate(ids[0], limit, ellipsis="")
+    return value
+
+
+def still_firing(notification: Notification) -> int:
+    """On a RESOLVE of part of a grouped message: how many of the group still fire (0: none)."""
+    if notification.kind is not NotificationKind.RESOLVE:
+        return 0
+    try:
+        return max(0, int((notification.handles or {}).get(STILL_FIRING_HANDLE) or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _names(notification: Notification, limit: int = 3) -> str:
+    names = list(dict.fromkeys(a.name for a in notification.alerts))
+    shown = ", ".join(escape(fmt.one_line(n)) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": fmt.truncate(fmt.one_line(text), limit) or " ", "emoji": True}
 
@@ -217,6 +271,11 @@ class SlackNotifier:
         elif kind is NotificationKind.RESOLVE:
             by = fmt.resolved_by(notification)
             lead.append(f"*Resolved*{' by ' + escape(by) if by else ''}.")
+            firing = still_firing(notification)
+            if firing:
+                lead.append(f"{firing} other alert{'s' if firing != 1 else ''} of this group still firing.")
+            elif (notification.handles or {}).get(GROUP_HANDLE):
+                lead.append("Every alert of this group is resolved.")
         elif kind is NotificationKind.ESCALATION and notification.escalation_step is not None:
             lead.append(f"*Escalated* (step {notification.escalation_step + 1}): still not acknowledged.")
         elif kind is NotificationKind.WARNING:
@@ -244,8 +303,11 @@ class SlackNotifier:
         since = fmt.since(notification)
         if since:
             fields.append(f"*Since*\n{escape(since)}")
-        if notification.incident_id:
-            fields.append(f"*Incident*\n{escape(notification.incident_id)}")
+        ids = incident_ids(notification)
+        if len(ids) > 1:
+            fields.append(f"*Incidents*\n{len(ids)}: {escape(ids[0])} …")
+        elif ids:
+            fields.append(f"*Incident*\n{escape(ids[0])}")
         if (
             notification.acknowledged_by
             and kind is not NotificationKind.ACKNOWLEDGE
@@ -282,8 +344,8 @@ class SlackNotifier:
             }
         )
 
-        if notification.incident_id and kind is not NotificationKind.RESOLVE:
-            value = fmt.truncate(notification.incident_id, MAX_BUTTON_VALUE, ellipsis="")
+        if ids and kind is not NotificationKind.RESOLVE:
+            value = button_value(ids)
             elements = [
                 {
                     "type": "button",
@@ -324,9 +386,12 @@ class SlackNotifier:
 
     def thread_reply(self, notification: Notification) -> dict[str, Any]:
         """The short reply posted under the original message on acknowledge / resolve."""
+        firing = still_firing(notification)
         if notification.kind is NotificationKind.ACKNOWLEDGE:
             by = notification.acknowledged_by
             text = f"{fmt.emoji(notification)} Acknowledged{' by ' + escape(by) if by else ''}."
+        elif firing:
+            text = f"{fmt.emoji(notification)} {_names(notification)} resolved, {firing} still firing."
         else:
             by = fmt.resolved_by(notification)
             text = f"{fmt.emoji(notification)} Resolved{' by ' + escape(by) if by else ''}."
@@ -348,6 +413,18 @@ class SlackNotifier:
         handles = notification.handles or {}
         original_channel, ts = handles.get("channel"), handles.get("ts")
         if original_channel and ts:
+            if still_firing(notification):  # part of the group: the original stays FIRING
+                return [
+                    (
+                        "chat.postMessage",
+                        {
+                            "channel": original_channel,
+                            "thread_ts": ts,
+                            **self.thread_reply(notification),
+                            **extras,
+                        },
+                    )
+                ]
             if notification.kind in (NotificationKind.RESOLVE, NotificationKind.ACKNOWLEDGE):
                 return [
                     ("chat.update", {"channel": original_channel, "ts": ts, **message}),
@@ -455,7 +532,9 @@ __all__ = [
     "RESOLVE_ACTION",
     "SlackApiError",
     "SlackNotifier",
+    "button_value",
     "escape",
+    "incident_ids",
     "link",
     "mention",
     "mentions",
