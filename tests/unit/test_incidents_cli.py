@@ -115,9 +115,15 @@ def test_a_unique_id_prefix_is_enough(store):
 
 def test_ack_json_reports_the_result(store):
     incident = open_incident(store)
-    code, out, _ = run(store, "ack", incident.id, "--json", "--by", "bob")
+    code, out, _ = run(store, "ack", incident.id, "--json", "--by", "bob", "--no-notify")
     assert code == 0
-    assert json.loads(out) == {"id": incident.id, "changed": True, "reason": None, "status": "acknowledged"}
+    assert json.loads(out) == {
+        "id": incident.id,
+        "changed": True,
+        "reason": None,
+        "status": "acknowledged",
+        "notified": [],
+    }
 
 
 def test_show_prints_the_timeline(store):

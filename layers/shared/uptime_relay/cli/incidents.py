@@ -3,10 +3,15 @@
 The store is the DynamoDB table named by ``--table`` or ``$TABLE_NAME``; ``--endpoint-url`` (or
 ``$AWS_ENDPOINT_URL``, which boto3 honours itself) points at the local stack's embedded moto server.
 ``ack`` and ``resolve`` go through ``uptime_relay.actions.apply_action``, the same conditional
-writes the Slack buttons and email links use.
+writes the Slack buttons and email links use, and then tell the incident's channels like the
+actions function does (``ChangeNotifier``: PagerDuty acknowledge/resolve, Slack message updates,
+email on resolve) through a ``Dispatcher`` whose undeliverable sends go to the notification
+dead-letter queue (``--dlq-url``, ``$DLQ_URL`` or the stack's ``NotificationDeadLetterQueueUrl``
+output). ``--no-notify`` changes the state only.
 
-Exit codes: 0 done / changed; 1 nothing changed (already in that state, or not found); 2 usage
-or connection problem (no table named, table unreachable).
+Exit codes: 0 done / changed (a follow-up that failed is reported on stderr, and dead-lettered);
+1 nothing changed (already in that state, or not found); 2 usage or connection problem (no table
+named, table unreachable).
 """
 
 from __future__ import annotations
@@ -51,10 +56,26 @@ def register(sub) -> None:
     show.add_argument("--json", action="store_true", help="the incident as one JSON object")
 
     for name, verb in (("ack", "acknowledge (stops escalation)"), ("resolve", "resolve")):
-        a = actions.add_parser(name, parents=[common], help=f"{verb} an incident")
+        a = actions.add_parser(name, parents=[common], help=f"{verb} an incident and tell its channels")
         a.add_argument("id", metavar="ID", help="incident id (or a unique prefix)")
         a.add_argument("--by", metavar="NAME", help="who (default: your login name)")
         a.add_argument("--json", action="store_true", help="print the result as JSON")
+        a.add_argument(
+            "--no-notify",
+            action="store_true",
+            help="change the state only: do not tell PagerDuty, Slack or email",
+        )
+        a.add_argument(
+            "--config",
+            metavar="PATH",
+            help="the channels to tell (default: $UPTIME_CONFIG, else /opt/uptime.yaml)",
+        )
+        a.add_argument(
+            "--dlq-url",
+            metavar="URL",
+            help="dead-letter queue for sends that fail (default: $DLQ_URL, else the stack's "
+            "NotificationDeadLetterQueueUrl output with --stack)",
+        )
 
     rep = actions.add_parser("report", parents=[common], help="MTTA / MTTR per check")
     rep.add_argument("--since", metavar="DURATION", default="30d", help="period to cover (default 30d)")
@@ -72,13 +93,18 @@ def run(
     out: TextIO | None = None,
     err: TextIO | None = None,
     now: datetime | None = None,
+    dead_letters: Any = None,
+    secrets: Any = None,
 ) -> int:
+    """``dead_letters`` / ``secrets`` replace the SQS queue and the secret resolver (tests)."""
     out = out or sys.stdout
     err = err or sys.stderr
     now = now or clock.now()
     try:
         store = (store_factory or make_store)(args)
-        handler = {"list": _list, "show": _show, "ack": _change, "resolve": _change, "report": _report}
+        if args.action in ("ack", "resolve"):
+            return _change(store, args, out, err, now, dead_letters=dead_letters, secrets=secrets)
+        handler = {"list": _list, "show": _show, "report": _report}
         return handler[args.action](store, args, out, err, now)
     except UsageError as exc:
         print(f"uptime-relay incidents: {exc}", file=err)
@@ -118,6 +144,23 @@ def resolve_table(args: argparse.Namespace) -> str:
             "no table: pass --table NAME, set TABLE_NAME, or name the stack with --stack NAME "
             "(e.g. uptime-relay, or uptime-relay-local for the local stack)"
         )
+    table = stack_output(args, stack, "TableName")
+    if table is None:
+        raise UsageError(f"stack {stack} has no TableName output: pass --table NAME")
+    return table
+
+
+def resolve_dlq_url(args: argparse.Namespace) -> str | None:
+    """``--dlq-url``, else ``$DLQ_URL``, else the ``NotificationDeadLetterQueueUrl`` output of
+    ``--stack`` / ``$UPTIME_STACK``; None when none is named."""
+    url = getattr(args, "dlq_url", None) or os.environ.get("DLQ_URL")
+    if url:
+        return url
+    stack = getattr(args, "stack", None) or os.environ.get("UPTIME_STACK")
+    return stack_output(args, stack, "NotificationDeadLetterQueueUrl") if stack else None
+
+
+def stack_output(args: argparse.Namespace, stack: str, key: str) -> str | None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -125,9 +168,9 @@ def resolve_table(args: argparse.Namespace) -> str:
     except (BotoCoreError, ClientError) as exc:
         raise UsageError(f"stack {stack}: {_aws_reason(exc)}") from None
     for output in (reply.get("Stacks") or [{}])[0].get("Outputs") or []:
-        if output.get("OutputKey") == "TableName":
+        if output.get("OutputKey") == key:
             return str(output["OutputValue"])
-    raise UsageError(f"stack {stack} has no TableName output: pass --table NAME")
+    return None
 
 
 def add_location_arguments(parser: argparse.ArgumentParser) -> None:
@@ -233,7 +276,16 @@ def _show(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: d
 
 
 # --------------------------------------------------------------------------------------- ack/resolve
-def _change(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
+def _change(
+    store: Any,
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    now: datetime,
+    *,
+    dead_letters: Any = None,
+    secrets: Any = None,
+) -> int:
     from ..actions import ACK, RESOLVE, apply_action
 
     kind = ACK if args.action == "ack" else RESOLVE
@@ -245,6 +297,14 @@ def _change(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now:
     at = max([now, incident.opened_at, *(entry.at for entry in incident.timeline)])
     outcome = apply_action(store, kind, incident.id, by=by, via="cli", at=at)
     verb = "acknowledged" if kind == ACK else "resolved"
+    told: list[dict[str, Any]] = []
+    if outcome.changed:
+        if not args.json:
+            print(f"{incident.id} {verb} by {by}", file=out)
+        if not getattr(args, "no_notify", False):
+            told = _tell_channels(
+                store, args, kind, outcome.incident, by, out, err, dead_letters=dead_letters, secrets=secrets
+            )
     if args.json:
         result = {
             "id": incident.id,
@@ -252,13 +312,78 @@ def _change(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now:
             "reason": outcome.reason,
             "status": outcome.incident.status if outcome.incident is not None else None,
         }
+        if outcome.changed:
+            result["notified"] = told
         out.write(json.dumps(result) + "\n")
     if outcome.changed:
-        if not args.json:
-            print(f"{incident.id} {verb} by {by}", file=out)
         return 0
     print(f"{incident.id}: {outcome.message(kind)} Nothing changed.", file=err)
     return 1
+
+
+def _tell_channels(
+    store: Any,
+    args: argparse.Namespace,
+    kind: str,
+    incident: Any,
+    by: str,
+    out: TextIO,
+    err: TextIO,
+    *,
+    dead_letters: Any = None,
+    secrets: Any = None,
+) -> list[dict[str, Any]]:
+    """The actions function's follow-ups (``ChangeNotifier``, via="cli") for one change: what
+    was told, as JSON-able rows. Problems are said on ``err``; the change stands either way."""
+    from ..actions import ChangeNotifier
+    from ..config import ConfigError, default_config_path, load_config
+    from ..delivery import Dispatcher
+    from ..notifiers.registry import make_notifiers
+
+    path = getattr(args, "config", None) or str(default_config_path())
+    try:
+        config = load_config(path)
+    except (ConfigError, OSError) as exc:
+        print(
+            f"channels not told (config {path}: {_first_line(exc)}); "
+            "pass --config PATH, or --no-notify to change the state only",
+            file=err,
+        )
+        return []
+    queue_named = True
+    if dead_letters is None:
+        from ..adapters.queue import InMemoryDeadLetters, SqsDeadLetters
+
+        url = resolve_dlq_url(args)
+        queue_named = bool(url)
+        dead_letters = SqsDeadLetters(url, client=aws_client("sqs", args)) if url else InMemoryDeadLetters()
+    if secrets is None:
+        from ..adapters.secrets import SecretResolver
+
+        secrets = SecretResolver()
+    dispatcher = Dispatcher(config, make_notifiers(), secrets, dead_letters)
+    outcomes = ChangeNotifier(config, dispatcher, store)(kind, incident, by, "cli") or []
+    rows = []
+    for o in outcomes:
+        rows.append(
+            {"channel": o.channel, "ok": bool(o.ok), "error": o.error, "dead_lettered": bool(o.dead_lettered)}
+        )
+        if o.ok:
+            if not args.json:
+                print(f"  told {o.channel}", file=out)
+        elif o.dead_lettered and queue_named:
+            print(f"  could not tell {o.channel}: {o.error} (on the dead-letter queue)", file=err)
+        else:
+            print(
+                f"  could not tell {o.channel}: {o.error} (no dead-letter queue: pass --dlq-url or --stack)",
+                file=err,
+            )
+    return rows
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(line.strip() for line in text.splitlines()[:2])
 
 
 def _find(store: Any, wanted: str, err: TextIO) -> Any:
