@@ -26,7 +26,7 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.incident import Action, OpeningPlan, Transition, open_incident
 from uptime_relay.local.functions import LambdaContext, function_url_event
 from uptime_relay.security import make_ack_token, slack_signature
-from uptime_relay.testing.receivers import HttpReceiver
+from uptime_relay.testing.receivers import HttpReceiver, Reply
 
 pytestmark = pytest.mark.integration
 
@@ -324,3 +324,62 @@ def test_a_slack_click_hands_its_follow_ups_to_an_asynchronous_invocation(app, s
 
     assert event["event_action"] == "acknowledge" and event["dedup_key"] == dedup_key(incident.alert)
     app._patient_notifier.cache_clear()
+
+
+def test_a_cli_ack_dead_letters_a_refused_follow_up_on_the_stacks_queue(
+    aws, moto_endpoint, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    monkeypatch.delenv("DLQ_URL", raising=False)
+    stack = f"uptime-relay-{uuid.uuid4().hex[:6]}"
+    template = {
+        "Resources": {
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                },
+            },
+            "Dlq": {"Type": "AWS::SQS::Queue"},
+        },
+        "Outputs": {
+            "TableName": {"Value": {"Ref": "Table"}},
+            "NotificationDeadLetterQueueUrl": {"Value": {"Ref": "Dlq"}},
+        },
+    }
+    aws("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in aws("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+    }
+    store = DynamoIncidentStore(outputs["TableName"], client=aws("dynamodb"))
+    incident = seed(store)
+    store.set_handles(incident.id, "pd-primary", {"dedup_key": "k"})
+    with HttpReceiver(Reply(400, '{"status":"invalid event"}')) as pagerduty:
+        config = tmp_path / "uptime.yaml"
+        config.write_text(
+            "channels:\n"
+            f"  pd-primary: {{type: pagerduty, routing_key: r0000000000000000000000000000000,"
+            f" events_url: '{pagerduty.url}/v2/enqueue'}}\n"
+            "routes:\n  - notify: [pd-primary]\n"
+        )
+        code, out, err = cli(
+            "ack",
+            incident.id,
+            "--by",
+            "bob",
+            "--stack",
+            stack,
+            "--endpoint-url",
+            moto_endpoint,
+            "--config",
+            str(config),
+        )
+        assert len(pagerduty.to("/v2/enqueue")) == 1
+    assert code == 0 and "acknowledged by bob" in out
+    assert "could not tell pd-primary" in err and "dead-letter queue" in err
+    assert store.get(incident.id).status == "acknowledged"
+    messages = aws("sqs").receive_message(QueueUrl=outputs["NotificationDeadLetterQueueUrl"])["Messages"]
+    assert "pd-primary" in messages[0]["Body"]
