@@ -35,7 +35,7 @@ from typing import Any
 from . import clock, metricnames
 from .config import Config, EscalationPolicy, Route
 from .delivery import DeliveryOutcome, Dispatcher
-from .domain.alert import Alert, AlertState
+from .domain.alert import Alert, AlertSource, AlertState
 from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
 from .domain.routing import RouteMatch, match_routes
 from .domain.targets import Resolved
@@ -215,8 +215,10 @@ class Relay:
         metrics: Callable[..., None] | None = None,
         idempotent: Callable[[Callable[[dict], dict]], Callable[..., dict]] | None = None,
         lease: timedelta = FIRST_PAGE_LEASE,
+        alarm_tags: Any = None,
     ):
         self.config = config
+        self.alarm_tags = alarm_tags  # adapters.alarm_tags.AlarmTags: CloudWatch alarm tags as labels
         self.store = store
         self.dispatcher = dispatcher
         self.ack_url_for = ack_url_for
@@ -243,7 +245,18 @@ class Relay:
             from .intake import enrich
 
             self._enrich = enrich
-        return self._enrich(alert, self.config)
+        tags = self._alarm_tags(alert)
+        return self._enrich(alert, self.config, tags=tags) if tags else self._enrich(alert, self.config)
+
+    def _alarm_tags(self, alert: Alert) -> dict[str, str]:
+        """The CloudWatch alarm's tags (best effort, cached), for CloudWatch and EventBridge alerts."""
+        if self.alarm_tags is None or alert.source not in (AlertSource.CLOUDWATCH, AlertSource.EVENTBRIDGE):
+            return {}
+        try:
+            return self.alarm_tags.tags_for(alert.id)
+        except Exception:
+            log.warning("tags of alarm %s could not be read", alert.id, exc_info=True)
+            return {}
 
     def process_record(self, record: dict) -> dict:
         """One SNS (or SQS) record: parse, enrich, handle. Raises when an alert could not be recorded."""
@@ -796,5 +809,16 @@ def build_relay_from_env(
         metrics=metrics,
         idempotent=wrap,
         silenced=silencer(config, silences),
+        alarm_tags=_alarm_tags_from_env(table),
     )
     return RelayService(relay, idem_config)
+
+
+def _alarm_tags_from_env(table: str | None) -> Any:
+    """Alarm tags are read where the relay runs against AWS (a table is configured): a bare local
+    run without one never calls CloudWatch."""
+    if not table:
+        return None
+    from .adapters.alarm_tags import AlarmTags
+
+    return AlarmTags()
