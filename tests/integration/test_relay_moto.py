@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 TS = "1700000000.000100"
+SES_SENDER = "relay@example.com"
 
 
 def _reply(record):
@@ -52,12 +53,17 @@ channels:
   slack-critical: {{type: slack, bot_token: env:SLACK_TOKEN, channel: "#alerts", api_url: "{receiver.url}/api"}}
   pd-primary: {{type: pagerduty, routing_key: env:PD_KEY, events_url: "{receiver.url}/pd"}}
   oncall-email: {{type: email, to: [oncall@example.com], from: alerts@example.com, smtp: {{host: 127.0.0.1, port: {smtp.port}}}}}
+  ses-email: {{type: email, to: [lead@example.com], from: {SES_SENDER}, region: us-east-1}}
 routes:
   - match: {{severity: critical}}
-    notify: [pd-primary, slack-critical, oncall-email]
+    notify: [pd-primary, slack-critical, oncall-email, ses-email]
 """
     )
-    dynamodb, sqs = aws("dynamodb"), aws("sqs")
+    dynamodb, sqs, sesv2 = aws("dynamodb"), aws("sqs"), aws("sesv2")
+    try:  # SES sends only from a verified identity
+        sesv2.create_email_identity(EmailIdentity=SES_SENDER)
+    except sesv2.exceptions.AlreadyExistsException:
+        pass
     table = f"uptime-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb, table)
     queue_url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -86,6 +92,7 @@ routes:
     s.pd = lambda: receiver.to("/pd")
     s.posts = lambda: receiver.to("/api/chat.postMessage")
     s.smtp = smtp
+    s.ses_sent = lambda: aws("ses").get_send_quota()["SentLast24Hours"]  # SES's own count, over HTTP
     yield s
     receiver.stop()
     smtp.stop()
@@ -179,3 +186,14 @@ def test_insufficient_data_warns_slack_and_email_but_not_pagerduty(stack):
     assert "oncall@example.com" in stack.smtp.messages[1]["To"]
     kinds = [e.kind for e in stack.store.list()[0].timeline]
     assert "insufficient_data" in kinds
+
+
+def test_an_alarm_is_e_mailed_through_ses_and_its_message_id_kept(stack):
+    before = stack.ses_sent()
+
+    stack.invoke(sns_event(api("ALARM", T0)))
+
+    assert stack.ses_sent() > before
+    [incident] = stack.store.list()
+    assert incident.handles["ses-email"]["message_id"]
+    assert ("notified", "ses-email") in [(e.kind, e.channel) for e in incident.timeline]

@@ -358,55 +358,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-# ------------------------------------------------------------------------------- real boto3 (moto)
-@pytest.fixture
-def moto_ses(monkeypatch):
-    from moto import mock_aws
-
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        import boto3
-
-        client = boto3.client("sesv2", region_name="us-east-1")
-        client.create_email_identity(EmailIdentity="alerts@example.com")
-        yield client
-
-
-def _moto_sent():
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ses.models import ses_backends
-
-    return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
-
-
-def test_a_real_sesv2_client_accepts_the_raw_message_with_its_inline_graph(moto_ses):
-    notifier = EmailNotifier(ses=moto_ses, cloudwatch=FakeCloudWatch())
-
-    delivery = notifier.send(email_channel(), note(alerts=[alarm(metric=METRIC)]), StaticSecrets())
-
-    [sent] = _moto_sent()
-    message = message_from_bytes(sent.raw_data.encode(), policy=policy.default)
-    assert set(sent.destinations) == {"oncall@example.com", "lead@example.com"}
-    assert message["Subject"] == "[FIRING] uptime-api-availability"
-    assert len(inline_images(message)) == 1
-    assert delivery.handles["message_id"]
-
-
-def test_an_unverified_sender_is_rejected_permanently_by_ses(moto_ses):
-    notifier = EmailNotifier(ses=moto_ses, cloudwatch=FakeCloudWatch())
-    channel = Channel("e", "email", {"to": ("oncall@example.com",), "from": "nobody@unverified.example"})
-
-    with pytest.raises(DeliveryError) as caught:
-        notifier.send(channel, note(), StaticSecrets())
-
-    assert caught.value.permanent is True
-    assert "MessageRejected" in str(caught.value)
+# real boto3 against SES (moto server): tests/integration/test_ses.py
 
 
 def test_every_mail_about_one_incident_threads_together_and_suppresses_auto_replies():
