@@ -206,3 +206,18 @@ def test_a_follow_up_job_for_an_unknown_incident_or_kind_sends_nothing(store, lo
     actions.run_follow_up({"kind": "delete", "incident_id": incident.id, "by": "a", "via": "slack"})
     actions.run_follow_up({"incident_id": incident.id})
     assert log == []
+
+
+def test_an_acknowledgement_overtaken_by_its_resolve_is_not_announced_after_it(store, log):
+    incident = escalated_incident(store)
+    jobs = []
+    actions = make_actions(store, log, runner=jobs.append)
+    for action in ("ack", "resolve"):
+        headers, body = button(action, incident.id)
+        assert actions.handle("POST", "/slack/actions", headers, body).status == 200
+    for job in jobs:  # the asynchronous invocations, late
+        actions.run_follow_up(job)
+    assert [(name, kind) for _, name, kind, _ in log] == [
+        ("pd-primary", NotificationKind.RESOLVE),
+        ("slack-escalation", NotificationKind.RESOLVE),
+    ]

@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +164,8 @@ class Actions:
         self.allow_unauthenticated_alertmanager = allow_unauthenticated_alertmanager
         self.on_change = on_change
         self.follow_up_runner = follow_up_runner or self._in_background
+        self._background: ThreadPoolExecutor | None = None
+        self._background_lock = threading.Lock()
 
     # ------------------------------------------------------------------------------ routing
     def handle(
@@ -259,6 +262,9 @@ class Actions:
         if incident is None:
             logger.warning("follow-up for %s: incident not found", incident_id)
             return None
+        if kind == ACK and incident.status == "resolved":  # the resolve's own follow-up tells them
+            logger.info("follow-up for %s: acknowledgement overtaken by its resolve", incident_id)
+            return None
         saved, self.on_change = self.on_change, on_change or self.on_change
         try:
             return self._follow_up(kind, incident, by, via, source)
@@ -276,9 +282,14 @@ class Actions:
             self.run_follow_up(job)
 
     def _in_background(self, job: dict[str, Any]) -> None:
-        threading.Thread(
-            target=self.run_follow_up, args=(job,), name="uptime-relay-follow-up", daemon=True
-        ).start()
+        """Outside Lambda: one worker thread, in order (an ack's follow-up before its resolve's);
+        pending follow-ups finish before the process exits."""
+        with self._background_lock:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="uptime-relay-follow-up"
+                )
+        self._background.submit(self.run_follow_up, job)
 
     # ------------------------------------------------------------------------------ Slack
     def _slack(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
