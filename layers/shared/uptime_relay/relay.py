@@ -270,9 +270,12 @@ class Relay:
     def process_sns_event(self, event: Any, context: Any = None) -> dict:
         """Every record is processed even when one fails; raise at the end if any was not recorded
         (Lambda's async retry and the function's DLQ then keep it)."""
+        from aws_lambda_powertools.utilities.data_classes import SNSEvent
+
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if callable(remaining):
             self.dispatcher.time_left = lambda: remaining() / 1000.0
+        event = getattr(event, "raw_event", event)  # a Powertools event class: its plain dict
         records = event.get("Records") if isinstance(event, dict) else None
         if not records:  # a bare alarm message, an EventBridge event, an Alertmanager body
             alerts = [self.enrich(a) for a in self.parse(event)]
@@ -283,14 +286,16 @@ class Relay:
             return {"records": 0, "results": [r.to_dict() for r in results]}
         summaries: list[dict] = []
         errors: list[str] = []
-        for index, record in enumerate(records):
+        for index, sns_record in enumerate(SNSEvent(event).records):
+            record = sns_record.raw_event  # the plain dict: Idempotency hashes it, intake parses it
             try:
                 if self._process_record is not None:
                     summaries.append(self._process_record(record=record))
                 else:
                     summaries.append(self.process_record(record))
             except Exception as exc:
-                message_id = ((record or {}).get("Sns") or {}).get("MessageId") or f"record {index}"
+                has_sns = isinstance(record, dict) and isinstance(record.get("Sns"), dict)
+                message_id = (sns_record.sns.get("MessageId") if has_sns else None) or f"record {index}"
                 log.exception("record %s could not be recorded", message_id)
                 errors.append(f"{message_id}: {type(exc).__name__}: {exc}")
         if errors:
