@@ -144,3 +144,20 @@ def test_the_in_memory_queue_sizes_records_like_sqs(n):
     dispatcher(queue).deliver("slack-critical", grouped(n))
     assert all(len(json.dumps(r).encode()) < MAX_MESSAGE_BYTES for r in queue.records)
     assert sum(len(r["notification"]["alerts"]) for r in queue.records) == n
+
+
+def test_a_notification_still_too_big_after_trimming_is_split_into_one_record_per_alert():
+    from dataclasses import replace
+
+    sqs = FakeSqs()
+    queue = SqsDeadLetters("https://sqs.example/q", client=sqs)
+    note = grouped(100)
+    note = replace(note, alerts=tuple(replace(a, description="d" * 3000) for a in note.alerts))
+
+    outcome = dispatcher(queue).deliver("slack-critical", note)
+
+    assert outcome.dead_lettered
+    records = [json.loads(b) for b in sqs.messages.values()]
+    assert len(records) == 100 and all(len(json.dumps(r)) < MAX_MESSAGE_BYTES for r in records)
+    assert [r["part"] for r in records] == [{"index": i + 1, "of": 100} for i in range(100)]
+    assert [r["notification"]["alerts"][0]["description"] for r in records] == ["d" * 3000] * 100

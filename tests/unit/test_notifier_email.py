@@ -375,3 +375,11 @@ def test_every_mail_about_one_incident_threads_together_and_suppresses_auto_repl
     assert first["References"] == second["References"] == "<incident-inc-42@uptime-relay>"
     assert first["Message-ID"] != second["Message-ID"]
     assert first["Auto-Submitted"] == "auto-generated"
+
+
+def test_a_resolve_of_part_of_a_group_says_how_many_still_fire():
+    body = EmailNotifier(ses=FakeSes(), cloudwatch=FakeCloudWatch()).build_payloads(
+        email_channel(),
+        note(NotificationKind.RESOLVE, [alarm(state=AlertState.OK)], handles={"still_firing": 2}),
+    )[0]
+    assert "Still firing:" in body["text"] and "2 other alerts of this group" in body["text"]

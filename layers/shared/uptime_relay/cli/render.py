@@ -1,8 +1,12 @@
 """uptime-relay render EVENT_FILE --channel slack|pagerduty|email [--config CONFIG]
 
 Prints the exact JSON bodies a channel would be sent for an event file, one per line, using the
-same intake (``parse_event``, ``enrich``) and the same ``build_payloads`` the relay uses. Secrets
-are never resolved: bodies show the secret reference (or a placeholder), never a key.
+relay's own code path: the same intake (``parse_event``, ``enrich``), the relay's
+``plan_notifications`` (grouping per Alertmanager body and per kind, buttons, incident fields,
+ack link) and the same ``build_payloads``. Only a running relay knows the incident and the
+signed ack link: render shows the incident id derived as the relay derives it and the ack link
+``https://<actions-url>/ack/<token>``. Secrets are never resolved: bodies show the secret
+reference (or a placeholder), never a key.
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ cannot recognise renders as a fallback notification carrying the raw text. ALARM
 trigger form, OK the resolve form, INSUFFICIENT_DATA the warning form (not sent to PagerDuty:
 nothing is printed and stderr says why; with --config the matched route's insufficient_data
 setting applies: page renders a trigger, ignore renders nothing). Email bodies are {"subject","text","html","to","from"}.
+
+The relay's own planning is used, as if each ALARM opened an incident and each OK resolved one:
+Slack and email get one message per Alertmanager body and kind (resolved and firing alerts of
+one body render a resolve and a trigger), PagerDuty one event per alert. Placeholders stand for
+what only a running relay knows: the incident id is derived as the relay derives it (sha256 of
+alarm id and opening time: "inc-" + 20 hex digits) and the acknowledge link is
+https://<actions-url>/ack/<token>, so Slack shows its Acknowledge/Resolve buttons (value: the
+incident ids, comma-separated for a group) and email its Acknowledge link as the relay sends them.
 
 Without --config (or when the config has no channel of that type) a built-in example channel is
 used: slack webhook https://hooks.slack.com/services/EXAMPLE, pagerduty routing_key

@@ -81,6 +81,16 @@ def _facts(notification: Notification) -> list[tuple[str, str]]:
         facts.append(("Acknowledged by", notification.acknowledged_by))
     if notification.incident_id:
         facts.append(("Incident", notification.incident_id))
+    group = (notification.handles or {}).get("incidents")
+    if (
+        notification.kind is not NotificationKind.RESOLVE
+        and isinstance(group, list | tuple)
+        and len(group) > 1
+    ):
+        facts.append(("Incidents in this group", str(len(group))))
+    still = (notification.handles or {}).get("still_firing")
+    if notification.kind is NotificationKind.RESOLVE and isinstance(still, int) and still > 0:
+        facts.append(("Still firing", f"{still} other alert{'s' if still != 1 else ''} of this group"))
     if notification.escalation_step is not None:
         facts.append(("Escalation step", str(notification.escalation_step + 1)))
     if alert.region:
