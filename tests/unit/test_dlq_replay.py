@@ -110,3 +110,19 @@ def test_without_a_table_every_record_is_replayed():
     (replayed, _), _ = world.replay(store=False)
 
     assert replayed == 1
+
+
+def test_a_grouped_trigger_is_replayed_while_any_incident_of_its_group_is_open():
+    from uptime_relay.cli.dlq import closed_incidents
+
+    world = World()
+    world.alarm("ALARM", T0)
+    [incident] = world.store.list()
+    note = {"kind": "trigger", "incident_id": "inc-gone", "handles": {"incidents": ["inc-gone", incident.id]}}
+    record = {"channel": "pd-primary", "kind": "trigger", "incident_id": "inc-gone", "notification": note}
+
+    assert closed_incidents(record, world.store) is None  # one member still fires: replay it
+
+    world.store.resolve(incident.id, by="alice", via="cli", at=T0 + timedelta(minutes=3))
+    why = closed_incidents(record, world.store)
+    assert "inc-gone not found" in why and f"{incident.id} resolved" in why

@@ -39,7 +39,9 @@ def payloads(channel_type: str, data) -> list[dict]:
     notifier = NOTIFIERS[channel_type]
     alerts = [enrich(a, None) for a in parse_event(data, received_at=RECEIVED)]
     out = []
-    for note in notifications(alerts, groups_alerts=notifier.groups_alerts, config=None):
+    for note in notifications(
+        alerts, groups_alerts=notifier.groups_alerts, config=None, channel_type=channel_type
+    ):
         out.extend(notifier.build_payloads(EXAMPLE_CHANNELS[channel_type], note))
     return out
 

@@ -95,14 +95,16 @@ STALE_WHEN_CLOSED = ("trigger", "escalation")
 
 def closed_incidents(record: dict[str, Any], store: Any) -> str | None:
     """Why a TRIGGER/ESCALATION record is stale (every incident it is about is no longer open),
-    or None when it should be replayed. A grouped notification names its incidents in
+    or None when it should be replayed. A grouped trigger names its incidents in
     ``handles["incidents"]``; it is replayed while any of them is open. A store that cannot be
     read never blocks a replay."""
     note = record.get("notification") or {}
     kind = str(record.get("kind") or note.get("kind") or "")
     if store is None or kind not in STALE_WHEN_CLOSED:
         return None
-    ids = [str(i) for i in ((note.get("handles") or {}).get("incidents") or ()) if i]
+    # a grouped trigger covers its group's incidents; an escalation is about its own incident only
+    group = (note.get("handles") or {}).get("incidents") if kind == "trigger" else None
+    ids = [str(i) for i in (group or ()) if i]
     first = record.get("incident_id") or note.get("incident_id")
     if first and first not in ids:
         ids.insert(0, str(first))
