@@ -14,8 +14,11 @@ re-decided on a lost race), and notify only when something really changed:
 
 Alertmanager alerts of one body (same ``extra["group_key"]``) that change the same way together
 become one message on channels whose notifier ``groups_alerts`` (Slack, e-mail) and one event per
-alert elsewhere (PagerDuty). Every delivery outcome lands on the incident timeline, with the
-handles the channel returned.
+alert elsewhere (PagerDuty): ``plan_notifications``, a pure function ``uptime-relay render``
+calls too. A grouped message names its incidents (``handles["incidents"]``, stored with every
+member's handles) so its buttons act on all of them, and a member's resolve says how many still
+fire (``handles["still_firing"]``) so the message stays FIRING until the last one resolves.
+Every delivery outcome lands on the incident timeline, with the handles the channel returned.
 
 ``process_sns_event`` is the Lambda path: each SNS record is processed by an idempotent function
 keyed on the SNS MessageId (Powertools Idempotency, same table), and transitions are idempotent
