@@ -197,3 +197,32 @@ def test_an_alarm_is_e_mailed_through_ses_and_its_message_id_kept(stack):
     [incident] = stack.store.list()
     assert incident.handles["ses-email"]["message_id"]
     assert ("notified", "ses-email") in [(e.kind, e.channel) for e in incident.timeline]
+
+
+def test_a_grouped_slack_message_stays_firing_in_dynamodb_until_its_last_alert_resolves(stack):
+    from uptime_relay.testing.relay_kit import alertmanager_body
+
+    def alert(n: int, status: str = "firing") -> dict:
+        return {
+            "labels": {"alertname": "HighErrorRate", "instance": f"api-{n}", "severity": "critical"},
+            "startsAt": f"2026-11-20T10:0{n}:00Z",
+            "endsAt": "2026-11-20T10:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+            "fingerprint": f"fp{n:014d}",
+            "status": status,
+        }
+
+    stack.invoke(alertmanager_body([alert(1), alert(2)]))
+    [post] = [p.json() for p in stack.posts()]
+    ids = sorted(i.id for i in stack.store.list())
+    [actions] = [b for b in post["blocks"] if b["type"] == "actions"]
+    assert sorted(actions["elements"][0]["value"].split(",")) == ids
+    assert all(sorted(i.handles["slack-critical"]["incidents"]) == ids for i in stack.store.list())
+
+    stack.invoke(alertmanager_body([alert(1, "resolved"), alert(2)]))
+    assert stack.receiver.to("/api/chat.update") == []
+    assert "resolved, 1 still firing" in stack.posts()[-1].json()["text"]
+
+    stack.invoke(alertmanager_body([alert(2, "resolved")], status="resolved"))
+    [update] = [u.json() for u in stack.receiver.to("/api/chat.update")]
+    assert update["ts"] == TS and update["text"].startswith("[RESOLVED")
+    assert stack.store.list() == []
