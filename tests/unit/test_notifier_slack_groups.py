@@ -3,6 +3,7 @@ group, and it stays FIRING until the group's last member resolves (bot token, re
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -132,3 +133,4 @@ def test_the_button_value_holds_as_many_whole_ids_as_fit_in_slacks_limit():
         parse_config("channels: {s: {type: slack, webhook_url: https://h.invalid}}").channels["s"], note
     )
     assert buttons(message)["ack"] == value
+    assert "buttons act on the first 80 of 200 incidents" in json.dumps(message)

@@ -337,6 +337,9 @@ class SlackNotifier:
         if alert.account:
             context.append(f"account {escape(alert.account)}")
         context.append(f"state changed {escape(fmt.format_time(alert.time))}")
+        covered = len(button_value(ids).split(BUTTON_VALUE_SEPARATOR)) if ids else 0
+        if kind is not NotificationKind.RESOLVE and covered < len(ids):
+            context.append(f"buttons act on the first {covered} of {len(ids)} incidents")
         blocks.append(
             {
                 "type": "context",
