@@ -7,9 +7,16 @@ For each incident the store reports due (``store.due(now)``, the sparse ``due`` 
    An incident opened silenced stops escalating; one covered *now* by a silence or maintenance
    window is held: the same step is re-armed ``HOLD_S`` later, so escalation resumes if the
    incident outlives the window.
-2. CLAIM the step with ``store.advance(id, expected_step, expected_round, <next cursor>)``, a
-   conditional write. Only the sweep that wins it sends anything, so overlapping sweeps (a slow
-   run and the next minute's, or a retried invocation) fire a step once.
+2. CLAIM the step: re-arm the SAME step a lease ahead (``due_at = now + lease``, 2 minutes or
+   the invocation's remaining time + 5 s) with a conditional write that holds only while the
+   step is still due (``due_at <= now``), appending an ``escalation_attempt`` entry (the attempt
+   counter). Only the sweep that wins it sends anything, so overlapping sweeps (a slow run and
+   the next minute's, or a retried invocation) fire a step once. The lease end is the claim
+   token: after delivering, the sweep records what it sent and then moves the cursor to the
+   next step (or re-arms the step for a retry) on condition that ``due_at`` still equals it. A
+   sweep killed between claim and delivery leaves the step due again when the lease runs out;
+   the next sweep sends only what is not recorded as sent. A step whose sweeps died on every
+   one of its attempts is given up (dead-lettered) rather than tried forever.
 3. Deliver to the step's targets (``resolve_targets``): its channels; Slack mentions of the
    people it names (``person:``/``oncall:``) ride on the notification, posted in the step's Slack
    channels or, when the step has none, in the incident's Slack channels (else the first Slack
@@ -26,7 +33,11 @@ For each incident the store reports due (``store.due(now)``, the sparse ``due`` 
    (``escalation_gave_up`` on the timeline); the policy then moves on to its next step at that
    step's own time. A permanent error (bad routing key, 404) is not retried: it is dead-lettered
    at once. If the re-arm loses (acknowledged meanwhile), the failed sends are dead-lettered too.
-5. At most one step per incident per sweep: after downtime an overdue policy catches up one step
+   With a Lambda context, the dispatcher's waits never run past the invocation (``time_left``)
+   and no step is claimed in its last ``SWEEP_RESERVE_S``: it stays due for the next sweep.
+5. Delays count from the schedule's anchor: the later of the alarm's time and its arrival (the
+   relay's initial cursor), recorded in every claim and hold entry (``schedule_anchor``).
+   At most one step per incident per sweep: after downtime an overdue policy catches up one step
    a minute rather than sending every missed step at once.
 6. A first page nobody sent. The relay commits a new incident with its first-page sends
    ``pending`` under a lease (``pending_until``) and, while they are pending, ``due_at`` = the
