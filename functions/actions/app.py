@@ -33,7 +33,7 @@ from uptime_relay.actions import FOLLOW_UP_EVENT_KEY, Actions
 from uptime_relay.observability import init_sentry
 
 FOLLOW_UP_TIMEOUT_S = 1.5  # inline follow-ups (email link, PagerDuty webhook): someone is waiting
-ASYNC_FOLLOW_UP_TIMEOUT_S = 5.0  # in the asynchronous self-invocation nobody waits: retry a little
+ASYNC_FOLLOW_UP_TIMEOUT_S = 3.0  # in the asynchronous self-invocation nobody waits: retry a little
 ASYNC_FOLLOW_UP_ATTEMPTS = 2
 
 init_sentry()
