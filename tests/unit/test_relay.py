@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from uptime_relay import clock
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
@@ -97,7 +98,31 @@ def api(state, at, **kw):
     return alarm_message("uptime-api-availability", state, at, check="api", **kw)
 
 
-def test_an_alarm_pages_the_route_and_step_zero_once(world):
+class FixedClock:
+    """A clock standing still at one instant (sleeps pass no time)."""
+
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        return None
+
+
+@pytest.fixture
+def world_at_t0():
+    """A world whose clock reads T0: the alarm arrives the instant it fired."""
+    previous = clock.install(FixedClock(T0))
+    try:
+        yield World()
+    finally:
+        clock.install(previous)
+
+
+def test_an_alarm_pages_the_route_and_step_zero_once(world_at_t0):
+    world = world_at_t0
     world.sns(api("ALARM", T0))
     assert sorted(world.sent()) == [
         ("pd-primary", NotificationKind.TRIGGER),
