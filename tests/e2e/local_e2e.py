@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from uptime_relay.testing.receivers import HttpReceiver
@@ -55,3 +56,11 @@ def pd_events(receiver: HttpReceiver) -> list[dict]:
 
 def slack_messages(receiver: HttpReceiver) -> list[dict]:
     return [r.json() for r in receiver.to(SLACK_PATH)]
+
+
+def wait_for(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)

@@ -6,11 +6,10 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 
 import pytest
-from local_e2e import pd_events, slack_messages, write_config
+from local_e2e import pd_events, slack_messages, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +20,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
 
 
 def http_ok(url: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-from local_e2e import pd_events, slack_messages, write_config
+from local_e2e import pd_events, slack_messages, wait_for, write_config
 from uptime_relay.local.alarms import ALARM, OK
 from uptime_relay.local.demo import slack_button_request
 from uptime_relay.local.faults import Faults, parse_fault
@@ -59,7 +59,12 @@ def test_the_ack_link_in_the_email_acknowledges_the_incident(tmp_path, target, r
     body = smtp.messages[0].get_body(preferencelist=("plain",)).get_content()
     assert link in body.replace("\n", "")
 
-    with urllib.request.urlopen(link, timeout=10) as response:  # the on-call person clicks it
+    with urllib.request.urlopen(link, timeout=10) as response:  # the on-call person opens it
+        assert response.status == 200
+        assert "<form" in response.read().decode()  # a confirmation page: opening changes nothing
+    assert stack.incidents(("open",))
+    confirm = urllib.request.Request(link, data=b"", method="POST")
+    with urllib.request.urlopen(confirm, timeout=10) as response:  # and presses its button
         assert response.status == 200
 
     (acked,) = stack.incidents(("acknowledged",))
@@ -142,4 +147,6 @@ def test_slack_buttons_acknowledge_and_resolve_through_the_signed_actions_route(
     status, _ = slack_button_request(stack.actions_url, "e2e-signing-secret", incident.id, "resolve", "bob")
     assert status == 200
     assert [i.id for i in stack.incidents(("resolved",))] == [incident.id]
+    # PagerDuty hears of both: the button's follow-ups run after Slack got its answer
+    wait_for(lambda: len(pd_events(receiver)) >= 3, 20, "the follow-ups to reach PagerDuty")
     assert [e["event_action"] for e in pd_events(receiver)] == ["trigger", "acknowledge", "resolve"]

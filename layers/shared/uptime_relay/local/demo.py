@@ -7,8 +7,9 @@ With the demo config (``data/demo.yaml``: 2 failed minutes of 3, escalation step
   incident: Slack and an email carrying a signed acknowledge link (paged);
 - 00:06         nobody acknowledged: the escalator pages PagerDuty and the on-call person of the
   ``primary`` schedule (alice: a Slack mention and an email with her own ack link) (escalated);
-- 00:07         alice follows the ack link (``GET /ack/{token}`` on the local actions URL): the
-  incident is acknowledged and escalation stops (step 3, bob at 00:08, never fires);
+- 00:07         alice opens the ack link (``GET /ack/{token}`` on the local actions URL shows a
+  confirmation page) and presses its button (``POST``): the incident is acknowledged and escalation
+  stops (step 3, bob at 00:08, never fires);
 - 00:09, 00:10  the target is healthy again; the alarm returns to OK at 00:10 (resolved).
 
 Every message is rendered on the console. The run ends with a summary and exits 0 when the
@@ -52,10 +53,10 @@ def write_demo_config(target_url: str, directory: Path) -> Path:
     return path
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+def http_request(url: str, method: str = "GET", timeout: float = 5.0) -> tuple[int, str]:
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"the demo only follows local links, not {url!r}")
-    request = urllib.request.Request(url, method="GET")
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode("utf-8", "replace")
@@ -115,10 +116,11 @@ class DemoScript:
         for incident in open_incidents:
             link = stack.ack_link(incident.id)
             if link:
-                stack.say(
-                    f"demo: alice (on call) follows the ack link from her email: GET {_hide_token(link)}"
-                )
-                status, _ = http_get(link)
+                stack.say(f"demo: alice (on call) opens the ack link in her email: GET {_hide_token(link)}")
+                status, page = http_request(link)
+                if status == 200 and "<form" in page:  # a confirmation page: mail scanners only GET
+                    stack.say("demo: the page asks to confirm; alice presses [Acknowledge]: POST")
+                    status, _ = http_request(link, "POST")
             else:
                 stack.say("demo: alice presses [Acknowledge] in Slack: POST /slack/actions")
                 status, _ = slack_button_request(stack.actions_url, self.signing_secret, incident.id)
