@@ -162,3 +162,52 @@ def test_first_page_pending_is_settled_and_claimed_once(store):
     assert store.record_outcomes(inc.id, [], {}, settled=["slack"])
     assert store.get(inc.id).pending == ()
     assert not store.claim_pending(inc.id, expected_until=later, until=later + timedelta(minutes=1))
+
+
+def test_the_escalation_anchor_is_stored_with_the_incident(store):
+    arrived = T0 + timedelta(minutes=7)  # the alarm reached the relay late
+    a = alert(AlertState.ALARM, T0)
+    p = OpeningPlan(
+        name="api", policy="critical", cursor=Cursor(1, 0, arrived + timedelta(minutes=10)), anchor=arrived
+    )
+    inc = store.apply(a, lambda r, i: decide(r, i, a, plan=p)).incident
+    got = store.get(inc.id)
+    assert got.escalation_anchor == arrived and got.opened_at == T0
+    assert [i.escalation_anchor for i in store.due(arrived + timedelta(minutes=10))] == [arrived]
+
+
+def test_move_step_claims_a_due_step_once_and_moves_on_only_under_the_claim(store):
+    due = T0 + timedelta(minutes=10)
+    inc = feed(store, alert(AlertState.ALARM, T0), due=due).incident
+    lease = due + timedelta(minutes=2)
+    claim = TimelineEntry(due, "escalation_attempt", "step 2: attempt 1")
+    # not due yet: nobody may claim it
+    assert not store.move_step(
+        inc.id, step=1, round=0, to_step=1, to_round=0, due_at=lease, due_by=due - timedelta(seconds=1)
+    )
+    assert store.move_step(
+        inc.id, step=1, round=0, to_step=1, to_round=0, due_at=lease, due_by=due, entries=[claim]
+    )
+    # a second sweep that read the same due step loses
+    assert not store.move_step(inc.id, step=1, round=0, to_step=1, to_round=0, due_at=lease, due_by=due)
+    assert store.due(due) == [] and [i.id for i in store.due(lease)] == [inc.id]
+    # moving on needs the claim (the lease end) still in place
+    assert not store.move_step(
+        inc.id, step=1, round=0, to_step=2, to_round=0, due_at=None, expected_due=lease + timedelta(1)
+    )
+    anchor = T0 + timedelta(minutes=1)
+    assert store.move_step(
+        inc.id, step=1, round=0, to_step=2, to_round=0, due_at=None, expected_due=lease, anchor=anchor
+    )
+    got = store.get(inc.id)
+    assert (got.step, got.round, got.due_at, got.escalation_anchor) == (2, 0, None, anchor)
+    assert [e.kind for e in got.timeline] == ["opened", "escalation_attempt"]
+    assert store.due(due + timedelta(days=1)) == []
+
+
+def test_move_step_leaves_an_acknowledged_incident_alone(store):
+    due = T0 + timedelta(minutes=10)
+    inc = feed(store, alert(AlertState.ALARM, T0), due=due).incident
+    assert store.acknowledge(inc.id, by="ana", via="slack", at=T0 + timedelta(minutes=1))
+    assert not store.move_step(inc.id, step=1, round=0, to_step=2, to_round=0, due_at=None, due_by=due)
+    assert store.get(inc.id).status == "acknowledged"

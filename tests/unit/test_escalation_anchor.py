@@ -9,6 +9,7 @@ opened at 09:50.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.escalation import anchor_of, due_at
+from uptime_relay.domain.incident import TimelineEntry
 from uptime_relay.domain.silence import Silence
 from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import Delivery, DeliveryError
@@ -164,3 +166,47 @@ def test_the_anchor_of_a_due_time_is_the_time_the_schedule_counts_from(step, rou
     policy = CONFIG.escalation_policies["critical"]
     anchor = ARRIVED + timedelta(seconds=offset_s)
     assert anchor_of(policy, step, round_, due_at(policy, anchor, step, round_)) == anchor
+
+
+def test_the_anchor_survives_a_trimmed_timeline_between_a_failed_attempt_and_its_retry():
+    """A flapping alarm fills the timeline (capped at 200 entries) while a step waits for its retry:
+    the claim entries are trimmed away, the schedule still counts from the arrival."""
+    world = World()
+    iid = world.late_alert()
+    assert world.store.get(iid).escalation_anchor == ARRIVED
+    world.failures["pd-primary"] = deque(DeliveryError("503", permanent=False) for _ in range(4))
+    world.sweeps(minute("10:05"))  # pd-primary fails at 10:05: retried at 10:06
+    flap = Alert(
+        AlertSource.ALERTMANAGER,
+        "am-fingerprint-1",
+        "HighErrorRate",
+        AlertState.ALARM,
+        "error rate above 5%",
+        STARTED,
+        {"alertname": "HighErrorRate", "severity": "critical"},
+    )
+    for second in range(1, 251):  # the same alarm again and again: each one a timeline entry
+        world.relay.handle([replace(flap, time=STARTED + timedelta(seconds=second))], minute("10:05"))
+    incident = world.store.get(iid)
+    assert not any(e.kind == "escalation_attempt" for e in incident.timeline)  # trimmed away
+    world.sweeps(minute("10:30"))
+    assert world.sent[1:] == [(minute("10:06"), "pd-primary"), (minute("10:15"), "oncall-email")]
+
+
+def test_an_incident_from_before_the_anchor_field_keeps_its_schedule_from_the_old_text():
+    """Incidents written by an older relay have no ``escalation_anchor``: the anchor older sweeps
+    wrote into the claim entry is read once and then stored in the field."""
+    world = World()
+    iid = world.late_alert()
+    world.failures["pd-primary"] = deque(DeliveryError("503", permanent=False) for _ in range(4))
+    world.sweeps(minute("10:05"))
+    old = world.store.get(iid)
+    legacy_claim = TimelineEntry(
+        minute("10:05"),
+        "escalation_attempt",
+        f"escalation step 1, round 1: attempt 1 claimed until x; timed from {ARRIVED.isoformat()}",
+    )
+    world.store._incidents[iid] = replace(old, escalation_anchor=None, timeline=(*old.timeline, legacy_claim))
+    world.sweeps(minute("10:30"))
+    assert world.sent[1:] == [(minute("10:06"), "pd-primary"), (minute("10:15"), "oncall-email")]
+    assert world.store.get(iid).escalation_anchor == ARRIVED

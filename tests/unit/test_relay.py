@@ -131,7 +131,10 @@ def test_an_alarm_pages_the_route_and_step_zero_once(world_at_t0):
     [incident] = world.store.list()
     assert incident.route_channels == ("pd-primary", "slack-critical")
     assert (
-        incident.policy == "critical" and incident.step == 1 and incident.due_at == T0 + timedelta(minutes=10)
+        incident.policy == "critical"
+        and incident.step == 1
+        and incident.due_at == T0 + timedelta(minutes=10)
+        and incident.escalation_anchor == T0
     )
     assert incident.handles["slack-critical"]["ts"] and incident.handles["pd-primary"]["dedup_key"]
     assert [e.kind for e in incident.timeline] == ["opened", "notified", "notified"]

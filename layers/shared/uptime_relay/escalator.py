@@ -35,8 +35,11 @@ For each incident the store reports due (``store.due(now)``, the sparse ``due`` 
    at once. If the re-arm loses (acknowledged meanwhile), the failed sends are dead-lettered too.
    With a Lambda context, the dispatcher's waits never run past the invocation (``time_left``)
    and no step is claimed in its last ``SWEEP_RESERVE_S``: it stays due for the next sweep.
-5. Delays count from the schedule's anchor: the later of the alarm's time and its arrival (the
-   relay's initial cursor), recorded in every claim and hold entry (``schedule_anchor``).
+5. Delays count from the schedule's anchor: the later of the alarm's time and its arrival, which
+   the relay stores on the incident at open (``Incident.escalation_anchor``, ``schedule_anchor``).
+   Incidents written before that field existed fall back to the anchor recorded in claim/hold
+   entry text ("; timed from ...") or derived from the relay's cursor; the first claim then
+   stores it in the field, so a trimmed timeline cannot lose it.
    At most one step per incident per sweep: after downtime an overdue policy catches up one step
    a minute rather than sending every missed step at once.
 6. A first page nobody sent. The relay commits a new incident with its first-page sends
@@ -62,7 +65,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .adapters.step_claims import move_step
 from .config import Channel, Config, EscalationPolicy
 from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor, anchor_of, next_cursor
@@ -129,9 +131,14 @@ def _attempts(incident: Any, tag: str) -> int:
 
 def schedule_anchor(incident: Any, policy: EscalationPolicy) -> datetime:
     """What the incident's escalation schedule counts from (``domain.escalation``: the later of
-    the alarm's time and the alert's arrival). Recorded by the sweep on every claim and hold (the
-    part of the detail after ``ANCHOR_MARK``); before the first, the cursor's ``due_at`` is still
-    the one the relay computed, so the anchor follows from it. Falls back to ``opened_at``."""
+    the alarm's time and the alert's arrival): ``incident.escalation_anchor``, set by the relay at
+    open. For incidents written before that field, the fallbacks: the anchor older sweeps wrote
+    into claim and hold entries (after ``ANCHOR_MARK``); before the first claim, the cursor's
+    ``due_at`` is still the one the relay computed, so the anchor follows from it; else
+    ``opened_at``."""
+    stored = getattr(incident, "escalation_anchor", None)
+    if stored is not None:
+        return stored
     for entry in reversed(incident.timeline):
         if entry.kind in ("escalation_attempt", "escalation_held") and ANCHOR_MARK in entry.detail:
             try:
@@ -148,6 +155,14 @@ def schedule_anchor(incident: Any, policy: EscalationPolicy) -> datetime:
         if anchor >= incident.opened_at:
             return anchor
     return incident.opened_at
+
+
+def _anchor_to_store(incident: Any, policy: EscalationPolicy) -> datetime | None:
+    """The anchor to write into ``escalation_anchor`` with a claim or hold: only for incidents
+    written before the field existed (derived while the old text or cursor still tells it)."""
+    if getattr(incident, "escalation_anchor", None) is not None:
+        return None
+    return schedule_anchor(incident, policy)
 
 
 def step_lease(dispatcher: Any) -> timedelta:
@@ -426,13 +441,13 @@ def _sweep_one(
         return
     why = is_silenced(incident.labels, now, silences.get(), config.maintenance)
     if why is not None:
-        anchor = schedule_anchor(incident, policy)
-        note = f"{step_tag(incident.step, incident.round)} paused: {why}{ANCHOR_MARK}{anchor.isoformat()}"
+        note = f"{step_tag(incident.step, incident.round)} paused: {why}"
         noted = any(e.kind == "escalation_held" and e.detail == note for e in incident.timeline)
-        move_step(
-            store, iid, step=incident.step, round=incident.round, to_step=incident.step,
+        store.move_step(
+            iid, step=incident.step, round=incident.round, to_step=incident.step,
             to_round=incident.round, due_at=now + timedelta(seconds=HOLD_S), due_by=now,
             entries=() if noted else [TimelineEntry(now, "escalation_held", note)],  # once per window
+            anchor=_anchor_to_store(incident, policy),
         )  # fmt: skip
         report.skipped.append((iid, f"held: {why}"))
         return
@@ -446,11 +461,9 @@ def _sweep_one(
     claim_entry = TimelineEntry(
         now,
         "escalation_attempt",
-        f"{tag}: attempt {_attempts(incident, tag) + 1} claimed until {lease_until.isoformat()}"
-        f"{ANCHOR_MARK}{anchor.isoformat()}",
+        f"{tag}: attempt {_attempts(incident, tag) + 1} claimed until {lease_until.isoformat()}",
     )
-    if not move_step(
-        store,
+    if not store.move_step(
         iid,
         step=incident.step,
         round=incident.round,
@@ -459,6 +472,7 @@ def _sweep_one(
         due_at=lease_until,
         due_by=now,
         entries=[claim_entry],
+        anchor=_anchor_to_store(incident, policy),
     ):
         report.skipped.append((iid, "claimed by another sweep, or no longer open"))
         return
@@ -471,8 +485,8 @@ def _sweep_one(
     def move(to_step: int, to_round: int, due_at: datetime | None, entries=()) -> bool:
         """Conditional on our claim: False when it ran out and another sweep took the step, or
         the incident was acknowledged or resolved meanwhile."""
-        return move_step(
-            store, iid, step=claimed.step, round=claimed.round, to_step=to_step, to_round=to_round,
+        return store.move_step(
+            iid, step=claimed.step, round=claimed.round, to_step=to_step, to_round=to_round,
             due_at=due_at, expected_due=lease_until, entries=entries,
         )  # fmt: skip
 

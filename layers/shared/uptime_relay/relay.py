@@ -348,7 +348,8 @@ class Relay:
         policy = self.config.escalation_policies.get(match.policy) if match.policy else None
         # escalation counts from when we learnt of it: an alert that arrives late (Alertmanager's
         # startsAt, a delayed SNS delivery) gets its full delays; opened_at stays the alarm's time
-        cursor = self.initial_cursor(policy, max(alert.time, now)) if policy is not None else None
+        anchor = max(alert.time, now)
+        cursor = self.initial_cursor(policy, anchor) if policy is not None else None
         # the first page is planned as an escalation step is: people's e-mail included
         sends, problems = plan_sends(self.config, None, resolved)
         for problem in problems:
@@ -366,6 +367,7 @@ class Relay:
             lease_until=now + self._lease(),
             emails=tuple(resolved.emails),
             pending_keys=tuple(dict.fromkeys(send.key for send in sends)),
+            anchor=anchor,  # stored on the incident: the escalator times every step from it
         )
         return plan, resolved
 

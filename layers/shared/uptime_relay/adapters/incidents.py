@@ -65,6 +65,20 @@ class IncidentStore(Protocol):
         round: int,
         due_at: datetime | None,
     ) -> bool: ...
+    def move_step(
+        self,
+        id: str,
+        *,
+        step: int,
+        round: int,
+        to_step: int,
+        to_round: int,
+        due_at: datetime | None,
+        expected_due: datetime | None = None,
+        due_by: datetime | None = None,
+        entries: Iterable[TimelineEntry] = (),
+        anchor: datetime | None = None,
+    ) -> bool: ...
     def acknowledge(self, id: str, *, by: str, via: str, at: datetime) -> bool: ...
     def resolve(self, id: str, *, by: str, via: str, at: datetime) -> bool: ...
     def append_timeline(self, id: str, entry: TimelineEntry) -> bool: ...
@@ -184,6 +198,45 @@ class InMemoryIncidentStore(_ApplyLoop):
             id,
             lambda i: i.status == "open" and i.step == expected_step and i.round == expected_round,
             lambda i: replace(i, step=step, round=round, due_at=due_at),
+        )
+
+    def move_step(
+        self,
+        id: str,
+        *,
+        step: int,
+        round: int,
+        to_step: int,
+        to_round: int,
+        due_at: datetime | None,
+        expected_due: datetime | None = None,
+        due_by: datetime | None = None,
+        entries: Iterable[TimelineEntry] = (),
+        anchor: datetime | None = None,
+    ) -> bool:
+        entries = tuple(entries)
+
+        def holds(i: Incident) -> bool:
+            return (
+                i.status == "open"
+                and not i.cursor_held
+                and i.step == step
+                and i.round == round
+                and (expected_due is None or i.due_at == expected_due)
+                and (due_by is None or (i.due_at is not None and i.due_at <= due_by))
+            )
+
+        return self._update(
+            id,
+            holds,
+            lambda i: replace(
+                i,
+                step=to_step,
+                round=to_round,
+                due_at=due_at,
+                timeline=(*i.timeline, *entries),
+                escalation_anchor=anchor or i.escalation_anchor,
+            ),
         )
 
     def acknowledge(self, id: str, *, by: str, via: str, at: datetime) -> bool:
@@ -307,7 +360,7 @@ def _incident_item(incident: Incident) -> dict[str, Any]:
         value = getattr(incident, key)
         if value is not None:
             item[key] = _s(str(value))
-    for key in ("resolved_at", "acknowledged_at"):
+    for key in ("resolved_at", "acknowledged_at", "escalation_anchor"):
         value = getattr(incident, key)
         if value is not None:
             item[key] = _s(value.isoformat())
@@ -382,6 +435,7 @@ def _incident_from_item(raw: Mapping[str, Any]) -> Incident:
         held_due_at=(
             datetime.fromtimestamp(float(d["held_due_at"]), UTC) if d.get("held_due_at") is not None else None
         ),
+        escalation_anchor=dt("escalation_anchor"),
     )
 
 
@@ -606,6 +660,50 @@ class DynamoIncidentStore(_ApplyLoop):
             condition="#st = :open AND #step = :es AND #round = :er",
             names={"#st": "status", "#step": "step", "#round": "round"},
             values={":open": _s("open"), ":es": _n(expected_step), ":er": _n(expected_round)},
+        )
+
+    def move_step(
+        self,
+        id: str,
+        *,
+        step: int,
+        round: int,
+        to_step: int,
+        to_round: int,
+        due_at: datetime | None,
+        expected_due: datetime | None = None,
+        due_by: datetime | None = None,
+        entries: Iterable[TimelineEntry] = (),
+        anchor: datetime | None = None,
+    ) -> bool:
+        sets: dict[str, dict] = {"step": _n(to_step), "round": _n(to_round)}
+        remove: builtins.list[str] = []
+        if due_at is not None:
+            sets["due_pk"] = _s(DUE_PK)
+            sets["due_at"] = {"N": _epoch(due_at)}
+        else:
+            remove = ["due_pk", "due_at"]
+        if anchor is not None:
+            sets["escalation_anchor"] = _s(anchor.isoformat())
+        names = {"#st": "status", "#step": "step", "#round": "round"}
+        values: dict[str, dict] = {":open": _s("open"), ":es": _n(step), ":er": _n(round)}
+        condition = "#st = :open AND #step = :es AND #round = :er AND attribute_not_exists(held_due_at)"
+        if expected_due is not None or due_by is not None:
+            names["#dat"] = "due_at"
+        if expected_due is not None:
+            values[":xd"] = {"N": _epoch(expected_due)}
+            condition += " AND #dat = :xd"
+        if due_by is not None:
+            values[":by"] = {"N": _epoch(due_by)}
+            condition += " AND #dat <= :by"
+        return self._update(
+            id,
+            sets=sets,
+            remove=remove,
+            append=entries,
+            condition=condition,
+            names=names,
+            values=values,
         )
 
     def acknowledge(self, id: str, *, by: str, via: str, at: datetime) -> bool:

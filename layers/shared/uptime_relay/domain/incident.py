@@ -89,6 +89,9 @@ class Incident:
     # in ``held_due_at`` (None: no step left); settling the first page puts it back.
     cursor_held: bool = False
     held_due_at: datetime | None = None
+    # what the escalation schedule counts from (``domain.escalation``): the later of the alarm's
+    # time and its arrival, set by the relay at open; None for incidents written before it existed
+    escalation_anchor: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -162,6 +165,7 @@ class OpeningPlan:
     lease_until: datetime | None = None  # how long the opener holds the first page (see Incident.pending)
     emails: tuple[str, ...] = ()  # people (oncall:/person: targets) e-mailed with the first page
     pending_keys: tuple[str, ...] | None = None  # the first page's sends (default: route_channels)
+    anchor: datetime | None = None  # what escalation delays count from (default: the alert's time)
 
 
 class Action(StrEnum):
@@ -236,6 +240,7 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
         emails=() if plan.silenced else tuple(plan.emails),
         cursor_held=held,
         held_due_at=cursor_due if held else None,
+        escalation_anchor=plan.anchor or alert.time,
     )
 
 
@@ -466,6 +471,7 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
         "emails": list(incident.emails),
         "cursor_held": incident.cursor_held,
         "held_due_at": iso(incident.held_due_at),
+        "escalation_anchor": iso(incident.escalation_anchor),
     }
 
 
@@ -504,4 +510,5 @@ def incident_from_dict(data: Mapping[str, Any]) -> Incident:
         emails=tuple(data.get("emails") or ()),
         cursor_held=bool(data.get("cursor_held")),
         held_due_at=dt("held_due_at"),
+        escalation_anchor=dt("escalation_anchor"),
     )
