@@ -2,7 +2,8 @@
 local stack's HTTP port.
 
 Routes (anything else 404, a known path with another method 405):
-- ``POST /slack/actions``  Slack interactivity (buttons ``ack`` / ``resolve``, value = incident id).
+- ``POST /slack/actions``  Slack interactivity (buttons ``ack`` / ``resolve``, value = incident id,
+  or a grouped message's incident ids joined by ","; the action applies to each of them).
   Signature checked against the REAL clock (CONTRACT edge rule, also under simulated minutes); the
   store write is inline and the message is updated through ``response_url`` (2 s timeout); the
   follow-ups to the other channels are handed off (``follow_up_runner``: in Lambda an asynchronous
@@ -322,25 +323,32 @@ class Actions:
         )
         if action is None:
             return Response(200)
-        kind, incident_id = action["action_id"], str(action.get("value") or "")
+        kind, value = action["action_id"], str(action.get("value") or "")
+        # a grouped message's buttons carry every incident it covers: "inc-a,inc-b,inc-c"
+        incident_ids = button_incident_ids(value)
         user = payload.get("user") or {}
         user_id = str(user.get("id") or "")
         by = str(user.get("username") or user.get("name") or user_id or "someone in Slack")
         response_url = payload.get("response_url")
         source = _pressed_message(payload)
         at = self.now()
-        outcome = (
+        outcomes = [
             self.apply(kind, incident_id, by=by, via="slack", at=at, source=source, defer=True)
-            if incident_id
-            else Outcome(False, None, "not_found")
-        )
-        if outcome.changed:
+            for incident_id in incident_ids
+        ]
+        changed = [o for o in outcomes if o.changed]
+        if changed:
             if response_url:
-                self._post_response_url(
-                    response_url, _updated_message(payload.get("message"), kind, user_id or by, at, outcome)
+                message = _updated_message(
+                    payload.get("message"), kind, user_id or by, at, changed[0], value=",".join(incident_ids)
                 )
-            self._hand_off(follow_up_job(kind, incident_id, by=by, via="slack", source=source))
+                self._post_response_url(response_url, message)
+            # every state change is written before any follow-up runs: a member's resolve then
+            # counts the others as resolved too (``still_firing``)
+            for o in changed:
+                self._hand_off(follow_up_job(kind, o.incident.id, by=by, via="slack", source=source))
             return Response(200)
+        outcome = outcomes[0] if outcomes else Outcome(False, None, "not_found")
         ephemeral = {"response_type": "ephemeral", "replace_original": False, "text": outcome.message(kind)}
         if response_url:
             self._post_response_url(response_url, ephemeral)
@@ -591,6 +599,9 @@ class ChangeNotifier:
         check = self.config.check(incident.check) if incident.check else None
         outcomes, entries = [], []
         for name in self.targets(kind, incident, via, source):
+            handles = dict(incident.handles.get(name, {}))
+            if kind == RESOLVE:
+                self._count_still_firing(incident.id, handles)
             notification = Notification(
                 kind=notification_kind,
                 alerts=(incident.alert,),
@@ -598,7 +609,7 @@ class ChangeNotifier:
                 opened_at=incident.opened_at,
                 check=check,
                 acknowledged_by=by,
-                handles=dict(incident.handles.get(name, {})),
+                handles=handles,
             )
             outcome = self.dispatcher.deliver(name, notification)
             outcomes.append(outcome)
@@ -614,6 +625,24 @@ class ChangeNotifier:
             except Exception:
                 logger.exception("follow-up outcomes for %s could not be recorded", incident.id)
         return outcomes
+
+    def _count_still_firing(self, incident_id: str, handles: dict[str, Any]) -> None:
+        """A grouped message (``handles["incidents"]``) stays FIRING while others of its group are
+        open: the resolve of one member says how many (``handles["still_firing"]``). Unknown (no
+        store, or it cannot be read): 0, the message shows RESOLVED as before."""
+        from .relay import GROUP_HANDLE, STILL_FIRING_HANDLE, group_still_firing
+
+        group = handles.get(GROUP_HANDLE)
+        if not isinstance(group, list | tuple) or not group:
+            return
+        others = [str(i) for i in group if str(i) != incident_id]
+        count = 0
+        if others and self.store is not None:
+            try:
+                count = group_still_firing(self.store, others)
+            except Exception:
+                logger.warning("could not tell whether the rest of %s's group still fires", incident_id)
+        handles[STILL_FIRING_HANDLE] = count
 
 
 class _Replayed(Unauthorized):
@@ -711,8 +740,17 @@ def _pagerduty_refs(config: Any, env_value: str) -> list[str]:
     return refs
 
 
-def _updated_message(message: Any, kind: str, user: str, at: datetime, outcome: Outcome) -> dict[str, Any]:
-    """The original Slack message with its buttons updated and a line saying who did what, when."""
+def button_incident_ids(value: str) -> list[str]:
+    """The incident ids a Slack button acts on: its ``value``, ids joined by "," (one for a single
+    incident), order kept, blanks and repeats dropped."""
+    return list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+
+def _updated_message(
+    message: Any, kind: str, user: str, at: datetime, outcome: Outcome, *, value: str | None = None
+) -> dict[str, Any]:
+    """The original Slack message with its buttons updated and a line saying who did what, when.
+    ``value``: what a Resolve button added after an ack acts on (default: the outcome's incident)."""
     mention = f"<@{user}>" if user[:1] in ("U", "W") and user.isalnum() else user
     verb = "Acknowledged" if kind == ACK else "Resolved"
     line = f"{verb} by {mention} at {at.astimezone(UTC):%H:%M} UTC"
@@ -736,7 +774,7 @@ def _updated_message(message: Any, kind: str, user: str, at: datetime, outcome: 
                 {
                     "type": "button",
                     "action_id": RESOLVE,
-                    "value": outcome.incident.id,
+                    "value": value or outcome.incident.id,
                     "text": {"type": "plain_text", "text": "Resolve"},
                 }
             ]
