@@ -10,7 +10,8 @@ Routes (anything else 404, a known path with another method 405):
   invocation of this function, elsewhere a background thread), so Slack gets its answer within 3 s.
 - ``GET|HEAD /ack/{token}`` signed acknowledge links from emails: verify the link and show a
   confirmation page with an **Acknowledge** button; changes nothing (mail link scanners fetch links).
-- ``POST /ack/{token}``    the button: uses the single-use token (``ACKTOKEN#<jti>``) and acknowledges.
+- ``POST /ack/{token}``    the button: uses the single-use token (``ACKTOKEN#<jti>``) and acknowledges
+  (every incident of a grouped e-mail: ``ack_link_subject``; as the mail's one recipient, if any).
 - ``POST /pagerduty``      PagerDuty webhooks v3: ``incident.acknowledged`` / ``incident.resolved``
   acknowledge / resolve our incident whose PagerDuty handle carries the same dedup key.
 - ``POST /alertmanager``   Alertmanager webhook v4 intake, handed to the relay (unparseable bodies go
@@ -383,13 +384,26 @@ class Actions:
         if not self.used_tokens.claim(claim.jti, claim.expires_at, incident_id=claim.incident_id):
             raise _Replayed("ack link already used")
         by = claim.recipient or EMAIL_LINK_BY
-        outcome = self.apply(ACK, claim.incident_id, by=by, via="email link", at=now)
-        if outcome.changed:
+        # a grouped e-mail's link acknowledges every incident the mail listed
+        outcomes = [
+            self.apply(ACK, incident_id, by=by, via="email link", at=now)
+            for incident_id in ack_link_incident_ids(self.store, claim.incident_id)
+        ]
+        changed = [o for o in outcomes if o.changed]
+        if len(changed) > 1:
+            names = ", ".join(_incident_name(o.incident) for o in changed)
             return _page(
                 200,
                 "Acknowledged",
-                f"{_incident_name(outcome.incident)} is acknowledged by {by}. Escalation has stopped.",
+                f"{len(changed)} incidents are acknowledged by {by}: {names}. Escalation has stopped.",
             )
+        if changed:
+            return _page(
+                200,
+                "Acknowledged",
+                f"{_incident_name(changed[0].incident)} is acknowledged by {by}. Escalation has stopped.",
+            )
+        outcome = outcomes[0] if outcomes else Outcome(False, None, "not_found")
         if outcome.reason == "not_found":
             return _page(404, "Unknown incident", outcome.message(ACK))
         return _page(200, "Nothing to do", outcome.message(ACK))
@@ -397,7 +411,8 @@ class Actions:
     def _ack_confirmation(self, claim: Any, token: str) -> Response:
         if self.used_tokens.is_used(claim.jti):
             raise _Replayed("ack link already used")
-        incident = self.store.get(claim.incident_id)
+        ids = ack_link_incident_ids(self.store, claim.incident_id)
+        incident = self.store.get(ids[0]) if ids else None
         if incident is None:
             return _page(404, "Unknown incident", Outcome(False, None, "not_found").message(ACK))
         name = _incident_name(incident)
@@ -406,6 +421,11 @@ class Actions:
             ("State", str(incident.status)),
             ("Opened", f"{incident.opened_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"),
         ]
+        judged = incident  # a group has something to do while any member is still open
+        if len(ids) > 1:
+            facts.append(("Group", f"this link acknowledges all {len(ids)} incidents of the message"))
+            members = (self.store.get(i) for i in ids)
+            judged = next((m for m in members if m is not None and m.status == "open"), incident)
         if claim.recipient:
             facts.append(("Acknowledging as", claim.recipient))
         table = "".join(
@@ -413,9 +433,9 @@ class Actions:
             f"<td>{html.escape(v)}</td></tr>"
             for k, v in facts
         )
-        blocked = _blocked(ACK, incident.status)
+        blocked = _blocked(ACK, judged.status)
         if blocked:
-            text = Outcome(False, incident, blocked).message(ACK) + " Nothing to do."
+            text = Outcome(False, judged, blocked).message(ACK) + " Nothing to do."
             return _page(200, "Nothing to do", text, extra=f"<table>{table}</table>")
         form = (
             f'<form method="post" action="/ack/{html.escape(token, quote=True)}">'
@@ -738,6 +758,36 @@ def _pagerduty_refs(config: Any, env_value: str) -> list[str]:
             if ref and ref not in refs:
                 refs.append(ref)
     return refs
+
+
+GROUP_REF = "*"  # in an ack link's subject: "and the rest of the group recorded with the first"
+MAX_LINK_IDS_CHARS = 128  # incident ids named in an ack link (5 ids); bigger groups go by reference
+
+
+def ack_link_subject(incident_ids: Iterable[str]) -> str:
+    """What an ack link's token names: the incident ids joined by "," while they stay short (the
+    token under ~300 characters), else the first id and ``GROUP_REF`` (the rest is read back from
+    the group its message recorded on it, ``handles["incidents"]``)."""
+    ids = list(dict.fromkeys(i for i in incident_ids if i))
+    joined = ",".join(ids)
+    if len(ids) <= 1 or len(joined) <= MAX_LINK_IDS_CHARS:
+        return joined
+    return f"{ids[0]},{GROUP_REF}"
+
+
+def ack_link_incident_ids(store: Any, subject: str) -> list[str]:
+    """The incidents an ack link acknowledges (the inverse of ``ack_link_subject``)."""
+    ids = button_incident_ids(subject)
+    if GROUP_REF not in ids:
+        return ids
+    first = ids[0]
+    found = [first]
+    incident = store.get(first) if first != GROUP_REF else None
+    for handles in (getattr(incident, "handles", None) or {}).values():
+        group = handles.get("incidents") if isinstance(handles, Mapping) else None
+        if isinstance(group, list | tuple) and first in group:
+            found.extend(str(i) for i in group)
+    return list(dict.fromkeys(i for i in found if i != GROUP_REF))
 
 
 def button_incident_ids(value: str) -> list[str]:

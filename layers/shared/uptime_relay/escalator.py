@@ -313,14 +313,43 @@ def _dead_letter(
     return True
 
 
-def _ack_url(ack_url_for: Callable[[Any], str | None] | None, incident: Any) -> str | None:
+def ack_link(
+    ack_url_for: Callable[..., str | None] | None,
+    incident: Any,
+    *,
+    recipient: str | None = None,
+    incident_ids: Iterable[str] = (),
+) -> str | None:
+    """The ack link for a message: ``ack_url_for(incident, recipient=..., incident_ids=...)``, the
+    keywords passed only when set and accepted (``relay.ack_url_factory`` takes both). None when
+    there is no factory or it fails: a missing link must not stop a page."""
     if ack_url_for is None:
         return None
+    kwargs: dict[str, Any] = {}
+    if recipient:
+        kwargs["recipient"] = recipient
+    others = tuple(i for i in dict.fromkeys(incident_ids) if i != incident.id)
+    if others:
+        kwargs["incident_ids"] = others
+    kwargs = {k: v for k, v in kwargs.items() if _accepts(ack_url_for, k)}
     try:
-        return ack_url_for(incident)
+        return ack_url_for(incident, **kwargs)
     except Exception:  # no ack link (e.g. the signing secret is unreadable) must not stop a page
         log.warning("no ack link for %s", incident.id, exc_info=True)
         return None
+
+
+def _ack_url(
+    ack_url_for: Callable[..., str | None] | None, incident: Any, config: Any = None, send: Any = None
+) -> str | None:
+    """One send's ack link: signed for the e-mail's one recipient (``actions.ack_recipient``:
+    a person's own address when the step e-mails one person), when there is one."""
+    recipient = None
+    if config is not None and send is not None:
+        from .actions import ack_recipient
+
+        recipient = ack_recipient(config, send.channel, send.email_to)
+    return ack_link(ack_url_for, incident, recipient=recipient)
 
 
 def _outcome_ok(outcome: Any) -> bool:
@@ -503,7 +532,6 @@ def _sweep_one(
     last_attempt = attempt >= max_step_attempts
     abandoned = attempt > max_step_attempts  # the last attempt's sweep died: do not try again
     alert = _incident_alert(incident)
-    ack_url = _ack_url(ack_url_for, incident)
     check = config.check(incident.check) if incident.check else None
     entries = [TimelineEntry(now, "escalation_problem", f"{tag}: {p}") for p in problems]
     if not sends:
@@ -521,7 +549,7 @@ def _sweep_one(
             incident_id=iid,
             opened_at=incident.opened_at,
             check=check,
-            ack_url=ack_url,
+            ack_url=_ack_url(ack_url_for, incident, config, send),
             mentions=send.mentions,
             handles=dict(incident.handles.get(send.channel, {})),
             escalation_step=claimed.step,
@@ -650,7 +678,6 @@ def _first_page(
             TimelineEntry(now, "escalation_problem", f"first page: {', '.join(settled)} no longer configured")
         )
     alert = _incident_alert(incident)
-    ack_url = _ack_url(ack_url_for, incident)
     check = config.check(incident.check) if incident.check else None
     delivered: list[str] = []
     failed: list[str] = []
@@ -662,7 +689,7 @@ def _first_page(
             incident_id=iid,
             opened_at=incident.opened_at,
             check=check,
-            ack_url=ack_url,
+            ack_url=_ack_url(ack_url_for, incident, config, send),
             mentions=send.mentions,
             handles=dict(incident.handles.get(send.channel, {})),
         )

@@ -42,7 +42,7 @@ from .domain.alert import Alert, AlertSource, AlertState
 from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
 from .domain.routing import RouteMatch, match_routes
 from .domain.targets import Resolved
-from .escalator import PlannedSend, deliver_planned, opening_sends, plan_sends
+from .escalator import PlannedSend, ack_link, deliver_planned, opening_sends, plan_sends
 from .notifiers.base import Notification, NotificationKind
 
 log = logging.getLogger(__name__)
@@ -614,8 +614,9 @@ def plan_notifications(
     body (``alert.extra["group_key"]``) to the same send key become ONE message per kind (a body
     with firing and resolved alerts is a TRIGGER and a RESOLVE) and, for follow-ups, per original
     message (its handles' ``ts``). Elsewhere (PagerDuty) every send is its own message.
-    A TRIGGER carries the first incident's ack link (``ack_url_for``) and, when it covers several
-    incidents, ``handles["incidents"]`` = their ids (Slack buttons act on all of them). A RESOLVE
+    A TRIGGER carries an ack link (``ack_url_for``) acknowledging every incident it covers, signed
+    for the mail's one recipient when it has one, and, when it covers several incidents,
+    ``handles["incidents"]`` = their ids (Slack buttons act on all of them). A RESOLVE
     of a grouped message carries ``handles["still_firing"]``: how many of the group's incidents
     (``handles["incidents"]`` recorded at send time) are still open, per ``still_firing(ids)``.
     ``incident`` may be any object with ``id``, ``opened_at`` and ``handles``."""
@@ -656,10 +657,14 @@ def _group_notification(
     incident = first.incident
     ack_url = None
     if first.kind is NotificationKind.TRIGGER and incident is not None and ack_url_for is not None:
-        try:
-            ack_url = ack_url_for(incident)
-        except Exception:
-            log.warning("no ack link for %s", incident.id, exc_info=True)
+        # an e-mail to one address: the link acknowledges as that person; a grouped message's
+        # link acknowledges every incident it covers
+        ack_url = ack_link(
+            ack_url_for,
+            incident,
+            recipient=_recipient(config, first.channel, first.email_to),
+            incident_ids=group_incident_ids(group),
+        )
     handles = _handles_of(incident, first.channel)
     if first.kind in (NotificationKind.TRIGGER, NotificationKind.WARNING):
         handles.pop(GROUP_HANDLE, None)
@@ -685,6 +690,14 @@ def _group_notification(
         mentions=tuple(dict.fromkeys(m for s in group for m in s.mentions)),
         handles=handles,
     )
+
+
+def _recipient(config: Config | None, channel: str, email_to: Iterable[str]) -> str | None:
+    if config is None:
+        return None
+    from .actions import ack_recipient
+
+    return ack_recipient(config, channel, email_to)
 
 
 def _entries(outcome: DeliveryOutcome, kind: NotificationKind, now: datetime) -> list[TimelineEntry]:
@@ -737,12 +750,19 @@ def make_idempotent(table_name: str, *, client: Any = None, expires_after_s: int
 
 
 def ack_url_factory(actions_url: str, secret: Callable[[], str], *, lifetime: timedelta = ACK_LINK_LIFETIME):
-    """``incident -> https://.../ack/<signed token>`` (the actions function verifies it)."""
+    """``(incident, recipient=None, incident_ids=()) -> https://.../ack/<signed token>`` (the actions
+    function verifies it). ``recipient``: the one address the mail goes to (``actions.ack_recipient``),
+    recorded as who acknowledged; ``incident_ids``: a grouped message's incidents, all acknowledged
+    by the link (``actions.ack_link_subject`` keeps the token short for big groups)."""
 
-    def ack_url_for(incident: Incident) -> str:
+    def ack_url_for(
+        incident: Incident, recipient: str | None = None, incident_ids: Iterable[str] = ()
+    ) -> str:
+        from .actions import ack_link_subject
         from .security import make_ack_token
 
-        token = make_ack_token(secret(), incident.id, clock.now() + lifetime)
+        subject = ack_link_subject([incident.id, *incident_ids])
+        token = make_ack_token(secret(), subject, clock.now() + lifetime, recipient=recipient)
         return f"{actions_url.rstrip('/')}/ack/{token}"
 
     return ack_url_for
