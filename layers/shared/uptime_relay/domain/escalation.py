@@ -23,7 +23,9 @@ A step at ``0m`` of round 0 goes out with the first page (``targets_at_open``), 
 The schedule's anchor (``opened_at`` here) is the moment the relay opened the incident: the later
 of the alarm's own time and the time the alert arrived (an Alertmanager alert that started at
 09:50 but reached the relay at 10:00 escalates its 5-minute step at 10:05, not at once), while the
-incident keeps the alarm's time as ``opened_at`` for reporting.
+incident keeps the alarm's time as ``opened_at`` for reporting. The relay stores that anchor on the
+incident (``Incident.escalation_anchor``); ``anchor_of`` recovers it from a cursor the relay set,
+for incidents written before the field existed.
 """
 
 from __future__ import annotations
