@@ -236,21 +236,36 @@ def _incident_id(fingerprint: str, at: str) -> str:
     return incident_id(fingerprint, datetime.fromisoformat(at))
 
 
-def test_a_mixed_alertmanager_body_renders_a_resolve_and_a_trigger_as_the_relay_sends_them(capsys, tmp_path):
+def test_a_mixed_alertmanager_body_is_one_slack_and_one_email_message_listing_both_states(capsys, tmp_path):
     event = tmp_path / "mixed.json"
     event.write_text(json.dumps(MIXED))
-    _, slack, _ = render(capsys, str(event), "--channel", "slack")
-    _, email, _ = render(capsys, str(event), "--channel", "email")
-    assert [b["text"].split("]")[0].split(":")[0] for b in slack] == ["[RESOLVED", "[FIRING"]
-    assert [b["subject"].split("]")[0].split(":")[0] for b in email] == ["[RESOLVED", "[FIRING"]
-    assert "api-1" not in json.dumps(slack[1]) and "api-3" in json.dumps(slack[1])
+    _, [slack], _ = render(capsys, str(event), "--channel", "slack")
+    _, [email], _ = render(capsys, str(event), "--channel", "email")
+    assert slack["text"].startswith("[FIRING:2] HighErrorRate")
+    assert email["subject"].startswith("[FIRING:2] HighErrorRate")
+    lists = [b["text"]["text"] for b in slack["blocks"] if b["type"] == "section" and "text" in b]
+    [firing] = [t for t in lists if t.startswith("*Firing (2)*")]
+    [resolved] = [t for t in lists if t.startswith("*Resolved (1)*")]
+    assert "api-2" in firing and "api-3" in firing and "api-1" not in firing
+    assert "api-1" in resolved and "back to normal" in resolved
+    firing_text = email["text"].split("Firing (2):")[1].split("Resolved (1):")
+    assert "api-2" in firing_text[0] and "api-3" in firing_text[0] and "api-1" in firing_text[1]
+    assert "<h3>Firing (2)</h3>" in email["html"] and "<h3>Resolved (1)</h3>" in email["html"]
 
 
-def test_slack_shows_the_ack_and_resolve_buttons_for_every_incident_of_the_group(capsys, tmp_path):
+def test_a_mixed_alertmanager_body_is_one_pagerduty_event_per_alert_with_its_own_action(capsys, tmp_path):
     event = tmp_path / "mixed.json"
     event.write_text(json.dumps(MIXED))
-    _, [resolve, trigger], _ = render(capsys, str(event), "--channel", "slack")
-    [actions] = [b for b in trigger["blocks"] if b["type"] == "actions"]
+    _, pagerduty, _ = render(capsys, str(event), "--channel", "pagerduty")
+    assert [b["event_action"] for b in pagerduty] == ["resolve", "trigger", "trigger"]
+    assert len({b["dedup_key"] for b in pagerduty}) == 3
+
+
+def test_slack_buttons_and_the_ack_link_cover_only_the_still_firing_incidents(capsys, tmp_path):
+    event = tmp_path / "mixed.json"
+    event.write_text(json.dumps(MIXED))
+    _, [message], _ = render(capsys, str(event), "--channel", "slack")
+    [actions] = [b for b in message["blocks"] if b["type"] == "actions"]
     expected = ",".join(
         [
             _incident_id("aaaa000000000002", "2026-11-20T10:05:00+00:00"),
@@ -261,7 +276,19 @@ def test_slack_shows_the_ack_and_resolve_buttons_for_every_incident_of_the_group
         ("ack", expected),
         ("resolve", expected),
     ]
-    assert not [b for b in resolve["blocks"] if b["type"] == "actions"]  # a resolve has no buttons
+    resolved_id = _incident_id("aaaa000000000001", "2026-11-20T10:00:00+00:00")
+    assert resolved_id not in json.dumps(message)
+    _, [email], _ = render(capsys, str(event), "--channel", "email")
+    assert "Incidents in this group: 2" in email["text"] and resolved_id not in email["text"]
+
+
+def test_one_firing_and_one_resolved_alert_still_counts_the_firing_one(capsys, tmp_path):
+    body = dict(MIXED, alerts=MIXED["alerts"][:2])
+    event = tmp_path / "mixed.json"
+    event.write_text(json.dumps(body))
+    _, [slack], _ = render(capsys, str(event), "--channel", "slack")
+    assert slack["text"].startswith("[FIRING:1] HighErrorRate")
+    assert slack["attachments"][0]["text"].endswith("1 firing, 1 resolved")
 
 
 def test_email_shows_the_placeholder_ack_link_and_the_relays_incident_id(capsys):

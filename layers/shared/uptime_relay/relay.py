@@ -611,34 +611,50 @@ def plan_notifications(
     (``uptime-relay render`` calls this too, with placeholder incidents).
 
     On channels whose notifier ``groups_alerts`` (Slack, e-mail), the sends of one Alertmanager
-    body (``alert.extra["group_key"]``) to the same send key become ONE message per kind (a body
-    with firing and resolved alerts is a TRIGGER and a RESOLVE) and, for follow-ups, per original
-    message (its handles' ``ts``). Elsewhere (PagerDuty) every send is its own message.
-    A TRIGGER carries an ack link (``ack_url_for``) acknowledging every incident it covers, signed
-    for the mail's one recipient when it has one, and, when it covers several incidents,
-    ``handles["incidents"]`` = their ids (Slack buttons act on all of them). A RESOLVE
+    body (``alert.extra["group_key"]``) to the same send key become ONE message: a body with
+    firing and resolved alerts is one TRIGGER listing every alert with its own state (firing
+    first, then the resolved ones; its incident, ack link and buttons are the firing ones'), as
+    long as the resolved members have no original message to follow up (no ``ts`` handle on
+    that channel: webhooks, e-mail, render's placeholders). A resolved member that has one (a
+    Slack bot message) is a RESOLVE per original message, updating it as before, and the body's
+    firing alerts still go out as one TRIGGER. Elsewhere (PagerDuty) every send is its own message.
+    A TRIGGER carries an ack link (``ack_url_for``) acknowledging every firing incident it covers,
+    signed for the mail's one recipient when it has one, and, when it covers several firing
+    incidents, ``handles["incidents"]`` = their ids (Slack buttons act on all of them). A RESOLVE
     of a grouped message carries ``handles["still_firing"]``: how many of the group's incidents
     (``handles["incidents"]`` recorded at send time) are still open, per ``still_firing(ids)``.
     ``incident`` may be any object with ``id``, ``opened_at`` and ``handles``."""
     groups: dict[tuple, list[_Send]] = {}
+    with_trigger = {
+        _body_key(send)
+        for send in sends
+        if send.kind is NotificationKind.TRIGGER and groups_alerts(send.channel)
+    }
     for index, send in enumerate(sends):
         if groups_alerts(send.channel):
-            handles = _handles_of(send.incident, send.channel)
-            key: tuple = (
-                send.kind,
-                send.send_key,
-                str(send.alert.extra.get("group_key") or send.alert.id),
-                "" if send.kind is NotificationKind.TRIGGER else str(handles.get("ts") or ""),
-            )
+            ts = str(_handles_of(send.incident, send.channel).get("ts") or "")
+            kind = send.kind
+            if kind is NotificationKind.RESOLVE and not ts and _body_key(send) in with_trigger:
+                kind = NotificationKind.TRIGGER  # nothing to update: part of the body's one message
+            key: tuple = (kind, *_body_key(send), "" if kind is NotificationKind.TRIGGER else ts)
         else:
             key = (index,)
         groups.setdefault(key, []).append(send)
-    return [
-        PlannedNotification(
-            group[0].channel, _group_notification(config, group, ack_url_for, still_firing), tuple(group)
+    planned = []
+    for group in groups.values():
+        # firing first: the message's incident, ack link and first page are a firing alert's
+        group = sorted(group, key=lambda s: s.kind is not NotificationKind.TRIGGER)
+        planned.append(
+            PlannedNotification(
+                group[0].channel, _group_notification(config, group, ack_url_for, still_firing), tuple(group)
+            )
         )
-        for group in groups.values()
-    ]
+    return planned
+
+
+def _body_key(send: _Send) -> tuple[str, str]:
+    """(send key, Alertmanager body): the sends that may share one message."""
+    return send.send_key, str(send.alert.extra.get("group_key") or send.alert.id)
 
 
 def _handles_of(incident: Any, channel: str) -> dict[str, Any]:
@@ -655,6 +671,8 @@ def _group_notification(
 ) -> Notification:
     first = group[0]
     incident = first.incident
+    # a mixed body's TRIGGER also lists its resolved alerts: links and buttons act on the firing
+    acting = [s for s in group if s.kind is first.kind]
     ack_url = None
     if first.kind is NotificationKind.TRIGGER and incident is not None and ack_url_for is not None:
         # an e-mail to one address: the link acknowledges as that person; a grouped message's
@@ -663,12 +681,12 @@ def _group_notification(
             ack_url_for,
             incident,
             recipient=_recipient(config, first.channel, first.email_to),
-            incident_ids=group_incident_ids(group),
+            incident_ids=group_incident_ids(acting),
         )
     handles = _handles_of(incident, first.channel)
     if first.kind in (NotificationKind.TRIGGER, NotificationKind.WARNING):
         handles.pop(GROUP_HANDLE, None)
-        members = group_incident_ids(group)
+        members = group_incident_ids(acting)
         if members:
             handles[GROUP_HANDLE] = list(members)
     elif first.kind is NotificationKind.RESOLVE and handles.get(GROUP_HANDLE) and still_firing is not None:

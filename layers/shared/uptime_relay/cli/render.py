@@ -2,8 +2,8 @@
 
 Prints the exact JSON bodies a channel would be sent for an event file, one per line, using the
 relay's own code path: the same intake (``parse_event``, ``enrich``), the relay's
-``plan_notifications`` (grouping per Alertmanager body and per kind, buttons, incident fields,
-ack link) and the same ``build_payloads``. Only a running relay knows the incident and the
+``plan_notifications`` (one Slack/email message per Alertmanager body, its firing and resolved
+alerts together; buttons, incident fields, ack link) and the same ``build_payloads``. Only a running relay knows the incident and the
 signed ack link: render shows the incident id derived as the relay derives it and the ack link
 ``https://<actions-url>/ack/<token>``. Secrets are never resolved: bodies show the secret
 reference (or a placeholder), never a key.
@@ -65,8 +65,9 @@ nothing is printed and stderr says why; with --config the matched route's insuff
 setting applies: page renders a trigger, ignore renders nothing). Email bodies are {"subject","text","html","to","from"}.
 
 The relay's own planning is used, as if each ALARM opened an incident and each OK resolved one:
-Slack and email get one message per Alertmanager body and kind (resolved and firing alerts of
-one body render a resolve and a trigger), PagerDuty one event per alert. Placeholders stand for
+Slack and email get one message per Alertmanager body (a body with firing and resolved alerts
+renders one "[FIRING:n]" message listing the firing alerts, then the resolved ones under
+"Resolved"), PagerDuty one event per alert (trigger or resolve). Placeholders stand for
 what only a running relay knows: the incident id is derived as the relay derives it (sha256 of
 alarm id and opening time: "inc-" + 20 hex digits) and the acknowledge link is
 https://<actions-url>/ack/<token>, so Slack shows its Acknowledge/Resolve buttons (value: the
@@ -144,7 +145,9 @@ def plan(
     alerts: Sequence[Alert], channel: Channel, *, groups_alerts: bool, config: Config | None
 ) -> list[Notification]:
     """The notifications the relay would send ``channel`` for these alerts, through the relay's
-    own ``plan_notifications`` (grouping per Alertmanager body AND per kind, buttons, incident
+    own ``plan_notifications`` (one message per Alertmanager body on channels that group alerts:
+    the placeholder incidents have no Slack ``ts`` to update, so a body's resolved alerts are
+    listed in its firing message, as a webhook or e-mail channel gets them; buttons, incident
     fields, ack link), as if each ALARM opened an incident and each OK resolved an open one.
     INSUFFICIENT_DATA follows the matched route's ``insufficient_data`` (warn: a warning to Slack
     and e-mail only; page: a trigger; ignore: nothing)."""

@@ -1,5 +1,8 @@
 """E-mail: plain text + HTML, through Amazon SES (v2, raw MIME) or an SMTP server.
 
+One e-mail per Notification: a whole Alertmanager body is one mail; one with firing and
+resolved alerts is titled ``[FIRING:n]`` and lists the resolved ones under "Resolved".
+
 When the alert names one metric, a graph of it (CloudWatch ``GetMetricWidgetImage``) is attached
 inline (``multipart/related`` with a ``cid:`` image). Fetching the graph is best effort: if it
 fails the e-mail goes out without it. Every piece of alarm text is HTML-escaped.
@@ -109,10 +112,17 @@ def _wants_ack(notification: Notification) -> bool:
     )
 
 
-def _alert_lines(notification: Notification) -> list[str]:
-    if len(notification.alerts) <= 1:
-        return []
-    return fmt.capped((fmt.alert_line(a) for a in notification.alerts), MAX_LISTED_ALERTS)
+def _alert_sections(notification: Notification) -> list[tuple[str, list[str]]]:
+    """``[("Alerts (3)", lines)]`` for a group; a mixed one (firing and resolved alerts of one
+    Alertmanager body) ``[("Firing (2)", …), ("Resolved (1)", …)]``; [] for a single alert."""
+    mixed = fmt.is_mixed(notification)
+    return [
+        (
+            f"{heading} ({len(alerts)})",
+            fmt.capped((fmt.alert_line(a, with_state=not mixed) for a in alerts), MAX_LISTED_ALERTS),
+        )
+        for heading, alerts in fmt.alert_sections(notification)
+    ]
 
 
 def render_text(notification: Notification) -> str:
@@ -122,9 +132,8 @@ def render_text(notification: Notification) -> str:
         lines += [alert.description, ""]
     width = max(len(k) for k, _ in _facts(notification))
     lines += [f"{k + ':':<{width + 1}} {fmt.one_line(v)}" for k, v in _facts(notification)]
-    listed = _alert_lines(notification)
-    if listed:
-        lines += ["", f"Alerts ({len(notification.alerts)}):", *(f"  - {line}" for line in listed)]
+    for heading, listed in _alert_sections(notification):
+        lines += ["", f"{heading}:", *(f"  - {line}" for line in listed)]
     if _wants_ack(notification):
         lines += ["", f"Acknowledge: {notification.ack_url}"]
     found = fmt.links(notification)
@@ -155,9 +164,8 @@ def render_html(notification: Notification, *, image_cid: str | None = None) -> 
             f"<td>{e(value)}</td></tr>"
         )
     parts.append("</table>")
-    listed = _alert_lines(notification)
-    if listed:
-        parts.append(f"<h3>Alerts ({len(notification.alerts)})</h3><ul>")
+    for heading, listed in _alert_sections(notification):
+        parts.append(f"<h3>{e(heading)}</h3><ul>")
         parts += [f"<li>{e(line)}</li>" for line in listed]
         parts.append("</ul>")
     if image_cid:

@@ -107,6 +107,8 @@ def one_line(text: str | None) -> str:
 def severity(notification_or_alert: Notification | Alert, default: str | None = None) -> str:
     """critical | error | warning | info, from the ``severity`` label, else ``default``, else by state."""
     alerts = _alerts(notification_or_alert)
+    if isinstance(notification_or_alert, Notification):
+        alerts = firing_alerts(notification_or_alert)  # a resolved member does not raise it
     found = [_SEVERITY_ALIASES.get(str(a.labels.get("severity", "")).strip().lower()) for a in alerts]
     known = [s for s in found if s]
     if known:  # the most severe of the group
@@ -119,6 +121,26 @@ def severity(notification_or_alert: Notification | Alert, default: str | None = 
     if state is AlertState.OK:
         return "info"
     return "critical"
+
+
+def resolved_alerts(notification: Notification) -> tuple[Alert, ...]:
+    """The alerts of a TRIGGER that have already resolved: one Alertmanager body with firing and
+    resolved alerts is ONE message (firing listed first, then these under "Resolved"); () for
+    every other notification (a RESOLVE's alerts are what it is about, not a part of it)."""
+    if notification.kind is not NotificationKind.TRIGGER:
+        return ()
+    return tuple(a for a in notification.alerts if a.state is AlertState.OK)
+
+
+def firing_alerts(notification: Notification) -> tuple[Alert, ...]:
+    """The alerts a notification is about, without a mixed TRIGGER's resolved ones."""
+    firing = tuple(a for a in notification.alerts if a.state is not AlertState.OK)
+    return firing if firing and resolved_alerts(notification) else notification.alerts
+
+
+def is_mixed(notification: Notification) -> bool:
+    """A TRIGGER listing firing and resolved alerts of one Alertmanager body."""
+    return bool(resolved_alerts(notification)) and bool(firing_alerts(notification))
 
 
 def status_word(notification: Notification) -> str:
@@ -171,10 +193,12 @@ def display_name(notification: Notification) -> str:
 
 
 def title(notification: Notification) -> str:
-    """``[FIRING] uptime-api-availability`` / ``[FIRING:3] HighErrorRate`` (one line, untruncated)."""
+    """``[FIRING] uptime-api-availability`` / ``[FIRING:3] HighErrorRate`` (one line, untruncated).
+    A mixed TRIGGER counts its firing alerts only, as Alertmanager's own Slack template does
+    (``[FIRING:2] HighErrorRate`` for two firing and one resolved, ``[FIRING:1]`` for one)."""
     word = status_word(notification)
-    count = len(notification.alerts)
-    if count > 1:
+    count = len(firing_alerts(notification))
+    if count > 1 or is_mixed(notification):
         word = f"{word}:{count}"
     return one_line(f"[{word}] {display_name(notification)}")
 
@@ -317,15 +341,27 @@ def links(notification: Notification) -> list[Link]:
     return out
 
 
-def alert_line(alert: Alert) -> str:
-    """``name — reason`` on one line, for lists of grouped alerts (unescaped, untruncated)."""
+def alert_line(alert: Alert, *, with_state: bool = True) -> str:
+    """``name — reason`` on one line, for lists of grouped alerts (unescaped, untruncated); a
+    state other than ALARM is named first (``[OK] …``) unless ``with_state`` is False (the list
+    it is in is headed by its state)."""
     label = alert.name
     instance = alert.labels.get("instance")
     if instance and instance not in label:
         label = f"{label} ({instance})"
     text = alert.annotations.get("summary") or alert.annotations.get("description") or alert.reason
-    state = "" if alert.state is AlertState.ALARM else f"[{alert.state.value}] "
+    state = "" if alert.state is AlertState.ALARM or not with_state else f"[{alert.state.value}] "
     return one_line(f"{state}{label} — {text}" if text else f"{state}{label}")
+
+
+def alert_sections(notification: Notification) -> list[tuple[str, tuple[Alert, ...]]]:
+    """The alert lists a grouped message shows, each with its heading: ``[("Alerts", all)]``, or
+    for a mixed TRIGGER ``[("Firing", …), ("Resolved", …)]``; [] for a single alert."""
+    if len(notification.alerts) <= 1:
+        return []
+    if is_mixed(notification):
+        return [("Firing", firing_alerts(notification)), ("Resolved", resolved_alerts(notification))]
+    return [("Alerts", notification.alerts)]
 
 
 def capped(items: Iterable[str], limit: int) -> list[str]:

@@ -1,7 +1,8 @@
 """Slack: an incoming webhook, or a bot token (chat.postMessage / chat.update) for updatable messages.
 
 One Slack message per Notification (a whole Alertmanager group is one message listing its
-alerts). With a bot token the first send returns handles ``{"channel", "ts"}``; a later RESOLVE
+alerts; a body with firing and resolved alerts is one TRIGGER titled ``[FIRING:n]`` listing the
+firing alerts, then the resolved ones under "Resolved", buttons acting on the firing ones only). With a bot token the first send returns handles ``{"channel", "ts"}``; a later RESOLVE
 or ACKNOWLEDGE carrying those handles rewrites the original message (state, colour, buttons
 removed) with ``chat.update`` and replies in its thread. Webhook messages cannot be updated, so
 there the follow-up is a new message.
@@ -208,6 +209,14 @@ def still_firing(notification: Notification) -> int:
         return 0
 
 
+def _counts(notification: Notification) -> str:
+    """`` · 3 alerts`` / `` · 2 firing, 1 resolved`` for a group, "" for a single alert."""
+    if fmt.is_mixed(notification):
+        firing, resolved = fmt.firing_alerts(notification), fmt.resolved_alerts(notification)
+        return f" · {len(firing)} firing, {len(resolved)} resolved"
+    return f" · {len(notification.alerts)} alerts" if len(notification.alerts) > 1 else ""
+
+
 def _names(notification: Notification, limit: int = 3) -> str:
     names = list(dict.fromkeys(a.name for a in notification.alerts))
     shown = ", ".join(escape(fmt.one_line(n)) for n in names[:limit])
@@ -318,12 +327,18 @@ class SlackNotifier:
             {"type": "section", "fields": [_mrkdwn(f, MAX_FIELD_TEXT) for f in fields[:MAX_FIELDS]]}
         )
 
-        if len(notification.alerts) > 1:
+        mixed = fmt.is_mixed(notification)
+        for heading, listed in fmt.alert_sections(notification):
+            # a mixed group lists its firing alerts, then its resolved ones under "Resolved"
             lines = fmt.capped(
-                (f"• {escape(fmt.truncate(fmt.alert_line(a), 300))}" for a in notification.alerts),
+                (
+                    f"• {'✅ ' if mixed and heading == 'Resolved' else ''}"
+                    f"{escape(fmt.truncate(fmt.alert_line(a, with_state=not mixed), 300))}"
+                    for a in listed
+                ),
                 MAX_LISTED_ALERTS,
             )
-            header = f"*Alerts ({len(notification.alerts)})*"
+            header = f"*{heading} ({len(listed)})*"
             blocks.append({"type": "section", "text": _mrkdwn("\n".join([header, *lines]))})
 
         found = fmt.links(notification)
@@ -381,8 +396,7 @@ class SlackNotifier:
                 {
                     "color": fmt.colour(notification),
                     "fallback": _cut_mrkdwn(escape(title), MAX_HEADER),
-                    "text": f"{state} · severity {sev}"
-                    + (f" · {len(notification.alerts)} alerts" if len(notification.alerts) > 1 else ""),
+                    "text": f"{state} · severity {sev}" + _counts(notification),
                 }
             ],
         }
