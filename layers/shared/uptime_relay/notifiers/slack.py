@@ -209,6 +209,20 @@ def still_firing(notification: Notification) -> int:
         return 0
 
 
+def _alert_list(header: str, alerts, marker: str, *, with_state: bool) -> str:
+    """A heading and one bullet per alert (at most ``MAX_LISTED_ALERTS``, then "and N more"),
+    each line cut so that the whole list, "and N more" included, fits one section's text."""
+    shown = list(alerts[:MAX_LISTED_ALERTS])
+    more = len(alerts) - len(shown)
+    tail = f"and {more} more" if more else ""
+    room = MAX_SECTION_TEXT - len(header) - len(tail) - 2
+    per_line = max(20, min(300, room // max(1, len(shown)) - len(marker) - 3))
+    lines = [
+        f"• {marker}{_cut_mrkdwn(escape(fmt.alert_line(a, with_state=with_state)), per_line)}" for a in shown
+    ]
+    return "\n".join([header, *lines, *([tail] if tail else [])])
+
+
 def _counts(notification: Notification) -> str:
     """`` · 3 alerts`` / `` · 2 firing, 1 resolved`` for a group, "" for a single alert."""
     if fmt.is_mixed(notification):
@@ -330,16 +344,9 @@ class SlackNotifier:
         mixed = fmt.is_mixed(notification)
         for heading, listed in fmt.alert_sections(notification):
             # a mixed group lists its firing alerts, then its resolved ones under "Resolved"
-            lines = fmt.capped(
-                (
-                    f"• {'✅ ' if mixed and heading == 'Resolved' else ''}"
-                    f"{escape(fmt.truncate(fmt.alert_line(a, with_state=not mixed), 300))}"
-                    for a in listed
-                ),
-                MAX_LISTED_ALERTS,
-            )
-            header = f"*{heading} ({len(listed)})*"
-            blocks.append({"type": "section", "text": _mrkdwn("\n".join([header, *lines]))})
+            marker = "✅ " if mixed and heading == "Resolved" else ""
+            text = _alert_list(f"*{heading} ({len(listed)})*", listed, marker, with_state=not mixed)
+            blocks.append({"type": "section", "text": _mrkdwn(text)})
 
         found = fmt.links(notification)
         if found:
