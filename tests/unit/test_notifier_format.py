@@ -137,6 +137,20 @@ def test_titles_count_grouped_alerts_and_stay_on_one_line():
 
 
 # ------------------------------------------------------------------------------- HTTP helpers
+def test_a_mixed_group_counts_and_rates_only_its_firing_alerts():
+    firing = [alarm(id=f"a{n}", name="HighErrorRate", labels={"severity": "warning"}) for n in range(2)]
+    resolved = alarm(id="r", name="HighErrorRate", state=AlertState.OK, labels={"severity": "critical"})
+    mixed = note(alerts=[*firing, resolved])
+    assert fmt.title(mixed) == "[FIRING:2] HighErrorRate"
+    assert fmt.severity(mixed) == "warning"  # the resolved critical one no longer fires
+    assert [h for h, _ in fmt.alert_sections(mixed)] == ["Firing", "Resolved"]
+    assert fmt.title(note(alerts=[firing[0], resolved])) == "[FIRING:1] HighErrorRate"
+    # a RESOLVE's alerts are what it is about: one section, counted as before
+    done = note(NotificationKind.RESOLVE, alerts=[resolved, resolved])
+    assert fmt.title(done) == "[RESOLVED:2] HighErrorRate" and not fmt.is_mixed(done)
+    assert [h for h, _ in fmt.alert_sections(done)] == ["Alerts"]
+
+
 def test_retry_after_accepts_seconds_and_http_dates_and_ignores_garbage():
     later = format_datetime(clock.now() + timedelta(seconds=90), usegmt=True)
 

@@ -152,6 +152,20 @@ def test_a_body_resolving_one_alert_and_opening_another_is_one_webhook_message_a
     assert ("notified", "slack", "resolve sent") in [(e.kind, e.channel, e.detail) for e in first.timeline]
 
 
+def test_the_one_message_says_how_many_of_the_earlier_message_still_fire(receiver, smtp):
+    world = World(receiver, f'{{type: slack, webhook_url: "{receiver.url}/hook"}}', smtp)
+    world.body(member(1), member(2), member(3))
+
+    world.body(member(1, "resolved"), member(2), member(3), member(4))  # 2 and 3 fire on, unchanged
+
+    [_, message] = world.json("/hook")
+    assert message["text"].startswith("[FIRING:1] HighErrorRate")
+    assert "2 other alerts of this group still firing (earlier message)" in json.dumps(message)
+    assert buttons(message) == {"ack": iid(4), "resolve": iid(4)}
+    text = smtp.messages[1].get_body(("plain",)).get_content()
+    assert "Still firing:" in text and "2 other alerts of this group (earlier message)" in text
+
+
 def test_a_bot_message_is_still_updated_and_the_new_alerts_go_out_as_one_message(receiver):
     world = World(
         receiver,

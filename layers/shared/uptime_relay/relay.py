@@ -689,6 +689,11 @@ def _group_notification(
         members = group_incident_ids(acting)
         if members:
             handles[GROUP_HANDLE] = list(members)
+        folded = [s for s in group if s.kind is not first.kind]
+        if folded and still_firing is not None:
+            # a resolved member's earlier message may have named others that are not in this
+            # body's message (still firing, so unchanged): say how many (``still_firing``)
+            _count_earlier_group(handles, group, folded, still_firing)
     elif first.kind is NotificationKind.RESOLVE and handles.get(GROUP_HANDLE) and still_firing is not None:
         resolving = {s.incident.id for s in group if s.incident is not None}
         others = [str(i) for i in handles[GROUP_HANDLE] if str(i) not in resolving]
@@ -708,6 +713,28 @@ def _group_notification(
         mentions=tuple(dict.fromkeys(m for s in group for m in s.mentions)),
         handles=handles,
     )
+
+
+def _count_earlier_group(
+    handles: dict[str, Any],
+    group: list[_Send],
+    folded: list[_Send],
+    still_firing: Callable[[Sequence[str]], int],
+) -> None:
+    """On a mixed TRIGGER: ``handles["still_firing"]`` = how many incidents of the resolved
+    members' earlier grouped messages, not listed in this one, are still open (unknown: unset)."""
+    listed = {s.incident.id for s in group if s.incident is not None}
+    earlier: dict[str, None] = {}
+    for send in folded:
+        recorded = _handles_of(send.incident, send.channel).get(GROUP_HANDLE)
+        if isinstance(recorded, list | tuple):
+            earlier.update(dict.fromkeys(str(i) for i in recorded if i and str(i) not in listed))
+    if not earlier:
+        return
+    try:
+        handles[STILL_FIRING_HANDLE] = int(still_firing(list(earlier)))
+    except Exception:
+        log.warning("could not tell whether the rest of the earlier group still fires", exc_info=True)
 
 
 def _recipient(config: Config | None, channel: str, email_to: Iterable[str]) -> str | None:

@@ -94,6 +94,14 @@ def _facts(notification: Notification) -> list[tuple[str, str]]:
     still = (notification.handles or {}).get("still_firing")
     if notification.kind is NotificationKind.RESOLVE and isinstance(still, int) and still > 0:
         facts.append(("Still firing", f"{still} other alert{'s' if still != 1 else ''} of this group"))
+    earlier = fmt.earlier_still_firing(notification)
+    if earlier:
+        facts.append(
+            (
+                "Still firing",
+                f"{earlier} other alert{'s' if earlier != 1 else ''} of this group (earlier message)",
+            )
+        )
     if notification.escalation_step is not None:
         facts.append(("Escalation step", str(notification.escalation_step + 1)))
     if alert.region:

@@ -143,6 +143,17 @@ def is_mixed(notification: Notification) -> bool:
     return bool(resolved_alerts(notification)) and bool(firing_alerts(notification))
 
 
+def earlier_still_firing(notification: Notification) -> int:
+    """On a mixed TRIGGER: how many alerts of the resolved members' earlier message, not listed
+    in this one, still fire (``handles["still_firing"]``, set by the relay; 0 when unknown)."""
+    if not is_mixed(notification):
+        return 0
+    try:
+        return max(0, int((notification.handles or {}).get("still_firing") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
 def status_word(notification: Notification) -> str:
     """The one-word state shown in titles: FIRING, RESOLVED, ACKNOWLEDGED, ESCALATED, NO DATA."""
     kind = notification.kind

@@ -303,6 +303,11 @@ class SlackNotifier:
             lead.append(f"*Escalated* (step {notification.escalation_step + 1}): still not acknowledged.")
         elif kind is NotificationKind.WARNING:
             lead.append("*No data*: the alarm cannot tell whether the check is healthy.")
+        earlier = fmt.earlier_still_firing(notification)
+        if earlier:
+            lead.append(
+                f"{earlier} other alert{'s' if earlier != 1 else ''} of this group still firing (earlier message)."
+            )
         description = alert.description if len(notification.alerts) == 1 else None
         if description and alert.source is AlertSource.FALLBACK:
             # unrecognised input: show what arrived, line breaks kept, as a code block
