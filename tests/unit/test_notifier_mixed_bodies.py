@@ -6,9 +6,13 @@ its own follow-up (edit + thread reply); PagerDuty stays one event per alert."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
@@ -26,7 +30,7 @@ from uptime_relay.notifiers.slack import (
     MAX_SECTION_TEXT,
     SlackNotifier,
 )
-from uptime_relay.relay import Relay
+from uptime_relay.relay import Relay, Send, plan_notifications
 from uptime_relay.testing.receivers import HttpReceiver, Reply, SmtpReceiver
 from uptime_relay.testing.relay_kit import alertmanager_body
 
@@ -229,3 +233,62 @@ def test_a_large_mixed_body_stays_within_slacks_block_kit_limits():
     assert "and 30 more" in listed and "and 50 more" in listed
     assert "<!channel>" not in json.dumps(message)
     assert message["attachments"][0]["text"].endswith("40 firing, 60 resolved")
+
+
+# ------------------------------------------------------------------ plan_notifications, any batch
+@dataclass(frozen=True)
+class FakeIncident:
+    id: str
+    opened_at: datetime | None = None
+    handles: dict = field(default_factory=dict)
+
+
+@st.composite
+def batches(draw):
+    sends = []
+    for n in range(draw(st.integers(1, 12))):
+        kind = draw(st.sampled_from([NotificationKind.TRIGGER, NotificationKind.RESOLVE]))
+        channel = draw(st.sampled_from(["slack", "mail", "pd"]))
+        body = draw(st.sampled_from(["body-a", "body-b"]))
+        ts = draw(st.booleans()) and kind is NotificationKind.RESOLVE and channel == "slack"
+        state = AlertState.ALARM if kind is NotificationKind.TRIGGER else AlertState.OK
+        alert = Alert(AlertSource.ALERTMANAGER, f"fp{n}", "X", state, "r", T0, extra={"group_key": body})
+        handles = {channel: {"channel": "C1", "ts": f"17.{n}"}} if ts else {}
+        sends.append(Send(kind, channel, alert, FakeIncident(f"inc-{n}", T0, handles)))
+    return sends
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches())
+def test_every_send_is_planned_once_and_a_body_is_one_message_unless_a_message_can_be_updated(sends):
+    plans = plan_notifications(None, sends, groups_alerts=lambda channel: channel != "pd")
+
+    covered = [id(s) for p in plans for s in p.sends]
+    assert sorted(covered) == sorted(id(s) for s in sends)
+    for p in plans:
+        note, kinds = p.notification, [s.kind for s in p.sends]
+        if p.channel == "pd":
+            assert len(p.sends) == 1 and note.kind is kinds[0]
+            continue
+        firing = [s.incident.id for s in p.sends if s.kind is NotificationKind.TRIGGER]
+        assert note.kind is kinds[0] and kinds == sorted(
+            kinds, key=lambda k: k is not NotificationKind.TRIGGER
+        )
+        if note.kind is NotificationKind.TRIGGER:  # its incident and buttons: the firing ones
+            assert note.incident_id == firing[0]
+            assert set(note.handles.get("incidents", firing)) == set(firing)
+        if note.kind is NotificationKind.RESOLVE:  # only a message that can be updated, or no firing
+            has_ts = all(s.incident.handles.get(p.channel, {}).get("ts") for s in p.sends)
+            has_trigger = any(
+                s.kind is NotificationKind.TRIGGER
+                and s.channel == p.channel
+                and s.alert.extra["group_key"] == p.sends[0].alert.extra["group_key"]
+                for s in sends
+            )
+            assert has_ts or not has_trigger
+    messages = Counter(
+        (p.channel, p.sends[0].alert.extra["group_key"])
+        for p in plans
+        if p.channel != "pd" and p.notification.kind is NotificationKind.TRIGGER
+    )
+    assert all(count == 1 for count in messages.values())
