@@ -12,9 +12,10 @@ re-decided on a lost race), and notify only when something really changed:
 - duplicates, stale and joined alerts -> nothing (noted on the timeline where useful);
 - silenced -> recorded on the timeline, nobody paged.
 
-Alertmanager alerts of one body (same ``extra["group_key"]``) that change the same way together
-become one message on channels whose notifier ``groups_alerts`` (Slack, e-mail) and one event per
-alert elsewhere (PagerDuty): ``plan_notifications``, a pure function ``uptime-relay render``
+Alertmanager alerts of one body (same ``extra["group_key"]``) become one message on channels whose
+notifier ``groups_alerts`` (Slack, e-mail): its firing alerts, then its resolved ones, unless a
+resolved alert has a bot message of its own to edit (that one is edited and threaded); elsewhere
+(PagerDuty) one event per alert: ``plan_notifications``, a pure function ``uptime-relay render``
 calls too. A grouped message names its incidents (``handles["incidents"]``, stored with every
 member's handles) so its buttons act on all of them, and a member's resolve says how many still
 fire (``handles["still_firing"]``) so the message stays FIRING until the last one resolves.
@@ -510,7 +511,11 @@ class Relay:
             first = group[0]
             # a grouped message's handles name every incident it covers: buttons act on all of
             # them, and a member's resolve knows how many are still firing
-            members = group_incident_ids(group) if first.kind is NotificationKind.TRIGGER else ()
+            members = (
+                group_incident_ids([s for s in group if s.kind is NotificationKind.TRIGGER])
+                if first.kind is NotificationKind.TRIGGER
+                else ()
+            )
             if first.email_to:
                 planned = PlannedSend(first.channel, first.send_key, first.mentions, first.email_to)
                 outcome = deliver_planned(self.dispatcher, self.config, planned, notification)
