@@ -227,3 +227,20 @@ def test_status_ranges_read_back_as_written():
     assert str(StatusRange(200, 399)) == "2xx, 3xx"  # the default: no half hidden
     assert str(StatusRange(200, 299)) == "2xx"
     assert str(StatusRange(204, 204)) == "204"
+
+
+def test_http_settings_on_a_tcp_check_are_refused_rather_than_ignored():
+    errors = errors_of(
+        """\
+        checks:
+          - name: db
+            tcp: db.internal:5432
+            method: POST
+            expect: {status: 200, max_latency: 200ms}
+        """
+    )
+    assert errors == [
+        "uptime.yaml:4: checks[0].method: 'method' does not apply to a tcp check (it only connects)",
+        "uptime.yaml:5: checks[0].expect.status: 'status' does not apply to a tcp check "
+        "(it only connects; max_latency does)",
+    ]

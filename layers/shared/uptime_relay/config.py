@@ -436,6 +436,8 @@ CHECK_KEYS = (
     "latency_metric",
 )
 EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days")
+TCP_IGNORED_KEYS = ("method", "headers", "body", "follow_redirects", "max_redirects", "verify_tls", "ca_file")
+TCP_IGNORED_EXPECT = ("status", "body_contains", "body_regex", "json", "cert_min_days")
 CHANNEL_KEYS = {
     "slack": ("type", "webhook_url", "bot_token", "channel", "mention", "api_url"),
     "pagerduty": ("type", "routing_key", "events_url", "severity", "webhook_secret"),
@@ -654,6 +656,23 @@ def _check(v: _Validator, checks: PosList, index: int, value: Any) -> Check | No
         kwargs["ca_file"] = v.string(data, "ca_file", f"{path}.ca_file", data["ca_file"])
     if "expect" in data:
         kwargs["expect"] = _expect(v, data, f"{path}.expect", data["expect"])
+    if "tcp" in data and "url" not in data:
+        # a tcp check only connects: HTTP settings would be silently ignored, so refuse them
+        for key in TCP_IGNORED_KEYS:
+            if key in data:
+                v.error(
+                    data, key, f"{path}.{key}", f"{key!r} does not apply to a tcp check (it only connects)"
+                )
+        expect = data.get("expect")
+        if isinstance(expect, dict):
+            for key in expect:
+                if key in TCP_IGNORED_EXPECT:
+                    v.error(
+                        expect,
+                        key,
+                        f"{path}.expect.{key}",
+                        f"{key!r} does not apply to a tcp check (it only connects; max_latency does)",
+                    )
     if "labels" in data:
         kwargs["labels"] = v.labels(data, "labels", f"{path}.labels", data["labels"])
     if "runbook" in data:
