@@ -134,18 +134,33 @@ def _self_invoker(function_name: str | None, client: Any = None) -> Any:
 
 
 _relay_cache: list[Any] = []
+# the Lambda context of the invocation being handled: the Alertmanager intake reads its time left
+_invocation: dict[str, Any] = {"context": None}
+
+
+def _time_left_of(context: Any) -> Any:
+    """``() -> seconds left`` in this invocation from the Lambda context, or None outside Lambda."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return lambda: remaining() / 1000.0
 
 
 def _relay_alerts(config: Any, secrets: Any, alerts: list[Any]) -> Any:
     """Alertmanager intake: the same relay the SNS-triggered function runs (same table, DLQ, ack
     links), built on first use. Raises when an alert could not be recorded, so the webhook gets
-    a 500 and Alertmanager retries."""
+    a 500 and Alertmanager retries.
+
+    The dispatcher gets this invocation's time left (as the SNS-triggered relay does): a retry
+    wait that cannot end before the function's timeout dead-letters the delivery instead of the
+    function being killed mid-way."""
     from uptime_relay import clock
     from uptime_relay.relay import RelayError, build_relay_from_env
 
     if not _relay_cache:
         _relay_cache.append(build_relay_from_env(config=config, secrets=secrets).relay)
     relay = _relay_cache[0]
+    relay.dispatcher.time_left = _time_left_of(_invocation["context"])
     results = relay.handle([relay.enrich(alert) for alert in alerts], clock.now())
     failed = [r for r in results if r.action == "error"]
     if failed:
@@ -190,6 +205,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         job = event[FOLLOW_UP_EVENT_KEY]
         outcomes = _deps().run_follow_up(job if isinstance(job, dict) else {}, on_change=_patient_notifier())
         return {"followed_up": len(outcomes or [])}
+    _invocation["context"] = context
     _learn_own_url(event)
     method, path, headers, body = to_request(event)
     response = _deps().handle(method, path, headers, body)

@@ -383,3 +383,54 @@ def test_a_cli_ack_dead_letters_a_refused_follow_up_on_the_stacks_queue(
     assert store.get(incident.id).status == "acknowledged"
     messages = aws("sqs").receive_message(QueueUrl=outputs["NotificationDeadLetterQueueUrl"])["Messages"]
     assert "pd-primary" in messages[0]["Body"]
+
+
+class SteppingClock:
+    """A clock whose sleep moves time on at once: waits are recorded, never spent."""
+
+    def __init__(self):
+        self.at = datetime.now(UTC)
+        self.slept: list[float] = []
+
+    def now(self):
+        return self.at
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.at += timedelta(seconds=seconds)
+
+
+def test_an_alertmanager_delivery_that_cannot_finish_before_the_timeout_is_dead_lettered(
+    app, store, aws, tmp_path, monkeypatch
+):
+    from uptime_relay import clock
+
+    queue_url = aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    monkeypatch.setenv("DLQ_URL", queue_url)
+    monkeypatch.setenv("ALERTMANAGER_TOKEN_REF", "env:AM_TOKEN")
+    monkeypatch.setenv("AM_TOKEN", "am-token-for-tests")
+    body = (ROOT / "events" / "alertmanager-webhook-firing.json").read_bytes()
+    headers = {"content-type": "application/json", "authorization": "Bearer am-token-for-tests"}
+    # Slack asks to come back in 10 s; the function (Timeout 15 s) cannot wait that long and
+    # still finish: the message goes to the dead-letter queue instead of the function being killed
+    with HttpReceiver(Reply(429, "rate_limited", {"Retry-After": "10"})) as slack:
+        config = tmp_path / "uptime.yaml"
+        config.write_text(
+            f"channels:\n  ops: {{type: slack, webhook_url: '{slack.url}/hook'}}\nroutes:\n  - notify: [ops]\n"
+        )
+        monkeypatch.setenv("UPTIME_CONFIG", str(config))
+        app._deps.cache_clear()
+        fake = SteppingClock()
+        previous = clock.install(fake)
+        try:
+            context = LambdaContext("uptime-relay-actions", timeout_s=15.0)
+            result = app.lambda_handler(function_url_event("POST", "/alertmanager", headers, body), context)
+        finally:
+            clock.install(previous)
+        assert result["statusCode"] == 200
+        assert len(slack.to("/hook")) == 1  # tried once, not again after a 10 s wait
+    assert fake.slept == []
+    messages = aws("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    (record,) = [json.loads(m["Body"]) for m in messages]
+    assert "no time left" in json.dumps(record)
+    assert all(i.status == "open" for i in store.list())

@@ -232,4 +232,4 @@ def test_an_unresolvable_routing_key_fails_naming_the_reference_only():
         assert receiver.requests == []
 
     assert KEY_REF in str(caught.value)
-    assert caught.value.permanent is False
+    assert caught.value.permanent is True  # a reference that does not exist: retrying cannot help

@@ -391,7 +391,7 @@ class EmailNotifier:
         except Exception as exc:
             raise DeliveryError(
                 f"email channel {channel.name}: SMTP credentials could not be resolved ({type(exc).__name__}: {exc})",
-                permanent=False,
+                permanent=bool(getattr(exc, "permanent", False)),
             ) from None
         hidden += [v for v in (username, password) if v]
         try:

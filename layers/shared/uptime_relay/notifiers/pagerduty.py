@@ -164,7 +164,7 @@ class PagerDutyNotifier:
         except Exception as exc:  # resolver errors name the reference, never the value
             raise DeliveryError(
                 f"pagerduty channel {channel.name}: routing_key could not be resolved ({type(exc).__name__}: {exc})",
-                permanent=False,
+                permanent=bool(getattr(exc, "permanent", False)),
             ) from None
         url = str(channel.get("events_url") or DEFAULT_EVENTS_URL)
         status = None

@@ -551,7 +551,7 @@ def _resolve(secrets: SecretResolver, channel: Channel, key: str) -> str:
     except Exception as exc:  # a missing secret is a configuration problem; say which reference
         raise DeliveryError(
             f"slack channel {channel.name}: {key} could not be resolved ({type(exc).__name__}: {exc})",
-            permanent=False,
+            permanent=bool(getattr(exc, "permanent", False)),
         ) from None
 
 
