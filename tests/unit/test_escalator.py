@@ -296,11 +296,15 @@ def test_a_permanent_failure_is_dead_lettered_at_once_and_not_retried():
     assert world.sent == []
 
 
-def test_an_incident_opened_silenced_never_escalates():
+def test_an_incident_opened_silenced_pages_when_its_silence_ends_and_then_escalates_from_there():
     world = World()
-    iid = world.open(silenced="silence s1 by ana")
-    assert world.store.get(iid).due_at is None
-    assert world.run(120) == []
+    silence = Silence("s1", {"check": "api"}, T0, T0 + timedelta(minutes=45), "ana", "deploy")
+    iid = world.open(silenced=silence.describe())
+    assert world.run(44, silences=[silence]) == []  # held while the silence lasts
+    resumed = world.run(60, silences=[silence])
+    assert resumed[:2] == [(45, "slack-critical"), (55, "pd-primary")]  # page, then step 2 10 min later
+    assert world.sent[0][2].kind is NotificationKind.TRIGGER
+    assert world.store.get(iid).escalation_anchor == T0 + timedelta(minutes=45)
 
 
 def test_a_silence_holds_the_escalation_and_it_resumes_after_the_silence_expires():

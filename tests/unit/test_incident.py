@@ -117,17 +117,25 @@ def test_insufficient_data_in_page_mode_opens_like_an_alarm():
     assert t.action is Action.OPENED
 
 
-def test_a_silenced_alarm_opens_an_incident_that_pages_nobody():
+def test_a_silenced_alarm_opens_an_incident_with_its_first_page_held_until_the_silence_is_rechecked():
     plan = OpeningPlan(
         name="api",
         route_channels=("pd",),
         policy="critical",
         cursor=Cursor(1, 0, T0 + timedelta(minutes=10)),
         silenced="maintenance nightly",
+        hold_until=T0 + timedelta(minutes=1),
     )
     t = decide(None, None, alert(AlertState.ALARM, T0), plan=plan)
-    assert t.incident.silenced and t.incident.route_channels == () and t.incident.due_at is None
-    assert [e.kind for e in t.incident.timeline] == ["opened", "silenced"]
+    incident = t.incident
+    assert incident.silenced and incident.route_channels == ("pd",) and incident.pending == ("pd",)
+    # nothing is sent now; the sweep looks again at the hold's end, and the policy waits for the page
+    assert incident.due_at == incident.pending_until == T0 + timedelta(minutes=1)
+    assert incident.cursor_held and incident.held_due_at is None
+    assert [(e.kind, e.detail) for e in incident.timeline][1] == (
+        "silenced",
+        "maintenance nightly; first page held until it ends",
+    )
 
 
 def test_an_acknowledged_incident_is_still_resolved_by_ok():

@@ -204,8 +204,11 @@ def test_a_silenced_alarm_is_recorded_and_pages_nobody():
     assert result["results"][0]["silenced"] == "silence by alice until 11:00"
     assert world.sent() == []
     [incident] = world.store.list()
-    assert incident.silenced and incident.due_at is None
+    # the first page is held, not dropped: the escalation sweep re-checks the silence at due_at
+    assert incident.silenced and incident.cursor_held and incident.pending
+    assert incident.due_at == incident.pending_until and incident.due_at is not None
     assert [e.kind for e in incident.timeline] == ["opened", "silenced"]
+    assert incident.timeline[1].detail.startswith("silence by alice until 11:00")
     world.sns(api("OK", T0 + timedelta(minutes=5)))
     assert world.sent() == [] and world.store.list() == []
 

@@ -4,8 +4,8 @@ For each incident the store reports due (``store.due(now)``, the sparse ``due`` 
 
 1. Skip what must not escalate: not ``open`` (acknowledged or resolved; the store also drops
    ``due_at`` then), not yet due, or a policy that no longer exists (escalation stopped, noted).
-   An incident opened silenced stops escalating; one covered *now* by a silence or maintenance
-   window is held: the same step is re-armed ``HOLD_S`` later, so escalation resumes if the
+   An incident opened silenced has its first page held (point 7); one covered *now* by a
+   silence or maintenance window is held: the same step is re-armed ``HOLD_S`` later, so escalation resumes if the
    incident outlives the window.
 2. CLAIM the step: re-arm the SAME step a lease ahead (``due_at = now + lease``, 2 minutes or
    the invocation's remaining time + 5 s) with a conditional write that holds only while the
@@ -52,6 +52,17 @@ For each incident the store reports due (``store.due(now)``, the sparse ``due`` 
    the still-pending targets (``opening_sends``: the same plan as step sends, people's e-mail
    included), records the outcomes and restores the escalation cursor. A sender that dies after
    settling but before restoring is finished by the next sweep.
+7. A first page held by a silence. An incident that opens inside a maintenance window or an
+   active one-off silence is committed ``silenced`` with its first-page sends pending and
+   ``due_at`` = ``pending_until`` = the next check (``SILENCE_RECHECK_S``: every sweep, so a
+   silence ended early with ``silence end`` pages at the next sweep). While it is still covered,
+   the sweep moves the check a minute on (``hold_silenced``, conditional on the hold it read; no
+   timeline entry). Once nothing covers it and it is still open, ``unsilence`` (conditional on
+   the same hold: one sweep wins) clears ``silenced``, takes the page under a lease, and sets the
+   escalation cursor counted from now (the policy runs as if the incident opened now); the
+   sweep then sends the TRIGGER exactly as in 6 (``opening_sends``) and restores the cursor. A
+   sweep that dies after ``unsilence`` leaves an ordinary pending first page: 6 finishes it.
+   Resolved or acknowledged inside the window: it leaves the due index, nobody is paged.
 """
 
 from __future__ import annotations
@@ -78,6 +89,7 @@ log = logging.getLogger(__name__)
 
 RETRY_S = 60.0
 HOLD_S = 300.0
+SILENCE_RECHECK_S = 60.0  # a first page held by a silence is re-checked this often (once a sweep)
 MAX_STEP_ATTEMPTS = 3
 STEP_LEASE_S = 120.0  # a claimed step is due again this long after a sweep died holding it
 SWEEP_RESERVE_S = 10.0  # no new step is claimed with less than this left in the invocation
@@ -447,6 +459,11 @@ def _sweep_one(
     if incident.due_at is None or incident.due_at > now:
         report.skipped.append((iid, "not due"))
         return
+    if incident.silenced and getattr(incident, "cursor_held", False):
+        _silenced_opening(
+            config, store, dispatcher, now, incident, report, ack_url_for=ack_url_for, silences=silences
+        )
+        return
     if getattr(incident, "cursor_held", False) or (incident.pending and incident.pending_until is not None):
         _first_page(config, store, dispatcher, now, incident, report, ack_url_for=ack_url_for)
         return
@@ -669,6 +686,69 @@ def _first_page(
         report.skipped.append((iid, "first page claimed by another sender, or incident closed"))
         return
     log.warning("incident %s: first page to %s was never sent; sending it now", iid, list(incident.pending))
+    _send_first_page(config, store, dispatcher, now, incident, report, ack_url_for=ack_url_for)
+
+
+def _silenced_opening(
+    config: Config,
+    store: Any,
+    dispatcher: Any,
+    now: datetime,
+    incident: Any,
+    report: SweepReport,
+    *,
+    ack_url_for: Callable[[Any], str | None] | None,
+    silences: _LazySilences,
+) -> None:
+    """A first page held because the incident opened silenced (point 7 of the module docstring)."""
+    iid = incident.id
+    why = is_silenced(incident.labels, now, silences.get(), config.maintenance)
+    if why is not None:
+        until = now + timedelta(seconds=SILENCE_RECHECK_S)
+        if store.hold_silenced(iid, expected_until=incident.pending_until, until=until):
+            report.skipped.append((iid, f"first page held: {why}"))
+        else:
+            report.skipped.append((iid, "first page hold moved by another sweep, or incident closed"))
+        return
+    from .domain.escalation import initial_cursor
+    from .relay import first_page_lease
+
+    policy = config.escalation_policies.get(incident.policy or "")
+    cursor = initial_cursor(policy, now) if policy is not None else None
+    entry = TimelineEntry(now, "unsilenced", "silence over and the alarm still open: sending the first page")
+    if not store.unsilence(
+        iid,
+        expected_until=incident.pending_until,
+        until=now + first_page_lease(dispatcher),
+        step=cursor.step if cursor is not None else incident.step,
+        round=cursor.round if cursor is not None else incident.round,
+        held_due_at=cursor.due_at if cursor is not None else None,
+        anchor=now,  # the policy runs from the first page, as if the incident opened now
+        entries=[entry],
+    ):
+        report.skipped.append((iid, "first page taken by another sweep, or incident closed"))
+        return
+    fresh = _fresh(store, incident)
+    log.info("incident %s: silence over; first page to %s", iid, list(fresh.pending))
+    if not fresh.pending:  # nobody to page at open: just start the policy
+        store.release_hold(iid, due_at=fresh.held_due_at)
+        report.skipped.append((iid, "silence over: nothing to page at open; escalation started"))
+        return
+    _send_first_page(config, store, dispatcher, now, fresh, report, ack_url_for=ack_url_for)
+
+
+def _send_first_page(
+    config: Config,
+    store: Any,
+    dispatcher: Any,
+    now: datetime,
+    incident: Any,
+    report: SweepReport,
+    *,
+    ack_url_for: Callable[[Any], str | None] | None,
+) -> None:
+    """Send the still-pending first-page targets of a claimed incident, record, restore the cursor."""
+    iid = incident.id
     sends, problems = opening_sends(config, incident, only=incident.pending)
     entries = [TimelineEntry(now, "escalation_problem", f"first page: {p}") for p in problems]
     planned = {send.key for send in sends}

@@ -10,7 +10,8 @@ re-decided on a lost race), and notify only when something really changed:
 - INSUFFICIENT_DATA -> WARNING to the route's Slack and e-mail channels (``warn``), nothing
               (``ignore``) or handled as an ALARM (``page``);
 - duplicates, stale and joined alerts -> nothing (noted on the timeline where useful);
-- silenced -> recorded on the timeline, nobody paged.
+- silenced -> recorded on the timeline, nobody paged now; the first page is held and the
+              escalation sweep sends it if the incident is still open when the silence ends.
 
 Alertmanager alerts of one body (same ``extra["group_key"]``) become one message on channels whose
 notifier ``groups_alerts`` (Slack, e-mail): its firing alerts, then its resolved ones, unless a
@@ -43,14 +44,21 @@ from .domain.alert import Alert, AlertSource, AlertState
 from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
 from .domain.routing import RouteMatch, match_routes
 from .domain.targets import Resolved
-from .escalator import PlannedSend, ack_link, deliver_planned, opening_sends, plan_sends
+from .escalator import (
+    SILENCE_RECHECK_S,
+    PlannedSend,
+    ack_link,
+    deliver_planned,
+    opening_sends,
+    plan_sends,
+)
 from .notifiers.base import Notification, NotificationKind
 
 log = logging.getLogger(__name__)
 
 WARNING_CHANNEL_TYPES = ("slack", "email")
 FIRST_PAGE_LEASE = timedelta(seconds=60)  # minimum; in Lambda: the invocation's remaining time + 5 s
-ACK_LINK_LIFETIME = timedelta(days=7)
+ACK_LINK_LIFETIME = timedelta(hours=24)  # the README promises ack links valid 24 h
 # CloudWatch's reason on a multi-time-series alarm's own notification ("1 out of 6 time series
 # evaluated to ALARM"): at least one contributor is in ALARM, and it notifies on its own
 _CONTRIBUTORS_IN_ALARM = re.compile(r"\b(\d+) out of \d+ time series evaluated to ALARM", re.IGNORECASE)
@@ -355,6 +363,7 @@ class Relay:
         sends, problems = plan_sends(self.config, None, resolved)
         for problem in problems:
             log.warning("alert %s, first page: %s", alert.name, problem)
+        silenced = self.silenced(alert.labels, alert.time)
         plan = OpeningPlan(
             name=alert.name,
             labels=dict(alert.labels),
@@ -362,13 +371,15 @@ class Relay:
             route_channels=tuple(resolved.channels),
             policy=match.policy,
             cursor=cursor,
-            silenced=self.silenced(alert.labels, alert.time),
+            silenced=silenced,
             unrouted=not match.matched,
             mentions=tuple(resolved.mentions),
             lease_until=now + self._lease(),
             emails=tuple(resolved.emails),
             pending_keys=tuple(dict.fromkeys(send.key for send in sends)),
             anchor=anchor,  # stored on the incident: the escalator times every step from it
+            # silenced: the first page is held; the escalation sweep re-checks the silence then
+            hold_until=now + timedelta(seconds=SILENCE_RECHECK_S) if silenced else None,
         )
         return plan, resolved
 
@@ -416,7 +427,8 @@ class Relay:
                 log.warning(
                     "no route matched alert %s (labels %s): nobody notified", alert.name, dict(alert.labels)
                 )
-            sends = self._opening(alert, incident, incident.pending)
+            if not incident.silenced:  # silenced: the escalation sweep sends it when the silence ends
+                sends = self._opening(alert, incident, incident.pending)
         elif transition.action in (Action.DUPLICATE, Action.JOINED) and self._orphaned(incident, now):
             # the opener committed the incident but never recorded its first page (it crashed or
             # timed out): this redelivery takes the page over, once (conditional claim)

@@ -93,6 +93,19 @@ class IncidentStore(Protocol):
     ) -> bool: ...
     def claim_pending(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool: ...
     def release_hold(self, id: str, *, due_at: datetime | None) -> bool: ...
+    def hold_silenced(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool: ...
+    def unsilence(
+        self,
+        id: str,
+        *,
+        expected_until: datetime | None,
+        until: datetime,
+        step: int,
+        round: int,
+        held_due_at: datetime | None,
+        anchor: datetime,
+        entries: Iterable[TimelineEntry] = (),
+    ) -> bool: ...
 
     # -- alert intake
     def commit(self, transition: Transition) -> bool: ...
@@ -308,6 +321,50 @@ class InMemoryIncidentStore(_ApplyLoop):
             id,
             lambda i: i.status == "open" and i.cursor_held and not i.pending,
             lambda i: replace(i, due_at=due_at, cursor_held=False, held_due_at=None),
+        )
+
+    @staticmethod
+    def _held_silenced(i: Incident, expected_until: datetime | None) -> bool:
+        return i.status == "open" and i.silenced and i.cursor_held and i.pending_until == expected_until
+
+    def hold_silenced(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool:
+        """Still silenced: check again at ``until`` (conditional on the hold read)."""
+        return self._update(
+            id,
+            lambda i: self._held_silenced(i, expected_until),
+            lambda i: replace(i, pending_until=until, due_at=until),
+        )
+
+    def unsilence(
+        self,
+        id: str,
+        *,
+        expected_until: datetime | None,
+        until: datetime,
+        step: int,
+        round: int,
+        held_due_at: datetime | None,
+        anchor: datetime,
+        entries: Iterable[TimelineEntry] = (),
+    ) -> bool:
+        """The silence is over: this caller owns the held first page until ``until`` (a lease,
+        like a relay's), and the escalation cursor, counted from ``anchor``, waits in
+        ``held_due_at`` until the page is settled. One winner per hold."""
+        entries = tuple(entries)
+        return self._update(
+            id,
+            lambda i: self._held_silenced(i, expected_until),
+            lambda i: replace(
+                i,
+                silenced=False,
+                pending_until=until,
+                due_at=until,
+                step=step,
+                round=round,
+                held_due_at=held_due_at,
+                escalation_anchor=anchor,
+                timeline=(*i.timeline, *entries),
+            ),
         )
 
 
@@ -817,6 +874,66 @@ class DynamoIncidentStore(_ApplyLoop):
             condition="attribute_exists(held_due_at) AND attribute_not_exists(#p) AND #st = :open",
             names={"#st": "status", "#p": "pending"},
             values={":open": _s("open")},
+        )
+
+    @staticmethod
+    def _held_silenced(expected_until: datetime | None) -> tuple[str, dict[str, str], dict[str, dict]]:
+        names = {"#st": "status", "#si": "silenced", "#pu": "pending_until"}
+        values: dict[str, dict] = {":open": _s("open"), ":true": {"BOOL": True}}
+        condition = "#st = :open AND #si = :true AND attribute_exists(held_due_at) AND "
+        if expected_until is None:
+            condition += "attribute_not_exists(#pu)"
+        else:
+            condition += "#pu = :old"
+            values[":old"] = _s(expected_until.isoformat())
+        return condition, names, values
+
+    def hold_silenced(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool:
+        """Still silenced: check again at ``until`` (conditional on the hold read)."""
+        condition, names, values = self._held_silenced(expected_until)
+        return self._update(
+            id,
+            sets={
+                "pending_until": _s(until.isoformat()),
+                "due_pk": _s(DUE_PK),
+                "due_at": {"N": _epoch(until)},
+            },
+            condition=condition,
+            names=names,
+            values=values,
+        )
+
+    def unsilence(
+        self,
+        id: str,
+        *,
+        expected_until: datetime | None,
+        until: datetime,
+        step: int,
+        round: int,
+        held_due_at: datetime | None,
+        anchor: datetime,
+        entries: Iterable[TimelineEntry] = (),
+    ) -> bool:
+        """The silence is over: this caller owns the held first page until ``until``; the cursor
+        (counted from ``anchor``) waits in ``held_due_at``. One winner per hold."""
+        condition, names, values = self._held_silenced(expected_until)
+        return self._update(
+            id,
+            sets={
+                "silenced": {"BOOL": False},
+                "pending_until": _s(until.isoformat()),
+                "due_pk": _s(DUE_PK),
+                "due_at": {"N": _epoch(until)},
+                "step": _n(step),
+                "round": _n(round),
+                "held_due_at": {"N": _epoch(held_due_at)} if held_due_at else {"NULL": True},
+                "escalation_anchor": _s(anchor.isoformat()),
+            },
+            append=entries,
+            condition=condition,
+            names=names,
+            values=values,
         )
 
 

@@ -166,6 +166,9 @@ class OpeningPlan:
     emails: tuple[str, ...] = ()  # people (oncall:/person: targets) e-mailed with the first page
     pending_keys: tuple[str, ...] | None = None  # the first page's sends (default: route_channels)
     anchor: datetime | None = None  # what escalation delays count from (default: the alert's time)
+    # silenced: when the escalation sweep first checks whether the silence is over (default:
+    # ``lease_until``, else the alert's time)
+    hold_until: datetime | None = None
 
 
 class Action(StrEnum):
@@ -201,17 +204,54 @@ def incident_id(alarm_id: str, opened_at: datetime) -> str:
 
 
 def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
+    """A new incident. Not silenced: its first page is ``pending`` under the opener's lease and the
+    escalation cursor waits in ``held_due_at`` until the page is settled (see ``Incident.pending``).
+
+    Silenced (a maintenance window or one-off silence covers it): the first page is HELD, not
+    dropped. Its sends are recorded as ``pending`` (targets kept), ``silenced`` is set, the
+    cursor is held, and ``due_at`` = ``pending_until`` = ``plan.hold_until``: the escalation
+    sweep re-checks the silence then and, once it is over and the incident still open, sends
+    the first page once and starts the policy from that moment (``escalator``). An incident
+    that resolves inside the window never pages."""
     entries = [TimelineEntry(alert.time, "opened", alert.reason[:500])]
     if plan.silenced:
-        entries.append(TimelineEntry(alert.time, "silenced", plan.silenced))
+        entries.append(
+            TimelineEntry(alert.time, "silenced", f"{plan.silenced}; first page held until it ends")
+        )
     if plan.unrouted:
         entries.append(TimelineEntry(alert.time, "unrouted", "no route matched: nobody notified"))
-    cursor = None if plan.silenced else plan.cursor
-    pending = (
-        ()
-        if plan.silenced
-        else tuple(plan.pending_keys if plan.pending_keys is not None else plan.route_channels)
-    )
+    pending = tuple(plan.pending_keys if plan.pending_keys is not None else plan.route_channels)
+    if plan.silenced:
+        cursor = plan.cursor
+        hold = plan.hold_until or plan.lease_until or alert.time
+        return Incident(
+            id=incident_id(alert.id, alert.time),
+            alarm_id=alert.id,
+            name=plan.name or alert.name,
+            status="open",
+            opened_at=alert.time,
+            last_state_time=alert.time,
+            check=plan.check,
+            labels=dict(plan.labels),
+            route_channels=tuple(plan.route_channels),
+            policy=plan.policy,
+            step=cursor.step if cursor is not None else 0,
+            round=cursor.round if cursor is not None else 0,
+            due_at=hold,
+            timeline=tuple(entries),
+            silenced=True,
+            version=1,
+            alert=alert,
+            group_key=str(alert.extra.get("group_key") or alert.id),
+            mentions=tuple(plan.mentions),
+            pending=pending,
+            pending_until=hold,
+            emails=tuple(plan.emails),
+            cursor_held=True,
+            held_due_at=None,  # computed when the page goes out: the policy counts from then
+            escalation_anchor=plan.anchor or alert.time,
+        )
+    cursor = plan.cursor
     lease = plan.lease_until if pending else None
     cursor_due = cursor.due_at if cursor is not None else None
     held = lease is not None
@@ -224,20 +264,20 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
         last_state_time=alert.time,
         check=plan.check,
         labels=dict(plan.labels),
-        route_channels=() if plan.silenced else tuple(plan.route_channels),
+        route_channels=tuple(plan.route_channels),
         policy=plan.policy,
         step=cursor.step if cursor is not None else 0,
         round=cursor.round if cursor is not None else 0,
         due_at=lease if held else cursor_due,
         timeline=tuple(entries),
-        silenced=bool(plan.silenced),
+        silenced=False,
         version=1,
         alert=alert,
         group_key=str(alert.extra.get("group_key") or alert.id),
         mentions=tuple(plan.mentions),
         pending=pending,
         pending_until=lease,
-        emails=() if plan.silenced else tuple(plan.emails),
+        emails=tuple(plan.emails),
         cursor_held=held,
         held_due_at=cursor_due if held else None,
         escalation_anchor=plan.anchor or alert.time,
