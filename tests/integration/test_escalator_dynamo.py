@@ -298,3 +298,43 @@ def test_a_step_whose_sweep_was_killed_is_sent_once_after_the_lease_against_dyna
     incident = store.get(iid)
     assert incident.due_at is None and incident.step == 2
     assert [e.kind for e in incident.timeline].count("escalation_attempt") == 2
+
+
+def test_an_outage_opened_in_a_maintenance_window_pages_once_after_it_against_dynamodb(aws, table):
+    """The relay opens the incident at 02:05 inside the 02:00-04:00 window (nobody paged); sweeps
+    re-check it every minute; racing sweeps at 04:00 send the held first page once, and the
+    policy's next step comes 10 minutes after that page."""
+    from uptime_relay.relay import Relay
+
+    text = config_text("https://hooks.example.test/x") + (
+        "maintenance:\n  - {name: nightly, match: {check: api}, cron: '0 2 * * *', duration: 2h}\n"
+    )
+    config = parse_config(text, "t.yaml")
+    store = DynamoIncidentStore(table, client=aws("dynamodb"))
+    recorder = Recorder()
+    dispatcher = Dispatcher(
+        config, {"slack": recorder}, StaticSecrets(), InMemoryDeadLetters(), sleep=lambda s: None
+    )
+    night = datetime(2026, 11, 25, 2, 5, tzinfo=UTC)
+    alert = Alert(
+        AlertSource.CLOUDWATCH, "alarm-n", "api down", AlertState.ALARM, "r", night, {"check": "api"}
+    )
+    Relay(config, store, dispatcher).handle([alert], now=night)
+    (saved,) = store.list()
+    assert saved.silenced and recorder.sent == []
+    for minute in range(1, 115, 7):  # sweeps inside the window only move the re-check
+        sweep(config, store, dispatcher, night + timedelta(minutes=minute))
+    assert recorder.sent == []
+
+    end = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    threads = [threading.Thread(target=sweep, args=(config, store, dispatcher, end)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert recorder.sent == [saved.id]
+    after = store.get(saved.id)
+    assert not after.silenced and not after.cursor_held and after.pending == ()
+    assert after.due_at == end + timedelta(minutes=10)
+    sweep(config, store, dispatcher, end + timedelta(minutes=10))
+    assert recorder.sent == [saved.id, saved.id]

@@ -211,3 +211,69 @@ def test_move_step_leaves_an_acknowledged_incident_alone(store):
     assert store.acknowledge(inc.id, by="ana", via="slack", at=T0 + timedelta(minutes=1))
     assert not store.move_step(inc.id, step=1, round=0, to_step=2, to_round=0, due_at=None, due_by=due)
     assert store.get(inc.id).status == "acknowledged"
+
+
+def open_silenced(store, hold: datetime):
+    a = alert(AlertState.ALARM, T0)
+    silenced = OpeningPlan(
+        name="api",
+        labels={"severity": "critical"},
+        route_channels=("pd", "slack"),
+        policy="critical",
+        cursor=Cursor(1, 0, T0 + timedelta(minutes=10)),
+        silenced="maintenance nightly",
+        hold_until=hold,
+    )
+    return store.apply(a, lambda record, incident: decide(record, incident, a, plan=silenced)).incident
+
+
+def test_a_silenced_opening_is_due_at_its_hold_and_the_hold_moves_only_under_its_token(store):
+    hold = T0 + timedelta(minutes=1)
+    incident = open_silenced(store, hold)
+    saved = store.get(incident.id)
+    assert saved.silenced and saved.cursor_held and saved.pending == ("pd", "slack")
+    assert [i.id for i in store.due(hold)] == [incident.id] and store.due(hold - timedelta(seconds=1)) == []
+
+    later = hold + timedelta(minutes=1)
+    assert store.hold_silenced(incident.id, expected_until=hold, until=later)
+    assert not store.hold_silenced(incident.id, expected_until=hold, until=later)  # a racing sweep
+    assert store.due(hold) == [] and [i.id for i in store.due(later)] == [incident.id]
+    assert store.get(incident.id).timeline == saved.timeline  # re-checks leave no entries
+
+
+def test_unsilence_takes_the_held_page_once_and_stops_at_an_acknowledgement(store):
+    hold = T0 + timedelta(minutes=1)
+    incident = open_silenced(store, hold)
+    now = T0 + timedelta(hours=2)
+    lease, cursor_due = now + timedelta(minutes=1), now + timedelta(minutes=10)
+
+    def take():
+        return store.unsilence(
+            incident.id, expected_until=hold, until=lease, step=1, round=0, held_due_at=cursor_due,
+            anchor=now, entries=[TimelineEntry(now, "unsilenced", "silence over")],
+        )  # fmt: skip
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(take())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+    taken = store.get(incident.id)
+    assert not taken.silenced and taken.pending_until == lease and taken.due_at == lease
+    assert taken.held_due_at == cursor_due and taken.escalation_anchor == now
+    assert [e.kind for e in taken.timeline].count("unsilenced") == 1
+    # the rest is an ordinary first page: settled, then the cursor goes back
+    assert store.record_outcomes(incident.id, [], {}, settled=["pd", "slack"])
+    assert store.release_hold(incident.id, due_at=taken.held_due_at)
+    assert store.get(incident.id).due_at == cursor_due
+
+    acked_alarm = alert(AlertState.ALARM, T0, alarm="alarm-b")
+    silenced = OpeningPlan(name="b", labels={}, route_channels=("pd",), silenced="s1", hold_until=hold)
+    acked = store.apply(acked_alarm, lambda r, i: decide(r, i, acked_alarm, plan=silenced)).incident
+    assert store.acknowledge(acked.id, by="ana", via="cli", at=T0 + timedelta(minutes=5))
+    assert not store.hold_silenced(acked.id, expected_until=hold, until=now)
+    assert not store.unsilence(
+        acked.id, expected_until=hold, until=lease, step=0, round=0, held_due_at=None, anchor=now
+    )
