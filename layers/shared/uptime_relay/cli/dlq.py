@@ -1,4 +1,5 @@
-"""uptime-relay dlq list|replay [--queue-url URL] [--config CONFIG] [--max N]
+"""uptime-relay dlq list|replay [--queue-url URL | --stack NAME] [--endpoint-url URL] [--region R]
+[--config CONFIG] [--max N]
 
 ``list`` shows what is waiting on the notification dead-letter queue; ``replay`` re-delivers each
 record through the same Dispatcher the relay uses (retries honour Retry-After), deletes it on
@@ -8,6 +9,11 @@ and the handles it returned are saved, so a later resolve updates the replayed m
 TRIGGER or ESCALATION whose incident is no longer open (resolved, acknowledged, or gone) is not
 re-sent (nobody is paged for what is over): it is deleted with a ``skipped`` line. RESOLVE,
 WARNING and ACKNOWLEDGE records are always replayed.
+
+The queue is ``--queue-url``, else ``$DLQ_URL``, else the ``NotificationDeadLetterQueueUrl`` output
+of ``--stack`` / ``$UPTIME_STACK`` (whose ``TableName`` output is then the default table too).
+``--endpoint-url`` / ``--region`` are passed to every AWS client (the local stack's moto server).
+Exit codes: 0 done; 1 some records kept; 2 usage or AWS problem (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -28,35 +34,93 @@ def register(sub) -> None:
     p.add_argument("--max", type=int, default=100, metavar="N", help="handle at most N records (default 100)")
     p.add_argument("--table", default=None, help="incident table to note replays in (default: $TABLE_NAME)")
     p.add_argument("--json", action="store_true", help="list: one JSON record per line")
+    p.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="find the queue (and table) from this CloudFormation stack's NotificationDeadLetterQueueUrl "
+        "(and TableName) output (default: $UPTIME_STACK)",
+    )
+    p.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="AWS endpoint, e.g. the local stack's http://127.0.0.1:PORT (default: $AWS_ENDPOINT_URL)",
+    )
+    p.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    queue_url = args.queue_url or os.environ.get("DLQ_URL")
-    if not queue_url:
-        print("dlq: no queue: pass --queue-url or set DLQ_URL", file=sys.stderr)
-        return 2
-    from ..adapters.queue import SqsDeadLetters
+def run(args, *, err: TextIO | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    dead_letters = SqsDeadLetters(queue_url)
+    from .incidents import UsageError, _aws_reason
+
+    err = err or sys.stderr
+    where = "dead-letter queue"
+    try:
+        queue_url = _queue_url(args)
+        where = f"queue {queue_url}"
+        return _run(args, queue_url, err)
+    except UsageError as exc:
+        print(f"uptime-relay dlq: {exc}", file=err)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"uptime-relay dlq: {where}: {_aws_reason(exc)}", file=err)
+        return 2
+
+
+def _stack(args) -> str | None:
+    return getattr(args, "stack", None) or os.environ.get("UPTIME_STACK")
+
+
+def _queue_url(args) -> str:
+    """``--queue-url``, else ``$DLQ_URL``, else the stack's NotificationDeadLetterQueueUrl output."""
+    from .incidents import UsageError, stack_output
+
+    queue_url = args.queue_url or os.environ.get("DLQ_URL")
+    if queue_url:
+        return queue_url
+    stack = _stack(args)
+    if not stack:
+        raise UsageError("no queue: pass --queue-url URL, set DLQ_URL, or name the stack with --stack NAME")
+    queue_url = stack_output(args, stack, "NotificationDeadLetterQueueUrl")
+    if not queue_url:
+        raise UsageError(f"stack {stack} has no NotificationDeadLetterQueueUrl output: pass --queue-url URL")
+    return queue_url
+
+
+def _run(args, queue_url: str, err: TextIO) -> int:
+    from ..adapters.queue import SqsDeadLetters
+    from .incidents import aws_client, stack_output
+
+    dead_letters = SqsDeadLetters(queue_url, client=aws_client("sqs", args))
     if args.action == "list":
         return list_records(dead_letters, max_records=args.max, as_json=args.json)
     try:
         config = load_config(args.config or default_config_path())
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        print(exc, file=err)
         return 2
     from ..adapters.secrets import SecretResolver
     from ..delivery import Dispatcher
     from ..notifiers.registry import make_notifiers
 
-    dispatcher = Dispatcher(config, make_notifiers(), SecretResolver(), dead_letters)
+    if args.endpoint_url or args.region:
+        secrets = SecretResolver(
+            ssm_client=aws_client("ssm", args), secrets_client=aws_client("secretsmanager", args)
+        )
+        # an endpoint (the local stack) serves SES too; a region alone leaves each channel's own
+        notifiers = make_notifiers(ses=aws_client("sesv2", args) if args.endpoint_url else None)
+    else:
+        secrets, notifiers = SecretResolver(), make_notifiers()
+    dispatcher = Dispatcher(config, notifiers, secrets, dead_letters)
     table = args.table or os.environ.get("TABLE_NAME")
+    if not table and _stack(args):
+        table = stack_output(args, str(_stack(args)), "TableName")
     store = None
     if table:
         from ..adapters.incidents import DynamoIncidentStore
 
-        store = DynamoIncidentStore(table)
+        store = DynamoIncidentStore(table, client=aws_client("dynamodb", args))
     _replayed, kept = replay(dead_letters, dispatcher, config, max_records=args.max, store=store)
     return 0 if kept == 0 else 1
 
