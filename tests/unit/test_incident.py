@@ -179,3 +179,10 @@ def test_a_flapping_alarm_cannot_grow_the_timeline_without_bound():
     assert [e.kind for e in incident.timeline[:2]] == ["opened", "notified"]
     assert incident.timeline[-1].at == T0 + timedelta(seconds=399)
     assert incident.notified_channels() == ("pd",)
+
+
+def test_a_silenced_alarm_with_nobody_to_page_and_no_policy_holds_nothing():
+    plan = OpeningPlan(name="api", silenced="maintenance nightly", unrouted=True, hold_until=T0)
+    incident = decide(None, None, alert(AlertState.ALARM, T0), plan=plan).incident
+    assert incident.silenced and incident.due_at is None and not incident.cursor_held
+    assert [e.kind for e in incident.timeline] == ["opened", "silenced", "unrouted"]

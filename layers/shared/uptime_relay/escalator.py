@@ -715,7 +715,12 @@ def _silenced_opening(
 
     policy = config.escalation_policies.get(incident.policy or "")
     cursor = initial_cursor(policy, now) if policy is not None else None
-    entry = TimelineEntry(now, "unsilenced", "silence over and the alarm still open: sending the first page")
+    entry = TimelineEntry(
+        now,
+        "unsilenced",
+        "silence over and the alarm still open: "
+        + ("sending the first page" if incident.pending else "escalation starts now"),
+    )
     if not store.unsilence(
         iid,
         expected_until=incident.pending_until,

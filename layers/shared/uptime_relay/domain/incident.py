@@ -221,7 +221,7 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
     if plan.unrouted:
         entries.append(TimelineEntry(alert.time, "unrouted", "no route matched: nobody notified"))
     pending = tuple(plan.pending_keys if plan.pending_keys is not None else plan.route_channels)
-    if plan.silenced:
+    if plan.silenced and (pending or plan.cursor is not None):
         cursor = plan.cursor
         hold = plan.hold_until or plan.lease_until or alert.time
         return Incident(
@@ -251,6 +251,8 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
             held_due_at=None,  # computed when the page goes out: the policy counts from then
             escalation_anchor=plan.anchor or alert.time,
         )
+    if plan.silenced:  # nobody to page and no policy: nothing to hold
+        pending = ()
     cursor = plan.cursor
     lease = plan.lease_until if pending else None
     cursor_due = cursor.due_at if cursor is not None else None
@@ -270,7 +272,7 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
         round=cursor.round if cursor is not None else 0,
         due_at=lease if held else cursor_due,
         timeline=tuple(entries),
-        silenced=False,
+        silenced=bool(plan.silenced),
         version=1,
         alert=alert,
         group_key=str(alert.extra.get("group_key") or alert.id),
