@@ -135,6 +135,52 @@ def test_show_prints_the_timeline(store):
     assert "12:00:00  opened" in out and "12:04:00  acknowledged  by alice via slack" in out
 
 
+POLICY_CONFIG = """
+channels:
+  pd-primary: {type: pagerduty, routing_key: env:PD_KEY}
+  slack-critical: {type: slack, webhook_url: env:SLACK_HOOK}
+  oncall-email: {type: email, to: [ops@example.com], from: relay@example.com}
+routes:
+  - notify: [slack-critical]
+    escalation: critical
+escalation_policies:
+  critical:
+    steps:
+      - {after: 0m, notify: [slack-critical]}
+      - {after: 10m, notify: [pd-primary]}
+      - {after: 30m, notify: [oncall-email]}
+    repeat: 1
+"""
+
+
+def test_show_names_the_next_step_one_based_like_the_timeline(store, tmp_path):
+    config = tmp_path / "uptime.yaml"
+    config.write_text(POLICY_CONFIG)
+    incident = open_incident(store)  # step 0 went out at open; step index 1 (the second) is next
+    code, out, _ = run(store, "show", incident.id, "--config", str(config))
+    assert code == 0
+    assert "policy    critical: next step 2 of 3 (round 1 of 2), due 12:10 UTC" in out
+    assert "step 1," not in out and "round 0" not in out
+
+
+def test_show_without_a_config_still_counts_from_one(store, tmp_path):
+    incident = open_incident(store)
+    code, out, _ = run(store, "show", incident.id, "--config", str(tmp_path / "missing.yaml"))
+    assert code == 0 and "policy    critical: next step 2 (round 1), due 12:10 UTC" in out
+
+
+def test_show_says_when_no_step_is_left_or_escalation_stopped(store, tmp_path):
+    config = tmp_path / "uptime.yaml"
+    config.write_text(POLICY_CONFIG)
+    last = open_incident(store, "api")
+    assert store.advance(last.id, expected_step=1, expected_round=0, step=3, round=1, due_at=None)
+    assert "policy    critical: no step left" in run(store, "show", last.id, "--config", str(config))[1]
+    acked = open_incident(store, "web")
+    store.acknowledge(acked.id, by="alice", via="slack", at=SIM_START + timedelta(minutes=4))
+    out = run(store, "show", acked.id, "--config", str(config))[1]
+    assert "policy    critical: escalation stopped (acknowledged)" in out
+
+
 def test_report_gives_mtta_and_mttr_per_check(store):
     for minutes_to_ack, minutes_to_resolve in ((4, 20), (6, 40)):
         incident = open_incident(store, "api", at=SIM_START - timedelta(days=1, minutes=minutes_to_ack))

@@ -17,11 +17,13 @@ named, table unreachable).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
@@ -54,6 +56,11 @@ def register(sub) -> None:
     show = actions.add_parser("show", parents=[common], help="one incident with its timeline")
     show.add_argument("id", metavar="ID", help="incident id (or a unique prefix)")
     show.add_argument("--json", action="store_true", help="the incident as one JSON object")
+    show.add_argument(
+        "--config",
+        metavar="PATH",
+        help="for the escalation policy's step count (default: $UPTIME_CONFIG, else /opt/uptime.yaml)",
+    )
 
     for name, verb in (("ack", "acknowledge (stops escalation)"), ("resolve", "resolve")):
         a = actions.add_parser(name, parents=[common], help=f"{verb} an incident and tell its channels")
@@ -103,12 +110,30 @@ def run(
     try:
         store = (store_factory or make_store)(args)
         if args.action in ("ack", "resolve"):
-            return _change(store, args, out, err, now, dead_letters=dead_letters, secrets=secrets)
+            with quiet_package_logs():
+                return _change(store, args, out, err, now, dead_letters=dead_letters, secrets=secrets)
         handler = {"list": _list, "show": _show, "report": _report}
         return handler[args.action](store, args, out, err, now)
     except UsageError as exc:
         print(f"uptime-relay incidents: {exc}", file=err)
         return 2
+
+
+@contextlib.contextmanager
+def quiet_package_logs() -> Iterator[None]:
+    """Keep the package's log records (the dispatcher's bare "delivery failed" warnings) off the
+    terminal while the CLI says the same in its own lines ("could not tell CHANNEL: error").
+
+    Without any handler configured, Python prints WARNING records on stderr through its
+    last-resort handler; a NullHandler on the ``uptime_relay`` logger stops that. Handlers that
+    someone configured on purpose (``logging.basicConfig``, a test's log capture) still get them."""
+    package = logging.getLogger("uptime_relay")
+    quiet = logging.NullHandler()
+    package.addHandler(quiet)
+    try:
+        yield
+    finally:
+        package.removeHandler(quiet)
 
 
 def make_store(args: argparse.Namespace) -> Any:
@@ -266,13 +291,44 @@ def _show(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: d
     if getattr(incident, "resolved_by", None):
         print(f"  resolved  by {incident.resolved_by}", file=out)
     if incident.policy:
-        due = f", next step due {incident.due_at:%H:%M} UTC" if incident.due_at else ""
-        print(f"  policy    {incident.policy} (step {incident.step}, round {incident.round}{due})", file=out)
+        print(
+            f"  policy    {incident.policy}: {escalation_state(incident, _policy(args, incident.policy))}",
+            file=out,
+        )
     print("  timeline", file=out)
     for entry in incident.timeline:
         where = f" [{entry.channel}]" if entry.channel else ""
         print(f"    {entry.at.astimezone(UTC):%H:%M:%S}  {entry.kind}{where}  {entry.detail}", file=out)
     return 0
+
+
+def escalation_state(incident: Any, policy: Any = None) -> str:
+    """Where the escalation stands, one-based like the timeline ("escalation step 2, round 1"):
+    ``next step 2 of 3 (round 1 of 2), due 12:10 UTC``, ``no step left``, or why it stopped.
+    ``incident.step`` / ``round`` are the zero-based cursor of the next step; without the policy
+    (no config at hand) the totals are left out."""
+    if incident.status != "open":
+        return f"escalation stopped ({incident.status})"
+    if incident.due_at is None:
+        return "no step left"
+    step, round_ = incident.step + 1, incident.round + 1
+    if policy is not None:
+        text = f"next step {step} of {len(policy.steps)} (round {round_} of {1 + policy.repeat})"
+    else:
+        text = f"next step {step} (round {round_})"
+    return f"{text}, due {incident.due_at.astimezone(UTC):%H:%M} UTC"
+
+
+def _policy(args: argparse.Namespace, name: str) -> Any:
+    """The named escalation policy from the config, or None when no config can be read (``show``
+    still works from the table alone)."""
+    from ..config import ConfigError, default_config_path, load_config
+
+    path = getattr(args, "config", None) or str(default_config_path())
+    try:
+        return load_config(path).escalation_policies.get(name)
+    except (ConfigError, OSError):
+        return None
 
 
 # --------------------------------------------------------------------------------------- ack/resolve
