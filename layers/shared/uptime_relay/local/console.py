@@ -45,3 +45,48 @@ class Timeline:
 
     def find(self, needle: str) -> list[str]:
         return [line for line in self.lines if needle in line]
+
+
+# Incident timeline entries the console leaves out: the channel wrapper already printed the send or
+# its failure, or the entry is the escalator's own bookkeeping (its claim on a step).
+_UNSHOWN_KINDS = ("notified", "delivery_failed", "escalation_attempt")
+_HELD_SUFFIX = "; first page held until it ends"
+
+
+def incident_lines(incident: Any, entries: list[Any]) -> list[str]:
+    """Console lines (without the time label) for new timeline ``entries`` of ``incident``.
+
+    ``opened`` + ``silenced`` (a silenced opening, recorded together) make one line:
+    ``incident NAME [ID] opened silenced (maintenance …): first page held``; ``unsilenced`` (the
+    sweep saw the silence end) reads ``silence over: paging now``."""
+    name, iid = incident.name, incident.id
+    lines: list[str] = []
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        kind, detail = entry.kind, entry.detail or ""
+        if kind == "notified" and "escalated to" in detail:
+            lines.append(f"incident {name} escalated: {detail}")
+            continue
+        if kind in _UNSHOWN_KINDS:
+            continue
+        if kind == "opened" and index < len(entries) and entries[index].kind == "silenced":
+            why = (entries[index].detail or "silenced").removesuffix(_HELD_SUFFIX)
+            index += 1
+            held = any(getattr(incident, a, None) for a in ("pending", "policy", "route_channels"))
+            then = "first page held" if held else "nobody to page"
+            lines.append(f"incident {name} [{iid}] opened silenced ({_clip(why)}): {then}")
+            continue
+        if kind == "unsilenced":
+            now = "paging now" if detail.endswith("sending the first page") else "escalation starts now"
+            lines.append(f"incident {name} [{iid}] silence over: {now}")
+            continue
+        channel = f" -> {entry.channel}" if entry.channel else ""
+        text = f": {_clip(detail)}" if detail else ""
+        lines.append(f"incident {name} [{iid}] {kind}{channel}{text}")
+    return lines
+
+
+def _clip(text: str, width: int = 140) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

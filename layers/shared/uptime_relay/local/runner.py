@@ -38,7 +38,7 @@ from .. import clock as clockmod
 from ..config import Config, load_config
 from .alarms import ALARM, INSUFFICIENT_DATA, OK, AlarmDefinition, LocalAlarms, Transition, UnsupportedAlarm
 from .channels import LocalNotifier, console_channels, unresolvable_secrets, wrapped_notifiers
-from .console import Timeline
+from .console import Timeline, incident_lines
 from .faults import Faults
 from .functions import LambdaContext, function_url_event, function_url_response, load_function, project_root
 from .simclock import SimulatedClock, floor_minute
@@ -721,16 +721,8 @@ class LocalStack:
         for incident in incidents:
             seen_entries = self._incidents_seen.get(incident.id, ("", 0))[1]
             entries = list(incident.timeline)
-            for entry in entries[seen_entries:]:
-                if entry.kind == "notified" and "escalated to" in entry.detail:
-                    self.say(f"incident {incident.name} escalated: {entry.detail}")
-                    continue
-                if entry.kind in ("notified", "delivery_failed"):
-                    continue  # the channel wrapper already said so
-                channel = f" -> {entry.channel}" if entry.channel else ""
-                text = entry.detail if len(entry.detail) <= 140 else entry.detail[:139] + "…"
-                detail = f": {text}" if text else ""
-                self.say(f"incident {incident.name} [{incident.id}] {entry.kind}{channel}{detail}")
+            for line in incident_lines(incident, entries[seen_entries:]):
+                self.say(line)
             self._incidents_seen[incident.id] = (incident.status, len(entries))
 
     # ------------------------------------------------------------------ helpers for scenarios/tests
