@@ -186,16 +186,30 @@ def resolve_dlq_url(args: argparse.Namespace) -> str | None:
 
 
 def stack_output(args: argparse.Namespace, stack: str, key: str) -> str | None:
+    """The stack's output ``key`` (None when it has none). A stack without any outputs may be the
+    local stack (``uptime-relay local``): moto's DescribeStacks has none for it, so its outputs are
+    read from the SSM parameter ``/uptime-relay/local/<stack>/outputs`` it writes (JSON)."""
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from ..local.cloudformation import outputs_parameter
 
     try:
         reply = aws_client("cloudformation", args).describe_stacks(StackName=stack)
     except (BotoCoreError, ClientError) as exc:
         raise UsageError(f"stack {stack}: {_aws_reason(exc)}") from None
-    for output in (reply.get("Stacks") or [{}])[0].get("Outputs") or []:
-        if output.get("OutputKey") == key:
-            return str(output["OutputValue"])
-    return None
+    outputs = {
+        str(o.get("OutputKey")): str(o.get("OutputValue"))
+        for o in (reply.get("Stacks") or [{}])[0].get("Outputs") or []
+    }
+    if not outputs:
+        try:
+            parameter = aws_client("ssm", args).get_parameter(Name=outputs_parameter(stack))["Parameter"]
+            local = json.loads(parameter["Value"])
+        except (BotoCoreError, ClientError, KeyError, ValueError):
+            local = None  # not a local stack (or no access): the stack simply has no outputs
+        if isinstance(local, dict):
+            outputs = {str(k): str(v) for k, v in local.items()}
+    return outputs.get(key)
 
 
 def add_location_arguments(parser: argparse.ArgumentParser) -> None:

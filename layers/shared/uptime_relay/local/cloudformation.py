@@ -14,6 +14,9 @@ the local stack holds the resources template.yaml declares (not a second hand-wr
   are returned, so the runner sets exactly the variables Lambda would get.
 * The ``Custom::CheckAlarms`` resource is not invoked: call ``uptime_relay.alarms.reconcile``
   (as the custom resource would) with the returned topic ARN, prefix and namespace.
+* The outputs are resolved here too (moto's DescribeStacks returns none for this stack) and kept
+  as JSON in the SSM parameter ``/uptime-relay/local/<stack>/outputs`` of the same moto server;
+  the CLI's ``--stack`` lookup reads them from there.
 """
 
 from __future__ import annotations
@@ -48,6 +51,17 @@ MANAGED_POLICIES = {
         "AWSLambdaRole": "service-role/",
     }.items()
 }
+
+# moto's DescribeStacks has no Outputs for the local stack (they are resolved here, in Python), so
+# create_stack keeps them as JSON in this SSM parameter of the same moto server, where any process
+# (``uptime-relay incidents --stack NAME --endpoint-url ...``) can read them.
+OUTPUTS_PARAMETER = "/uptime-relay/local/{stack}/outputs"
+
+
+def outputs_parameter(stack_name: str) -> str:
+    """The SSM parameter holding the local stack's resolved outputs (a JSON object)."""
+    return OUTPUTS_PARAMETER.format(stack=stack_name)
+
 
 # Resource types moto CloudFormation creates (and the local stack needs).
 MOTO_TYPES = {"AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SQS::Queue", "AWS::KMS::Key"}
@@ -472,6 +486,13 @@ def create_stack(
         for key, value in list(stack.outputs.items()):
             if base and value.startswith(base):
                 stack.outputs[key] = actions_url.rstrip("/") + value[len(base) :]
+    clients("ssm").put_parameter(
+        Name=outputs_parameter(stack_name),
+        Value=json.dumps(stack.outputs, sort_keys=True),
+        Type="String",
+        Overwrite=True,
+        Description=f"Outputs of the local stack {stack_name} (moto's DescribeStacks has none)",
+    )
     stack.created_in_moto_cloudformation = tuple(moto_ids)
     stack.created_directly = tuple(direct)
     return stack
