@@ -23,3 +23,12 @@ def test_out_of_range_numbers_are_refused_by_the_parser(flags, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["local", *flags])
     assert exited.value.code == 2
+
+
+def test_help_names_every_route_the_http_port_serves(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["local", "--help"])
+    assert exited.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    for route in ("POST /slack/actions", "GET+POST /ack/{token}", "POST /pagerduty", "POST /alertmanager"):
+        assert route in help_text

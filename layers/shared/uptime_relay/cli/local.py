@@ -55,7 +55,10 @@ def register(sub) -> None:
         "--http-port",
         type=_port,
         metavar="P",
-        help=f"port of /slack/actions, /ack/{{token}}, /alertmanager (default {DEFAULT_HTTP_PORT}; 0: any)",
+        help=(
+            "port of the actions routes: POST /slack/actions, GET+POST /ack/{token}, POST /pagerduty, "
+            f"POST /alertmanager (default {DEFAULT_HTTP_PORT}; 0: any free port)"
+        ),
     )
     p.add_argument("--demo", action="store_true", help="play the scripted outage and exit (make demo)")
     p.add_argument(

@@ -11,7 +11,7 @@
    its SNS topic and, for the alert topic, delivered to the relay handler as a Lambda SNS event
    (``local.sns``). At :30 the escalator handler runs (its EventBridge schedule).
 4. The HTTP port serves the actions handler (``functions/actions/app.py``) as its Function URL:
-   ``POST /slack/actions``, ``GET /ack/{token}``, ``POST /pagerduty``, ``POST /alertmanager``.
+   ``POST /slack/actions``, ``GET``+``POST /ack/{token}``, ``POST /pagerduty``, ``POST /alertmanager``.
 
 The simulated clock is installed for the run (``uptime_relay.clock``), so handlers, retry backoff
 and escalation timers follow it. Everything is undone by ``stop()``.
