@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 
 import pytest
 from local_e2e import write_config
@@ -37,7 +38,11 @@ def test_incidents_and_dlq_find_the_local_stack_by_name(
     where = ["--stack", stack.stack_name, "--endpoint-url", stack.endpoint, "--region", "us-east-1"]
     capsys.readouterr()
 
-    assert main(["incidents", "list", *where]) == 0
+    # the command the console prints at start is the one that works
+    (hint,) = stack.timeline.find("incidents: uptime-relay incidents list")
+    printed = shlex.split(hint.split("incidents: uptime-relay ", 1)[1], comments=True)
+    assert printed == ["incidents", "list", *where]
+    assert main(printed) == 0
     captured = capsys.readouterr()
     assert incident.id in captured.out, captured.err
 

@@ -350,7 +350,8 @@ class LocalStack:
             f"{len(self.config.checks)} checks, 1 minute = {self.minute_seconds:g}s"
         )
         self.say(
-            f"incidents: uptime-relay incidents list --endpoint-url {self.endpoint} --table {self.table_name}"
+            f"incidents: uptime-relay incidents list --stack {self.stack_name} --endpoint-url {self.endpoint} "
+            f"--region {REGION}  # any AWS credentials do"
         )
         for line in self.faults.describe():
             self.say(f"fault: {line}")
