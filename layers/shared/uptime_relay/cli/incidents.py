@@ -144,14 +144,31 @@ def make_store(args: argparse.Namespace) -> Any:
     return _Guarded(DynamoIncidentStore(table, client=aws_client("dynamodb", args)), table)
 
 
+def is_local_endpoint(url: str) -> bool:
+    """True for the local stack's moto server (loopback only)."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def aws_client(service: str, args: argparse.Namespace) -> Any:
     import boto3
 
     kwargs: dict[str, Any] = {}
+    endpoint = getattr(args, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL")
     if getattr(args, "endpoint_url", None):
         kwargs["endpoint_url"] = args.endpoint_url
     if getattr(args, "region", None):
         kwargs["region_name"] = args.region
+    if endpoint and is_local_endpoint(endpoint):
+        # the local stack (moto) takes any region and credentials: do not make a fresh shell set them
+        session = boto3.session.Session()
+        if not kwargs.get("region_name") and not session.region_name:
+            kwargs["region_name"] = "us-east-1"
+        if session.get_credentials() is None:
+            kwargs["aws_access_key_id"] = "local"
+            kwargs["aws_secret_access_key"] = "local"
     try:
         return boto3.client(service, **kwargs)
     except Exception as exc:  # e.g. NoRegionError
