@@ -6,7 +6,7 @@ import os
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+from uptime_relay.local.moto_server import AtomicMotoServer
 
 REGION = "us-east-1"
 
@@ -20,7 +20,7 @@ def moto_endpoint():
         "AWS_REGION": REGION,
     }.items():
         os.environ.setdefault(key, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"

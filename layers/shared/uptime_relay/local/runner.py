@@ -282,7 +282,8 @@ class LocalStack:
     def _start(self) -> None:
         try:
             import samtranslator  # noqa: F401 - needed by the stack translation below
-            from moto.server import ThreadedMotoServer
+
+            from .moto_server import AtomicMotoServer as ThreadedMotoServer
         except ImportError as exc:
             raise LocalStackError(
                 f"uptime-relay local needs moto[server] and aws-sam-translator ({exc.name} is missing): "
