@@ -1,217 +1,49 @@
 """Actions function (Lambda Function URL): Slack buttons, signed ack links, PagerDuty and Alertmanager
 webhooks -> incident state.
 
-Thin handler: the Function URL event (payload version 2.0) becomes ``(method, path, headers, raw
-body bytes)`` for ``uptime_relay.actions.Actions.handle``; its ``Response`` becomes the Function URL
-result. Adapters are built on first use from the environment (``TABLE_NAME``, ``ACK_SECRET_REF``,
-``UPTIME_CONFIG``, ``DLQ_URL``, ``ALERTMANAGER_TOKEN_REF`` or ``ALERTMANAGER_ALLOW_UNAUTHENTICATED``,
-optional ``PAGERDUTY_WEBHOOK_SECRET_REF``); the Slack signing secret is ``slack.signing_secret``
-from the config, resolved through SecretResolver.
-
-The follow-ups of a Slack click (PagerDuty, other Slack channels, email) leave the 3 s answer's
-path: the function invokes itself asynchronously (``InvocationType="Event"``, needs
-``lambda:InvokeFunction`` on itself) with ``{"uptime_relay_followup": job}``, which this handler
-recognises and runs with retries. Outside Lambda (no ``AWS_LAMBDA_FUNCTION_NAME``: the local
-stack) a background thread runs them.
+Thin handler: Logger and Sentry are set up once per container; everything else (adapters from the
+environment, the Function URL event shape, the asynchronous follow-ups of a Slack click) is
+``uptime_relay.actions_runtime``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import logging
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from uptime_relay import metricnames
-from uptime_relay.actions import FOLLOW_UP_EVENT_KEY, Actions
+from uptime_relay.actions_runtime import (
+    build_actions,
+    handle_event,
+    patient_notifier,
+    self_invoker,
+    to_request,
+)
 from uptime_relay.observability import init_sentry
-
-FOLLOW_UP_TIMEOUT_S = 1.5  # inline follow-ups (email link, PagerDuty webhook): someone is waiting
-ASYNC_FOLLOW_UP_TIMEOUT_S = 3.0  # in the asynchronous self-invocation nobody waits: retry a little
-ASYNC_FOLLOW_UP_ATTEMPTS = 2
 
 init_sentry()
 logger = Logger(service=metricnames.service())
 # library modules log through the standard logging module: give them the same JSON output
 copy_config_to_registered_loggers(source_logger=logger, include={"uptime_relay"}, log_level=logging.INFO)
 
+_self_invoker = self_invoker  # tests hand the router a recording Lambda client
+__all__ = ["lambda_handler", "to_request"]
+
 
 @functools.cache
-def _deps() -> Actions:
+def _deps() -> Any:
     """Built on first use and kept for the container's life (tests clear it with cache_clear)."""
-    from uptime_relay.adapters.ack_tokens import DynamoUsedTokens
-    from uptime_relay.adapters.incidents import DynamoIncidentStore
-    from uptime_relay.adapters.secrets import SecretResolver
-    from uptime_relay.config import default_config_path, load_config
-
-    table = os.environ["TABLE_NAME"]
-    config = load_config(default_config_path())
-    store = DynamoIncidentStore(table)
-    secrets = SecretResolver()
-    return Actions(
-        config,
-        store,
-        secrets=secrets,
-        used_tokens=DynamoUsedTokens(table),
-        on_alerts=functools.partial(_relay_alerts, config, secrets),
-        on_change=_change_notifier(config, store, secrets),
-        follow_up_runner=_self_invoker(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
-    )
-
-
-def _change_notifier(
-    config: Any, store: Any, secrets: Any, *, timeout_s: float = FOLLOW_UP_TIMEOUT_S, attempts: int = 1
-) -> Any:
-    """After an ack/resolve from outside, tell the other channels (PagerDuty stops paging too).
-
-    Inline (someone is waiting): one attempt per channel with a short timeout. Failures go to the
-    dead-letter queue (``DLQ_URL``) like every other undeliverable notification."""
-    from uptime_relay.actions import ChangeNotifier
-    from uptime_relay.adapters.queue import InMemoryDeadLetters, SqsDeadLetters
-    from uptime_relay.delivery import Dispatcher
-    from uptime_relay.notifiers.registry import make_notifiers
-
-    dlq_url = os.environ.get("DLQ_URL")
-    dead_letters = SqsDeadLetters(dlq_url) if dlq_url else InMemoryDeadLetters()
-    dispatcher = Dispatcher(
-        config,
-        make_notifiers(timeout_s=timeout_s),
-        secrets,
-        dead_letters,
-        max_attempts=attempts,
-        max_wait_s=timeout_s,
-    )
-    return ChangeNotifier(config, dispatcher, store)
+    return build_actions()
 
 
 @functools.cache
 def _patient_notifier() -> Any:
-    """The follow-up notifier of the asynchronous self-invocation (nobody waits: retries allowed)."""
-    actions = _deps()
-    return _change_notifier(
-        actions.config,
-        actions.store,
-        actions.secrets,
-        timeout_s=ASYNC_FOLLOW_UP_TIMEOUT_S,
-        attempts=ASYNC_FOLLOW_UP_ATTEMPTS,
-    )
-
-
-def _self_invoker(function_name: str | None, client: Any = None) -> Any:
-    """In Lambda: hand a follow-up job to an asynchronous invocation of this same function
-    (``lambda:InvokeFunction`` on itself); ``None`` elsewhere (Actions then uses a thread)."""
-    if not function_name:
-        return None
-    clients: list[Any] = [client] if client is not None else []
-
-    def invoke(job: dict[str, Any]) -> None:
-        if not clients:
-            import boto3
-            from botocore.config import Config
-
-            clients.append(
-                boto3.client(
-                    "lambda",
-                    config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
-                )
-            )
-        reply = clients[0].invoke(
-            FunctionName=function_name,
-            InvocationType="Event",
-            Payload=json.dumps({FOLLOW_UP_EVENT_KEY: job}).encode("utf-8"),
-        )
-        status = int(reply.get("StatusCode") or 0)
-        if status != 202:
-            raise RuntimeError(f"asynchronous invoke of {function_name} answered {status}")
-
-    return invoke
-
-
-_relay_cache: list[Any] = []
-# the Lambda context of the invocation being handled: the Alertmanager intake reads its time left
-_invocation: dict[str, Any] = {"context": None}
-
-
-def _time_left_of(context: Any) -> Any:
-    """``() -> seconds left`` in this invocation from the Lambda context, or None outside Lambda."""
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(remaining):
-        return None
-    return lambda: remaining() / 1000.0
-
-
-def _relay_alerts(config: Any, secrets: Any, alerts: list[Any]) -> Any:
-    """Alertmanager intake: the same relay the SNS-triggered function runs (same table, DLQ, ack
-    links), built on first use. Raises when an alert could not be recorded, so the webhook gets
-    a 500 and Alertmanager retries.
-
-    The dispatcher gets this invocation's time left (as the SNS-triggered relay does): a retry
-    wait that cannot end before the function's timeout dead-letters the delivery instead of the
-    function being killed mid-way."""
-    from uptime_relay import clock
-    from uptime_relay.relay import RelayError, build_relay_from_env
-
-    if not _relay_cache:
-        _relay_cache.append(build_relay_from_env(config=config, secrets=secrets).relay)
-    relay = _relay_cache[0]
-    relay.dispatcher.time_left = _time_left_of(_invocation["context"])
-    results = relay.handle([relay.enrich(alert) for alert in alerts], clock.now())
-    failed = [r for r in results if r.action == "error"]
-    if failed:
-        raise RelayError("; ".join(f"{r.alert_id}: {r.error}" for r in failed))
-    return results
-
-
-def _learn_own_url(event: dict[str, Any]) -> None:
-    """Set ``ACTIONS_URL`` from the request when the template could not (a function cannot name its
-    own Function URL without a circular reference): ack links in mails sent for Alertmanager
-    alerts then point back here."""
-    if os.environ.get("ACTIONS_URL"):
-        return
-    domain = str((event.get("requestContext") or {}).get("domainName") or "")
-    if not domain or "/" in domain:
-        return
-    local = domain.split(":")[0] in ("127.0.0.1", "localhost")
-    os.environ["ACTIONS_URL"] = f"{'http' if local else 'https'}://{domain}"
-
-
-def to_request(event: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
-    """A Function URL event (2.0) as ``(method, path, headers, raw body)``; base64 bodies decoded
-    to the exact bytes that were signed."""
-    url_event = LambdaFunctionUrlEvent(event)
-    method = url_event.request_context.http.method
-    path = url_event.raw_path or "/"
-    headers = dict(url_event.headers or {})
-    raw = url_event.body or ""
-    if url_event.is_base64_encoded:
-        try:
-            body = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            body = b""
-    else:
-        body = raw.encode("utf-8")
-    return method, path, headers, body
+    return patient_notifier(_deps())
 
 
 @logger.inject_lambda_context(log_event=False)  # events carry signatures and ack tokens: never logged
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if isinstance(event, dict) and FOLLOW_UP_EVENT_KEY in event:  # our own asynchronous invocation
-        job = event[FOLLOW_UP_EVENT_KEY]
-        outcomes = _deps().run_follow_up(job if isinstance(job, dict) else {}, on_change=_patient_notifier())
-        return {"followed_up": len(outcomes or [])}
-    _invocation["context"] = context
-    _learn_own_url(event)
-    method, path, headers, body = to_request(event)
-    response = _deps().handle(method, path, headers, body)
-    return {
-        "statusCode": response.status,
-        "headers": dict(response.headers),
-        "body": response.body,
-        "isBase64Encoded": False,
-    }
+    return handle_event(event, context, actions=_deps, patient=_patient_notifier)
