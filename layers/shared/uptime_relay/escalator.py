@@ -865,39 +865,25 @@ def build_escalator_from_env(
     """Adapters from TABLE_NAME, DLQ_URL, ACTIONS_URL, ACK_SECRET_REF, UPTIME_CONFIG (clients
     injectable). Without TABLE_NAME / DLQ_URL (a bare local run) state is kept in memory.
     One-off silences are read from the same table (``adapters.silences``)."""
-    import os
+    from .wiring import delivery_from_env
 
-    from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
-    from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
-    from .config import default_config_path, load_config
-    from .delivery import Dispatcher
-
-    env = environ if environ is not None else os.environ
-    if config is None:
-        config = load_config(env.get("UPTIME_CONFIG") or str(default_config_path()))
-    table = env.get("TABLE_NAME")
-    store = DynamoIncidentStore(table, client=dynamodb) if table else InMemoryIncidentStore()
-    dlq_url = env.get("DLQ_URL")
-    if dlq_url:
-        dead_letters: Any = SqsDeadLetters(dlq_url, client=sqs)
-    else:
-        log.warning("DLQ_URL not set: undeliverable escalations are kept in memory only")
-        dead_letters = InMemoryDeadLetters()
-    if secrets is None:
-        from .adapters.secrets import SecretResolver
-
-        secrets = SecretResolver(environ=env)
-    if notifiers is None:
-        from .notifiers.registry import make_notifiers
-
-        notifiers = make_notifiers()
-    dispatcher = Dispatcher(config, notifiers, secrets, dead_letters, metrics=metrics)
-    ack_url_for = None
-    actions_url, ack_ref = env.get("ACTIONS_URL"), env.get("ACK_SECRET_REF")
-    if actions_url and ack_ref:
-        from .relay import ack_url_factory
-
-        ack_url_for = ack_url_factory(actions_url, lambda: secrets.resolve(ack_ref))
+    wired = delivery_from_env(
+        environ,
+        what="escalations",
+        config=config,
+        dynamodb=dynamodb,
+        sqs=sqs,
+        notifiers=notifiers,
+        secrets=secrets,
+        metrics=metrics,
+    )
+    config, table, store, dispatcher, ack_url_for = (
+        wired.config,
+        wired.table,
+        wired.store,
+        wired.dispatcher,
+        wired.ack_url_for,
+    )
     from .adapters.silences import DynamoSilences, InMemorySilences
 
     silence_store: Any = DynamoSilences(table, client=dynamodb) if table else InMemorySilences()

@@ -30,7 +30,6 @@ on their own (a duplicate with a different MessageId, e.g. EventBridge + SNS, al
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -857,36 +856,25 @@ def build_relay_from_env(
 
     Without TABLE_NAME / DLQ_URL (a bare local run) state and dead letters are kept in memory.
     """
-    env = environ if environ is not None else os.environ
-    from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
-    from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
-    from .config import default_config_path as _default_path
-    from .config import load_config
+    from .wiring import delivery_from_env
 
-    if config is None:
-        path = env.get("UPTIME_CONFIG") or str(_default_path())
-        config = load_config(path)
-    table = env.get("TABLE_NAME")
-    store = DynamoIncidentStore(table, client=dynamodb) if table else InMemoryIncidentStore()
-    dlq_url = env.get("DLQ_URL")
-    if dlq_url:
-        dead_letters: Any = SqsDeadLetters(dlq_url, client=sqs, metrics=metrics)
-    else:
-        log.warning("DLQ_URL not set: undeliverable notifications are kept in memory only")
-        dead_letters = InMemoryDeadLetters()
-    if secrets is None:
-        from .adapters.secrets import SecretResolver
-
-        secrets = SecretResolver(environ=env)
-    if notifiers is None:
-        from .notifiers.registry import make_notifiers
-
-        notifiers = make_notifiers()
-    dispatcher = Dispatcher(config, notifiers, secrets, dead_letters, metrics=metrics)
-    ack_url_for = None
-    actions_url, ack_ref = env.get("ACTIONS_URL"), env.get("ACK_SECRET_REF")
-    if actions_url and ack_ref:
-        ack_url_for = ack_url_factory(actions_url, lambda: secrets.resolve(ack_ref))
+    wired = delivery_from_env(
+        environ,
+        what="notifications",
+        config=config,
+        dynamodb=dynamodb,
+        sqs=sqs,
+        notifiers=notifiers,
+        secrets=secrets,
+        metrics=metrics,
+    )
+    config, table, store, dispatcher, ack_url_for = (
+        wired.config,
+        wired.table,
+        wired.store,
+        wired.dispatcher,
+        wired.ack_url_for,
+    )
     wrap, idem_config = make_idempotent(table, client=dynamodb) if table else (None, None)
     silences = None
     if table:
