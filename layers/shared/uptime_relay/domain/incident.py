@@ -221,42 +221,18 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
     if plan.unrouted:
         entries.append(TimelineEntry(alert.time, "unrouted", "no route matched: nobody notified"))
     pending = tuple(plan.pending_keys if plan.pending_keys is not None else plan.route_channels)
-    if plan.silenced and (pending or plan.cursor is not None):
-        cursor = plan.cursor
-        hold = plan.hold_until or plan.lease_until or alert.time
-        return Incident(
-            id=incident_id(alert.id, alert.time),
-            alarm_id=alert.id,
-            name=plan.name or alert.name,
-            status="open",
-            opened_at=alert.time,
-            last_state_time=alert.time,
-            check=plan.check,
-            labels=dict(plan.labels),
-            route_channels=tuple(plan.route_channels),
-            policy=plan.policy,
-            step=cursor.step if cursor is not None else 0,
-            round=cursor.round if cursor is not None else 0,
-            due_at=hold,
-            timeline=tuple(entries),
-            silenced=True,
-            version=1,
-            alert=alert,
-            group_key=str(alert.extra.get("group_key") or alert.id),
-            mentions=tuple(plan.mentions),
-            pending=pending,
-            pending_until=hold,
-            emails=tuple(plan.emails),
-            cursor_held=True,
-            held_due_at=None,  # computed when the page goes out: the policy counts from then
-            escalation_anchor=plan.anchor or alert.time,
-        )
-    if plan.silenced:  # nobody to page and no policy: nothing to hold
-        pending = ()
     cursor = plan.cursor
-    lease = plan.lease_until if pending else None
-    cursor_due = cursor.due_at if cursor is not None else None
-    held = lease is not None
+    if plan.silenced and (pending or cursor is not None):
+        # the first page is held until the silence ends; the policy counts from that page
+        hold = plan.hold_until or plan.lease_until or alert.time
+        due_at, pending_until, held, held_due_at = hold, hold, True, None
+    else:
+        if plan.silenced:  # nobody to page and no policy: nothing to hold
+            pending = ()
+        lease = plan.lease_until if pending else None
+        cursor_due = cursor.due_at if cursor is not None else None
+        held = lease is not None
+        due_at, pending_until, held_due_at = (lease, lease, cursor_due) if held else (cursor_due, None, None)
     return Incident(
         id=incident_id(alert.id, alert.time),
         alarm_id=alert.id,
@@ -270,7 +246,7 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
         policy=plan.policy,
         step=cursor.step if cursor is not None else 0,
         round=cursor.round if cursor is not None else 0,
-        due_at=lease if held else cursor_due,
+        due_at=due_at,
         timeline=tuple(entries),
         silenced=bool(plan.silenced),
         version=1,
@@ -278,10 +254,10 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
         group_key=str(alert.extra.get("group_key") or alert.id),
         mentions=tuple(plan.mentions),
         pending=pending,
-        pending_until=lease,
+        pending_until=pending_until,
         emails=tuple(plan.emails),
         cursor_held=held,
-        held_due_at=cursor_due if held else None,
+        held_due_at=held_due_at,
         escalation_anchor=plan.anchor or alert.time,
     )
 
