@@ -83,8 +83,8 @@ def dynamodb_requests() -> dict[str, dict[str, Counter]]:
     from uptime_relay.config import parse_config
     from uptime_relay.delivery import Dispatcher
     from uptime_relay.relay import Relay, make_idempotent
-    from uptime_relay.testing.fake_notifiers import fake_notifiers
-    from uptime_relay.testing.relay_kit import alarm_message, sns_event
+    from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
+    from uptime_relay_tools.testing.relay_kit import alarm_message, sns_event
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():

@@ -14,10 +14,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from uptime_relay.local.demo_target import DemoTarget, Outage
-from uptime_relay.local.faults import Faults
-from uptime_relay.local.runner import LocalStack
-from uptime_relay.testing.receivers import HttpReceiver, SmtpReceiver
+from uptime_relay_tools.local.demo_target import DemoTarget, Outage
+from uptime_relay_tools.local.faults import Faults
+from uptime_relay_tools.local.runner import LocalStack
+from uptime_relay_tools.testing.receivers import HttpReceiver, SmtpReceiver
 
 MINUTE_SECONDS = 0.2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from uptime_relay.testing.receivers import HttpReceiver
+from uptime_relay_tools.testing.receivers import HttpReceiver
 
 SLACK_PATH = "/services/T0/B0/e2e"
 PD_PATH = "/v2/enqueue"

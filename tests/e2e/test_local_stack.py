@@ -6,10 +6,10 @@ import urllib.request
 
 import pytest
 from local_e2e import pd_events, slack_messages, wait_for, write_config
-from uptime_relay.local.alarms import ALARM, OK
-from uptime_relay.local.demo import slack_button_request
-from uptime_relay.local.faults import Faults, parse_fault
-from uptime_relay.testing.receivers import Reply
+from uptime_relay_tools.local.alarms import ALARM, OK
+from uptime_relay_tools.local.demo import slack_button_request
+from uptime_relay_tools.local.faults import Faults, parse_fault
+from uptime_relay_tools.testing.receivers import Reply
 
 pytestmark = pytest.mark.e2e
 

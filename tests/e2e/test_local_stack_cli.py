@@ -14,8 +14,8 @@ import shlex
 
 import pytest
 from local_e2e import write_config
-from uptime_relay.cli import main
-from uptime_relay.local.faults import Faults, parse_fault
+from uptime_relay_tools.cli import main
+from uptime_relay_tools.local.faults import Faults, parse_fault
 
 pytestmark = pytest.mark.e2e
 

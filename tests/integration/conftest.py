@@ -6,7 +6,7 @@ import os
 
 import boto3
 import pytest
-from uptime_relay.local.moto_server import AtomicMotoServer
+from uptime_relay_tools.local.moto_server import AtomicMotoServer
 
 REGION = "us-east-1"
 

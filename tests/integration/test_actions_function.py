@@ -20,13 +20,13 @@ from urllib.parse import urlencode
 
 import pytest
 from uptime_relay.adapters.incidents import DynamoIncidentStore, create_table
-from uptime_relay.cli import build_parser
-from uptime_relay.cli import incidents as incidents_cli
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.incident import Action, OpeningPlan, Transition, open_incident
-from uptime_relay.local.functions import LambdaContext, function_url_event
 from uptime_relay.security import make_ack_token, slack_signature
-from uptime_relay.testing.receivers import HttpReceiver, Reply
+from uptime_relay_tools.cli import build_parser
+from uptime_relay_tools.cli import incidents as incidents_cli
+from uptime_relay_tools.local.functions import LambdaContext, function_url_event
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import pytest
 from uptime_relay.adapters.ack_tokens import DynamoUsedTokens
 from uptime_relay.adapters.incidents import create_table
 from uptime_relay.adapters.silences import DynamoSilences
-from uptime_relay.cli import build_parser
-from uptime_relay.cli import silence as silence_cli
 from uptime_relay.domain.silence import Silence
+from uptime_relay_tools.cli import build_parser
+from uptime_relay_tools.cli import silence as silence_cli
 
 pytestmark = pytest.mark.integration
 

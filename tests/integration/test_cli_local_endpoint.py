@@ -5,8 +5,8 @@ from __future__ import annotations
 import boto3
 import pytest
 from uptime_relay.adapters.incidents import create_table
-from uptime_relay.cli import main
-from uptime_relay.cli.incidents import is_local_endpoint
+from uptime_relay_tools.cli import main
+from uptime_relay_tools.cli.incidents import is_local_endpoint
 
 pytestmark = pytest.mark.integration
 

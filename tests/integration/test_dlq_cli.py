@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 import pytest
 from uptime_relay.adapters.queue import SqsDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.cli import main
 from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
-from uptime_relay.testing.fake_notifiers import FakeNotifier
-from uptime_relay.testing.receivers import HttpReceiver
+from uptime_relay_tools.cli import main
+from uptime_relay_tools.testing.fake_notifiers import FakeNotifier
+from uptime_relay_tools.testing.receivers import HttpReceiver
 
 pytestmark = pytest.mark.integration
 

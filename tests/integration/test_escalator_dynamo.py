@@ -22,9 +22,9 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.escalation import initial_cursor
 from uptime_relay.domain.incident import OpeningPlan, decide
 from uptime_relay.escalator import sweep
-from uptime_relay.local.functions import LambdaContext
 from uptime_relay.notifiers.base import Delivery
-from uptime_relay.testing.receivers import HttpReceiver
+from uptime_relay_tools.local.functions import LambdaContext
+from uptime_relay_tools.testing.receivers import HttpReceiver
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import pytest
 from uptime_relay.adapters.incidents import DynamoIncidentStore, create_table
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.incident import Action, OpeningPlan, Transition, open_incident
-from uptime_relay.testing.receivers import HttpReceiver, Reply
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,11 @@ def test_a_failed_follow_up_is_explained_once_without_bare_log_lines(aws, moto_e
             "routes:\n  - notify: [pd-primary]\n"
         )
         env = {k: v for k, v in os.environ.items() if k not in ("DLQ_URL", "UPTIME_STACK", "TABLE_NAME")}
-        command = [sys.executable, "-c", "import sys; from uptime_relay.cli import main; sys.exit(main())"]
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from uptime_relay_tools.cli import main; sys.exit(main())",
+        ]
         where = ["--table", table, "--endpoint-url", moto_endpoint, "--config", str(config)]
         done = subprocess.run(
             [*command, "incidents", "ack", incident.id, "--by", "bob", *where],

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from uptime_relay.adapters.incidents import create_table
-from uptime_relay.testing.receivers import HttpReceiver
-from uptime_relay.testing.relay_kit import alarm_message, sns_event
+from uptime_relay_tools.testing.receivers import HttpReceiver
+from uptime_relay_tools.testing.relay_kit import alarm_message, sns_event
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from uptime_relay.adapters.incidents import DynamoIncidentStore, create_table
-from uptime_relay.cli import main as cli_main
-from uptime_relay.testing.receivers import HttpReceiver, Reply, SmtpReceiver
-from uptime_relay.testing.relay_kit import alarm_message, sns_event
+from uptime_relay_tools.cli import main as cli_main
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply, SmtpReceiver
+from uptime_relay_tools.testing.relay_kit import alarm_message, sns_event
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,7 +200,7 @@ def test_an_alarm_is_e_mailed_through_ses_and_its_message_id_kept(stack):
 
 
 def test_a_grouped_slack_message_stays_firing_in_dynamodb_until_its_last_alert_resolves(stack):
-    from uptime_relay.testing.relay_kit import alertmanager_body
+    from uptime_relay_tools.testing.relay_kit import alertmanager_body
 
     def alert(n: int, status: str = "firing") -> dict:
         return {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from uptime_relay.local.cloudformation import create_stack, translate_template
+from uptime_relay_tools.local.cloudformation import create_stack, translate_template
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from uptime_relay.config import parse_config
 from uptime_relay.domain.alert import AlertSource
 from uptime_relay.notifiers.pagerduty import dedup_key
 from uptime_relay.security import make_ack_token, pagerduty_signature, slack_signature
-from uptime_relay.testing.receivers import HttpReceiver, Reply
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -17,7 +17,7 @@ from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.notifiers.base import Delivery, NotificationKind
 from uptime_relay.security import slack_signature
-from uptime_relay.testing.receivers import HttpReceiver
+from uptime_relay_tools.testing.receivers import HttpReceiver
 
 SIGNING = "group-signing-secret"
 CONFIG = parse_config(

@@ -18,7 +18,7 @@ from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.incident import TimelineEntry
 from uptime_relay.notifiers.base import Delivery, NotificationKind
 from uptime_relay.security import slack_signature
-from uptime_relay.testing.receivers import HttpReceiver
+from uptime_relay_tools.testing.receivers import HttpReceiver
 
 SIGNING = "slack-signing-secret"
 CONFIG = parse_config(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_alarms import RecordingCloudWatch
 from uptime_relay import custom_resource
-from uptime_relay.testing.receivers import HttpReceiver
+from uptime_relay_tools.testing.receivers import HttpReceiver
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 IN_SCOPE = """

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 from probe_servers import Target, closed_port, http
-from uptime_relay.cli import main
+from uptime_relay_tools.cli import main
 
 CONTRACT_KEYS = [
     "check",

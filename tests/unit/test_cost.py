@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from uptime_relay import cost
-from uptime_relay.cli import main
 from uptime_relay.config import parse_config
+from uptime_relay_tools import cost
+from uptime_relay_tools.cli import main
 
 CONFIG = """
 checks:
@@ -93,7 +93,7 @@ def test_the_cli_refuses_an_invalid_config(tmp_path, capsys):
 
 
 def test_measure_times_a_real_probe_run_of_the_configs_checks(tmp_path, capsys):
-    from uptime_relay.testing.receivers import HttpReceiver
+    from uptime_relay_tools.testing.receivers import HttpReceiver
 
     with HttpReceiver() as target:
         path = tmp_path / "uptime.yaml"

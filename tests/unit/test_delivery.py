@@ -13,7 +13,7 @@ from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher, notification_from_dict, notification_to_dict
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState, Link
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
-from uptime_relay.testing.fake_notifiers import FakeNotifier
+from uptime_relay_tools.testing.fake_notifiers import FakeNotifier
 
 CONFIG = parse_config(
     """

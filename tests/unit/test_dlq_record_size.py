@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 from uptime_relay import metricnames
 from uptime_relay.adapters.queue import LOST_MARKER, MAX_MESSAGE_BYTES, SqsDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.cli.dlq import replay
 from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
-from uptime_relay.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.cli.dlq import replay
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 CONFIG = parse_config(

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.cli.dlq import replay
 from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.notifiers.base import DeliveryError, NotificationKind
 from uptime_relay.relay import Relay
-from uptime_relay.testing.fake_notifiers import fake_notifiers
-from uptime_relay.testing.relay_kit import alarm_message
+from uptime_relay_tools.cli.dlq import replay
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.testing.relay_kit import alarm_message
 
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 CONFIG = parse_config(
@@ -113,7 +113,7 @@ def test_without_a_table_every_record_is_replayed():
 
 
 def test_a_grouped_trigger_is_replayed_while_any_incident_of_its_group_is_open():
-    from uptime_relay.cli.dlq import closed_incidents
+    from uptime_relay_tools.cli.dlq import closed_incidents
 
     world = World()
     world.alarm("ALARM", T0)

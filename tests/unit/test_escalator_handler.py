@@ -21,8 +21,8 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.escalation import initial_cursor
 from uptime_relay.domain.incident import OpeningPlan, decide
 from uptime_relay.escalator import RETRY_S, Escalator
-from uptime_relay.local.functions import LambdaContext
 from uptime_relay.notifiers.base import Delivery, DeliveryError
+from uptime_relay_tools.local.functions import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

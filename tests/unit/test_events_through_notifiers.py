@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from uptime_relay.cli.render import EXAMPLE_CHANNELS, notifications
 from uptime_relay.domain.alert import AlertState
 from uptime_relay.intake import enrich, parse_event
 from uptime_relay.notifiers.registry import make_notifiers
+from uptime_relay_tools.cli.render import EXAMPLE_CHANNELS, notifications
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted(p for p in (ROOT / "events").iterdir() if p.is_file())

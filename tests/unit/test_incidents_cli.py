@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 from test_actions_support import SIM_START, make_store, open_incident, snapshot
-from uptime_relay.cli import build_parser
-from uptime_relay.cli import incidents as cli
+from uptime_relay_tools.cli import build_parser
+from uptime_relay_tools.cli import incidents as cli
 
 NOW = SIM_START + timedelta(hours=2, minutes=5)
 

@@ -16,10 +16,10 @@ import pytest
 from test_actions_support import SIM_START, make_store, open_incident
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.cli import build_parser
-from uptime_relay.cli import incidents as cli
 from uptime_relay.domain.incident import TimelineEntry
-from uptime_relay.testing.receivers import HttpReceiver, Reply, SmtpReceiver
+from uptime_relay_tools.cli import build_parser
+from uptime_relay_tools.cli import incidents as cli
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply, SmtpReceiver
 
 NOW = SIM_START + timedelta(minutes=9)
 ROUTING_KEY = "r0000000000000000000000000000000"

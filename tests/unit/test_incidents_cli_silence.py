@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from test_actions_support import SIM_START
 from uptime_relay.adapters.silences import InMemorySilences
-from uptime_relay.cli import build_parser
-from uptime_relay.cli import silence as cli
 from uptime_relay.domain.silence import is_silenced
+from uptime_relay_tools.cli import build_parser
+from uptime_relay_tools.cli import silence as cli
 
 NOW = SIM_START
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from uptime_relay.alarms import desired_alarm
 from uptime_relay.config import parse_config
 from uptime_relay.intake import parse_event
-from uptime_relay.testing.relay_kit import alarm_message
+from uptime_relay_tools.testing.relay_kit import alarm_message
 
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 CONFIG = parse_config(

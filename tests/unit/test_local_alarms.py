@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from uptime_relay.local.alarms import (
+from uptime_relay_tools.local.alarms import (
     ALARM,
     INSUFFICIENT_DATA,
     OK,

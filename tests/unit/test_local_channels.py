@@ -11,7 +11,11 @@ from uptime_relay import clock
 from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config import parse_config
 from uptime_relay.intake import parse_event
-from uptime_relay.local.channels import (
+from uptime_relay.notifiers import registry
+from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
+from uptime_relay.notifiers.pagerduty import PagerDutyNotifier
+from uptime_relay.notifiers.slack import SlackNotifier
+from uptime_relay_tools.local.channels import (
     LocalNotifier,
     console_channels,
     has_real_destination,
@@ -19,12 +23,8 @@ from uptime_relay.local.channels import (
     unresolvable_secrets,
     wrapped_notifiers,
 )
-from uptime_relay.local.faults import Faults, FaultSpecError, parse_fault
-from uptime_relay.notifiers import registry
-from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
-from uptime_relay.notifiers.pagerduty import PagerDutyNotifier
-from uptime_relay.notifiers.slack import SlackNotifier
-from uptime_relay.testing.fake_notifiers import FakeNotifier
+from uptime_relay_tools.local.faults import Faults, FaultSpecError, parse_fault
+from uptime_relay_tools.testing.fake_notifiers import FakeNotifier
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from uptime_relay.cli import main
+from uptime_relay_tools.cli import main
 
 
 def test_a_bad_fault_spec_exits_2_naming_it(capsys):

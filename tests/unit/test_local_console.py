@@ -18,9 +18,9 @@ from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.incident import TimelineEntry
 from uptime_relay.escalator import sweep
-from uptime_relay.local.console import Timeline, incident_lines
 from uptime_relay.relay import Relay
-from uptime_relay.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.local.console import Timeline, incident_lines
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 
 NIGHT = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # maintenance 02:00-02:30 UTC
 CONFIG = parse_config(

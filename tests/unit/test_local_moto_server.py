@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from uptime_relay.local.moto_server import _SerialisedDynamoDB
+from uptime_relay_tools.local.moto_server import _SerialisedDynamoDB
 
 
 class SlowApp:

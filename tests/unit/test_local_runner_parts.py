@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from uptime_relay.config import load_config
-from uptime_relay.local.demo import demo_config_text, write_demo_config
-from uptime_relay.local.demo_target import DemoTarget, Outage
-from uptime_relay.local.functions import function_url_event, function_url_response
-from uptime_relay.local.runner import FunctionOutput, emf_datapoints, scheduled_event
+from uptime_relay_tools.local.demo import demo_config_text, write_demo_config
+from uptime_relay_tools.local.demo_target import DemoTarget, Outage
+from uptime_relay_tools.local.functions import function_url_event, function_url_response
+from uptime_relay_tools.local.runner import FunctionOutput, emf_datapoints, scheduled_event
 
 EMF = {
     "_aws": {

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from uptime_relay import clock
-from uptime_relay.local.simclock import SimulatedClock
+from uptime_relay_tools.local.simclock import SimulatedClock
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from uptime_relay.local.sns import SnsBus, sns_event
+from uptime_relay_tools.local.sns import SnsBus, sns_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:uptime-alerts"

@@ -16,7 +16,7 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState, MetricRef
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
 from uptime_relay.notifiers.email import EmailNotifier
 from uptime_relay.notifiers.registry import make_notifiers
-from uptime_relay.testing.receivers import SmtpReceiver
+from uptime_relay_tools.testing.receivers import SmtpReceiver
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)

@@ -14,7 +14,7 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState, Link
 from uptime_relay.notifiers import format as fmt
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
 from uptime_relay.notifiers.http import parse_retry_after, post_json, redact, target
-from uptime_relay.testing.receivers import HttpReceiver, Reply
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply
 
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 

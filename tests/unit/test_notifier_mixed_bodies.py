@@ -31,8 +31,8 @@ from uptime_relay.notifiers.slack import (
     SlackNotifier,
 )
 from uptime_relay.relay import Relay, Send, plan_notifications
-from uptime_relay.testing.receivers import HttpReceiver, Reply, SmtpReceiver
-from uptime_relay.testing.relay_kit import alertmanager_body
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply, SmtpReceiver
+from uptime_relay_tools.testing.relay_kit import alertmanager_body
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 GROUP = '{}:{alertname="HighErrorRate"}'

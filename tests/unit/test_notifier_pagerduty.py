@@ -13,7 +13,7 @@ from uptime_relay.config import Channel, Check
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
 from uptime_relay.notifiers.pagerduty import PagerDutyNotifier, dedup_key
-from uptime_relay.testing.receivers import HttpReceiver, Reply
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)

@@ -23,7 +23,7 @@ from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import Notification, NotificationKind
 from uptime_relay.notifiers.registry import make_notifiers
-from uptime_relay.testing.receivers import HttpReceiver, SmtpReceiver
+from uptime_relay_tools.testing.receivers import HttpReceiver, SmtpReceiver
 
 ALERT = Alert(
     source=AlertSource.CLOUDWATCH,

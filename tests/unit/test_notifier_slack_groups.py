@@ -19,8 +19,8 @@ from uptime_relay.notifiers.base import Notification, NotificationKind
 from uptime_relay.notifiers.registry import make_notifiers
 from uptime_relay.notifiers.slack import MAX_BUTTON_VALUE, SlackNotifier, button_value
 from uptime_relay.relay import Relay
-from uptime_relay.testing.receivers import HttpReceiver, Reply
-from uptime_relay.testing.relay_kit import alertmanager_body
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply
+from uptime_relay_tools.testing.relay_kit import alertmanager_body
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 GROUP = '{}:{alertname="HighErrorRate"}'

@@ -6,7 +6,7 @@ import smtplib
 from email.message import EmailMessage
 
 import requests
-from uptime_relay.testing.receivers import HttpReceiver, Reply, SmtpReceiver
+from uptime_relay_tools.testing.receivers import HttpReceiver, Reply, SmtpReceiver
 
 
 def test_http_receiver_answers_from_its_script_then_the_default():

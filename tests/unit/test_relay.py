@@ -17,8 +17,8 @@ from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import DeliveryError, NotificationKind
 from uptime_relay.relay import Relay, RelayError
-from uptime_relay.testing.fake_notifiers import fake_notifiers
-from uptime_relay.testing.relay_kit import alarm_message, alertmanager_body, sns_event
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.testing.relay_kit import alarm_message, alertmanager_body, sns_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)

@@ -18,8 +18,8 @@ from uptime_relay.delivery import Dispatcher
 from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import NotificationKind
 from uptime_relay.relay import Relay, ack_url_factory
-from uptime_relay.testing.fake_notifiers import fake_notifiers
-from uptime_relay.testing.relay_kit import alertmanager_body
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.testing.relay_kit import alertmanager_body
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 ACK_SECRET = "ack-link-secret-for-tests"

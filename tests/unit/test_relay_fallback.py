@@ -15,8 +15,6 @@ from uptime_relay.adapters.ack_tokens import InMemoryUsedTokens
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.cli import build_parser
-from uptime_relay.cli import incidents as incidents_cli
 from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import AlertSource
@@ -25,7 +23,9 @@ from uptime_relay.intake import parse_event
 from uptime_relay.notifiers.base import NotificationKind
 from uptime_relay.relay import Relay
 from uptime_relay.security import slack_signature
-from uptime_relay.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.cli import build_parser
+from uptime_relay_tools.cli import incidents as incidents_cli
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -21,7 +21,7 @@ from uptime_relay.domain.escalation import initial_cursor
 from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import NotificationKind
 from uptime_relay.relay import Relay
-from uptime_relay.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # ana is on call (daily rotation from Nov 24 09:00)
 CONFIG = parse_config(

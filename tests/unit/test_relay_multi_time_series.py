@@ -13,7 +13,7 @@ from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.notifiers.base import NotificationKind
 from uptime_relay.relay import Relay
-from uptime_relay.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CONFIG = parse_config(

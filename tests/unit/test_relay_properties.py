@@ -16,7 +16,7 @@ from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import NotificationKind
 from uptime_relay.relay import Relay
-from uptime_relay.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 
 CONFIG = parse_config(
     """

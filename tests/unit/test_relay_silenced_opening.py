@@ -27,7 +27,7 @@ from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import NotificationKind
 from uptime_relay.relay import ACK_LINK_LIFETIME, Relay, ack_url_factory, silencer
 from uptime_relay.security import Expired, verify_ack_token
-from uptime_relay.testing.fake_notifiers import fake_notifiers
+from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 
 NIGHT = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # the nightly window: 02:00-04:00 UTC
 CONFIG = parse_config(

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from uptime_relay.cli import main
+from uptime_relay_tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted(p for p in (ROOT / "events").iterdir() if p.is_file())
@@ -302,13 +302,13 @@ def test_render_prints_exactly_what_the_relay_sends(capsys, tmp_path):
     from uptime_relay.adapters.incidents import InMemoryIncidentStore
     from uptime_relay.adapters.queue import InMemoryDeadLetters
     from uptime_relay.adapters.secrets import StaticSecrets
-    from uptime_relay.cli.render import PLACEHOLDER_ACK_URL
     from uptime_relay.config import load_config
     from uptime_relay.delivery import Dispatcher
     from uptime_relay.intake import enrich, parse_event
     from uptime_relay.notifiers.base import Delivery
     from uptime_relay.notifiers.registry import make_notifiers
     from uptime_relay.relay import Relay
+    from uptime_relay_tools.cli.render import PLACEHOLDER_ACK_URL
 
     class Recording:
         def __init__(self, real):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from uptime_relay.domain.incident import Incident, TimelineEntry
-from uptime_relay.domain.report import format_duration, incident_figures, response_report
+from uptime_relay_tools.report import format_duration, incident_figures, response_report
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.relay import Relay, RelayError
-from uptime_relay.testing.relay_kit import alarm_message, sns_event
+from uptime_relay_tools.testing.relay_kit import alarm_message, sns_event
 
 T0 = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 CONFIG = parse_config(

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import clock
+from uptime_relay import clock
 
 ROOT_ENV = "UPTIME_RELAY_ROOT"
 

@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from ..config import ConfigError, default_config_path, load_config
+from uptime_relay.config import ConfigError, default_config_path, load_config
 
 
 def register(sub) -> None:
@@ -89,7 +89,8 @@ def _queue_url(args) -> str:
 
 
 def _run(args, queue_url: str, err: TextIO) -> int:
-    from ..adapters.queue import SqsDeadLetters
+    from uptime_relay.adapters.queue import SqsDeadLetters
+
     from .incidents import aws_client, stack_output
 
     dead_letters = SqsDeadLetters(queue_url, client=aws_client("sqs", args))
@@ -100,9 +101,9 @@ def _run(args, queue_url: str, err: TextIO) -> int:
     except ConfigError as exc:
         print(exc, file=err)
         return 2
-    from ..adapters.secrets import SecretResolver
-    from ..delivery import Dispatcher
-    from ..notifiers.registry import make_notifiers
+    from uptime_relay.adapters.secrets import SecretResolver
+    from uptime_relay.delivery import Dispatcher
+    from uptime_relay.notifiers.registry import make_notifiers
 
     if args.endpoint_url or args.region:
         secrets = SecretResolver(
@@ -118,7 +119,7 @@ def _run(args, queue_url: str, err: TextIO) -> int:
         table = stack_output(args, str(_stack(args)), "TableName")
     store = None
     if table:
-        from ..adapters.incidents import DynamoIncidentStore
+        from uptime_relay.adapters.incidents import DynamoIncidentStore
 
         store = DynamoIncidentStore(table, client=aws_client("dynamodb", args))
     _replayed, kept = replay(dead_letters, dispatcher, config, max_records=args.max, store=store)
@@ -196,9 +197,9 @@ def replay(
     out: TextIO | None = None,
 ) -> tuple[int, int]:
     """Re-deliver up to ``max_records``; returns (replayed, kept)."""
-    from .. import clock
-    from ..delivery import notification_from_dict
-    from ..domain.incident import TimelineEntry
+    from uptime_relay import clock
+    from uptime_relay.delivery import notification_from_dict
+    from uptime_relay.domain.incident import TimelineEntry
 
     out = out or sys.stdout
     replayed = kept = 0

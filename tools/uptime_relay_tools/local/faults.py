@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..config import parse_duration
+from uptime_relay.config import parse_duration
 
 RETRY_AFTER_S = 5.0
 TRANSIENT = frozenset({408, 425, 429})

@@ -92,7 +92,8 @@ def _stop_on_sigterm() -> None:
 
 
 def run(args) -> int:
-    from ..config import ConfigError
+    from uptime_relay.config import ConfigError
+
     from ..local.faults import Faults, FaultSpecError
     from ..local.runner import LocalStackError
 

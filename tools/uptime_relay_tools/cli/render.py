@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..config import Channel, Config, ConfigError, load_config
-from ..domain.alert import Alert, AlertState
-from ..domain.incident import incident_id
-from ..intake import enrich, parse_event
-from ..notifiers.base import Notification, NotificationKind
+from uptime_relay.config import Channel, Config, ConfigError, load_config
+from uptime_relay.domain.alert import Alert, AlertState
+from uptime_relay.domain.incident import incident_id
+from uptime_relay.intake import enrich, parse_event
+from uptime_relay.notifiers.base import Notification, NotificationKind
 
 CHANNEL_TYPES = ("slack", "pagerduty", "email")
 
@@ -101,7 +101,7 @@ def insufficient_data_mode(alert: Alert, config: Config | None) -> str:
     (``warn`` by default and without a config)."""
     if config is None:
         return "warn"
-    from ..domain.routing import match_routes
+    from uptime_relay.domain.routing import match_routes
 
     return match_routes(config.routes, alert.labels).insufficient_data
 
@@ -151,7 +151,7 @@ def plan(
     fields, ack link), as if each ALARM opened an incident and each OK resolved an open one.
     INSUFFICIENT_DATA follows the matched route's ``insufficient_data`` (warn: a warning to Slack
     and e-mail only; page: a trigger; ignore: nothing)."""
-    from ..relay import WARNING_CHANNEL_TYPES, Send, plan_notifications
+    from uptime_relay.relay import WARNING_CHANNEL_TYPES, Send, plan_notifications
 
     sends = []
     for alert in alerts:
@@ -231,7 +231,7 @@ def run(args) -> int:
             print(exc, file=sys.stderr)
             return 2
 
-    from ..notifiers.registry import make_notifiers  # imported late: keeps `--help` fast
+    from uptime_relay.notifiers.registry import make_notifiers  # imported late: keeps `--help` fast
 
     notifier = make_notifiers()[args.channel]
     channel, configured = _channel(config, args.channel)

@@ -1,7 +1,7 @@
 """``uptime-relay local``: the whole stack on this machine, in simulated time.
 
 1. A moto server on 127.0.0.1 holds the AWS resources, created from ``template.yaml`` (SAM
-   transform offline, ``uptime_relay.local.cloudformation``). The functions' environment is the one
+   transform offline, ``uptime_relay_tools.local.cloudformation``). The functions' environment is the one
    the template gives them, every reference resolved against the local stack.
 2. The per-check alarms are reconciled into moto CloudWatch exactly as the ``Custom::CheckAlarms``
    resource does (``uptime_relay.alarms``).
@@ -34,8 +34,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .. import clock as clockmod
-from ..config import Config, load_config
+from uptime_relay import clock as clockmod
+from uptime_relay.config import Config, load_config
+
 from .alarms import ALARM, INSUFFICIENT_DATA, OK, AlarmDefinition, LocalAlarms, Transition, UnsupportedAlarm
 from .channels import LocalNotifier, console_channels, unresolvable_secrets, wrapped_notifiers
 from .console import Timeline, incident_lines
@@ -432,7 +433,7 @@ class LocalStack:
         )
 
     def _reconcile_alarms(self) -> None:
-        from .. import alarms as check_alarms
+        from uptime_relay import alarms as check_alarms
 
         cloudwatch = self.client("cloudwatch")
         desired = check_alarms.desired_alarms(
@@ -470,7 +471,7 @@ class LocalStack:
 
     # ------------------------------------------------------------------ functions
     def _load_functions(self) -> None:
-        from ..adapters.secrets import SecretResolver
+        from uptime_relay.adapters.secrets import SecretResolver
 
         console = console_channels(self.config, everything=self.console_all)
         for name in sorted(console):
@@ -515,7 +516,7 @@ class LocalStack:
     def _capture_function_logs(self) -> None:
         """Point the functions' log handlers at the stdout sink for the run (Powertools reuses a
         configured logger's handler, which may still hold the stream of an earlier run)."""
-        from .. import metricnames
+        from uptime_relay import metricnames
 
         names = [metricnames.service(), *logging.root.manager.loggerDict]
         for name in names:
@@ -706,7 +707,7 @@ class LocalStack:
 
     # ------------------------------------------------------------------ incidents on the timeline
     def store(self) -> Any:
-        from ..adapters.incidents import DynamoIncidentStore
+        from uptime_relay.adapters.incidents import DynamoIncidentStore
 
         return DynamoIncidentStore(self.table_name, client=self.client("dynamodb"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..config import ConfigError, load_config
+from uptime_relay.config import ConfigError, load_config
 
 
 def register(sub) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field, replace
 
-from .config import Check, Config, is_secret_ref
+from uptime_relay.config import Check, Config, is_secret_ref
 
 MINUTES_PER_MONTH = 43_800  # 730 hours, the month AWS pricing uses
 SELF_MONITORING_ALARMS = 10  # template.yaml: probe not running/slow, 3x errors, 3x throttles, 2x DLQ
@@ -257,9 +257,8 @@ def measure_log_bytes(checks: Sequence[Check] | None = None) -> tuple[int, int]:
 
 def _record_bytes(checks: Sequence[Check]) -> int:
     from aws_lambda_powertools import Logger, Metrics
-
-    from .probe.report import record_run
-    from .probe.result import ProbeResult, Timings
+    from uptime_relay.probe.report import record_run
+    from uptime_relay.probe.result import ProbeResult, Timings
 
     buffer = io.StringIO()
     logger = Logger(service="uptime-relay")

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from .. import clock
-from ..config import LABEL_KEY_RE, parse_duration
+from uptime_relay import clock
+from uptime_relay.config import LABEL_KEY_RE, parse_duration
+
 from .incidents import (
     UsageError,
     _aws_reason,
@@ -91,7 +92,7 @@ def run(
 
 
 def make_store(args: argparse.Namespace) -> Any:
-    from ..adapters.silences import DynamoSilences
+    from uptime_relay.adapters.silences import DynamoSilences
 
     table = resolve_table(args)
     return _Guarded(DynamoSilences(table, client=aws_client("dynamodb", args)), table)
@@ -129,8 +130,8 @@ def parse_matchers(items: list[str]) -> dict[str, str]:
 
 
 def _add(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
-    from ..adapters.silences import new_silence_id
-    from ..domain.silence import Silence
+    from uptime_relay.adapters.silences import new_silence_id
+    from uptime_relay.domain.silence import Silence
 
     match = parse_matchers(args.match)
     try:

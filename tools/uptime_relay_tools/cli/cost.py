@@ -8,8 +8,9 @@ import sys
 import time
 from dataclasses import asdict, replace
 
+from uptime_relay.config import ConfigError, load_config
+
 from .. import cost
-from ..config import ConfigError, load_config
 
 
 def register(sub) -> None:
@@ -92,8 +93,8 @@ def run(args) -> int:
 
 
 def _measure(config) -> float:
-    from ..adapters.secrets import SecretResolver
-    from ..probe.engine import run_checks
+    from uptime_relay.adapters.secrets import SecretResolver
+    from uptime_relay.probe.engine import run_checks
 
     started = time.perf_counter()
     run_checks(config.checks, concurrency=config.probe.concurrency, secrets=SecretResolver(), deadline_s=50.0)

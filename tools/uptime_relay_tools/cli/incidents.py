@@ -28,8 +28,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from .. import clock
-from ..config import parse_duration
+from uptime_relay import clock
+from uptime_relay.config import parse_duration
 
 STATUSES = ("open", "acknowledged", "resolved")
 StoreFactory = Callable[[argparse.Namespace], Any]
@@ -138,7 +138,7 @@ def quiet_package_logs() -> Iterator[None]:
 
 def make_store(args: argparse.Namespace) -> Any:
     """The DynamoDB incident store named by the arguments / environment."""
-    from ..adapters.incidents import DynamoIncidentStore
+    from uptime_relay.adapters.incidents import DynamoIncidentStore
 
     table = resolve_table(args)
     return _Guarded(DynamoIncidentStore(table, client=aws_client("dynamodb", args)), table)
@@ -353,7 +353,7 @@ def escalation_state(incident: Any, policy: Any = None) -> str:
 def _policy(args: argparse.Namespace, name: str) -> Any:
     """The named escalation policy from the config, or None when no config can be read (``show``
     still works from the table alone)."""
-    from ..config import ConfigError, default_config_path, load_config
+    from uptime_relay.config import ConfigError, default_config_path, load_config
 
     path = getattr(args, "config", None) or str(default_config_path())
     try:
@@ -373,7 +373,7 @@ def _change(
     dead_letters: Any = None,
     secrets: Any = None,
 ) -> int:
-    from ..actions import ACK, RESOLVE, apply_action
+    from uptime_relay.actions import ACK, RESOLVE, apply_action
 
     kind = ACK if args.action == "ack" else RESOLVE
     incident = _find(store, args.id, err)
@@ -422,10 +422,10 @@ def _tell_channels(
 ) -> list[dict[str, Any]]:
     """The actions function's follow-ups (``ChangeNotifier``, via="cli") for one change: what
     was told, as JSON-able rows. Problems are said on ``err``; the change stands either way."""
-    from ..actions import ChangeNotifier
-    from ..config import ConfigError, default_config_path, load_config
-    from ..delivery import Dispatcher
-    from ..notifiers.registry import make_notifiers
+    from uptime_relay.actions import ChangeNotifier
+    from uptime_relay.config import ConfigError, default_config_path, load_config
+    from uptime_relay.delivery import Dispatcher
+    from uptime_relay.notifiers.registry import make_notifiers
 
     path = getattr(args, "config", None) or str(default_config_path())
     try:
@@ -439,13 +439,13 @@ def _tell_channels(
         return []
     queue_named = True
     if dead_letters is None:
-        from ..adapters.queue import InMemoryDeadLetters, SqsDeadLetters
+        from uptime_relay.adapters.queue import InMemoryDeadLetters, SqsDeadLetters
 
         url = resolve_dlq_url(args)
         queue_named = bool(url)
         dead_letters = SqsDeadLetters(url, client=aws_client("sqs", args)) if url else InMemoryDeadLetters()
     if secrets is None:
-        from ..adapters.secrets import SecretResolver
+        from uptime_relay.adapters.secrets import SecretResolver
 
         secrets = SecretResolver()
     dispatcher = Dispatcher(config, make_notifiers(), secrets, dead_letters)
@@ -493,9 +493,9 @@ def _find(store: Any, wanted: str, err: TextIO) -> Any:
 # --------------------------------------------------------------------------------------- report
 def _report(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
     try:
-        from ..domain.report import format_duration, response_report
+        from ..report import format_duration, response_report
     except ImportError:
-        print("incident reports need uptime_relay.domain.report, which this build lacks", file=err)
+        print("incident reports need uptime_relay_tools.report, which this build lacks", file=err)
         return 2
     start = now - timedelta(seconds=_duration(args.since, "--since"))
     incidents = store.list(statuses=STATUSES, since=start)
@@ -533,7 +533,7 @@ def _report(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now:
 # --------------------------------------------------------------------------------------- output
 def incident_json(incident: Any, now: datetime, *, timeline: bool = True) -> dict[str, Any]:
     """The incident as JSON (without the raw opening alert), plus ``age_s``."""
-    from ..domain.incident import incident_to_dict
+    from uptime_relay.domain.incident import incident_to_dict
 
     data = incident_to_dict(incident)
     data.pop("alert", None)

@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..config import Channel
-from ..notifiers.base import Delivery, Notification, NotificationKind
+from uptime_relay.config import Channel
+from uptime_relay.notifiers.base import Delivery, Notification, NotificationKind
 
 GROUPING_TYPES = ("slack", "email")
 

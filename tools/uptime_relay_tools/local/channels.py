@@ -23,9 +23,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import clock
-from ..config import Channel, Config, is_secret_ref
-from ..notifiers.base import Delivery, DeliveryError, Notification
+from uptime_relay import clock
+from uptime_relay.config import Channel, Config, is_secret_ref
+from uptime_relay.notifiers.base import Delivery, DeliveryError, Notification
+
 from .faults import RETRY_AFTER_S, Faults
 
 PLACEHOLDER_SUFFIXES = (".example", ".invalid", ".test", ".example.com", ".example.org", ".example.net")
@@ -197,7 +198,7 @@ class LocalNotifier:
 @contextlib.contextmanager
 def wrapped_notifiers(wrap: Callable[[Any], Any]) -> Iterator[None]:
     """Make ``notifiers.registry.make_notifiers`` return wrapped notifiers for the duration."""
-    from ..notifiers import registry
+    from uptime_relay.notifiers import registry
 
     original = registry.make_notifiers
 

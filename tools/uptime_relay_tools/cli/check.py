@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ..config import ConfigError, load_config
-from ..probe import ProbeResult, run_checks
+from uptime_relay.config import ConfigError, load_config
+from uptime_relay.probe import ProbeResult, run_checks
 
 
 def register(sub) -> None:

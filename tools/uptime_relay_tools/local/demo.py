@@ -43,7 +43,7 @@ TARGET_PLACEHOLDER = "$TARGET_URL"
 
 
 def demo_config_text() -> str:
-    return resources.files("uptime_relay").joinpath("data/demo.yaml").read_text(encoding="utf-8")
+    return resources.files("uptime_relay_tools").joinpath("data/demo.yaml").read_text(encoding="utf-8")
 
 
 def write_demo_config(target_url: str, directory: Path) -> Path:

@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-from .. import __version__
+from uptime_relay import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
