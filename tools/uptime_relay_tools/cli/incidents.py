@@ -492,11 +492,8 @@ def _find(store: Any, wanted: str, err: TextIO) -> Any:
 
 # --------------------------------------------------------------------------------------- report
 def _report(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
-    try:
-        from ..report import format_duration, response_report
-    except ImportError:
-        print("incident reports need uptime_relay_tools.report, which this build lacks", file=err)
-        return 2
+    from ..report import format_duration, response_report
+
     start = now - timedelta(seconds=_duration(args.since, "--since"))
     incidents = store.list(statuses=STATUSES, since=start)
     rows = response_report(incidents, start, now)

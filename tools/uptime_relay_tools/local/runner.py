@@ -37,6 +37,7 @@ from typing import Any
 from uptime_relay import clock as clockmod
 from uptime_relay.config import Config, load_config
 
+from . import cloudformation as cfn
 from .alarms import ALARM, INSUFFICIENT_DATA, OK, AlarmDefinition, LocalAlarms, Transition, UnsupportedAlarm
 from .channels import LocalNotifier, console_channels, unresolvable_secrets, wrapped_notifiers
 from .console import Timeline, incident_lines
@@ -401,10 +402,6 @@ class LocalStack:
 
     # ------------------------------------------------------------------ stack and alarms
     def _create_stack(self) -> None:
-        try:
-            from . import cloudformation as cfn
-        except ImportError as exc:  # pragma: no cover - the stack helper is part of the package
-            raise LocalStackError(f"cannot create the local stack: {exc}") from exc
         template = cfn.translate_template(self.root / "template.yaml")
         self.stack = cfn.create_stack(
             self.client("cloudformation"),
