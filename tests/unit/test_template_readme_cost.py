@@ -1,5 +1,5 @@
-"""The deploy guide's cost table is what `uptime-relay cost` prints today (docs/parts/stack-readme.md
-is merged into README.md)."""
+"""The deploy guide's cost table is what `uptime-relay cost` prints today (docs/operations.md,
+"What it costs")."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "parts" / "stack-readme.md"
+DOC = ROOT / "docs" / "operations.md"
 
 
 @pytest.fixture(scope="module")
