@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from ..notifiers.rules import CHANNEL_RULES, CHANNEL_TYPES
+from ..notifiers.rules import CHANNEL_RULES
 from .model import CHANNEL_NAME_RE, Channel
 from .validator import ChannelRules, Validator
 from .yamlpos import PosDict, line_of
@@ -38,8 +38,9 @@ def _rules_for(v: Validator, data: PosDict, path: str) -> ChannelRules | None:
     ctype = data.get("type")
     if isinstance(ctype, str) and ctype in CHANNEL_RULES:
         return CHANNEL_RULES[ctype]
-    hint = difflib.get_close_matches(str(ctype), CHANNEL_TYPES, n=1)
+    types = list(CHANNEL_RULES)
+    hint = difflib.get_close_matches(str(ctype), types, n=1)
     suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
     reason = "missing required key 'type'" if ctype is None else f"unknown channel type {ctype!r}{suffix}"
-    v.error(data, "type", f"{path}.type", f"{reason}; one of {', '.join(CHANNEL_TYPES)}")
+    v.error(data, "type", f"{path}.type", f"{reason}; one of {', '.join(types)}")
     return None
