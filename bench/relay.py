@@ -80,7 +80,7 @@ def dynamodb_requests() -> dict[str, dict[str, Counter]]:
     from uptime_relay.adapters.incidents import DynamoIncidentStore, create_table
     from uptime_relay.adapters.queue import InMemoryDeadLetters
     from uptime_relay.adapters.secrets import StaticSecrets
-    from uptime_relay.config import parse_config
+    from uptime_relay.config.loader import parse_config
     from uptime_relay.delivery import Dispatcher
     from uptime_relay.relay import Relay, make_idempotent
     from uptime_relay_tools.testing.fake_notifiers import fake_notifiers

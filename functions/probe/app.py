@@ -13,7 +13,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from uptime_relay import metricnames
 from uptime_relay.adapters.secrets import SecretResolver
-from uptime_relay.config import Config, default_config_path, load_config
+from uptime_relay.config import Config
+from uptime_relay.config.loader import default_config_path, load_config
 from uptime_relay.observability import init_sentry
 from uptime_relay.probe import run_checks
 from uptime_relay.probe.report import record_run

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from uptime_relay import alarms, custom_resource, metricnames
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay_tools.testing.receivers import HttpReceiver, Reply
 
 pytestmark = pytest.mark.integration

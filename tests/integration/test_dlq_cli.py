@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from uptime_relay.adapters.queue import SqsDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind

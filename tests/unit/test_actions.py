@@ -17,7 +17,7 @@ from test_actions_support import SIM_START, FixedClock, make_store, open_inciden
 from uptime_relay.actions import Actions
 from uptime_relay.adapters.ack_tokens import InMemoryUsedTokens
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.domain.alert import AlertSource
 from uptime_relay.notifiers.pagerduty import dedup_key
 from uptime_relay.security import make_ack_token, pagerduty_signature, slack_signature

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from uptime_relay import clock
 from uptime_relay.adapters.alarm_tags import AlarmTags, alarm_arn
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 
 ARN = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:payments-5xx"

@@ -7,7 +7,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 from uptime_relay import alarms, metricnames
-from uptime_relay.config import AlarmPolicy, Check, Config, parse_config
+from uptime_relay.config import AlarmPolicy, Check, Config
+from uptime_relay.config.loader import parse_config
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.secretscope import SecretScope, out_of_scope, references, refusal
 
 SCOPE = SecretScope("/uptime/", "uptime/", region="us-east-1", account="123456789012")

@@ -6,7 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from uptime_relay.config import ConfigError, StatusRange, load_config, parse_config, parse_duration
+from uptime_relay.config import ConfigError, StatusRange, parse_duration
+from uptime_relay.config.loader import load_config, parse_config
 from uptime_relay_tools.cli import main
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay_tools import cost
 from uptime_relay_tools.cli import main
 

@@ -9,7 +9,7 @@ import pytest
 from uptime_relay import metricnames
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher, notification_from_dict, notification_to_dict
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState, Link
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind

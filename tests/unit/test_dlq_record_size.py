@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from uptime_relay import metricnames
 from uptime_relay.adapters.queue import LOST_MARKER, MAX_MESSAGE_BYTES, SqsDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind

@@ -7,7 +7,8 @@ from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
-from uptime_relay.config import EscalationPolicy, EscalationStep, Route, parse_config
+from uptime_relay.config import EscalationPolicy, EscalationStep, Route
+from uptime_relay.config.loader import parse_config
 from uptime_relay.domain.escalation import (
     Cursor,
     initial_cursor,

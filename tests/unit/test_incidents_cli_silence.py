@@ -107,7 +107,7 @@ def test_bad_silences_are_refused_with_a_reason(silences, argv, says):
 
 def test_the_relay_silencer_combines_silences_and_maintenance(silences):
     from uptime_relay.adapters.silences import make_silencer
-    from uptime_relay.config import parse_config
+    from uptime_relay.config.loader import parse_config
 
     config = parse_config(
         'maintenance:\n  - {name: nightly, match: {team: db}, cron: "0 2 * * *", duration: 1h}\n', "t.yaml"
@@ -121,7 +121,7 @@ def test_the_relay_silencer_combines_silences_and_maintenance(silences):
 
 def test_an_unreadable_silence_store_silences_nothing():
     from uptime_relay.adapters.silences import make_silencer
-    from uptime_relay.config import parse_config
+    from uptime_relay.config.loader import parse_config
 
     class Broken:
         def active(self, at):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.intake import enrich, parse_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

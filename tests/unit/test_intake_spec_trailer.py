@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from uptime_relay.alarms import desired_alarm
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.intake import parse_event
 from uptime_relay_tools.testing.relay_kit import alarm_message
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from uptime_relay import clock
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.intake import parse_event
 from uptime_relay.notifiers import registry
 from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind

@@ -9,7 +9,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from uptime_relay.config import load_config
+from uptime_relay.config.loader import load_config
 from uptime_relay_tools.local.demo import demo_config_text, write_demo_config
 from uptime_relay_tools.local.demo_target import DemoTarget, Outage
 from uptime_relay_tools.local.functions import function_url_event, function_url_response

@@ -18,7 +18,8 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import SecretError, SecretResolver
-from uptime_relay.config import Channel, Config, parse_config
+from uptime_relay.config import Channel, Config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.notifiers.base import Notification, NotificationKind

@@ -13,7 +13,7 @@ from uptime_relay.actions import EMAIL_LINK_BY, Actions
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import NotificationKind

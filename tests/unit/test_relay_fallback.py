@@ -15,7 +15,7 @@ from uptime_relay.adapters.ack_tokens import InMemoryUsedTokens
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import AlertSource
 from uptime_relay.escalator import sweep

@@ -302,7 +302,7 @@ def test_render_prints_exactly_what_the_relay_sends(capsys, tmp_path):
     from uptime_relay.adapters.incidents import InMemoryIncidentStore
     from uptime_relay.adapters.queue import InMemoryDeadLetters
     from uptime_relay.adapters.secrets import StaticSecrets
-    from uptime_relay.config import load_config
+    from uptime_relay.config.loader import load_config
     from uptime_relay.delivery import Dispatcher
     from uptime_relay.intake import enrich, parse_event
     from uptime_relay.notifiers.base import Delivery

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from uptime_relay.config import Override, Schedule, parse_config
+from uptime_relay.config import Override, Schedule
+from uptime_relay.config.loader import parse_config
 from uptime_relay.domain.schedule import Shift, oncall, shifts
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from uptime_relay.config import Maintenance, parse_config
+from uptime_relay.config import Maintenance
+from uptime_relay.config.loader import parse_config
 from uptime_relay.domain.silence import CronError, Silence, cron_fires, is_silenced, parse_cron
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday

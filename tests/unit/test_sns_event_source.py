@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.relay import Relay, RelayError
 from uptime_relay_tools.testing.relay_kit import alarm_message, sns_event

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from uptime_relay.config import parse_config
+from uptime_relay.config.loader import parse_config
 from uptime_relay.domain.targets import Resolved, resolve_targets
 
 CONFIG = parse_config(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from uptime_relay import metricnames
-from uptime_relay.config import load_config
+from uptime_relay.config.loader import load_config
 from uptime_relay.secretscope import SecretScope, out_of_scope, references
 from uptime_relay_tools.local.cloudformation import MANAGED_POLICIES, load_template, translate_template
 

@@ -39,7 +39,7 @@ def build_actions() -> Actions:
     from uptime_relay.adapters.ack_tokens import DynamoUsedTokens
     from uptime_relay.adapters.incidents import DynamoIncidentStore
     from uptime_relay.adapters.secrets import SecretResolver
-    from uptime_relay.config import default_config_path, load_config
+    from uptime_relay.config.loader import default_config_path, load_config
 
     table = os.environ["TABLE_NAME"]
     config = load_config(default_config_path())

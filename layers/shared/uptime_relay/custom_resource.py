@@ -26,7 +26,8 @@ from typing import Any
 import requests
 
 from . import alarms, metricnames
-from .config import Config, ConfigError, default_config_path, load_config, parse_config
+from .config import Config, ConfigError
+from .config.loader import default_config_path, load_config, parse_config
 from .secretscope import SecretScope, out_of_scope, references, refusal
 
 logger = logging.getLogger(__name__)

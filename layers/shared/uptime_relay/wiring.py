@@ -46,7 +46,7 @@ def delivery_from_env(
     """``what`` names the undeliverable things in the warning of a run without a DLQ."""
     from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
     from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
-    from .config import default_config_path, load_config
+    from .config.loader import default_config_path, load_config
     from .delivery import Dispatcher
 
     env = environ if environ is not None else os.environ

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 
-from uptime_relay.config import ConfigError, load_config
+from uptime_relay.config import ConfigError
+from uptime_relay.config.loader import load_config
 from uptime_relay.probe import ProbeResult, run_checks
 
 

@@ -8,7 +8,8 @@ import sys
 import time
 from dataclasses import asdict, replace
 
-from uptime_relay.config import ConfigError, load_config
+from uptime_relay.config import ConfigError
+from uptime_relay.config.loader import load_config
 
 from .. import cost
 

@@ -23,7 +23,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from uptime_relay.config import ConfigError, default_config_path, load_config
+from uptime_relay.config import ConfigError
+from uptime_relay.config.loader import default_config_path, load_config
 
 
 def register(sub) -> None:

@@ -353,7 +353,8 @@ def escalation_state(incident: Any, policy: Any = None) -> str:
 def _policy(args: argparse.Namespace, name: str) -> Any:
     """The named escalation policy from the config, or None when no config can be read (``show``
     still works from the table alone)."""
-    from uptime_relay.config import ConfigError, default_config_path, load_config
+    from uptime_relay.config import ConfigError
+    from uptime_relay.config.loader import default_config_path, load_config
 
     path = getattr(args, "config", None) or str(default_config_path())
     try:
@@ -423,7 +424,8 @@ def _tell_channels(
     """The actions function's follow-ups (``ChangeNotifier``, via="cli") for one change: what
     was told, as JSON-able rows. Problems are said on ``err``; the change stands either way."""
     from uptime_relay.actions import ChangeNotifier
-    from uptime_relay.config import ConfigError, default_config_path, load_config
+    from uptime_relay.config import ConfigError
+    from uptime_relay.config.loader import default_config_path, load_config
     from uptime_relay.delivery import Dispatcher
     from uptime_relay.notifiers.registry import make_notifiers
 

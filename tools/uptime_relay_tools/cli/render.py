@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from uptime_relay.config import Channel, Config, ConfigError, load_config
+from uptime_relay.config import Channel, Config, ConfigError
+from uptime_relay.config.loader import load_config
 from uptime_relay.domain.alert import Alert, AlertState
 from uptime_relay.domain.incident import incident_id
 from uptime_relay.intake import enrich, parse_event
 from uptime_relay.notifiers.base import Notification, NotificationKind
-
-CHANNEL_TYPES = ("slack", "pagerduty", "email")
+from uptime_relay.notifiers.rules import CHANNEL_TYPES
 
 # Used when no --config is given (or it has no channel of the type). Example values only: none of
 # them is a secret, and render never sends anything.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from uptime_relay.config import ConfigError, load_config
+from uptime_relay.config import ConfigError
+from uptime_relay.config.loader import load_config
 
 
 def register(sub) -> None:

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from uptime_relay import clock as clockmod
-from uptime_relay.config import Config, load_config
+from uptime_relay.config import Config
+from uptime_relay.config.loader import load_config
 
 from . import cloudformation as cfn
 from .alarms import ALARM, INSUFFICIENT_DATA, OK, AlarmDefinition, LocalAlarms, Transition, UnsupportedAlarm

@@ -21,6 +21,20 @@ class PosList(list):
     item_lines: list[int]
 
 
+def as_posdict(value: dict) -> PosDict:
+    """A mapping built in code (not read from YAML): it knows no lines."""
+    out = PosDict(value)
+    out.key_lines = {}
+    return out
+
+
+def as_poslist(value: list) -> PosList:
+    """A sequence built in code (not read from YAML): it knows no lines."""
+    out = PosList(value)
+    out.item_lines = []
+    return out
+
+
 class _Loader(yaml.SafeLoader):
     pass
 

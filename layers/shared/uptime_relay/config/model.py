@@ -1,0 +1,249 @@
+"""The configuration model: typed, frozen, and free of YAML.
+
+What the loader (``config.loader``) builds from the file and what every consumer reads: checks,
+channels, routes, escalation policies, people, schedules, maintenance windows. Beside it the small
+value rules the domain and services share (durations, secret references, name patterns) and the
+error type that lists every problem found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+CHECK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+CHANNEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+SECRET_PREFIXES = ("env:", "ssm:", "secretsmanager:")
+INSUFFICIENT_DATA_MODES = ("ignore", "warn", "page")  # Route.insufficient_data
+
+
+# --------------------------------------------------------------------------------------- errors
+@dataclass(frozen=True)
+class ConfigIssue:
+    file: str
+    line: int
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path or '(top level)'}: {self.reason}"
+
+
+class ConfigError(Exception):
+    """The configuration was refused. ``issues`` lists every problem found."""
+
+    def __init__(self, issues: Iterable[ConfigIssue]):
+        self.issues = sorted(issues, key=lambda i: (i.line, i.path))
+        count = len(self.issues)
+        head = f"configuration invalid: {count} error{'s' if count != 1 else ''}"
+        super().__init__("\n".join([head, *(f"  {issue}" for issue in self.issues)]))
+
+
+# --------------------------------------------------------------------------------------- values
+def parse_duration(value: Any) -> float:
+    """'500ms', '10s', '5m', '1h', '1d' -> seconds. Raises ValueError with a readable reason."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"bad duration {value!r}: write it with a unit, e.g. 500ms, 10s, 5m, 1h, 1d")
+    match = DURATION_RE.match(value)
+    if not match:
+        raise ValueError(f"bad duration {value!r}: expected a number and a unit (ms, s, m, h, d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def is_secret_ref(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(SECRET_PREFIXES)
+
+
+def secret_ref_problem(value: str) -> str | None:
+    """Why a string that looks like a secret reference is malformed, or None."""
+    if value.startswith("env:"):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value[4:]):
+            return f"bad secret reference {value!r}: env: needs a variable name"
+    elif value.startswith("ssm:"):
+        if not re.fullmatch(r"/?[A-Za-z0-9_.\-/]+", value[4:]):
+            return f"bad secret reference {value!r}: ssm: needs a parameter name such as /uptime/slack"
+    elif value.startswith("secretsmanager:") and not value[len("secretsmanager:") :].strip():
+        return f"bad secret reference {value!r}: secretsmanager: needs a secret id"
+    return None
+
+
+# --------------------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class StatusRange:
+    low: int
+    high: int
+
+    def matches(self, status: int) -> bool:
+        return self.low <= status <= self.high
+
+    def __str__(self) -> str:
+        if self.low == self.high:
+            return str(self.low)
+        if self.low % 100 == 0 and self.high % 100 == 99:
+            return ", ".join(f"{c}xx" for c in range(self.low // 100, self.high // 100 + 1))
+        return f"{self.low}-{self.high}"
+
+
+@dataclass(frozen=True)
+class Expect:
+    status: tuple[StatusRange, ...] = (StatusRange(200, 399),)
+    body_contains: str | None = None
+    body_regex: str | None = None
+    json: Mapping[str, Any] | None = None
+    max_latency_ms: float | None = None
+    cert_min_days: float | None = None
+
+    def status_ok(self, status: int) -> bool:
+        return any(r.matches(status) for r in self.status)
+
+
+@dataclass(frozen=True)
+class AlarmPolicy:
+    """M of N: ``datapoints`` failed minutes out of the last ``evaluation_periods`` open an incident."""
+
+    datapoints: int = 2
+    evaluation_periods: int = 3
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    url: str | None = None
+    tcp_host: str | None = None
+    tcp_port: int | None = None
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str | None = None
+    timeout_s: float = 10.0
+    follow_redirects: bool = True
+    max_redirects: int = 5
+    verify_tls: bool = True
+    ca_file: str | None = None
+    expect: Expect = field(default_factory=Expect)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    runbook: str | None = None
+    description: str | None = None
+    alarm: AlarmPolicy = field(default_factory=AlarmPolicy)
+    retries: int = 1
+    latency_metric: bool = False
+    line: int = 0
+
+    @property
+    def kind(self) -> str:
+        return "tcp" if self.tcp_host is not None else "http"
+
+    @property
+    def target(self) -> str:
+        return self.url if self.url is not None else f"{self.tcp_host}:{self.tcp_port}"
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    type: str
+    options: Mapping[str, Any]
+    line: int = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+@dataclass(frozen=True)
+class Route:
+    match: Mapping[str, str]
+    notify: tuple[str, ...]
+    escalation: str | None = None
+    continue_: bool = False
+    insufficient_data: str = "warn"
+    line: int = 0
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.match.items())
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    after_s: float
+    notify: tuple[str, ...]  # channel names, "oncall:SCHEDULE" or "person:NAME"
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    name: str
+    steps: tuple[EscalationStep, ...]
+    repeat: int = 0
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str | None = None
+    slack: str | None = None  # Slack user id (U…) for mentions
+    full_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Override:
+    person: str
+    start: datetime  # aware
+    end: datetime  # aware
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    timezone: str
+    rotation: str  # daily | weekly
+    handoff: time
+    handoff_day: int  # 0 = Monday (weekly rotations)
+    start: date
+    members: tuple[str, ...]
+    overrides: tuple[Override, ...] = ()
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """A recurring silence: from each time ``cron`` fires (in ``timezone``) for ``duration_s``."""
+
+    name: str
+    match: Mapping[str, str]
+    cron: str
+    duration_s: float
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    signing_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    concurrency: int = 100
+
+
+@dataclass(frozen=True)
+class Config:
+    checks: tuple[Check, ...] = ()
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    escalation_policies: Mapping[str, EscalationPolicy] = field(default_factory=dict)
+    people: Mapping[str, Person] = field(default_factory=dict)
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
+    maintenance: tuple[Maintenance, ...] = ()
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    source: str = "<config>"
+
+    def check(self, name: str) -> Check | None:
+        for check in self.checks:
+            if check.name == name:
+                return check
+        return None
