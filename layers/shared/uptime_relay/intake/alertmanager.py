@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..domain.alert import Alert, AlertSource, AlertState, Link
-from . import common as c
+from .common import Envelope, items, mapping, number, parse_time, string_map, text, truncate
 
 _STATES = {"firing": AlertState.ALARM, "resolved": AlertState.OK}
 
@@ -26,34 +26,34 @@ def labels_hash(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def parse(body: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> list[Alert]:
-    common_labels = c.string_map(body.get("commonLabels"))
-    common_annotations = c.string_map(body.get("commonAnnotations"))
-    group_labels = c.string_map(body.get("groupLabels"))
-    group_key = c.text(body.get("groupKey"))
-    external_url = c.text(body.get("externalURL"))
-    body_status = c.text(body.get("status"))
+def parse(body: Mapping[str, Any], *, raw: str, envelope: Envelope) -> list[Alert]:
+    common_labels = string_map(body.get("commonLabels"))
+    common_annotations = string_map(body.get("commonAnnotations"))
+    group_labels = string_map(body.get("groupLabels"))
+    group_key = text(body.get("groupKey"))
+    external_url = text(body.get("externalURL"))
+    body_status = text(body.get("status"))
     alerts: list[Alert] = []
-    entries = [c.mapping(a) for a in c.items(body.get("alerts"))]
+    entries = [mapping(a) for a in items(body.get("alerts"))]
     if group_key is None:
         # No groupKey: the body is still one group; name it by its group labels (or common labels).
         group_key = "alertmanager:" + labels_hash(group_labels or common_labels)
     for entry in entries:
-        labels = {**common_labels, **c.string_map(entry.get("labels"))}
-        annotations = {**common_annotations, **c.string_map(entry.get("annotations"))}
-        status = (c.text(entry.get("status")) or body_status or "firing").lower()
+        labels = {**common_labels, **string_map(entry.get("labels"))}
+        annotations = {**common_annotations, **string_map(entry.get("annotations"))}
+        status = (text(entry.get("status")) or body_status or "firing").lower()
         notes: list[str] = []
         alert_state = _STATES.get(status)
         if alert_state is None:
             alert_state = AlertState.ALARM
             notes.append(f"unknown status {status!r}; treated as firing")
-        starts = c.parse_time(entry.get("startsAt"))
-        ends = c.parse_time(entry.get("endsAt"))
+        starts = parse_time(entry.get("startsAt"))
+        ends = parse_time(entry.get("endsAt"))
         time = (ends or starts) if alert_state is AlertState.OK else (starts or ends)
         if time is None:
             time = envelope.fallback_time
             notes.append("startsAt/endsAt missing or unreadable; used the delivery time")
-        fingerprint = c.text(entry.get("fingerprint"))
+        fingerprint = text(entry.get("fingerprint"))
         alert_id = fingerprint or labels_hash(labels)
         name = (
             labels.get("alertname")
@@ -70,7 +70,7 @@ def parse(body: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> list[Al
             or f"{name} is {status}"
         )
         links: list[Link] = []
-        generator = c.text(entry.get("generatorURL"))
+        generator = text(entry.get("generatorURL"))
         if generator:
             links.append(Link(href=generator, text="Source"))
         if external_url:
@@ -84,13 +84,13 @@ def parse(body: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> list[Al
             extra["external_url"] = external_url
         if generator:
             extra["generator_url"] = generator
-        if receiver := c.text(body.get("receiver")):
+        if receiver := text(body.get("receiver")):
             extra["receiver"] = receiver
         if group_labels:
             extra["group_labels"] = group_labels
         if fingerprint is None:
             extra["fingerprint_derived"] = True
-        truncated = c.number(body.get("truncatedAlerts"))
+        truncated = number(body.get("truncatedAlerts"))
         if truncated:
             extra["truncated_alerts"] = truncated
         if starts:
@@ -109,7 +109,7 @@ def parse(body: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> list[Al
                 time=time,
                 labels=labels,
                 links=tuple(links),
-                raw=c.truncate(json.dumps(entry, ensure_ascii=False, default=str)),
+                raw=truncate(json.dumps(entry, ensure_ascii=False, default=str)),
                 description=annotations.get("description"),
                 previous_state=None,
                 annotations=annotations,

@@ -11,7 +11,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..domain.alert import Alert, AlertSource, AlertState, Link
-from . import common as c
+from .common import (
+    Envelope,
+    MetricQuery,
+    alarm_identity,
+    alarm_kind,
+    console_link,
+    contributor_labels,
+    description,
+    items,
+    mapping,
+    metric_labels,
+    multi_time_series,
+    number,
+    parse_alarm_arn,
+    parse_time,
+    region_code,
+    sns_dimensions,
+    state,
+    string_map,
+    text,
+    truncate,
+)
 
 _ALARM_KEYS = ("NewStateValue", "StateChangeTime", "Trigger", "AlarmRule", "NewStateReason", "OldStateValue")
 _SUBJECT_RE = re.compile(r'^\s*(ALARM|OK|INSUFFICIENT_DATA)\s*:\s*"(?P<name>.*?)"?(?:\s+in\s+.*)?$')
@@ -29,79 +50,79 @@ def subject_state(subject: str | None) -> AlertState | None:
     return AlertState(match.group(1)) if match else None
 
 
-def _trigger_metrics(trigger: Mapping[str, Any]) -> list[c.MetricQuery]:
-    metrics: list[c.MetricQuery] = []
-    if c.text(trigger.get("MetricName")):
+def _trigger_metrics(trigger: Mapping[str, Any]) -> list[MetricQuery]:
+    metrics: list[MetricQuery] = []
+    if text(trigger.get("MetricName")):
         metrics.append(
-            c.MetricQuery(
+            MetricQuery(
                 id=None,
-                namespace=c.text(trigger.get("Namespace")),
-                name=c.text(trigger.get("MetricName")),
-                dimensions=c.sns_dimensions(trigger.get("Dimensions")),
-                stat=c.text(trigger.get("Statistic")) or c.text(trigger.get("ExtendedStatistic")),
-                period=c.number(trigger.get("Period")),
+                namespace=text(trigger.get("Namespace")),
+                name=text(trigger.get("MetricName")),
+                dimensions=sns_dimensions(trigger.get("Dimensions")),
+                stat=text(trigger.get("Statistic")) or text(trigger.get("ExtendedStatistic")),
+                period=number(trigger.get("Period")),
             )
         )
-    for item in c.items(trigger.get("Metrics")):
-        item = c.mapping(item)
-        stat = c.mapping(item.get("MetricStat"))
-        metric = c.mapping(stat.get("Metric"))
+    for item in items(trigger.get("Metrics")):
+        item = mapping(item)
+        stat = mapping(item.get("MetricStat"))
+        metric = mapping(stat.get("Metric"))
         return_data = item.get("ReturnData")
         metrics.append(
-            c.MetricQuery(
-                id=c.text(item.get("Id")),
-                namespace=c.text(metric.get("Namespace")),
-                name=c.text(metric.get("MetricName")),
-                dimensions=c.sns_dimensions(metric.get("Dimensions")),
-                stat=c.text(stat.get("Stat")),
-                period=c.number(stat.get("Period")) or c.number(item.get("Period")),
-                expression=c.text(item.get("Expression")),
-                label=c.text(item.get("Label")),
+            MetricQuery(
+                id=text(item.get("Id")),
+                namespace=text(metric.get("Namespace")),
+                name=text(metric.get("MetricName")),
+                dimensions=sns_dimensions(metric.get("Dimensions")),
+                stat=text(stat.get("Stat")),
+                period=number(stat.get("Period")) or number(item.get("Period")),
+                expression=text(item.get("Expression")),
+                label=text(item.get("Label")),
                 return_data=return_data if isinstance(return_data, bool) else None,
             )
         )
     return metrics
 
 
-def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Alert:
-    arn_text = c.text(message.get("AlarmArn"))
-    arn = c.parse_alarm_arn(arn_text)
+def parse(message: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
+    arn_text = text(message.get("AlarmArn"))
+    arn = parse_alarm_arn(arn_text)
     name = (
-        c.text(message.get("AlarmName"))
+        text(message.get("AlarmName"))
         or (arn.name if arn else None)
         or _subject_name(envelope.subject)
         or "unnamed CloudWatch alarm"
     )
-    region = (arn.region if arn else None) or c.region_code(message.get("Region"))
-    account = c.text(message.get("AWSAccountId")) or (arn.account if arn else None)
-    alarm_id = c.alarm_identity(arn_text, region, account, name)
+    region = (arn.region if arn else None) or region_code(message.get("Region"))
+    account = text(message.get("AWSAccountId")) or (arn.account if arn else None)
+    alarm_id = alarm_identity(arn_text, region, account, name)
 
     notes: list[str] = []
-    new_state = c.state(message.get("NewStateValue"))
+    new_state = state(message.get("NewStateValue"))
     if new_state is None:
         new_state = subject_state(envelope.subject) or AlertState.ALARM
         notes.append(
             f"NewStateValue missing or unknown ({message.get('NewStateValue')!r}); assumed {new_state}"
         )
-    time = c.parse_time(message.get("StateChangeTime"))
+    time = parse_time(message.get("StateChangeTime"))
     if time is None:
         time = envelope.fallback_time
         notes.append("StateChangeTime missing or unreadable; used the delivery time")
 
-    trigger = c.mapping(message.get("Trigger"))
+    trigger = mapping(message.get("Trigger"))
     metrics = _trigger_metrics(trigger)
-    alarm_rule = c.text(message.get("AlarmRule"))
-    threshold_metric_id = c.text(trigger.get("ThresholdMetricId"))
-    kind = c.alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id)
+    alarm_rule = text(message.get("AlarmRule"))
+    threshold_metric_id = text(trigger.get("ThresholdMetricId"))
+    kind = alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id)
 
-    labels, metric_ref = c.metric_labels(metrics)
+    labels, metric_ref = metric_labels(metrics)
     labels = {"alarm": name, **labels}
     extra: dict[str, Any] = {"alarm_kind": kind, **envelope.extra()}
     annotations: dict[str, str] = {}
 
-    contributor_id = c.text(message.get("AlarmContributorId"))
-    attributes = c.string_map(message.get("AlarmContributorAttributes"))
-    if not contributor_id and c.multi_time_series(metrics):
+    contributor_id = text(message.get("AlarmContributorId"))
+    attributes = string_map(message.get("AlarmContributorAttributes"))
+    if not contributor_id and multi_time_series(metrics):
         # The alarm-level notification of a multi-time-series alarm: each contributor also
         # notifies on its own (id ARN#contributor). Flagged so the relay can tell them apart.
         extra["alarm_level_of_multi_time_series"] = True
@@ -109,7 +130,7 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Aler
         alarm_id = f"{alarm_id}#{contributor_id}"
         extra["contributor_id"] = contributor_id
         extra["contributor_attributes"] = attributes
-        labels.update(c.contributor_labels(attributes))
+        labels.update(contributor_labels(attributes))
         if kind in ("metric", "metric_math"):
             kind = extra["alarm_kind"] = "metrics_insights"
 
@@ -117,16 +138,16 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Aler
         annotations["alarm_rule"] = alarm_rule
         extra["alarm_rule"] = alarm_rule
         children = []
-        for child in c.items(message.get("TriggeringChildren")):
-            child = c.mapping(child)
-            child_arn = c.text(child.get("Arn"))
+        for child in items(message.get("TriggeringChildren")):
+            child = mapping(child)
+            child_arn = text(child.get("Arn"))
             if child_arn:
-                child_state = c.text(c.mapping(child.get("State")).get("Value"))
+                child_state = text(mapping(child.get("State")).get("Value"))
                 children.append({"arn": child_arn, "state": child_state})
         if children:
             extra["triggering_children"] = children
             annotations["triggering_children"] = ", ".join(
-                (c.parse_alarm_arn(ch["arn"]).name if c.parse_alarm_arn(ch["arn"]) else ch["arn"])
+                (parse_alarm_arn(ch["arn"]).name if parse_alarm_arn(ch["arn"]) else ch["arn"])
                 + (f" ({ch['state']})" if ch["state"] else "")
                 for ch in children
             )
@@ -143,11 +164,11 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Aler
         extra["threshold_metric_id"] = threshold_metric_id
     extra["group_key"] = alarm_id
 
-    reason = c.text(message.get("NewStateReason")) or f"{name} is {new_state}"
+    reason = text(message.get("NewStateReason")) or f"{name} is {new_state}"
     if notes:
         extra["parse_notes"] = notes
     links: list[Link] = []
-    if link := c.console_link(region, name):
+    if link := console_link(region, name):
         links.append(link)
     return Alert(
         source=AlertSource.CLOUDWATCH,
@@ -158,9 +179,9 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Aler
         time=time,
         labels=labels,
         links=tuple(links),
-        raw=c.truncate(raw),
-        description=c.description(message.get("AlarmDescription")),
-        previous_state=c.state(message.get("OldStateValue")),
+        raw=truncate(raw),
+        description=description(message.get("AlarmDescription")),
+        previous_state=state(message.get("OldStateValue")),
         region=region,
         account=account,
         metric=metric_ref,

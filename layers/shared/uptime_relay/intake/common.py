@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from ..alarms import SPEC_MARK
 from ..domain.alert import AlertState, Link, MetricRef
 from ..metricnames import CHECK_DIMENSION
 
@@ -80,8 +81,6 @@ _ARN_RE = re.compile(
 def description(value: Any) -> str | None:
     """An alarm description without the reconciler's trailer line (``alarms.SPEC_MARK``:
     ``[uptime-relay spec <hash>; managed by ...]``), which is bookkeeping, not for humans."""
-    from ..alarms import SPEC_MARK
-
     raw = text(value)
     if raw is None:
         return None
