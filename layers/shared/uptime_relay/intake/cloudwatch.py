@@ -10,31 +10,35 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..domain.alert import Alert, AlertSource, AlertState, Link
+from ..domain.alert import Alert, AlertSource, AlertState
 from .common import (
     Envelope,
     MetricQuery,
-    alarm_identity,
+    alarm_draft,
     alarm_kind,
-    console_link,
-    contributor_labels,
+    child_alarms,
     description,
+    identify_alarm,
     items,
     mapping,
-    metric_labels,
-    multi_time_series,
     number,
-    parse_alarm_arn,
     parse_time,
-    region_code,
     sns_dimensions,
     state,
+    state_or_assumed,
     string_map,
     text,
-    truncate,
+    time_or_delivery,
 )
 
 _ALARM_KEYS = ("NewStateValue", "StateChangeTime", "Trigger", "AlarmRule", "NewStateReason", "OldStateValue")
+_TRIGGER_SETTINGS = (
+    ("Threshold", "threshold"),
+    ("ComparisonOperator", "comparison_operator"),
+    ("EvaluationPeriods", "evaluation_periods"),
+    ("DatapointsToAlarm", "datapoints_to_alarm"),
+    ("TreatMissingData", "treat_missing_data"),
+)
 _SUBJECT_RE = re.compile(r'^\s*(ALARM|OK|INSUFFICIENT_DATA)\s*:\s*"(?P<name>.*?)"?(?:\s+in\s+.*)?$')
 
 
@@ -85,109 +89,59 @@ def _trigger_metrics(trigger: Mapping[str, Any]) -> list[MetricQuery]:
 
 
 def parse(message: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
-    arn_text = text(message.get("AlarmArn"))
-    arn = parse_alarm_arn(arn_text)
-    name = (
-        text(message.get("AlarmName"))
-        or (arn.name if arn else None)
-        or _subject_name(envelope.subject)
-        or "unnamed CloudWatch alarm"
+    alarm = identify_alarm(
+        text(message.get("AlarmArn")),
+        name=text(message.get("AlarmName")),
+        region=message.get("Region"),
+        account=message.get("AWSAccountId"),
+        fallback_name=_subject_name(envelope.subject),
     )
-    region = (arn.region if arn else None) or region_code(message.get("Region"))
-    account = text(message.get("AWSAccountId")) or (arn.account if arn else None)
-    alarm_id = alarm_identity(arn_text, region, account, name)
-
     notes: list[str] = []
-    new_state = state(message.get("NewStateValue"))
-    if new_state is None:
-        new_state = subject_state(envelope.subject) or AlertState.ALARM
-        notes.append(
-            f"NewStateValue missing or unknown ({message.get('NewStateValue')!r}); assumed {new_state}"
-        )
-    time = parse_time(message.get("StateChangeTime"))
-    if time is None:
-        time = envelope.fallback_time
-        notes.append("StateChangeTime missing or unreadable; used the delivery time")
+    assumed = subject_state(envelope.subject) or AlertState.ALARM
+    new_state = state_or_assumed(message.get("NewStateValue"), assumed, notes, field="NewStateValue")
+    time = time_or_delivery(
+        parse_time(message.get("StateChangeTime")), envelope, notes, field="StateChangeTime"
+    )
 
     trigger = mapping(message.get("Trigger"))
     metrics = _trigger_metrics(trigger)
     alarm_rule = text(message.get("AlarmRule"))
     threshold_metric_id = text(trigger.get("ThresholdMetricId"))
-    kind = alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id)
-
-    labels, metric_ref = metric_labels(metrics)
-    labels = {"alarm": name, **labels}
-    extra: dict[str, Any] = {"alarm_kind": kind, **envelope.extra()}
-    annotations: dict[str, str] = {}
-
-    contributor_id = text(message.get("AlarmContributorId"))
-    attributes = string_map(message.get("AlarmContributorAttributes"))
-    if not contributor_id and multi_time_series(metrics):
-        # The alarm-level notification of a multi-time-series alarm: each contributor also
-        # notifies on its own (id ARN#contributor). Flagged so the relay can tell them apart.
-        extra["alarm_level_of_multi_time_series"] = True
-    if contributor_id:
-        alarm_id = f"{alarm_id}#{contributor_id}"
-        extra["contributor_id"] = contributor_id
-        extra["contributor_attributes"] = attributes
-        labels.update(contributor_labels(attributes))
-        if kind in ("metric", "metric_math"):
-            kind = extra["alarm_kind"] = "metrics_insights"
-
+    draft = alarm_draft(
+        alarm,
+        metrics,
+        envelope,
+        kind=alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id),
+        contributor_id=text(message.get("AlarmContributorId")),
+        contributor_attributes=string_map(message.get("AlarmContributorAttributes")),
+    )
+    draft.add_alarm_rule(alarm_rule)
     if alarm_rule:
-        annotations["alarm_rule"] = alarm_rule
-        extra["alarm_rule"] = alarm_rule
-        children = []
-        for child in items(message.get("TriggeringChildren")):
-            child = mapping(child)
-            child_arn = text(child.get("Arn"))
-            if child_arn:
-                child_state = text(mapping(child.get("State")).get("Value"))
-                children.append({"arn": child_arn, "state": child_state})
-        if children:
-            extra["triggering_children"] = children
-            annotations["triggering_children"] = ", ".join(
-                (parse_alarm_arn(ch["arn"]).name if parse_alarm_arn(ch["arn"]) else ch["arn"])
-                + (f" ({ch['state']})" if ch["state"] else "")
-                for ch in children
-            )
-    for key, out in (
-        ("Threshold", "threshold"),
-        ("ComparisonOperator", "comparison_operator"),
-        ("EvaluationPeriods", "evaluation_periods"),
-        ("DatapointsToAlarm", "datapoints_to_alarm"),
-        ("TreatMissingData", "treat_missing_data"),
-    ):
-        if key in trigger and trigger[key] not in (None, ""):
-            extra[out] = trigger[key]
+        draft.add_children(
+            child_alarms(message.get("TriggeringChildren"), arn="Arn", state_key="State", value="Value")
+        )
+    draft.extra.update(_trigger_settings(trigger))
     if threshold_metric_id:
-        extra["threshold_metric_id"] = threshold_metric_id
-    extra["group_key"] = alarm_id
-
-    reason = text(message.get("NewStateReason")) or f"{name} is {new_state}"
-    if notes:
-        extra["parse_notes"] = notes
-    links: list[Link] = []
-    if link := console_link(region, name):
-        links.append(link)
-    return Alert(
-        source=AlertSource.CLOUDWATCH,
-        id=alarm_id,
-        name=name,
+        draft.extra["threshold_metric_id"] = threshold_metric_id
+    return draft.alert(
+        AlertSource.CLOUDWATCH,
         state=new_state,
-        reason=reason,
+        reason=text(message.get("NewStateReason")),
         time=time,
-        labels=labels,
-        links=tuple(links),
-        raw=truncate(raw),
+        raw=raw,
         description=description(message.get("AlarmDescription")),
         previous_state=state(message.get("OldStateValue")),
-        region=region,
-        account=account,
-        metric=metric_ref,
-        annotations=annotations,
-        extra=extra,
+        notes=notes,
     )
+
+
+def _trigger_settings(trigger: Mapping[str, Any]) -> dict[str, Any]:
+    """The alarm's threshold and evaluation settings the Trigger states, under our names."""
+    return {
+        out: trigger[key]
+        for key, out in _TRIGGER_SETTINGS
+        if key in trigger and trigger[key] not in (None, "")
+    }
 
 
 def _subject_name(subject: str | None) -> str | None:

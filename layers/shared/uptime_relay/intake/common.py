@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from ..alarms import SPEC_MARK
-from ..domain.alert import AlertState, Link, MetricRef
+from ..domain.alert import Alert, AlertSource, AlertState, Link, MetricRef
 from ..metricnames import CHECK_DIMENSION
 
 RAW_LIMIT_BYTES = 4000
@@ -269,6 +269,36 @@ def alarm_identity(arn: str | None, region: str | None, account: str | None, nam
     return f"cloudwatch:{region or 'unknown-region'}:{account or 'unknown-account'}:alarm:{name}"
 
 
+@dataclass(frozen=True)
+class AlarmIdentity:
+    """Which CloudWatch alarm a message is about: its id (the ARN), name, Region code and account."""
+
+    id: str
+    name: str
+    region: str | None
+    account: str | None
+
+
+def identify_alarm(
+    arn_text: str | None, *, name: str | None, region: Any, account: Any, fallback_name: str | None = None
+) -> AlarmIdentity:
+    """The alarm's identity from what the message states, the ARN filling what it leaves out.
+
+    The name is ``name``, else the ARN's, else ``fallback_name``, else "unnamed CloudWatch alarm";
+    the ARN's Region wins over ``region`` (a display name or a code); ``account`` wins over the ARN's.
+    """
+    arn = parse_alarm_arn(arn_text)
+    name = name or (arn.name if arn else None) or fallback_name or "unnamed CloudWatch alarm"
+    region_found = (arn.region if arn else None) or region_code(region)
+    account_found = text(account) or (arn.account if arn else None)
+    return AlarmIdentity(
+        id=alarm_identity(arn_text, region_found, account_found, name),
+        name=name,
+        region=region_found,
+        account=account_found,
+    )
+
+
 def console_link(region: str | None, name: str) -> Link | None:
     """Deep link to the alarm in the CloudWatch console (China and GovCloud have their own hosts)."""
     if not region:
@@ -281,6 +311,12 @@ def console_link(region: str | None, name: str) -> Link | None:
         host = f"{region}.console.aws.amazon.com"
     href = f"https://{host}/cloudwatch/home?region={region}#alarmsV2:alarm/{quote(name, safe='')}"
     return Link(href=href, text="CloudWatch alarm")
+
+
+def console_links(region: str | None, name: str) -> tuple[Link, ...]:
+    """The alarm's links: its console page, when the Region is known."""
+    link = console_link(region, name)
+    return (link,) if link else ()
 
 
 # ----------------------------------------------------------------------------------- metrics
@@ -436,3 +472,136 @@ def multi_time_series(metrics: Iterable[MetricQuery]) -> bool:
     """True for a Metrics Insights query over several time series (``GROUP BY``): such an alarm
     notifies once per contributor and once more at alarm level."""
     return any(is_insights_query(m.expression) and _GROUP_BY.search(m.expression or "") for m in metrics)
+
+
+# ----------------------------------------------------------------------------------- parse notes
+def state_or_assumed(value: Any, assumed: AlertState, notes: list[str], *, field: str) -> AlertState:
+    """The state ``value`` names; else ``assumed``, with a parse note naming ``field``."""
+    found = state(value)
+    if found is not None:
+        return found
+    notes.append(f"{field} missing or unknown ({value!r}); assumed {assumed}")
+    return assumed
+
+
+def time_or_delivery(found: datetime | None, envelope: Envelope, notes: list[str], *, field: str) -> datetime:
+    """The time the message states; else the delivery's, with a parse note naming ``field``."""
+    if found is not None:
+        return found
+    notes.append(f"{field} missing or unreadable; used the delivery time")
+    return envelope.fallback_time
+
+
+# ----------------------------------------------------------------------------------- alarm alerts
+@dataclass
+class AlarmDraft:
+    """An alert about a CloudWatch alarm being put together: what the two formats (SNS message,
+    EventBridge event) fill the same way. Their parsers add their own ``extra`` and
+    ``annotations`` entries in between, in their own order (the dicts keep it)."""
+
+    alarm: AlarmIdentity
+    id: str
+    labels: dict[str, str]
+    metric: MetricRef | None
+    extra: dict[str, Any]
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def add_alarm_rule(self, alarm_rule: str | None) -> None:
+        """A composite alarm's rule, in the annotations and in ``extra``."""
+        if alarm_rule:
+            self.annotations["alarm_rule"] = alarm_rule
+            self.extra["alarm_rule"] = alarm_rule
+
+    def add_children(self, children: list[dict[str, str | None]]) -> None:
+        """A composite alarm's triggering children in ``extra``, and as ``name (STATE), …`` in the
+        annotations."""
+        if not children:
+            return
+        self.extra["triggering_children"] = children
+        self.annotations["triggering_children"] = ", ".join(
+            (parsed.name if (parsed := parse_alarm_arn(child["arn"])) else str(child["arn"]))
+            + (f" ({child['state']})" if child["state"] else "")
+            for child in children
+        )
+
+    def alert(
+        self,
+        source: AlertSource,
+        *,
+        state: AlertState,
+        reason: str | None,
+        time: datetime,
+        raw: str,
+        description: str | None,
+        previous_state: AlertState | None,
+        notes: list[str],
+    ) -> Alert:
+        """The finished alert (``reason`` defaults to "<name> is <state>")."""
+        self.extra["group_key"] = self.id
+        if notes:
+            self.extra["parse_notes"] = notes
+        return Alert(
+            source=source,
+            id=self.id,
+            name=self.alarm.name,
+            state=state,
+            reason=reason or f"{self.alarm.name} is {state}",
+            time=time,
+            labels=self.labels,
+            links=console_links(self.alarm.region, self.alarm.name),
+            raw=truncate(raw),
+            description=description,
+            previous_state=previous_state,
+            region=self.alarm.region,
+            account=self.alarm.account,
+            metric=self.metric,
+            annotations=self.annotations,
+            extra=self.extra,
+        )
+
+
+def alarm_draft(
+    alarm: AlarmIdentity,
+    metrics: list[MetricQuery],
+    envelope: Envelope,
+    *,
+    kind: str,
+    contributor_id: str | None,
+    contributor_attributes: dict[str, str],
+    event_id: str | None = None,
+) -> AlarmDraft:
+    """The alarm's labels (its name, what it watches), its metric, and ``extra`` with its kind, the
+    delivery and ``event_id``; then its contributor, if the message is about one.
+
+    One contributor of a multi-time-series alarm is its own alert (id ``ARN#contributor``), its
+    attributes labels, its kind ``metrics_insights``. The alarm-level notification of such an
+    alarm is flagged, so the relay can tell the two apart (each contributor also notifies)."""
+    labels, metric = metric_labels(metrics)
+    extra: dict[str, Any] = {"alarm_kind": kind, **envelope.extra()}
+    if event_id:
+        extra["event_id"] = event_id
+    draft = AlarmDraft(
+        alarm=alarm, id=alarm.id, labels={"alarm": alarm.name, **labels}, metric=metric, extra=extra
+    )
+    if not contributor_id:
+        if multi_time_series(metrics):
+            extra["alarm_level_of_multi_time_series"] = True
+        return draft
+    draft.id = f"{alarm.id}#{contributor_id}"
+    extra["contributor_id"] = contributor_id
+    extra["contributor_attributes"] = contributor_attributes
+    draft.labels.update(contributor_labels(contributor_attributes))
+    if kind in ("metric", "metric_math"):
+        extra["alarm_kind"] = "metrics_insights"
+    return draft
+
+
+def child_alarms(values: Any, *, arn: str, state_key: str, value: str) -> list[dict[str, str | None]]:
+    """A composite alarm's triggering children, ``{"arn", "state"}`` each (children without an
+    ARN are skipped); the key names differ between the formats."""
+    children: list[dict[str, str | None]] = []
+    for child in items(values):
+        child = mapping(child)
+        if child_arn := text(child.get(arn)):
+            children.append({"arn": child_arn, "state": text(mapping(child.get(state_key)).get(value))})
+    return children

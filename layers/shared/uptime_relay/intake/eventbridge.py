@@ -5,33 +5,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..domain.alert import Alert, AlertSource, AlertState, Link
+from ..domain.alert import Alert, AlertSource, AlertState
 from .common import (
     Envelope,
     MetricQuery,
-    alarm_identity,
+    alarm_draft,
     alarm_kind,
-    console_link,
-    contributor_labels,
+    child_alarms,
     description,
+    identify_alarm,
     items,
     json_object,
     mapping,
-    metric_labels,
-    multi_time_series,
     number,
     parse_alarm_arn,
     parse_time,
-    region_code,
     state,
+    state_or_assumed,
     string_map,
     text,
-    truncate,
+    time_or_delivery,
 )
 
 STATE_CHANGE = "CloudWatch Alarm State Change"
 CONTRIBUTOR_STATE_CHANGE = "CloudWatch Alarm Contributor State Change"
 DETAIL_TYPES = (STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE)
+_SUPPRESSION = (
+    ("actionsSuppressedBy", "actions_suppressed_by"),
+    ("actionsSuppressedReason", "actions_suppressed_reason"),
+)
 
 
 def looks_like(event: Mapping[str, Any]) -> bool:
@@ -65,98 +67,56 @@ def _metrics(configuration: Mapping[str, Any]) -> list[MetricQuery]:
 def parse(event: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
     detail = mapping(event.get("detail"))
     resources = [r for r in items(event.get("resources")) if isinstance(r, str)]
-    arn_text = next((r for r in resources if parse_alarm_arn(r)), None)
-    arn = parse_alarm_arn(arn_text)
-    name = text(detail.get("alarmName")) or (arn.name if arn else None) or "unnamed CloudWatch alarm"
-    region = (arn.region if arn else None) or region_code(event.get("region"))
-    account = text(event.get("account")) or (arn.account if arn else None)
-    alarm_id = alarm_identity(arn_text, region, account, name)
-
+    alarm = identify_alarm(
+        next((r for r in resources if parse_alarm_arn(r)), None),
+        name=text(detail.get("alarmName")),
+        region=event.get("region"),
+        account=event.get("account"),
+    )
     notes: list[str] = []
     current = mapping(detail.get("state"))
-    previous = mapping(detail.get("previousState"))
-    new_state = state(current.get("value"))
-    if new_state is None:
-        new_state = AlertState.ALARM
-        notes.append(f"detail.state.value missing or unknown ({current.get('value')!r}); assumed ALARM")
-    time = parse_time(current.get("timestamp")) or parse_time(event.get("time"))
-    if time is None:
-        time = envelope.fallback_time
-        notes.append("detail.state.timestamp missing or unreadable; used the delivery time")
+    new_state = state_or_assumed(current.get("value"), AlertState.ALARM, notes, field="detail.state.value")
+    time = time_or_delivery(
+        parse_time(current.get("timestamp")) or parse_time(event.get("time")),
+        envelope,
+        notes,
+        field="detail.state.timestamp",
+    )
 
     configuration = mapping(detail.get("configuration"))
     metrics = _metrics(configuration)
     alarm_rule = text(configuration.get("alarmRule"))
-    kind = alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=None)
-    labels, metric_ref = metric_labels(metrics)
-    labels = {"alarm": name, **labels}
-    extra: dict[str, Any] = {"alarm_kind": kind, **envelope.extra()}
-    if event_id := text(event.get("id")):
-        extra["event_id"] = event_id
-    annotations: dict[str, str] = {}
-
     contributor = mapping(detail.get("alarmContributor"))
-    contributor_id = text(contributor.get("id"))
-    if not contributor_id and multi_time_series(metrics):
-        # The alarm-level notification of a multi-time-series alarm: each contributor also
-        # notifies on its own (id ARN#contributor). Flagged so the relay can tell them apart.
-        extra["alarm_level_of_multi_time_series"] = True
-    if contributor_id:
-        attributes = string_map(contributor.get("attributes"))
-        alarm_id = f"{alarm_id}#{contributor_id}"
-        extra["contributor_id"] = contributor_id
-        extra["contributor_attributes"] = attributes
-        labels.update(contributor_labels(attributes))
-        if kind in ("metric", "metric_math"):
-            kind = extra["alarm_kind"] = "metrics_insights"
-
+    draft = alarm_draft(
+        alarm,
+        metrics,
+        envelope,
+        kind=alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=None),
+        contributor_id=text(contributor.get("id")),
+        contributor_attributes=string_map(contributor.get("attributes")),
+        event_id=text(event.get("id")),
+    )
     reason_data = json_object(current.get("reasonData"))
     if isinstance(reason_data, Mapping):
         if "threshold" in reason_data:
-            extra["threshold"] = reason_data["threshold"]
-        children = []
-        for child in items(reason_data.get("triggeringAlarms")):
-            child = mapping(child)
-            if child_arn := text(child.get("arn")):
-                children.append({"arn": child_arn, "state": text(mapping(child.get("state")).get("value"))})
-        if children:
-            extra["triggering_children"] = children
-            annotations["triggering_children"] = ", ".join(
-                (parsed.name if (parsed := parse_alarm_arn(ch["arn"])) else ch["arn"])
-                + (f" ({ch['state']})" if ch["state"] else "")
-                for ch in children
-            )
-    if alarm_rule:
-        annotations["alarm_rule"] = alarm_rule
-        extra["alarm_rule"] = alarm_rule
-    for key, out in (
-        ("actionsSuppressedBy", "actions_suppressed_by"),
-        ("actionsSuppressedReason", "actions_suppressed_reason"),
-    ):
-        if value := text(current.get(key)):
-            extra[out] = value
-    extra["group_key"] = alarm_id
-    if notes:
-        extra["parse_notes"] = notes
-
-    links: list[Link] = []
-    if link := console_link(region, name):
-        links.append(link)
-    return Alert(
-        source=AlertSource.EVENTBRIDGE,
-        id=alarm_id,
-        name=name,
+            draft.extra["threshold"] = reason_data["threshold"]
+        draft.add_children(
+            child_alarms(reason_data.get("triggeringAlarms"), arn="arn", state_key="state", value="value")
+        )
+    draft.add_alarm_rule(alarm_rule)
+    draft.extra.update(_suppression(current))
+    return draft.alert(
+        AlertSource.EVENTBRIDGE,
         state=new_state,
-        reason=text(current.get("reason")) or f"{name} is {new_state}",
+        reason=text(current.get("reason")),
         time=time,
-        labels=labels,
-        links=tuple(links),
-        raw=truncate(raw),
+        raw=raw,
         description=description(configuration.get("description")),
-        previous_state=state(previous.get("value")),
-        region=region,
-        account=account,
-        metric=metric_ref,
-        annotations=annotations,
-        extra=extra,
+        previous_state=state(mapping(detail.get("previousState")).get("value")),
+        notes=notes,
     )
+
+
+def _suppression(current: Mapping[str, Any]) -> dict[str, str]:
+    """Why the alarm's actions are suppressed, when the state says they are."""
+    return {out: value for key, out in _SUPPRESSION if (value := text(current.get(key)))}
