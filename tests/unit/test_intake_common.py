@@ -78,7 +78,8 @@ def test_one_contributor_of_a_multi_time_series_alarm_is_its_own_alert():
         alarm,
         [INSIGHTS],
         Envelope(received_at=RECEIVED),
-        kind="metric_math",
+        alarm_rule=None,
+        threshold_metric_id=None,
         contributor_id="c-1",
         contributor_attributes={"Service": "api", "Check": "api"},
     )
@@ -108,6 +109,23 @@ def test_one_contributor_of_a_multi_time_series_alarm_is_its_own_alert():
     assert "alarm_level_of_multi_time_series" not in alert.extra
 
 
+def test_a_contributor_makes_a_plain_metric_alarm_a_metrics_insights_one():
+    alarm = identify_alarm(ARN, name=None, region=None, account=None)
+    # GIVEN a contributor of an alarm whose metrics read as one plain metric
+    draft = alarm_draft(
+        alarm,
+        [AVAILABILITY],
+        Envelope(received_at=RECEIVED),
+        alarm_rule=None,
+        threshold_metric_id=None,
+        contributor_id="c-2",
+        contributor_attributes={"Check": "web"},
+    )
+    # THEN only contributor alarms of Metrics Insights exist, so that is its kind
+    assert draft.extra["alarm_kind"] == "metrics_insights"
+    assert draft.labels["check"] == "web"
+
+
 def test_the_alarm_level_notification_of_a_multi_time_series_alarm_is_flagged():
     alarm = identify_alarm(ARN, name=None, region=None, account=None)
     # GIVEN the same alarm's notification with no contributor
@@ -115,7 +133,8 @@ def test_the_alarm_level_notification_of_a_multi_time_series_alarm_is_flagged():
         alarm,
         [INSIGHTS],
         Envelope(received_at=RECEIVED),
-        kind="metrics_insights",
+        alarm_rule=None,
+        threshold_metric_id=None,
         contributor_id=None,
         contributor_attributes={},
     )
@@ -130,7 +149,8 @@ def test_a_single_metric_alarm_has_its_metric_and_a_console_link():
         alarm,
         [AVAILABILITY],
         Envelope(received_at=RECEIVED, message_id="m-1", via="sns"),
-        kind="metric",
+        alarm_rule=None,
+        threshold_metric_id=None,
         contributor_id=None,
         contributor_attributes={},
     )
@@ -169,7 +189,8 @@ def test_composite_children_are_listed_by_name_and_state_and_those_without_an_ar
         alarm,
         [],
         Envelope(received_at=RECEIVED),
-        kind="composite",
+        alarm_rule="ALARM(api-availability)",
+        threshold_metric_id=None,
         contributor_id=None,
         contributor_attributes={},
     )

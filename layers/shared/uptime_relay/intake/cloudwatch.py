@@ -15,7 +15,6 @@ from .common import (
     Envelope,
     MetricQuery,
     alarm_draft,
-    alarm_kind,
     child_alarms,
     description,
     identify_alarm,
@@ -111,7 +110,8 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
         alarm,
         metrics,
         envelope,
-        kind=alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id),
+        alarm_rule=alarm_rule,
+        threshold_metric_id=threshold_metric_id,
         contributor_id=text(message.get("AlarmContributorId")),
         contributor_attributes=string_map(message.get("AlarmContributorAttributes")),
     )

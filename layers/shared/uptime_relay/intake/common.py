@@ -565,17 +565,20 @@ def alarm_draft(
     metrics: list[MetricQuery],
     envelope: Envelope,
     *,
-    kind: str,
+    alarm_rule: str | None,
+    threshold_metric_id: str | None,
     contributor_id: str | None,
     contributor_attributes: dict[str, str],
     event_id: str | None = None,
 ) -> AlarmDraft:
-    """The alarm's labels (its name, what it watches), its metric, and ``extra`` with its kind, the
-    delivery and ``event_id``; then its contributor, if the message is about one.
+    """The alarm's labels (its name, what it watches), its metric, and ``extra`` with its kind
+    (composite when it has a rule), the delivery and ``event_id``; then its contributor, if the
+    message is about one.
 
     One contributor of a multi-time-series alarm is its own alert (id ``ARN#contributor``), its
     attributes labels, its kind ``metrics_insights``. The alarm-level notification of such an
     alarm is flagged, so the relay can tell the two apart (each contributor also notifies)."""
+    kind = alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id)
     labels, metric = metric_labels(metrics)
     extra: dict[str, Any] = {"alarm_kind": kind, **envelope.extra()}
     if event_id:
