@@ -1,20 +1,13 @@
-"""The pieces the intake parsers share: an alarm's identity, parse notes, and the alarm draft that
-both CloudWatch formats (SNS message, EventBridge event) finish into one Alert."""
+"""The pieces the intake parsers share: parse notes; and for both CloudWatch alarm formats (SNS
+message, EventBridge event) an alarm's identity and the alarm draft they finish into one Alert."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from uptime_relay.domain.alert import AlertSource, AlertState
-from uptime_relay.intake.common import (
-    Envelope,
-    MetricQuery,
-    alarm_draft,
-    child_alarms,
-    identify_alarm,
-    state_or_assumed,
-    time_or_delivery,
-)
+from uptime_relay.intake.alarm import MetricQuery, alarm_draft, child_alarms, identify_alarm
+from uptime_relay.intake.common import Envelope, state_or_assumed, time_or_delivery
 
 RECEIVED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:api-availability"

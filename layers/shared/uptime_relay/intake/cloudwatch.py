@@ -11,18 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..domain.alert import Alert, AlertSource, AlertState
+from .alarm import MetricQuery, alarm_draft, child_alarms, description, identify_alarm, sns_dimensions
 from .common import (
     Envelope,
-    MetricQuery,
-    alarm_draft,
-    child_alarms,
-    description,
-    identify_alarm,
     items,
     mapping,
     number,
     parse_time,
-    sns_dimensions,
     state,
     state_or_assumed,
     string_map,

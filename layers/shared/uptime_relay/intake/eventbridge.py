@@ -6,18 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..domain.alert import Alert, AlertSource, AlertState
+from .alarm import MetricQuery, alarm_draft, child_alarms, description, identify_alarm, parse_alarm_arn
 from .common import (
     Envelope,
-    MetricQuery,
-    alarm_draft,
-    child_alarms,
-    description,
-    identify_alarm,
     items,
     json_object,
     mapping,
     number,
-    parse_alarm_arn,
     parse_time,
     state,
     state_or_assumed,
