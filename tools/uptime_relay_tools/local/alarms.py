@@ -262,124 +262,141 @@ def evaluate(
     """
     n, m = alarm.evaluation_periods, alarm.datapoints_to_alarm
     step = timedelta(seconds=alarm.period)
-    range_len = n + EXTRA_RANGE_PERIODS
-    starts = [through - step * i for i in range(range_len)]  # most recent first
+    starts = [through - step * i for i in range(n + EXTRA_RANGE_PERIODS)]  # most recent first
     found = [datapoints.get(start) for start in starts]
     real = [dp for dp in found if dp is not None]
     treat = alarm.treat_missing_data
-    op_text = COMPARISONS[alarm.comparison][0]
-
-    def reason_data(evaluated: Sequence[Datapoint], missing_starts: Sequence[datetime]) -> dict[str, Any]:
-        entries = sorted(
-            [
-                {"timestamp": aws_time(dp.timestamp), "sampleCount": dp.sample_count, "value": dp.value}
-                for dp in evaluated
-            ]
-            + [{"timestamp": aws_time(start)} for start in missing_starts],
-            key=lambda e: e["timestamp"],
-            reverse=True,
-        )
-        oldest = min([dp.timestamp for dp in evaluated] + list(missing_starts), default=starts[n - 1])
-        data: dict[str, Any] = {
-            "version": "1.0",
-            "queryDate": aws_time(now),
-            "startDate": aws_time(oldest),
-            "statistic": alarm.statistic,
-            "period": alarm.period,
-            "recentDatapoints": [dp.value for dp in sorted(evaluated, key=lambda d: d.timestamp)],
-            "threshold": alarm.threshold,
-            "evaluatedDatapoints": entries,
-        }
-        if alarm.unit:
-            data["unit"] = alarm.unit
-        return data
-
     if not real:
-        missing_starts = starts[:n]
-        if treat == "ignore":
-            return None
-        if treat == "missing":
-            return Evaluation(
-                INSUFFICIENT_DATA,
-                f"Insufficient Data: {_plural(n, 'datapoint')} {'was' if n == 1 else 'were'} unknown.",
-                reason_data([], missing_starts),
-            )
-        label = "Breaching" if treat == "breaching" else "NonBreaching"
-        text = (
-            f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
-            f"{_plural(n, 'missing datapoint')} {'was' if n == 1 else 'were'} treated as [{label}]."
-        )
-        return Evaluation(ALARM if treat == "breaching" else OK, text, reason_data([], missing_starts))
+        return _without_data(alarm, starts[:n], now)
 
-    if all(dp is not None for dp in found[:n]):
-        evaluated = [dp for dp in found[:n] if dp is not None]
-        filled: list[datetime] = []
-    elif len(real) >= n:
-        evaluated = real[:n]
-        filled = []
-    else:
-        evaluated = real
-        filled = [start for start, dp in zip(starts[:n], found[:n], strict=True) if dp is None]
-        filled = filled[: n - len(real)]
+    evaluated, filled = _evaluated(found[:n], real, starts[:n], n)
     breaching = [dp for dp in evaluated if alarm.breaches(dp.value)]
-    fine = [dp for dp in evaluated if not alarm.breaches(dp.value)]
-    filled_breaching = len(filled) if filled and treat == "breaching" else 0
-    filled_fine = len(filled) if filled and treat == "notBreaching" else 0
-    counted_filled = filled if treat in ("breaching", "notBreaching") else []
-
-    alarming = len(breaching) + filled_breaching >= m
+    alarming = len(breaching) + (len(filled) if treat == "breaching" else 0) >= m
     if not alarming and treat in ("missing", "ignore") and len(real) < n:
         alarming = _premature_alarm(alarm, found[:n])
-    data = reason_data(evaluated, counted_filled)
-    old = current_state
-    if alarming:
-        listed, count, word, filled_count, label = (
-            breaching,
-            len(breaching),
-            op_text,
-            filled_breaching,
-            "Breaching",
+    counted_filled = filled if treat in ("breaching", "notBreaching") else []
+    data = _reason_data(alarm, evaluated, counted_filled, now=now, default_start=starts[n - 1])
+    state = ALARM if alarming else OK
+    needed = m if alarming else max(1, n - m + 1)
+    minimum = f"(minimum {_plural(needed, 'datapoint')} for {current_state} -> {state} transition)"
+    return Evaluation(state, f"{_crossed(alarm, evaluated, filled, alarming=alarming)} {minimum}.", data)
+
+
+def _without_data(alarm: AlarmDefinition, window: Sequence[datetime], now: datetime) -> Evaluation | None:
+    """No datapoint in the whole range: TreatMissingData decides (``ignore``: keep the state)."""
+    n, treat = alarm.evaluation_periods, alarm.treat_missing_data
+    if treat == "ignore":
+        return None
+    data = _reason_data(alarm, [], window, now=now, default_start=window[n - 1])
+    if treat == "missing":
+        return Evaluation(
+            INSUFFICIENT_DATA,
+            f"Insufficient Data: {_plural(n, 'datapoint')} {'was' if n == 1 else 'were'} unknown.",
+            data,
         )
-        minimum = f"(minimum {_plural(m, 'datapoint')} for {old} -> {ALARM} transition)"
-        state = ALARM
+    label = "Breaching" if treat == "breaching" else "NonBreaching"
+    text = (
+        f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
+        f"{_plural(n, 'missing datapoint')} {'was' if n == 1 else 'were'} treated as [{label}]."
+    )
+    return Evaluation(ALARM if treat == "breaching" else OK, text, data)
+
+
+def _evaluated(
+    window: Sequence[Datapoint | None], real: list[Datapoint], window_starts: Sequence[datetime], n: int
+) -> tuple[list[Datapoint], list[datetime]]:
+    """The datapoints evaluated, and the starts of the missing periods topped up to N with them:
+    the last N periods when all have data; else the N most recent real datapoints when the range
+    holds that many; else every real datapoint and the most recent missing periods."""
+    if all(dp is not None for dp in window):
+        return [dp for dp in window if dp is not None], []
+    if len(real) >= n:
+        return real[:n], []
+    filled = [start for start, dp in zip(window_starts, window, strict=True) if dp is None]
+    return real, filled[: n - len(real)]
+
+
+def _reason_data(
+    alarm: AlarmDefinition,
+    evaluated: Sequence[Datapoint],
+    missing_starts: Sequence[datetime],
+    *,
+    now: datetime,
+    default_start: datetime,
+) -> dict[str, Any]:
+    """CloudWatch's StateReasonData: the evaluated datapoints (missing ones by time only)."""
+    entries = sorted(
+        [
+            {"timestamp": aws_time(dp.timestamp), "sampleCount": dp.sample_count, "value": dp.value}
+            for dp in evaluated
+        ]
+        + [{"timestamp": aws_time(start)} for start in missing_starts],
+        key=lambda e: e["timestamp"],
+        reverse=True,
+    )
+    oldest = min([dp.timestamp for dp in evaluated] + list(missing_starts), default=default_start)
+    data: dict[str, Any] = {
+        "version": "1.0",
+        "queryDate": aws_time(now),
+        "startDate": aws_time(oldest),
+        "statistic": alarm.statistic,
+        "period": alarm.period,
+        "recentDatapoints": [dp.value for dp in sorted(evaluated, key=lambda d: d.timestamp)],
+        "threshold": alarm.threshold,
+        "evaluatedDatapoints": entries,
+    }
+    if alarm.unit:
+        data["unit"] = alarm.unit
+    return data
+
+
+def _crossed(
+    alarm: AlarmDefinition, evaluated: Sequence[Datapoint], filled: Sequence[datetime], *, alarming: bool
+) -> str:
+    """The "Threshold Crossed: ..." sentence: the datapoints on the side of the new state, and the
+    missing ones counted with them."""
+    n, m, treat = alarm.evaluation_periods, alarm.datapoints_to_alarm, alarm.treat_missing_data
+    op_text = COMPARISONS[alarm.comparison][0]
+    breaching = [dp for dp in evaluated if alarm.breaches(dp.value)]
+    if alarming:
+        listed, word, label = breaching, op_text, "Breaching"
+        filled_count = len(filled) if treat == "breaching" else 0
     else:
-        listed, count, word, filled_count, label = (
-            fine,
-            len(fine),
+        listed, word, label = (
+            [dp for dp in evaluated if not alarm.breaches(dp.value)],
             f"not {op_text}",
-            filled_fine,
             "NonBreaching",
         )
-        ok_min = max(1, n - m + 1)
-        minimum = f"(minimum {_plural(ok_min, 'datapoint')} for {old} -> {OK} transition)"
-        state = OK
-    listed = sorted(listed, key=lambda dp: dp.timestamp, reverse=True)
-    points = ", ".join(f"{fmt_value(dp.value)} ({reason_time(dp.timestamp)})" for dp in listed)
-    if count:
+        filled_count = len(filled) if treat == "notBreaching" else 0
+    if listed:
         text = (
-            f"Threshold Crossed: {count} out of the last {n} datapoints [{points}] "
-            f"{'was' if count == 1 else 'were'} {word} the threshold ({fmt_value(alarm.threshold)})"
+            f"Threshold Crossed: {len(listed)} out of the last {n} datapoints [{_points(listed)}] "
+            f"{'was' if len(listed) == 1 else 'were'} {word} the threshold ({fmt_value(alarm.threshold)})"
         )
         if filled_count:
             text += (
                 f" and {_plural(filled_count, 'missing datapoint')} "
                 f"{'was' if filled_count == 1 else 'were'} treated as [{label}]"
             )
-    elif filled_count:
-        text = (
+        return text
+    if filled_count:
+        return (
             f"Threshold Crossed: no datapoints were received for {_plural(filled_count, 'period')} and "
             f"{_plural(filled_count, 'missing datapoint')} {'was' if filled_count == 1 else 'were'} "
             f"treated as [{label}]"
         )
-    else:  # OK with too few datapoints, all breaching (missing / ignore: the gaps are not counted)
-        shown = sorted(breaching, key=lambda dp: dp.timestamp, reverse=True)
-        points = ", ".join(f"{fmt_value(dp.value)} ({reason_time(dp.timestamp)})" for dp in shown)
-        text = (
-            f"Threshold Crossed: {len(shown)} out of the last {n} datapoints [{points}] "
-            f"{'was' if len(shown) == 1 else 'were'} {op_text} the threshold ({fmt_value(alarm.threshold)}), "
-            f"fewer than the {m} needed for ALARM; missing datapoints were not counted [{treat}]"
-        )
-    return Evaluation(state, f"{text} {minimum}.", data)
+    # OK with too few datapoints, all breaching (missing / ignore: the gaps are not counted)
+    return (
+        f"Threshold Crossed: {len(breaching)} out of the last {n} datapoints [{_points(breaching)}] "
+        f"{'was' if len(breaching) == 1 else 'were'} {op_text} the threshold ({fmt_value(alarm.threshold)}), "
+        f"fewer than the {m} needed for ALARM; missing datapoints were not counted [{treat}]"
+    )
+
+
+def _points(datapoints: Sequence[Datapoint]) -> str:
+    """``1.0 (20/11/26 10:14:00), 0.0 (...)``: most recent first."""
+    shown = sorted(datapoints, key=lambda dp: dp.timestamp, reverse=True)
+    return ", ".join(f"{fmt_value(dp.value)} ({reason_time(dp.timestamp)})" for dp in shown)
 
 
 def _premature_alarm(alarm: AlarmDefinition, window: Sequence[Datapoint | None]) -> bool:

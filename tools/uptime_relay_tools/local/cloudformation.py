@@ -27,7 +27,7 @@ import re
 import secrets
 import string
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -335,164 +335,243 @@ def create_stack(
     and region). ``actions_url`` (the local HTTP server, e.g. http://127.0.0.1:8080) replaces the
     Function URL in ACTIONS_URL and the URL outputs. Returns a ``LocalStack``.
     """
-    if clients is None:
-        endpoint = cfn_client.meta.endpoint_url
-        region = cfn_client.meta.region_name
-
-        def clients(service: str) -> Any:
-            import boto3
-
-            return boto3.client(service, region_name=region, endpoint_url=endpoint)
-
-    region = cfn_client.meta.region_name or REGION
-    resources_in = template_dict.get("Resources") or {}
-    params = _param_values(template_dict, parameters)
-    pseudo = {
-        "AWS::StackName": stack_name,
-        "AWS::Region": region,
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::Partition": PARTITION,
-        "AWS::URLSuffix": "amazonaws.com",
-    }
-    stack = LocalStack(stack_name, "", params, {}, {}, {})
-    resolver = _Resolver({**params, **pseudo}, template_dict.get("Conditions") or {}, stack)
-
-    def active(res: Mapping[str, Any]) -> bool:
-        return "Condition" not in res or resolver.condition(res["Condition"])
-
-    # 1. moto CloudFormation: table, topics, queues, key.
-    moto_ids = [lid for lid, r in resources_in.items() if r["Type"] in MOTO_TYPES and active(r)]
-    moto_template = {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Parameters": template_dict.get("Parameters") or {},
-        "Conditions": template_dict.get("Conditions") or {},
-        "Resources": {lid: resources_in[lid] for lid in moto_ids},
-    }
-    created = cfn_client.create_stack(
-        StackName=stack_name,
-        TemplateBody=json.dumps(moto_template),
-        Parameters=[
-            {"ParameterKey": k, "ParameterValue": v}
-            for k, v in params.items()
-            if parameters and k in parameters
-        ],
-        Capabilities=["CAPABILITY_IAM"],
+    build = _StackBuild(
+        cfn_client,
+        template_dict,
+        stack_name,
+        parameters,
+        clients=clients if clients is not None else _clients_beside(cfn_client),
+        actions_url=actions_url,
     )
-    stack.stack_id = created["StackId"]
-    _wait_created(cfn_client, stack_name)
-    for item in cfn_client.describe_stack_resources(StackName=stack_name)["StackResources"]:
-        stack.resources[item["LogicalResourceId"]] = item["PhysicalResourceId"]
-    arn = f"arn:{PARTITION}:%s:{region}:{ACCOUNT_ID}:%s"
-    for lid in moto_ids:
-        kind, physical = resources_in[lid]["Type"], stack.resources[lid]
+    # 1. moto CloudFormation: table, topics, queues, key.
+    moto_ids = build.create_in_moto()
+    # 2. Values of the resources the local stack does not create (functions run in-process).
+    build.name_in_process_resources()
+    # 3. Created directly with boto3 (moto CloudFormation skips these types).
+    direct = build.create_directly()
+    # 4. What the runner needs: function environments and the outputs, every reference resolved.
+    build.describe_functions()
+    build.resolve_outputs()
+    stack = build.stack
+    stack.created_in_moto_cloudformation = tuple(moto_ids)
+    stack.created_directly = tuple(direct)
+    return stack
+
+
+def _clients_beside(cfn_client: Any) -> Callable[[str], Any]:
+    """``clients(service)``: boto3 clients of the same endpoint and region as ``cfn_client``."""
+    endpoint = cfn_client.meta.endpoint_url
+    region = cfn_client.meta.region_name
+
+    def clients(service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=region, endpoint_url=endpoint)
+
+    return clients
+
+
+# The order the directly created types are created in (secrets and subscriptions before alarms).
+_DIRECT_ORDER = {"AWS::SecretsManager::Secret": 0, "AWS::SNS::Subscription": 1, "AWS::CloudWatch::Alarm": 2}
+
+
+class _StackBuild:
+    """One ``create_stack`` in progress: the template, the stack filled so far, and its resolver."""
+
+    def __init__(
+        self,
+        cfn_client: Any,
+        template: dict[str, Any],
+        stack_name: str,
+        parameters: Mapping[str, Any] | None,
+        *,
+        clients: Callable[[str], Any],
+        actions_url: str | None,
+    ):
+        self.cfn_client = cfn_client
+        self.template = template
+        self.parameters = parameters
+        self.clients = clients
+        self.actions_url = actions_url
+        self.region = cfn_client.meta.region_name or REGION
+        self.resources = template.get("Resources") or {}
+        self.params = _param_values(template, parameters)
+        pseudo = {
+            "AWS::StackName": stack_name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": PARTITION,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self.stack = LocalStack(stack_name, "", self.params, {}, {}, {})
+        self.resolver = _Resolver({**self.params, **pseudo}, template.get("Conditions") or {}, self.stack)
+
+    def active(self, res: Mapping[str, Any]) -> bool:
+        return "Condition" not in res or self.resolver.condition(res["Condition"])
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{PARTITION}:{service}:{self.region}:{ACCOUNT_ID}:{resource}"
+
+    def create_in_moto(self) -> list[str]:
+        """Create the types moto CloudFormation supports as one stack; their logical ids."""
+        stack_name = self.stack.stack_name
+        moto_ids = [lid for lid, r in self.resources.items() if r["Type"] in MOTO_TYPES and self.active(r)]
+        moto_template = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Parameters": self.template.get("Parameters") or {},
+            "Conditions": self.template.get("Conditions") or {},
+            "Resources": {lid: self.resources[lid] for lid in moto_ids},
+        }
+        created = self.cfn_client.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(moto_template),
+            Parameters=[
+                {"ParameterKey": k, "ParameterValue": v}
+                for k, v in self.params.items()
+                if self.parameters and k in self.parameters
+            ],
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        self.stack.stack_id = created["StackId"]
+        _wait_created(self.cfn_client, stack_name)
+        for item in self.cfn_client.describe_stack_resources(StackName=stack_name)["StackResources"]:
+            self.stack.resources[item["LogicalResourceId"]] = item["PhysicalResourceId"]
+        for lid in moto_ids:
+            self._moto_attributes(lid)
+        return moto_ids
+
+    def _moto_attributes(self, lid: str) -> None:
+        """The Fn::GetAtt values of a resource moto created (and the TTL moto CloudFormation skips)."""
+        kind, physical = self.resources[lid]["Type"], self.stack.resources[lid]
         if kind == "AWS::SQS::Queue":
             name = physical.rstrip("/").rsplit("/", 1)[-1]
-            stack.attributes[lid] = {"QueueName": name, "Arn": arn % ("sqs", name), "QueueUrl": physical}
+            self.stack.attributes[lid] = {
+                "QueueName": name,
+                "Arn": self.arn("sqs", name),
+                "QueueUrl": physical,
+            }
         elif kind == "AWS::SNS::Topic":
-            stack.attributes[lid] = {"TopicName": physical.rsplit(":", 1)[-1], "TopicArn": physical}
+            self.stack.attributes[lid] = {"TopicName": physical.rsplit(":", 1)[-1], "TopicArn": physical}
         elif kind == "AWS::DynamoDB::Table":
-            stack.attributes[lid] = {"Arn": arn % ("dynamodb", f"table/{physical}")}
-            ttl = (resources_in[lid].get("Properties") or {}).get("TimeToLiveSpecification")
+            self.stack.attributes[lid] = {"Arn": self.arn("dynamodb", f"table/{physical}")}
+            ttl = (self.resources[lid].get("Properties") or {}).get("TimeToLiveSpecification")
             if ttl and ttl.get("Enabled"):  # moto CloudFormation ignores TimeToLiveSpecification
-                clients("dynamodb").update_time_to_live(
+                self.clients("dynamodb").update_time_to_live(
                     TableName=physical,
                     TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
                 )
         elif kind == "AWS::KMS::Key":
-            stack.attributes[lid] = {"Arn": arn % ("kms", f"key/{physical}"), "KeyId": physical}
+            self.stack.attributes[lid] = {"Arn": self.arn("kms", f"key/{physical}"), "KeyId": physical}
 
-    # 2. Values of the resources the local stack does not create (functions run in-process).
-    for lid, res in resources_in.items():
-        if lid in stack.resources or not active(res):
-            continue
-        kind, props = res["Type"], res.get("Properties") or {}
-        if kind == "AWS::Lambda::Function":
-            name = str(resolver.resolve(props.get("FunctionName") or f"{stack_name}-{lid}"))
-            stack.resources[lid] = name
-            stack.attributes[lid] = {"Arn": arn % ("lambda", f"function:{name}")}
-        elif kind == "AWS::Lambda::LayerVersion":
-            name = str(resolver.resolve(props.get("LayerName") or lid))
-            stack.resources[lid] = arn % ("lambda", f"layer:{name}:1")
-        elif kind == "AWS::IAM::Role":
-            stack.resources[lid] = f"{stack_name}-{lid}"
-            stack.attributes[lid] = {"Arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{stack_name}-{lid}"}
-        elif kind.startswith("Custom::"):
-            stack.resources[lid] = f"{stack_name}-{lid}"
-    for lid, res in resources_in.items():
-        if res["Type"] == "AWS::Lambda::Url" and active(res):
-            url = (actions_url.rstrip("/") + "/") if actions_url else "https://localhost.lambda-url.local/"
-            stack.resources[lid] = arn % ("lambda", f"function:{lid}")
-            stack.attributes[lid] = {"FunctionUrl": url, "FunctionArn": stack.resources[lid]}
-
-    # 3. Created directly with boto3 (moto CloudFormation skips these types).
-    direct: list[str] = []
-    order = {"AWS::SecretsManager::Secret": 0, "AWS::SNS::Subscription": 1, "AWS::CloudWatch::Alarm": 2}
-    for lid, res in sorted(
-        ((lid, r) for lid, r in resources_in.items() if r["Type"] in DIRECT_TYPES and active(r)),
-        key=lambda item: order[item[1]["Type"]],
-    ):
-        kind, props = res["Type"], resolver.resolve(res.get("Properties") or {})
-        if kind == "AWS::SecretsManager::Secret":
-            value = props.get("SecretString") or _generate_secret(props.get("GenerateSecretString") or {})
-            name = props.get("Name") or f"{stack_name}-{lid}-{uuid.uuid4().hex[:8]}"
-            made = clients("secretsmanager").create_secret(
-                Name=name, SecretString=value, Description=props.get("Description", "")
-            )
-            stack.resources[lid] = made["ARN"]
-        elif kind == "AWS::SNS::Subscription":
-            if props.get("Protocol") == "lambda":
-                fn = next(
-                    (k for k, v in stack.attributes.items() if v.get("Arn") == props.get("Endpoint")), ""
-                )
-                stack.lambda_subscriptions.append((props["TopicArn"], fn))
-                stack.resources[lid] = f"{props['TopicArn']}:{lid}"
+    def name_in_process_resources(self) -> None:
+        """Names and ARNs of what runs in-process (functions, layers, roles, custom resources,
+        Function URLs: ``actions_url`` when given), so that references to them resolve."""
+        stack_name, stack = self.stack.stack_name, self.stack
+        for lid, res in self.resources.items():
+            if lid in stack.resources or not self.active(res):
                 continue
-            made = clients("sns").subscribe(
-                TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
-            )
-            stack.resources[lid] = made["SubscriptionArn"]
-        elif kind == "AWS::CloudWatch::Alarm":
-            name = props.pop("AlarmName", None) or f"{stack_name}-{lid}-{uuid.uuid4().hex[:8]}"
-            clients("cloudwatch").put_metric_alarm(AlarmName=name, **props)
-            stack.resources[lid] = name
-        direct.append(lid)
+            kind, props = res["Type"], res.get("Properties") or {}
+            if kind == "AWS::Lambda::Function":
+                name = str(self.resolver.resolve(props.get("FunctionName") or f"{stack_name}-{lid}"))
+                stack.resources[lid] = name
+                stack.attributes[lid] = {"Arn": self.arn("lambda", f"function:{name}")}
+            elif kind == "AWS::Lambda::LayerVersion":
+                name = str(self.resolver.resolve(props.get("LayerName") or lid))
+                stack.resources[lid] = self.arn("lambda", f"layer:{name}:1")
+            elif kind == "AWS::IAM::Role":
+                stack.resources[lid] = f"{stack_name}-{lid}"
+                stack.attributes[lid] = {"Arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{stack_name}-{lid}"}
+            elif kind.startswith("Custom::"):
+                stack.resources[lid] = f"{stack_name}-{lid}"
+        for lid, res in self.resources.items():
+            if res["Type"] == "AWS::Lambda::Url" and self.active(res):
+                url = (
+                    (self.actions_url.rstrip("/") + "/")
+                    if self.actions_url
+                    else "https://localhost.lambda-url.local/"
+                )
+                stack.resources[lid] = self.arn("lambda", f"function:{lid}")
+                stack.attributes[lid] = {"FunctionUrl": url, "FunctionArn": stack.resources[lid]}
 
-    # 4. What the runner needs: function environments and the outputs, every reference resolved.
-    for lid, res in resources_in.items():
-        if res["Type"] != "AWS::Lambda::Function" or not active(res):
-            continue
-        props = res.get("Properties") or {}
-        env = {
-            k: str(v)
-            for k, v in resolver.resolve((props.get("Environment") or {}).get("Variables") or {}).items()
-        }
-        if actions_url and "ACTIONS_URL" in env:
-            env["ACTIONS_URL"] = actions_url.rstrip("/")
-        stack.functions[lid] = LocalFunction(
-            logical_id=lid,
-            name=stack.resources[lid],
-            code_path=local_code_path(props.get("Code") or {}),
-            handler=str(props.get("Handler", "app.lambda_handler")),
-            environment=env,
-            timeout_s=int(resolver.resolve(props.get("Timeout", 3))),
-            memory_mb=int(resolver.resolve(props.get("MemorySize", 128))),
+    def create_directly(self) -> list[str]:
+        """Create with boto3 what moto CloudFormation skips; their logical ids, in creation order."""
+        direct: list[str] = []
+        for lid, res in sorted(
+            ((lid, r) for lid, r in self.resources.items() if r["Type"] in DIRECT_TYPES and self.active(r)),
+            key=lambda item: _DIRECT_ORDER[item[1]["Type"]],
+        ):
+            kind, props = res["Type"], self.resolver.resolve(res.get("Properties") or {})
+            if kind == "AWS::SecretsManager::Secret":
+                self.stack.resources[lid] = self._create_secret(lid, props)
+            elif kind == "AWS::SNS::Subscription":
+                self.stack.resources[lid] = self._subscribe(lid, props)
+                if props.get("Protocol") == "lambda":
+                    continue  # not created: the runner delivers to the function in-process
+            elif kind == "AWS::CloudWatch::Alarm":
+                name = props.pop("AlarmName", None) or f"{self.stack.stack_name}-{lid}-{uuid.uuid4().hex[:8]}"
+                self.clients("cloudwatch").put_metric_alarm(AlarmName=name, **props)
+                self.stack.resources[lid] = name
+            direct.append(lid)
+        return direct
+
+    def _create_secret(self, lid: str, props: Mapping[str, Any]) -> str:
+        value = props.get("SecretString") or _generate_secret(props.get("GenerateSecretString") or {})
+        name = props.get("Name") or f"{self.stack.stack_name}-{lid}-{uuid.uuid4().hex[:8]}"
+        made = self.clients("secretsmanager").create_secret(
+            Name=name, SecretString=value, Description=props.get("Description", "")
         )
-    for name, spec in (template_dict.get("Outputs") or {}).items():
-        if "Condition" in spec and not resolver.condition(spec["Condition"]):
-            continue
-        stack.outputs[name] = str(resolver.resolve(spec["Value"]))
-    if actions_url:
-        base = stack.outputs.get("ActionsUrl")
-        for key, value in list(stack.outputs.items()):
-            if base and value.startswith(base):
-                stack.outputs[key] = actions_url.rstrip("/") + value[len(base) :]
-    clients("ssm").put_parameter(
-        Name=outputs_parameter(stack_name),
-        Value=json.dumps(stack.outputs, sort_keys=True),
-        Type="String",
-        Overwrite=True,
-        Description=f"Outputs of the local stack {stack_name} (moto's DescribeStacks has none)",
-    )
-    stack.created_in_moto_cloudformation = tuple(moto_ids)
-    stack.created_directly = tuple(direct)
-    return stack
+        return made["ARN"]
+
+    def _subscribe(self, lid: str, props: Mapping[str, Any]) -> str:
+        """Subscribe to the topic; a Lambda subscription is kept for the runner to deliver in-process."""
+        if props.get("Protocol") == "lambda":
+            fn = next(
+                (k for k, v in self.stack.attributes.items() if v.get("Arn") == props.get("Endpoint")), ""
+            )
+            self.stack.lambda_subscriptions.append((props["TopicArn"], fn))
+            return f"{props['TopicArn']}:{lid}"
+        made = self.clients("sns").subscribe(
+            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
+        )
+        return made["SubscriptionArn"]
+
+    def describe_functions(self) -> None:
+        """Each function as the runner runs it, with the environment Lambda would give it."""
+        for lid, res in self.resources.items():
+            if res["Type"] != "AWS::Lambda::Function" or not self.active(res):
+                continue
+            props = res.get("Properties") or {}
+            variables = self.resolver.resolve((props.get("Environment") or {}).get("Variables") or {})
+            env = {k: str(v) for k, v in variables.items()}
+            if self.actions_url and "ACTIONS_URL" in env:
+                env["ACTIONS_URL"] = self.actions_url.rstrip("/")
+            self.stack.functions[lid] = LocalFunction(
+                logical_id=lid,
+                name=self.stack.resources[lid],
+                code_path=local_code_path(props.get("Code") or {}),
+                handler=str(props.get("Handler", "app.lambda_handler")),
+                environment=env,
+                timeout_s=int(self.resolver.resolve(props.get("Timeout", 3))),
+                memory_mb=int(self.resolver.resolve(props.get("MemorySize", 128))),
+            )
+
+    def resolve_outputs(self) -> None:
+        """The stack's outputs (URLs under ``actions_url`` when given), kept in SSM as well."""
+        outputs = self.stack.outputs
+        for name, spec in (self.template.get("Outputs") or {}).items():
+            if "Condition" in spec and not self.resolver.condition(spec["Condition"]):
+                continue
+            outputs[name] = str(self.resolver.resolve(spec["Value"]))
+        if self.actions_url:
+            base = outputs.get("ActionsUrl")
+            for key, value in list(outputs.items()):
+                if base and value.startswith(base):
+                    outputs[key] = self.actions_url.rstrip("/") + value[len(base) :]
+        stack_name = self.stack.stack_name
+        self.clients("ssm").put_parameter(
+            Name=outputs_parameter(stack_name),
+            Value=json.dumps(outputs, sort_keys=True),
+            Type="String",
+            Overwrite=True,
+            Description=f"Outputs of the local stack {stack_name} (moto's DescribeStacks has none)",
+        )

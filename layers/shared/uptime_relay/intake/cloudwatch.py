@@ -10,10 +10,29 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..domain.alert import Alert, AlertSource, AlertState, Link
-from . import common as c
+from ..domain.alert import Alert, AlertSource, AlertState
+from .alarm import MetricQuery, alarm_draft, child_alarms, description, identify_alarm, sns_dimensions
+from .common import (
+    Envelope,
+    items,
+    mapping,
+    number,
+    parse_time,
+    state,
+    state_or_assumed,
+    string_map,
+    text,
+    time_or_delivery,
+)
 
 _ALARM_KEYS = ("NewStateValue", "StateChangeTime", "Trigger", "AlarmRule", "NewStateReason", "OldStateValue")
+_TRIGGER_SETTINGS = (
+    ("Threshold", "threshold"),
+    ("ComparisonOperator", "comparison_operator"),
+    ("EvaluationPeriods", "evaluation_periods"),
+    ("DatapointsToAlarm", "datapoints_to_alarm"),
+    ("TreatMissingData", "treat_missing_data"),
+)
 _SUBJECT_RE = re.compile(r'^\s*(ALARM|OK|INSUFFICIENT_DATA)\s*:\s*"(?P<name>.*?)"?(?:\s+in\s+.*)?$')
 
 
@@ -29,144 +48,95 @@ def subject_state(subject: str | None) -> AlertState | None:
     return AlertState(match.group(1)) if match else None
 
 
-def _trigger_metrics(trigger: Mapping[str, Any]) -> list[c.MetricQuery]:
-    metrics: list[c.MetricQuery] = []
-    if c.text(trigger.get("MetricName")):
+def _trigger_metrics(trigger: Mapping[str, Any]) -> list[MetricQuery]:
+    metrics: list[MetricQuery] = []
+    if text(trigger.get("MetricName")):
         metrics.append(
-            c.MetricQuery(
+            MetricQuery(
                 id=None,
-                namespace=c.text(trigger.get("Namespace")),
-                name=c.text(trigger.get("MetricName")),
-                dimensions=c.sns_dimensions(trigger.get("Dimensions")),
-                stat=c.text(trigger.get("Statistic")) or c.text(trigger.get("ExtendedStatistic")),
-                period=c.number(trigger.get("Period")),
+                namespace=text(trigger.get("Namespace")),
+                name=text(trigger.get("MetricName")),
+                dimensions=sns_dimensions(trigger.get("Dimensions")),
+                stat=text(trigger.get("Statistic")) or text(trigger.get("ExtendedStatistic")),
+                period=number(trigger.get("Period")),
             )
         )
-    for item in c.items(trigger.get("Metrics")):
-        item = c.mapping(item)
-        stat = c.mapping(item.get("MetricStat"))
-        metric = c.mapping(stat.get("Metric"))
+    for item in items(trigger.get("Metrics")):
+        item = mapping(item)
+        stat = mapping(item.get("MetricStat"))
+        metric = mapping(stat.get("Metric"))
         return_data = item.get("ReturnData")
         metrics.append(
-            c.MetricQuery(
-                id=c.text(item.get("Id")),
-                namespace=c.text(metric.get("Namespace")),
-                name=c.text(metric.get("MetricName")),
-                dimensions=c.sns_dimensions(metric.get("Dimensions")),
-                stat=c.text(stat.get("Stat")),
-                period=c.number(stat.get("Period")) or c.number(item.get("Period")),
-                expression=c.text(item.get("Expression")),
-                label=c.text(item.get("Label")),
+            MetricQuery(
+                id=text(item.get("Id")),
+                namespace=text(metric.get("Namespace")),
+                name=text(metric.get("MetricName")),
+                dimensions=sns_dimensions(metric.get("Dimensions")),
+                stat=text(stat.get("Stat")),
+                period=number(stat.get("Period")) or number(item.get("Period")),
+                expression=text(item.get("Expression")),
+                label=text(item.get("Label")),
                 return_data=return_data if isinstance(return_data, bool) else None,
             )
         )
     return metrics
 
 
-def parse(message: Mapping[str, Any], *, raw: str, envelope: c.Envelope) -> Alert:
-    arn_text = c.text(message.get("AlarmArn"))
-    arn = c.parse_alarm_arn(arn_text)
-    name = (
-        c.text(message.get("AlarmName"))
-        or (arn.name if arn else None)
-        or _subject_name(envelope.subject)
-        or "unnamed CloudWatch alarm"
+def parse(message: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
+    alarm = identify_alarm(
+        text(message.get("AlarmArn")),
+        name=text(message.get("AlarmName")),
+        region=message.get("Region"),
+        account=message.get("AWSAccountId"),
+        fallback_name=_subject_name(envelope.subject),
     )
-    region = (arn.region if arn else None) or c.region_code(message.get("Region"))
-    account = c.text(message.get("AWSAccountId")) or (arn.account if arn else None)
-    alarm_id = c.alarm_identity(arn_text, region, account, name)
-
     notes: list[str] = []
-    new_state = c.state(message.get("NewStateValue"))
-    if new_state is None:
-        new_state = subject_state(envelope.subject) or AlertState.ALARM
-        notes.append(
-            f"NewStateValue missing or unknown ({message.get('NewStateValue')!r}); assumed {new_state}"
-        )
-    time = c.parse_time(message.get("StateChangeTime"))
-    if time is None:
-        time = envelope.fallback_time
-        notes.append("StateChangeTime missing or unreadable; used the delivery time")
-
-    trigger = c.mapping(message.get("Trigger"))
-    metrics = _trigger_metrics(trigger)
-    alarm_rule = c.text(message.get("AlarmRule"))
-    threshold_metric_id = c.text(trigger.get("ThresholdMetricId"))
-    kind = c.alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id)
-
-    labels, metric_ref = c.metric_labels(metrics)
-    labels = {"alarm": name, **labels}
-    extra: dict[str, Any] = {"alarm_kind": kind, **envelope.extra()}
-    annotations: dict[str, str] = {}
-
-    contributor_id = c.text(message.get("AlarmContributorId"))
-    attributes = c.string_map(message.get("AlarmContributorAttributes"))
-    if not contributor_id and c.multi_time_series(metrics):
-        # The alarm-level notification of a multi-time-series alarm: each contributor also
-        # notifies on its own (id ARN#contributor). Flagged so the relay can tell them apart.
-        extra["alarm_level_of_multi_time_series"] = True
-    if contributor_id:
-        alarm_id = f"{alarm_id}#{contributor_id}"
-        extra["contributor_id"] = contributor_id
-        extra["contributor_attributes"] = attributes
-        labels.update(c.contributor_labels(attributes))
-        if kind in ("metric", "metric_math"):
-            kind = extra["alarm_kind"] = "metrics_insights"
-
-    if alarm_rule:
-        annotations["alarm_rule"] = alarm_rule
-        extra["alarm_rule"] = alarm_rule
-        children = []
-        for child in c.items(message.get("TriggeringChildren")):
-            child = c.mapping(child)
-            child_arn = c.text(child.get("Arn"))
-            if child_arn:
-                child_state = c.text(c.mapping(child.get("State")).get("Value"))
-                children.append({"arn": child_arn, "state": child_state})
-        if children:
-            extra["triggering_children"] = children
-            annotations["triggering_children"] = ", ".join(
-                (c.parse_alarm_arn(ch["arn"]).name if c.parse_alarm_arn(ch["arn"]) else ch["arn"])
-                + (f" ({ch['state']})" if ch["state"] else "")
-                for ch in children
-            )
-    for key, out in (
-        ("Threshold", "threshold"),
-        ("ComparisonOperator", "comparison_operator"),
-        ("EvaluationPeriods", "evaluation_periods"),
-        ("DatapointsToAlarm", "datapoints_to_alarm"),
-        ("TreatMissingData", "treat_missing_data"),
-    ):
-        if key in trigger and trigger[key] not in (None, ""):
-            extra[out] = trigger[key]
-    if threshold_metric_id:
-        extra["threshold_metric_id"] = threshold_metric_id
-    extra["group_key"] = alarm_id
-
-    reason = c.text(message.get("NewStateReason")) or f"{name} is {new_state}"
-    if notes:
-        extra["parse_notes"] = notes
-    links: list[Link] = []
-    if link := c.console_link(region, name):
-        links.append(link)
-    return Alert(
-        source=AlertSource.CLOUDWATCH,
-        id=alarm_id,
-        name=name,
-        state=new_state,
-        reason=reason,
-        time=time,
-        labels=labels,
-        links=tuple(links),
-        raw=c.truncate(raw),
-        description=c.description(message.get("AlarmDescription")),
-        previous_state=c.state(message.get("OldStateValue")),
-        region=region,
-        account=account,
-        metric=metric_ref,
-        annotations=annotations,
-        extra=extra,
+    assumed = subject_state(envelope.subject) or AlertState.ALARM
+    new_state = state_or_assumed(message.get("NewStateValue"), assumed, notes, field="NewStateValue")
+    time = time_or_delivery(
+        parse_time(message.get("StateChangeTime")), envelope, notes, field="StateChangeTime"
     )
+
+    trigger = mapping(message.get("Trigger"))
+    metrics = _trigger_metrics(trigger)
+    alarm_rule = text(message.get("AlarmRule"))
+    threshold_metric_id = text(trigger.get("ThresholdMetricId"))
+    draft = alarm_draft(
+        alarm,
+        metrics,
+        envelope,
+        alarm_rule=alarm_rule,
+        threshold_metric_id=threshold_metric_id,
+        contributor_id=text(message.get("AlarmContributorId")),
+        contributor_attributes=string_map(message.get("AlarmContributorAttributes")),
+    )
+    draft.add_alarm_rule(alarm_rule)
+    if alarm_rule:
+        draft.add_children(
+            child_alarms(message.get("TriggeringChildren"), arn="Arn", state_key="State", value="Value")
+        )
+    draft.extra.update(_trigger_settings(trigger))
+    if threshold_metric_id:
+        draft.extra["threshold_metric_id"] = threshold_metric_id
+    return draft.alert(
+        AlertSource.CLOUDWATCH,
+        state=new_state,
+        reason=text(message.get("NewStateReason")),
+        time=time,
+        raw=raw,
+        description=description(message.get("AlarmDescription")),
+        previous_state=state(message.get("OldStateValue")),
+        notes=notes,
+    )
+
+
+def _trigger_settings(trigger: Mapping[str, Any]) -> dict[str, Any]:
+    """The alarm's threshold and evaluation settings the Trigger states, under our names."""
+    return {
+        out: trigger[key]
+        for key, out in _TRIGGER_SETTINGS
+        if key in trigger and trigger[key] not in (None, "")
+    }
 
 
 def _subject_name(subject: str | None) -> str | None:

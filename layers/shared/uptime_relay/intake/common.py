@@ -1,4 +1,5 @@
-"""Helpers shared by the intake parsers: defensive field access, times, regions, metrics, links.
+"""Helpers every intake parser shares: defensive field access, text, times, the delivery around a
+message (its envelope) and the notes a parser leaves when it had to assume something.
 
 Everything here is pure and tolerant: a field of the wrong type reads as missing, never raises.
 """
@@ -7,90 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
-from ..domain.alert import AlertState, Link, MetricRef
-from ..metricnames import CHECK_DIMENSION
+from ..domain.alert import AlertState
 
 RAW_LIMIT_BYTES = 4000
 _TRUNCATED = "… [truncated: {total} bytes in all]"
 
-# CloudWatch puts the Region's display name in "Region"; the code is what links and labels need.
-REGION_CODES = {
-    "US East (N. Virginia)": "us-east-1",
-    "US East (Ohio)": "us-east-2",
-    "US West (N. California)": "us-west-1",
-    "US West (Oregon)": "us-west-2",
-    "Africa (Cape Town)": "af-south-1",
-    "Asia Pacific (Hong Kong)": "ap-east-1",
-    "Asia Pacific (Taipei)": "ap-east-2",
-    "Asia Pacific (Hyderabad)": "ap-south-2",
-    "Asia Pacific (Jakarta)": "ap-southeast-3",
-    "Asia Pacific (Malaysia)": "ap-southeast-5",
-    "Asia Pacific (New Zealand)": "ap-southeast-6",
-    "Asia Pacific (Thailand)": "ap-southeast-7",
-    "Asia Pacific (Melbourne)": "ap-southeast-4",
-    "Asia Pacific (Mumbai)": "ap-south-1",
-    "Asia Pacific (Osaka)": "ap-northeast-3",
-    "Asia Pacific (Seoul)": "ap-northeast-2",
-    "Asia Pacific (Singapore)": "ap-southeast-1",
-    "Asia Pacific (Sydney)": "ap-southeast-2",
-    "Asia Pacific (Tokyo)": "ap-northeast-1",
-    "Canada (Central)": "ca-central-1",
-    "Canada West (Calgary)": "ca-west-1",
-    "China (Beijing)": "cn-north-1",
-    "China (Ningxia)": "cn-northwest-1",
-    "EU (Frankfurt)": "eu-central-1",
-    "Europe (Frankfurt)": "eu-central-1",
-    "EU (Ireland)": "eu-west-1",
-    "Europe (Ireland)": "eu-west-1",
-    "EU (London)": "eu-west-2",
-    "Europe (London)": "eu-west-2",
-    "EU (Milan)": "eu-south-1",
-    "Europe (Milan)": "eu-south-1",
-    "EU (Paris)": "eu-west-3",
-    "Europe (Paris)": "eu-west-3",
-    "EU (Spain)": "eu-south-2",
-    "Europe (Spain)": "eu-south-2",
-    "EU (Stockholm)": "eu-north-1",
-    "Europe (Stockholm)": "eu-north-1",
-    "EU (Zurich)": "eu-central-2",
-    "Europe (Zurich)": "eu-central-2",
-    "Israel (Tel Aviv)": "il-central-1",
-    "Mexico (Central)": "mx-central-1",
-    "Middle East (Bahrain)": "me-south-1",
-    "Middle East (UAE)": "me-central-1",
-    "South America (Sao Paulo)": "sa-east-1",
-    "South America (São Paulo)": "sa-east-1",
-    "AWS GovCloud (US-East)": "us-gov-east-1",
-    "AWS GovCloud (US-West)": "us-gov-west-1",
-    "AWS GovCloud (US)": "us-gov-west-1",
-}
-_REGION_CODE_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_ARN_RE = re.compile(
-    r"^arn:(?P<partition>[\w-]+):cloudwatch:(?P<region>[\w-]*):(?P<account>\d*):alarm:(?P<name>.+)$"
-)
-
 
 # ----------------------------------------------------------------------------------- field access
-def description(value: Any) -> str | None:
-    """An alarm description without the reconciler's trailer line (``alarms.SPEC_MARK``:
-    ``[uptime-relay spec <hash>; managed by ...]``), which is bookkeeping, not for humans."""
-    from ..alarms import SPEC_MARK
-
-    raw = text(value)
-    if raw is None:
-        return None
-    cut = raw.rfind("[" + SPEC_MARK)
-    if cut >= 0 and raw.rstrip().endswith("]") and "\n" not in raw[cut:].rstrip():
-        raw = raw[:cut]
-    return text(raw.rstrip())
-
-
 def text(value: Any) -> str | None:
     """A non-empty string, or None (numbers are written out; containers and bools are not text)."""
     if isinstance(value, str):
@@ -234,170 +163,6 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
-# ----------------------------------------------------------------------------------- ARNs and regions
-@dataclass(frozen=True)
-class AlarmArn:
-    partition: str
-    region: str | None
-    account: str | None
-    name: str
-
-
-def parse_alarm_arn(value: Any) -> AlarmArn | None:
-    match = _ARN_RE.match(value) if isinstance(value, str) else None
-    if not match:
-        return None
-    return AlarmArn(match["partition"], match["region"] or None, match["account"] or None, match["name"])
-
-
-def region_code(display_or_code: Any) -> str | None:
-    name = text(display_or_code)
-    if name is None:
-        return None
-    name = name.strip()
-    if _REGION_CODE_RE.match(name):
-        return name
-    return REGION_CODES.get(name)
-
-
-def alarm_identity(arn: str | None, region: str | None, account: str | None, name: str) -> str:
-    """The alarm ARN; built from region, account and name when the message had no ARN."""
-    if arn:
-        return arn
-    partition = "aws-cn" if (region or "").startswith("cn-") else "aws"
-    if region and account:
-        return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}"
-    return f"cloudwatch:{region or 'unknown-region'}:{account or 'unknown-account'}:alarm:{name}"
-
-
-def console_link(region: str | None, name: str) -> Link | None:
-    """Deep link to the alarm in the CloudWatch console (China and GovCloud have their own hosts)."""
-    if not region:
-        return None
-    if region.startswith("cn-"):
-        host = f"{region}.console.amazonaws.cn"
-    elif region.startswith("us-gov-"):
-        host = "console.amazonaws-us-gov.com"
-    else:
-        host = f"{region}.console.aws.amazon.com"
-    href = f"https://{host}/cloudwatch/home?region={region}#alarmsV2:alarm/{quote(name, safe='')}"
-    return Link(href=href, text="CloudWatch alarm")
-
-
-# ----------------------------------------------------------------------------------- metrics
-@dataclass(frozen=True)
-class MetricQuery:
-    """One entry of an alarm's metrics, in one shape for SNS (``Trigger``) and EventBridge events."""
-
-    id: str | None = None
-    namespace: str | None = None
-    name: str | None = None
-    dimensions: tuple[tuple[str, str], ...] = ()
-    stat: str | None = None
-    period: int | None = None
-    expression: str | None = None
-    label: str | None = None
-    return_data: bool | None = None
-
-    @property
-    def is_metric(self) -> bool:
-        return self.name is not None
-
-
-def sns_dimensions(value: Any) -> tuple[tuple[str, str], ...]:
-    """``[{"name":..,"value":..}]`` (SNS writes lowercase keys; the API writes Name/Value)."""
-    out = []
-    for item in items(value):
-        item = mapping(item)
-        name = text(item.get("name", item.get("Name")))
-        val = text(item.get("value", item.get("Value")))
-        if name is not None and val is not None:
-            out.append((name, val))
-    return tuple(out)
-
-
-_INSIGHTS_FROM = re.compile(r"\bFROM\s+(?:SCHEMA\(\s*)?(\"[^\"]+\"|[\w/.:-]+)", re.IGNORECASE)
-_INSIGHTS_SELECT = re.compile(r"^\s*SELECT\s+\w+\s*\(\s*(\"[^\"]+\"|[\w.:-]+)\s*\)", re.IGNORECASE)
-
-
-def insights_metric(expression: str) -> tuple[str | None, str | None]:
-    """(namespace, metric name) read from a Metrics Insights ``SELECT`` query, where written plainly."""
-    namespace = metric = None
-    if m := _INSIGHTS_FROM.search(expression):
-        namespace = m.group(1).strip('"')
-    if m := _INSIGHTS_SELECT.search(expression):
-        metric = m.group(1).strip('"')
-        if metric == "*":
-            metric = None
-    return namespace, metric
-
-
-def is_insights_query(expression: str | None) -> bool:
-    return bool(expression) and expression.lstrip().upper().startswith("SELECT")
-
-
-def metric_labels(metrics: Iterable[MetricQuery]) -> tuple[dict[str, str], MetricRef | None]:
-    """Labels (namespace, metric, each dimension; ``check`` for our Check dimension) and the MetricRef
-    when the alarm watches exactly one metric. With several metrics, only what they share is a label."""
-    metrics = list(metrics)
-    stats = [m for m in metrics if m.is_metric]
-    labels: dict[str, str] = {}
-    ref: MetricRef | None = None
-    if stats:
-        namespaces = {m.namespace for m in stats}
-        if len(namespaces) == 1 and (ns := next(iter(namespaces))):
-            labels["namespace"] = ns
-        names = {m.name for m in stats}
-        if len(names) == 1:
-            labels["metric"] = stats[0].name or ""
-        shared = set(stats[0].dimensions)
-        for m in stats[1:]:
-            shared &= set(m.dimensions)
-        for key, val in stats[0].dimensions:
-            if (key, val) in shared:
-                labels["check" if key == CHECK_DIMENSION else key] = val
-        if len(stats) == 1:
-            m = stats[0]
-            ref = MetricRef(
-                namespace=m.namespace or "",
-                name=m.name or "",
-                dimensions=m.dimensions,
-                stat=m.stat,
-                period=m.period,
-            )
-    else:
-        for m in metrics:
-            if is_insights_query(m.expression):
-                namespace, name = insights_metric(m.expression or "")
-                if namespace:
-                    labels["namespace"] = namespace
-                if name:
-                    labels["metric"] = name
-                break
-    return labels, ref
-
-
-def alarm_kind(metrics: list[MetricQuery], *, composite: bool, threshold_metric_id: str | None) -> str:
-    if composite:
-        return "composite"
-    expressions = [m.expression or "" for m in metrics if m.expression]
-    if threshold_metric_id or any("ANOMALY_DETECTION_BAND" in e.upper() for e in expressions):
-        return "anomaly_detection"
-    if any(is_insights_query(e) for e in expressions):
-        return "metrics_insights"
-    if expressions or len(metrics) > 1:
-        return "metric_math"
-    return "metric"
-
-
-def contributor_labels(attributes: Mapping[str, str]) -> dict[str, str]:
-    """One label per contributor attribute; the Check attribute also as ``check``."""
-    labels: dict[str, str] = {}
-    for key, val in attributes.items():
-        labels["check" if key == CHECK_DIMENSION else key] = val
-    return labels
-
-
 # ----------------------------------------------------------------------------------- delivery context
 @dataclass(frozen=True)
 class Envelope:
@@ -430,10 +195,19 @@ class Envelope:
         return self.timestamp or self.received_at
 
 
-_GROUP_BY = re.compile(r"\bGROUP\s+BY\b", re.IGNORECASE)
+# ----------------------------------------------------------------------------------- parse notes
+def state_or_assumed(value: Any, assumed: AlertState, notes: list[str], *, field: str) -> AlertState:
+    """The state ``value`` names; else ``assumed``, with a parse note naming ``field``."""
+    found = state(value)
+    if found is not None:
+        return found
+    notes.append(f"{field} missing or unknown ({value!r}); assumed {assumed}")
+    return assumed
 
 
-def multi_time_series(metrics: Iterable[MetricQuery]) -> bool:
-    """True for a Metrics Insights query over several time series (``GROUP BY``): such an alarm
-    notifies once per contributor and once more at alarm level."""
-    return any(is_insights_query(m.expression) and _GROUP_BY.search(m.expression or "") for m in metrics)
+def time_or_delivery(found: datetime | None, envelope: Envelope, notes: list[str], *, field: str) -> datetime:
+    """The time the message states; else the delivery's, with a parse note naming ``field``."""
+    if found is not None:
+        return found
+    notes.append(f"{field} missing or unreadable; used the delivery time")
+    return envelope.fallback_time

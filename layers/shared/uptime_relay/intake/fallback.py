@@ -10,7 +10,7 @@ import hashlib
 from typing import Any
 
 from ..domain.alert import Alert, AlertSource, AlertState
-from . import common as c
+from .common import RAW_LIMIT_BYTES, Envelope, truncate
 
 NAME_LIMIT = 120
 DESCRIPTION_LIMIT_BYTES = 2000
@@ -29,7 +29,7 @@ def _name(subject: str | None, kind: str) -> str:
     return f"Unrecognised notification ({kind})"
 
 
-def parse(raw: str, *, why: str, envelope: c.Envelope, kind: str = "text") -> Alert:
+def parse(raw: str, *, why: str, envelope: Envelope, kind: str = "text") -> Alert:
     """One FALLBACK alert for ``raw``; ``why`` says what was wrong with it."""
     digest = hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
     alert_id = f"message:{envelope.message_id}" if envelope.message_id else f"fallback:{digest}"
@@ -53,15 +53,15 @@ def parse(raw: str, *, why: str, envelope: c.Envelope, kind: str = "text") -> Al
         reason=(
             f"Could not parse this notification as a CloudWatch alarm, EventBridge alarm event or "
             f"Alertmanager webhook: {why}. The raw text is attached"
-            + (" (truncated)." if size > c.RAW_LIMIT_BYTES else ".")
+            + (" (truncated)." if size > RAW_LIMIT_BYTES else ".")
             + CLOSE_HINT
         ),
         time=envelope.fallback_time,
         labels=labels,
-        raw=c.truncate(raw),
+        raw=truncate(raw),
         # The raw text is also the description, so every channel shows it (not only those that
         # render ``raw``): a human must be able to read what arrived.
-        description=c.truncate(raw, DESCRIPTION_LIMIT_BYTES) if raw.strip() else None,
+        description=truncate(raw, DESCRIPTION_LIMIT_BYTES) if raw.strip() else None,
         annotations={},
         extra=extra,
     )

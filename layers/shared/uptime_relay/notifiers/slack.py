@@ -260,6 +260,144 @@ def _cut_mrkdwn(text: str, limit: int) -> str:
     return body.rstrip() + fmt.ELLIPSIS
 
 
+# ------------------------------------------------------------------------------- the message's blocks
+def _lead(notification: Notification, who: list[str]) -> list[str]:
+    """The opening lines: mentions, what happened (acknowledged, resolved, escalated, no data),
+    earlier alerts still firing, and the description of a single alert."""
+    lead = [" ".join(who)] if who else []
+    lead.extend(_what_happened(notification))
+    earlier = fmt.earlier_still_firing(notification)
+    if earlier:
+        lead.append(
+            f"{earlier} other alert{'s' if earlier != 1 else ''} of this group still firing (earlier message)."
+        )
+    description = notification.alert.description if len(notification.alerts) == 1 else None
+    if description and notification.alert.source is AlertSource.FALLBACK:
+        # unrecognised input: show what arrived, line breaks kept, as a code block
+        raw = _cut_mrkdwn(escape(description).replace("```", "'''"), MAX_SECTION_TEXT - 200)
+        lead.append(f"```{raw}```")
+    elif description:
+        lead.append(escape(fmt.one_line(description)))
+    return lead
+
+
+def _what_happened(notification: Notification) -> list[str]:
+    kind = notification.kind
+    if kind is NotificationKind.ACKNOWLEDGE:
+        by = notification.acknowledged_by
+        return [f"*Acknowledged*{' by ' + escape(by) if by else ''}."]
+    if kind is NotificationKind.RESOLVE:
+        by = fmt.resolved_by(notification)
+        lines = [f"*Resolved*{' by ' + escape(by) if by else ''}."]
+        firing = still_firing(notification)
+        if firing:
+            lines.append(f"{firing} other alert{'s' if firing != 1 else ''} of this group still firing.")
+        elif (notification.handles or {}).get(GROUP_HANDLE):
+            lines.append("Every alert of this group is resolved.")
+        return lines
+    if kind is NotificationKind.ESCALATION and notification.escalation_step is not None:
+        return [f"*Escalated* (step {notification.escalation_step + 1}): still not acknowledged."]
+    if kind is NotificationKind.WARNING:
+        return ["*No data*: the alarm cannot tell whether the check is healthy."]
+    return []
+
+
+def _fields(notification: Notification, reason: str, ids: list[str]) -> dict[str, Any]:
+    """Check, state, reason, since, incident(s) and who acknowledged, as a section's fields."""
+    kind = notification.kind
+    fields = []
+    check = notification.check.name if notification.check else notification.alert.check
+    if check:
+        fields.append(f"*Check*\n{escape(check)}")
+    state = fmt.status_word(notification)
+    fields.append(
+        f"*State*\n{state} ({fmt.severity(notification)})"
+        if kind is not NotificationKind.RESOLVE
+        else f"*State*\n{state}"
+    )
+    if reason and len(notification.alerts) == 1:
+        fields.append(f"*Reason*\n{escape(reason)}")
+    since = fmt.since(notification)
+    if since:
+        fields.append(f"*Since*\n{escape(since)}")
+    if len(ids) > 1:
+        fields.append(f"*Incidents*\n{len(ids)}: {escape(ids[0])} …")
+    elif ids:
+        fields.append(f"*Incident*\n{escape(ids[0])}")
+    if (
+        notification.acknowledged_by
+        and kind is not NotificationKind.ACKNOWLEDGE
+        and not fmt.resolved_by(notification)
+    ):
+        fields.append(f"*Acknowledged by*\n{escape(notification.acknowledged_by)}")
+    return {"type": "section", "fields": [_mrkdwn(f, MAX_FIELD_TEXT) for f in fields[:MAX_FIELDS]]}
+
+
+def _alert_lists(notification: Notification) -> list[dict[str, Any]]:
+    """A grouped message's alerts: one section, or the firing ones, then the resolved ones."""
+    mixed = fmt.is_mixed(notification)
+    blocks = []
+    for heading, listed in fmt.alert_sections(notification):
+        # a mixed group lists its firing alerts, then its resolved ones under "Resolved"
+        marker = "✅ " if mixed and heading == "Resolved" else ""
+        text = _alert_list(f"*{heading} ({len(listed)})*", listed, marker, with_state=not mixed)
+        blocks.append({"type": "section", "text": _mrkdwn(text)})
+    return blocks
+
+
+def _links(notification: Notification) -> list[dict[str, Any]]:
+    """One section of links (runbook, console, sources), when there are any."""
+    found = fmt.links(notification)
+    if not found:
+        return []
+    text = " · ".join(link(item.href, item.text) for item in found[:10])
+    return [{"type": "section", "text": _mrkdwn(text)}]
+
+
+def _context(notification: Notification, ids: list[str]) -> dict[str, Any]:
+    """Severity, source, Region, account, when the state changed; and, when the buttons cannot
+    name every incident, how many they act on."""
+    alert = notification.alert
+    context = [f"severity *{fmt.severity(notification)}*", f"source {alert.source.value}"]
+    if alert.region:
+        context.append(escape(alert.region))
+    if alert.account:
+        context.append(f"account {escape(alert.account)}")
+    context.append(f"state changed {escape(fmt.format_time(alert.time))}")
+    covered = len(button_value(ids).split(BUTTON_VALUE_SEPARATOR)) if ids else 0
+    if notification.kind is not NotificationKind.RESOLVE and covered < len(ids):
+        context.append(f"buttons act on the first {covered} of {len(ids)} incidents")
+    return {
+        "type": "context",
+        "elements": [_mrkdwn(c, MAX_FIELD_TEXT) for c in context[:MAX_CONTEXT_ELEMENTS]],
+    }
+
+
+def _buttons(kind: NotificationKind, ids: list[str]) -> list[dict[str, Any]]:
+    """Acknowledge and Resolve (only Resolve once acknowledged; none on a resolve)."""
+    if not ids or kind is NotificationKind.RESOLVE:
+        return []
+    value = button_value(ids)
+    elements = [
+        {
+            "type": "button",
+            "action_id": RESOLVE_ACTION,
+            "text": _plain("Resolve", MAX_BUTTON_TEXT),
+            "value": value,
+        }
+    ]
+    if kind is not NotificationKind.ACKNOWLEDGE:  # once acknowledged, only Resolve is left
+        ack = {
+            "type": "button",
+            "action_id": ACK_ACTION,
+            "text": _plain("Acknowledge", MAX_BUTTON_TEXT),
+            "style": "primary",
+            "value": value,
+        }
+        elements.insert(0, ack)
+    return [{"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}]
+
+
 # ------------------------------------------------------------------------------- the notifier
 class SlackNotifier:
     type = "slack"
@@ -274,128 +412,22 @@ class SlackNotifier:
         return [body for _, body in self._plan(channel, notification)]
 
     def message(self, channel: Channel, notification: Notification) -> dict[str, Any]:
-        """The Block Kit message (``text``, ``blocks``, ``attachments``) for a notification."""
-        kind = notification.kind
-        alert = notification.alert
+        """The Block Kit message (``text``, ``blocks``, ``attachments``) for a notification:
+        header, lead, fields, alert lists, links, context, buttons."""
         who = mentions(channel, notification)
-        sev = fmt.severity(notification)
         title = fmt.title(notification)
         reason = fmt.reason(notification)
-
-        blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": _plain(f"{fmt.emoji(notification)} {title}", MAX_HEADER)}
-        ]
-        lead = []
-        if who:
-            lead.append(" ".join(who))
-        if kind is NotificationKind.ACKNOWLEDGE:
-            by = notification.acknowledged_by
-            lead.append(f"*Acknowledged*{' by ' + escape(by) if by else ''}.")
-        elif kind is NotificationKind.RESOLVE:
-            by = fmt.resolved_by(notification)
-            lead.append(f"*Resolved*{' by ' + escape(by) if by else ''}.")
-            firing = still_firing(notification)
-            if firing:
-                lead.append(f"{firing} other alert{'s' if firing != 1 else ''} of this group still firing.")
-            elif (notification.handles or {}).get(GROUP_HANDLE):
-                lead.append("Every alert of this group is resolved.")
-        elif kind is NotificationKind.ESCALATION and notification.escalation_step is not None:
-            lead.append(f"*Escalated* (step {notification.escalation_step + 1}): still not acknowledged.")
-        elif kind is NotificationKind.WARNING:
-            lead.append("*No data*: the alarm cannot tell whether the check is healthy.")
-        earlier = fmt.earlier_still_firing(notification)
-        if earlier:
-            lead.append(
-                f"{earlier} other alert{'s' if earlier != 1 else ''} of this group still firing (earlier message)."
-            )
-        description = alert.description if len(notification.alerts) == 1 else None
-        if description and alert.source is AlertSource.FALLBACK:
-            # unrecognised input: show what arrived, line breaks kept, as a code block
-            raw = _cut_mrkdwn(escape(description).replace("```", "'''"), MAX_SECTION_TEXT - 200)
-            lead.append(f"```{raw}```")
-        elif description:
-            lead.append(escape(fmt.one_line(description)))
-        if lead:
-            blocks.append({"type": "section", "text": _mrkdwn("\n".join(lead))})
-
-        fields = []
-        check = notification.check.name if notification.check else alert.check
-        if check:
-            fields.append(f"*Check*\n{escape(check)}")
-        state = fmt.status_word(notification)
-        fields.append(
-            f"*State*\n{state} ({sev})" if kind is not NotificationKind.RESOLVE else f"*State*\n{state}"
-        )
-        if reason and len(notification.alerts) == 1:
-            fields.append(f"*Reason*\n{escape(reason)}")
-        since = fmt.since(notification)
-        if since:
-            fields.append(f"*Since*\n{escape(since)}")
         ids = incident_ids(notification)
-        if len(ids) > 1:
-            fields.append(f"*Incidents*\n{len(ids)}: {escape(ids[0])} …")
-        elif ids:
-            fields.append(f"*Incident*\n{escape(ids[0])}")
-        if (
-            notification.acknowledged_by
-            and kind is not NotificationKind.ACKNOWLEDGE
-            and not fmt.resolved_by(notification)
-        ):
-            fields.append(f"*Acknowledged by*\n{escape(notification.acknowledged_by)}")
-        blocks.append(
-            {"type": "section", "fields": [_mrkdwn(f, MAX_FIELD_TEXT) for f in fields[:MAX_FIELDS]]}
-        )
-
-        mixed = fmt.is_mixed(notification)
-        for heading, listed in fmt.alert_sections(notification):
-            # a mixed group lists its firing alerts, then its resolved ones under "Resolved"
-            marker = "✅ " if mixed and heading == "Resolved" else ""
-            text = _alert_list(f"*{heading} ({len(listed)})*", listed, marker, with_state=not mixed)
-            blocks.append({"type": "section", "text": _mrkdwn(text)})
-
-        found = fmt.links(notification)
-        if found:
-            text = " · ".join(link(item.href, item.text) for item in found[:10])
-            blocks.append({"type": "section", "text": _mrkdwn(text)})
-
-        context = [f"severity *{sev}*", f"source {alert.source.value}"]
-        if alert.region:
-            context.append(escape(alert.region))
-        if alert.account:
-            context.append(f"account {escape(alert.account)}")
-        context.append(f"state changed {escape(fmt.format_time(alert.time))}")
-        covered = len(button_value(ids).split(BUTTON_VALUE_SEPARATOR)) if ids else 0
-        if kind is not NotificationKind.RESOLVE and covered < len(ids):
-            context.append(f"buttons act on the first {covered} of {len(ids)} incidents")
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [_mrkdwn(c, MAX_FIELD_TEXT) for c in context[:MAX_CONTEXT_ELEMENTS]],
-            }
-        )
-
-        if ids and kind is not NotificationKind.RESOLVE:
-            value = button_value(ids)
-            elements = [
-                {
-                    "type": "button",
-                    "action_id": RESOLVE_ACTION,
-                    "text": _plain("Resolve", MAX_BUTTON_TEXT),
-                    "value": value,
-                }
-            ]
-            if kind is not NotificationKind.ACKNOWLEDGE:  # once acknowledged, only Resolve is left
-                ack = {
-                    "type": "button",
-                    "action_id": ACK_ACTION,
-                    "text": _plain("Acknowledge", MAX_BUTTON_TEXT),
-                    "style": "primary",
-                    "value": value,
-                }
-                elements.insert(0, ack)
-            blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements})
-
-        blocks = blocks[:MAX_BLOCKS]
+        lead = _lead(notification, who)
+        blocks = [
+            {"type": "header", "text": _plain(f"{fmt.emoji(notification)} {title}", MAX_HEADER)},
+            *([{"type": "section", "text": _mrkdwn("\n".join(lead))}] if lead else []),
+            _fields(notification, reason, ids),
+            *_alert_lists(notification),
+            *_links(notification),
+            _context(notification, ids),
+            *_buttons(notification.kind, ids),
+        ]
         fallback = " ".join(
             part
             for part in (" ".join(who), escape(title), "—" if reason else "", escape(fmt.one_line(reason)))
@@ -403,12 +435,13 @@ class SlackNotifier:
         )
         return {
             "text": _cut_mrkdwn(fallback, MAX_FALLBACK_TEXT),
-            "blocks": blocks,
+            "blocks": blocks[:MAX_BLOCKS],
             "attachments": [
                 {
                     "color": fmt.colour(notification),
                     "fallback": _cut_mrkdwn(escape(title), MAX_HEADER),
-                    "text": f"{state} · severity {sev}" + _counts(notification),
+                    "text": f"{fmt.status_word(notification)} · severity {fmt.severity(notification)}"
+                    + _counts(notification),
                 }
             ],
         }

@@ -27,8 +27,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .. import clock
+from ..adapters.secrets import SecretResolver
 from ..config import Check, is_secret_ref
-from . import expect as expectations
+from .expect import check_cert, check_latency, check_response
 from .http11 import MAX_BODY_BYTES, ProtocolError, build_request, read_response
 from .result import ProbeResult, Timings
 from .targets import blocked_reason
@@ -223,9 +224,7 @@ async def _attempt(
     total = (time.perf_counter() - started) * 1000.0
     state.timings.total = total
     if reason == "ok":
-        verdict = expectations.check_cert(check.expect, state.cert_days) or expectations.check_latency(
-            check.expect, total
-        )
+        verdict = check_cert(check.expect, state.cert_days) or check_latency(check.expect, total)
         if verdict:
             reason, error = verdict
             phase = "expect"
@@ -326,7 +325,7 @@ async def _http(
             method, body = ("HEAD" if method == "HEAD" else "GET"), None
         previous, url = url, next_url
     state.phase = "expect"
-    verdict = expectations.check_response(
+    verdict = check_response(
         check.expect,
         response.status,
         response.body,
@@ -448,9 +447,7 @@ def _has_secret_headers(check: Check) -> bool:
     return any(is_secret_ref(v) for v in check.headers.values())
 
 
-def _default_secrets():
-    from ..adapters.secrets import SecretResolver
-
+def _default_secrets() -> SecretResolver:
     return SecretResolver()
 
 
