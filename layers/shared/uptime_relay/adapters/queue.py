@@ -21,10 +21,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .. import metricnames
+from ..ports import DeadLetters as DeadLetters  # the port, re-exported for its importers
+from ..ports import Received
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +100,6 @@ def _shrunk(record: dict[str, Any], budget: int) -> dict[str, Any]:
         out["error"] = _shrink(out.get("error"), limit)
         out["trimmed"] = f"long text cut to {limit} characters"
     return out
-
-
-@dataclass(frozen=True)
-class Received:
-    handle: str  # pass to delete() once the record is dealt with
-    record: dict[str, Any]
-    message_id: str | None = None
-    receive_count: int = 1
-
-
-class DeadLetters(Protocol):
-    def put(self, record: dict[str, Any]) -> None: ...
-    def receive(self, max: int = 10, *, peek: bool = False) -> list[Received]: ...
-    def delete(self, handle: str) -> None: ...
 
 
 class InMemoryDeadLetters:

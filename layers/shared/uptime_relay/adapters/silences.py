@@ -16,9 +16,10 @@ import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from ..domain.silence import Silence
+from ..ports import SilenceStore as SilenceStore  # the port, re-exported for its importers
 
 PREFIX = "SILENCE#"
 KEEP_AFTER_END = timedelta(days=7)
@@ -31,16 +32,6 @@ def new_silence_id() -> str:
 def ended(silence: Silence, at: datetime) -> Silence:
     """``silence`` ended at ``at`` (an upcoming one is cancelled: it never takes effect)."""
     return replace(silence, starts_at=min(silence.starts_at, at - timedelta(seconds=1)), ends_at=at)
-
-
-class SilenceStore(Protocol):
-    def add(self, silence: Silence) -> bool: ...
-    def get(self, id: str) -> Silence | None: ...
-    def list(self) -> builtins.list[Silence]: ...
-    def active(self, at: datetime) -> builtins.list[Silence]: ...
-    def end(self, id: str, at: datetime) -> bool:
-        """End an active silence now, or cancel an upcoming one. False if unknown or already over."""
-        ...
 
 
 class InMemorySilences:
