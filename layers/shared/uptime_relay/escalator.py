@@ -96,7 +96,7 @@ from .domain.sweep import (
 )
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
-from .notifiers.base import Notification, NotificationKind
+from .notifiers.base import Notification, NotificationKind, Notifier
 from .paging import (
     Covered,
     Ledger,
@@ -111,7 +111,7 @@ from .paging import (
     plan_sends,
     send_ack_link,
 )
-from .ports import AckUrlFor, ActiveSilences, Dispatcher, IncidentStore
+from .ports import AckUrlFor, ActiveSilences, Dispatcher, IncidentStore, SecretResolver
 from .wiring import delivery_from_env
 
 log = logging.getLogger(__name__)
@@ -539,8 +539,8 @@ def build_escalator_from_env(
     config: Config | None = None,
     dynamodb: Any = None,
     sqs: Any = None,
-    notifiers: Mapping[str, Any] | None = None,
-    secrets: Any = None,
+    notifiers: Mapping[str, Notifier] | None = None,
+    secrets: SecretResolver | None = None,
     metrics: Callable[..., None] | None = None,
 ) -> Escalator:
     """Adapters from TABLE_NAME, DLQ_URL, ACTIONS_URL, ACK_SECRET_REF, UPTIME_CONFIG (clients

@@ -41,17 +41,18 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from . import clock, metricnames
 from .config import Config, EscalationPolicy, Route
 from .domain.alert import Alert, AlertSource, AlertState
+from .domain.escalation import Cursor
 from .domain.escalation import initial_cursor as default_initial_cursor
 from .domain.escalation import targets_at_open as default_targets_at_open
 from .domain.incident import Action, Incident, OpeningPlan, Transition, decide
 from .domain.routing import RouteMatch, match_routes
-from .domain.silence import is_silenced
+from .domain.silence import Silence, is_silenced
 from .domain.sweep import SILENCE_RECHECK_S
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
 from .intake import enrich as default_enrich
 from .intake import parse_event
-from .notifiers.base import NotificationKind
+from .notifiers.base import NotificationKind, Notifier
 from .paging import (
     FIRST_PAGE_LEASE,
     Covered,
@@ -68,7 +69,15 @@ from .paging import (
     plan_notifications,
     plan_sends,
 )
-from .ports import AckUrlFor, ActiveSilences, AlarmTagSource, DeliveryOutcome, Dispatcher, IncidentStore
+from .ports import (
+    AckUrlFor,
+    ActiveSilences,
+    AlarmTagSource,
+    DeliveryOutcome,
+    Dispatcher,
+    IncidentStore,
+    SecretResolver,
+)
 from .wiring import delivery_from_env
 
 log = logging.getLogger(__name__)
@@ -139,7 +148,7 @@ class silencer:
     def __init__(self, config: Config, silences: ActiveSilences | None = None):
         self.config = config
         self.silences = silences
-        self._cache: dict[datetime, list[Any]] = {}
+        self._cache: dict[datetime, list[Silence]] = {}
 
     def reset(self) -> None:
         self._cache.clear()
@@ -163,7 +172,7 @@ class Relay:
         ack_url_for: AckUrlFor | None = None,
         resolve_targets: Callable[[Config, Iterable[str], datetime], Any] | None = None,
         targets_at_open: Callable[[Route, EscalationPolicy | None], Sequence[str]] | None = None,
-        initial_cursor: Callable[[EscalationPolicy | None, datetime], Any] | None = None,
+        initial_cursor: Callable[[EscalationPolicy | None, datetime], Cursor | None] | None = None,
         silenced: Callable[[Mapping[str, str], datetime], str | None] | None = None,
         parse: Callable[[Any], list[Alert]] | None = None,
         enrich: Callable[..., Alert] | None = None,
@@ -585,8 +594,8 @@ def build_relay_from_env(
     config: Config | None = None,
     dynamodb: Any = None,
     sqs: Any = None,
-    notifiers: Mapping[str, Any] | None = None,
-    secrets: Any = None,
+    notifiers: Mapping[str, Notifier] | None = None,
+    secrets: SecretResolver | None = None,
 ) -> RelayService:
     """Adapters from TABLE_NAME, DLQ_URL, ACTIONS_URL, ACK_SECRET_REF, UPTIME_CONFIG (clients injectable).
 

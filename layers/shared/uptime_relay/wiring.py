@@ -25,6 +25,7 @@ from .adapters.secrets import SecretResolver
 from .adapters.silences import DynamoSilences, InMemorySilences
 from .config import Config, default_config_path, load_config
 from .delivery import Dispatcher
+from .notifiers.base import Notifier
 from .notifiers.registry import make_notifiers
 from .ports import AckUrlFor, AlarmTagSource, DeadLetters, IncidentStore, SilenceStore
 from .ports import SecretResolver as Secrets
@@ -52,7 +53,7 @@ def delivery_from_env(
     config: Config | None = None,
     dynamodb: Any = None,
     sqs: Any = None,
-    notifiers: Mapping[str, Any] | None = None,
+    notifiers: Mapping[str, Notifier] | None = None,
     secrets: Secrets | None = None,
     metrics: Callable[..., None] | None = None,
 ) -> Delivery:
