@@ -11,7 +11,7 @@ Routes (anything else 404, a known path with another method 405):
 - ``GET|HEAD /ack/{token}`` signed acknowledge links from emails: verify the link and show a
   confirmation page with an **Acknowledge** button; changes nothing (mail link scanners fetch links).
 - ``POST /ack/{token}``    the button: uses the single-use token (``ACKTOKEN#<jti>``) and acknowledges
-  (every incident of a grouped e-mail: ``ack_link_subject``; as the mail's one recipient, if any).
+  (every incident of a grouped e-mail: ``acklinks.ack_link_subject``; as the mail's one recipient, if any).
 - ``POST /pagerduty``      PagerDuty webhooks v3: ``incident.acknowledged`` / ``incident.resolved``
   acknowledge / resolve our incident whose PagerDuty handle carries the same dedup key.
 - ``POST /alertmanager``   Alertmanager webhook v4 intake, handed to the relay (unparseable bodies go
@@ -133,8 +133,8 @@ class Actions:
     ``clock`` is the (possibly simulated) clock for incident times and ack-link expiry; ``real_clock``
     the wall clock used only for Slack's replay window. ``on_alerts(alerts)`` takes parsed
     Alertmanager alerts (default: ``relay.handle(alerts, now)``). ``on_change(kind, incident, by,
-    via, source=None)`` is called after a successful ack/resolve (e.g. to update other channels;
-    ``source`` names the Slack message whose button was pressed). ``follow_up_runner(job)`` takes
+    via, source=None)`` is called after a successful ack/resolve (``followups.ChangeNotifier``
+    tells the other channels; ``source`` names the Slack message whose button was pressed). ``follow_up_runner(job)`` takes
     the follow-ups of a Slack click off the answer's path (a JSON-able job for ``run_follow_up``;
     default: a background thread)."""
 

@@ -16,11 +16,13 @@ re-decided on a lost race), and notify only when something really changed:
 Alertmanager alerts of one body (same ``extra["group_key"]``) become one message on channels whose
 notifier ``groups_alerts`` (Slack, e-mail): its firing alerts, then its resolved ones, unless a
 resolved alert has a bot message of its own to edit (that one is edited and threaded); elsewhere
-(PagerDuty) one event per alert: ``plan_notifications``, a pure function ``uptime-relay render``
-calls too. A grouped message names its incidents (``handles["incidents"]``, stored with every
+(PagerDuty) one event per alert: ``paging.plan_notifications``, a pure function ``uptime-relay
+render`` calls too. A grouped message names its incidents (``handles["incidents"]``, stored with every
 member's handles) so its buttons act on all of them, and a member's resolve says how many still
 fire (``handles["still_firing"]``) so the message stays FIRING until the last one resolves.
-Every delivery outcome lands on the incident timeline, with the handles the channel returned.
+The messages go out through the one send pipeline (``paging.Pipeline``): every delivery outcome
+lands on the incident timeline, with the handles the channel returned, and a settled first page
+gives the escalation cursor back.
 
 ``process_sns_event`` is the Lambda path: each SNS record is processed by an idempotent function
 keyed on the SNS MessageId (Powertools Idempotency, same table), and transitions are idempotent

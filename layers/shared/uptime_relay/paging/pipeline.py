@@ -180,22 +180,25 @@ class Ledger:
                     log.warning(
                         "incident %s vanished before its delivery outcomes were recorded", incident_id
                     )
-                self._release(store, incident_id)
             except Exception:
                 if not contain_errors:
                     raise
                 log.exception("delivery outcomes for %s could not be recorded", incident_id)
+                continue
+            try:
+                self._release(store, incident_id)
+            except Exception:  # the escalation sweep restores it when it finds the incident due
+                if not contain_errors:
+                    raise
+                log.exception("escalation cursor of %s could not be restored", incident_id)
         self.entries, self.handles, self.settled, self.openings = {}, {}, {}, {}
 
     def _release(self, store: IncidentStore, incident_id: str) -> None:
         opened = self.openings.get(incident_id)
-        if (
-            opened is None
-            or not opened.cursor_held
-            or not set(opened.pending) <= set(self.settled[incident_id])
-        ):
+        if opened is None or not opened.cursor_held:
             return
-        store.release_hold(incident_id, due_at=opened.held_due_at)
+        if set(opened.pending) <= set(self.settled.get(incident_id, ())):
+            store.release_hold(incident_id, due_at=opened.held_due_at)
 
 
 def _entries(outcome: DeliveryOutcome, wording: Wording, channel: str, at: datetime) -> list[TimelineEntry]:
