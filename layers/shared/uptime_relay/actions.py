@@ -74,6 +74,20 @@ class HandlerResult(Protocol):
     action: str  # an ``Action`` value, or "error"
 
 
+class OnChange(Protocol):
+    """What runs after an acknowledgement or a resolve (``followups.ChangeNotifier``)."""
+
+    def __call__(
+        self, kind: str, incident: Incident, by: str, via: str, source: Mapping[str, Any] | None = None
+    ) -> object: ...
+
+
+class HttpClient(Protocol):
+    """What posts to Slack's ``response_url`` (a ``requests.Session``)."""
+
+    def post(self, url: str, *, json: Any, timeout: float) -> Any: ...
+
+
 class AlertHandler(Protocol):
     """Where Alertmanager alerts go when no ``on_alerts`` is given: the relay (``Relay.handle``)."""
 
@@ -134,9 +148,9 @@ class Actions:
     the wall clock used only for Slack's replay window. ``on_alerts(alerts)`` takes parsed
     Alertmanager alerts (default: ``relay.handle(alerts, now)``). ``on_change(kind, incident, by,
     via, source=None)`` is called after a successful ack/resolve (``followups.ChangeNotifier``
-    tells the other channels; ``source`` names the Slack message whose button was pressed). ``follow_up_runner(job)`` takes
-    the follow-ups of a Slack click off the answer's path (a JSON-able job for ``run_follow_up``;
-    default: a background thread)."""
+    tells the other channels; ``source`` names the Slack message whose button was pressed).
+    ``follow_up_runner(job)`` takes the follow-ups of a Slack click off the answer's path (a
+    JSON-able job for ``run_follow_up``; default: a background thread)."""
 
     def __init__(
         self,
@@ -150,12 +164,12 @@ class Actions:
         used_tokens: UsedTokens | None = None,
         clock: Clock | None = None,
         real_clock: Clock | None = None,
-        slack_client: Any = None,
+        slack_client: HttpClient | None = None,
         ack_secret_ref: str | None = None,
         pagerduty_secret_refs: Iterable[str] | None = None,
         alertmanager_token_ref: str | None = None,
-        on_change: Callable[..., Any] | None = None,
-        follow_up_runner: Callable[[dict[str, Any]], Any] | None = None,
+        on_change: OnChange | None = None,
+        follow_up_runner: Callable[[dict[str, Any]], object] | None = None,
         allow_unauthenticated_alertmanager: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ):
@@ -253,7 +267,7 @@ class Actions:
 
     def _follow_up(
         self, kind: str, incident: Incident | None, by: str, via: str, source: Mapping[str, str] | None = None
-    ) -> Any:
+    ) -> object:
         if self.on_change is None or incident is None:
             return None
         try:
@@ -264,7 +278,7 @@ class Actions:
             logger.exception("follow-up after %s of %s failed", kind, incident.id)
             return None
 
-    def run_follow_up(self, job: Mapping[str, Any], on_change: Callable[..., Any] | None = None) -> Any:
+    def run_follow_up(self, job: Mapping[str, Any], on_change: OnChange | None = None) -> object:
         """Run a handed-off follow-up (``follow_up_job``): the incident is read again, so the other
         channels hear its current state. ``on_change`` overrides the router's (e.g. one with
         retries, in an asynchronous invocation nobody waits for)."""
