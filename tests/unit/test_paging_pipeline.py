@@ -58,7 +58,8 @@ class ScriptedDispatcher:
 
     def deliver(self, channel_name, notification, *, dead_letter=True, to=()):
         self.calls.append((channel_name, dead_letter, tuple(to)))
-        return self.outcomes.get(channel_name, DeliveryOutcome(channel_name, True, attempts=1))
+        delivered = DeliveryOutcome(channel_name, True, delivery=Delivery(channel_name), attempts=1)
+        return self.outcomes.get(channel_name, delivered)
 
     def groups_alerts(self, channel_name):
         return False
@@ -204,3 +205,45 @@ def test_an_email_to_people_goes_to_their_addresses_and_leaves_the_channel_as_co
     Pipeline(dispatcher).send([people, mailbox], pages_for(incident), T0, Ledger())
     assert email.to == [("alice@example.com",), ("oncall@example.com",)]
     assert tuple(dispatcher.config.channels["oncall-email"].options["to"]) == ("oncall@example.com",)
+
+
+def grouped(first: Incident, second: Incident):
+    members = (first.id, second.id)
+
+    def page(send: PlannedSend) -> Page:
+        notification = Notification(NotificationKind.TRIGGER, (ALERT,), incident_id=first.id)
+        wording = Wording.of(NotificationKind.TRIGGER)
+        covers = tuple(Covered(i, wording, members=members) for i in (first, second))
+        return Page(send.channel, send.key, notification, covers)
+
+    return page
+
+
+def test_a_grouped_message_names_its_incidents_on_each_of_them_once_it_is_delivered():
+    store = CountingStore()
+    first, second = stored(store, id="inc-1"), stored(store, id="inc-2")
+    ledger = Ledger()
+    Pipeline(ScriptedDispatcher()).send(
+        [PlannedSend("slack-critical", "slack-critical")], grouped(first, second), T0, ledger
+    )
+    ledger.commit(store)
+    for incident_id in ("inc-1", "inc-2"):
+        assert store.get(incident_id).handles["slack-critical"] == {"incidents": ["inc-1", "inc-2"]}
+    assert store.outcome_writes == ["inc-1", "inc-2"]
+
+
+def test_a_grouped_message_that_failed_records_no_handles():
+    store = CountingStore()
+    first, second = stored(store, id="inc-1"), stored(store, id="inc-2")
+    failed = DeliveryOutcome("slack-critical", False, error="500", dead_lettered=True)
+    ledger = Ledger()
+    dispatcher = ScriptedDispatcher({"slack-critical": failed})
+    Pipeline(dispatcher).send(
+        [PlannedSend("slack-critical", "slack-critical")], grouped(first, second), T0, ledger
+    )
+    ledger.commit(store)
+    assert store.get("inc-1").handles == {} and store.get("inc-2").handles == {}
+    assert kinds(store, "inc-2") == [
+        ("delivery_failed", "slack-critical"),
+        ("dead_lettered", "slack-critical"),
+    ]

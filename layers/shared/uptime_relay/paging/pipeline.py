@@ -156,8 +156,10 @@ class Ledger:
                 self.settle(incident, covered.settles)
 
     def _record_handles(self, covered: Covered, channel: str, outcome: DeliveryOutcome) -> None:
-        found = outcome.delivery.handles if outcome.ok and outcome.delivery is not None else {}
-        if covered.handles == "none" or not (found or covered.members):
+        if covered.handles == "none" or not outcome.ok or outcome.delivery is None:
+            return
+        found = outcome.delivery.handles
+        if not (found or covered.members):
             return
         if covered.handles == "keep" and channel in covered.incident.handles:
             return
