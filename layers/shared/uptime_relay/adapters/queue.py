@@ -154,7 +154,7 @@ class SqsDeadLetters:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            import boto3  # lazy: the client (and boto3) only when the adapter is first used
 
             self._client = boto3.client("sqs")
         return self._client
