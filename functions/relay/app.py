@@ -3,7 +3,7 @@
 Thin handler. Logger, Metrics and Tracer are created once per container; the relay and its
 adapters (``TABLE_NAME``, ``DLQ_URL``, ``ACTIONS_URL``, ``ACK_SECRET_REF``, ``UPTIME_CONFIG``) are
 built on the first event (``uptime_relay.relay.build_relay_from_env``), so importing this module
-stays cheap (no boto3 client, no requests, no Sentry without a DSN). Every SNS record is
+creates no AWS client and imports no Sentry without a DSN. Every SNS record is
 processed even if one fails; the invocation fails at the end only when a record could not be
 recorded at all, so Lambda's async retries and the function's dead-letter queue keep it.
 Each record is idempotent on its SNS MessageId (Powertools Idempotency in the same table).
@@ -20,6 +20,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from uptime_relay import metricnames
 from uptime_relay.observability import init_sentry
+from uptime_relay.relay import RelayService, build_relay_from_env
 
 init_sentry()
 logger = Logger(service=metricnames.service())
@@ -34,10 +35,8 @@ def count(name: str, value: float = 1) -> None:
 
 
 @functools.cache
-def _deps() -> Any:
+def _deps() -> RelayService:
     """Built on first use and kept for the container's life (tests clear it with cache_clear)."""
-    from uptime_relay.relay import build_relay_from_env
-
     return build_relay_from_env(metrics=count)
 
 

@@ -6,12 +6,14 @@ from datetime import timedelta
 
 import pytest
 from test_actions_support import SIM_START, FixedClock, make_store, open_incident
-from uptime_relay.actions import Actions, ChangeNotifier, ack_recipient
+from uptime_relay.acklinks import ack_recipient
+from uptime_relay.actions import Actions
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.incident import TimelineEntry
+from uptime_relay.followups import ChangeNotifier
 from uptime_relay.notifiers.base import Delivery, DeliveryError, NotificationKind
 from uptime_relay.security import make_ack_token
 

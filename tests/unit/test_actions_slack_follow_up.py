@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 
 import pytest
 from test_actions_support import SIM_START, FixedClock, make_store, open_incident
-from uptime_relay.actions import Actions, ChangeNotifier
+from uptime_relay.actions import Actions
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.incident import TimelineEntry
+from uptime_relay.followups import ChangeNotifier
 from uptime_relay.notifiers.base import Delivery, NotificationKind
 from uptime_relay.security import slack_signature
 from uptime_relay_tools.testing.receivers import HttpReceiver

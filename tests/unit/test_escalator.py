@@ -342,7 +342,7 @@ def test_escalated_channels_are_remembered_for_the_resolve_and_slack_threads():
 def test_ack_links_are_included_when_the_sweep_can_make_them():
     world = World()
     iid = world.open()
-    world.run(10, ack_url_for=lambda incident: f"https://ack.example.test/{incident.id}")
+    world.run(10, ack_url_for=lambda incident, **_: f"https://ack.example.test/{incident.id}")
     assert world.sent[0][2].ack_url == f"https://ack.example.test/{iid}"
 
 
@@ -439,11 +439,11 @@ class DyingDispatcher(Dispatcher):
         self.__dict__.update(real.__dict__)
         self.deaths = [deaths]  # shared with the copies made for e-mail sends to people
 
-    def deliver(self, channel_name, notification, *, dead_letter=True):
+    def deliver(self, channel_name, notification, *, dead_letter=True, to=()):
         if self.deaths[0] > 0:
             self.deaths[0] -= 1
             raise Killed(f"killed while sending to {channel_name}")
-        return super().deliver(channel_name, notification, dead_letter=dead_letter)
+        return super().deliver(channel_name, notification, dead_letter=dead_letter, to=to)
 
 
 def test_a_step_whose_sweep_was_killed_before_delivering_is_sent_once_after_the_lease():

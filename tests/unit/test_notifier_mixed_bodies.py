@@ -30,7 +30,8 @@ from uptime_relay.notifiers.slack import (
     MAX_SECTION_TEXT,
     SlackNotifier,
 )
-from uptime_relay.relay import Relay, Send, plan_notifications
+from uptime_relay.paging import Send, plan_notifications
+from uptime_relay.relay import Relay
 from uptime_relay_tools.testing.receivers import HttpReceiver, Reply, SmtpReceiver
 from uptime_relay_tools.testing.relay_kit import alertmanager_body
 

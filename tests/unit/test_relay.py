@@ -275,7 +275,7 @@ def test_the_sample_events_relay(world):
 
 
 def test_an_ack_link_goes_into_the_trigger():
-    world = World(ack_url_for=lambda incident: f"https://actions.example/ack/{incident.id}")
+    world = World(ack_url_for=lambda incident, **_: f"https://actions.example/ack/{incident.id}")
     world.sns(api("ALARM", T0))
     assert world.slack.sent[0][1].ack_url.endswith(world.store.list()[0].id)
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from uptime_relay import clock
+from uptime_relay.acklinks import ack_url_factory
 from uptime_relay.actions import EMAIL_LINK_BY, Actions
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
@@ -17,7 +18,7 @@ from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import NotificationKind
-from uptime_relay.relay import Relay, ack_url_factory
+from uptime_relay.relay import Relay
 from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 from uptime_relay_tools.testing.relay_kit import alertmanager_body
 

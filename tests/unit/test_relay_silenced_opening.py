@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 from uptime_relay import clock
+from uptime_relay.acklinks import ACK_LINK_LIFETIME, ack_url_factory
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
@@ -25,7 +26,7 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.silence import Silence
 from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import NotificationKind
-from uptime_relay.relay import ACK_LINK_LIFETIME, Relay, ack_url_factory, silencer
+from uptime_relay.relay import Relay, silencer
 from uptime_relay.security import Expired, verify_ack_token
 from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
 

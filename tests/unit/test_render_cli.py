@@ -327,7 +327,9 @@ def test_render_prints_exactly_what_the_relay_sends(capsys, tmp_path):
     config = load_config(str(path))
     notifiers = {t: Recording(n) for t, n in make_notifiers().items()}
     dispatcher = Dispatcher(config, notifiers, StaticSecrets(), InMemoryDeadLetters())
-    relay = Relay(config, InMemoryIncidentStore(), dispatcher, ack_url_for=lambda _: PLACEHOLDER_ACK_URL)
+    relay = Relay(
+        config, InMemoryIncidentStore(), dispatcher, ack_url_for=lambda _, **__: PLACEHOLDER_ACK_URL
+    )
     for name in ("alertmanager-webhook-three-alerts.json", "sns-alarm-metric.json"):
         event = ROOT / "events" / name
         alerts = [enrich(a, config) for a in parse_event(event.read_bytes())]

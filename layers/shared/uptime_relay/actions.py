@@ -11,7 +11,7 @@ Routes (anything else 404, a known path with another method 405):
 - ``GET|HEAD /ack/{token}`` signed acknowledge links from emails: verify the link and show a
   confirmation page with an **Acknowledge** button; changes nothing (mail link scanners fetch links).
 - ``POST /ack/{token}``    the button: uses the single-use token (``ACKTOKEN#<jti>``) and acknowledges
-  (every incident of a grouped e-mail: ``ack_link_subject``; as the mail's one recipient, if any).
+  (every incident of a grouped e-mail: ``acklinks.ack_link_subject``; as the mail's one recipient, if any).
 - ``POST /pagerduty``      PagerDuty webhooks v3: ``incident.acknowledged`` / ``incident.resolved``
   acknowledge / resolve our incident whose PagerDuty handle carries the same dedup key.
 - ``POST /alertmanager``   Alertmanager webhook v4 intake, handed to the relay (unparseable bodies go
@@ -29,16 +29,25 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 from . import clock as clockmod
-from .adapters.ack_tokens import InMemoryUsedTokens, UsedTokens
+from .acklinks import ack_link_incident_ids, button_incident_ids
+from .adapters.ack_tokens import InMemoryUsedTokens
+from .config import Config
+from .domain.alert import Alert
+from .domain.incident import Incident
+from .followups import ACK, RESOLVE
+from .intake import parse_event as default_parse_event
+from .notifiers.pagerduty import dedup_key as alert_dedup_key
+from .ports import Clock, IncidentStore, SecretResolver, UsedTokens
 from .security import (
+    AckClaim,
     Expired,
     Unauthorized,
     verify_ack_token,
@@ -60,8 +69,29 @@ EMAIL_LINK_BY = (
 RESPONSE_URL_TIMEOUT_S = 2.0
 OPEN_STATUSES = ("open", "acknowledged")
 
-ACK = "ack"
-RESOLVE = "resolve"
+
+class HandlerResult(Protocol):
+    action: str  # an ``Action`` value, or "error"
+
+
+class OnChange(Protocol):
+    """What runs after an acknowledgement or a resolve (``followups.ChangeNotifier``)."""
+
+    def __call__(
+        self, kind: str, incident: Incident, by: str, via: str, source: Mapping[str, Any] | None = None
+    ) -> object: ...
+
+
+class HttpClient(Protocol):
+    """What posts to Slack's ``response_url`` (a ``requests.Session``)."""
+
+    def post(self, url: str, *, json: Any, timeout: float) -> Any: ...
+
+
+class AlertHandler(Protocol):
+    """Where Alertmanager alerts go when no ``on_alerts`` is given: the relay (``Relay.handle``)."""
+
+    def handle(self, alerts: list[Alert], now: datetime) -> Sequence[HandlerResult] | None: ...
 
 
 @dataclass(frozen=True)
@@ -77,7 +107,7 @@ class Outcome:
     already_acknowledged, already_resolved."""
 
     changed: bool
-    incident: Any = None
+    incident: Incident | None = None
     reason: str | None = None
 
     def message(self, kind: str) -> str:
@@ -89,14 +119,14 @@ class Outcome:
         if self.reason == "not_found":
             return "That incident is not known (it may have been cleaned up)."
         if self.reason == "already_resolved":
-            who = getattr(inc, "resolved_by", None)
+            who = inc.resolved_by if inc is not None else None
             return f"{name} is already resolved" + (f" (by {who})." if who else ".")
-        who = getattr(inc, "acknowledged_by", None)
+        who = inc.acknowledged_by if inc is not None else None
         return f"{name} is already acknowledged" + (f" by {who}." if who else ".")
 
 
-def _incident_name(incident: Any) -> str:
-    return str(getattr(incident, "name", None) or getattr(incident, "check", None) or incident.id)
+def _incident_name(incident: Incident) -> str:
+    return str(incident.name or incident.check or incident.id)
 
 
 def _json(status: int, obj: Any) -> Response:
@@ -117,29 +147,29 @@ class Actions:
     ``clock`` is the (possibly simulated) clock for incident times and ack-link expiry; ``real_clock``
     the wall clock used only for Slack's replay window. ``on_alerts(alerts)`` takes parsed
     Alertmanager alerts (default: ``relay.handle(alerts, now)``). ``on_change(kind, incident, by,
-    via, source=None)`` is called after a successful ack/resolve (e.g. to update other channels;
-    ``source`` names the Slack message whose button was pressed). ``follow_up_runner(job)`` takes
-    the follow-ups of a Slack click off the answer's path (a JSON-able job for ``run_follow_up``;
-    default: a background thread)."""
+    via, source=None)`` is called after a successful ack/resolve (``followups.ChangeNotifier``
+    tells the other channels; ``source`` names the Slack message whose button was pressed).
+    ``follow_up_runner(job)`` takes the follow-ups of a Slack click off the answer's path (a
+    JSON-able job for ``run_follow_up``; default: a background thread)."""
 
     def __init__(
         self,
-        config: Any,
-        store: Any,
+        config: Config,
+        store: IncidentStore,
         *,
-        secrets: Any,
-        relay: Any = None,
-        on_alerts: Callable[[list[Any]], Any] | None = None,
-        parse_event: Callable[[Any], list[Any]] | None = None,
+        secrets: SecretResolver,
+        relay: AlertHandler | None = None,
+        on_alerts: Callable[[list[Alert]], Any] | None = None,
+        parse_event: Callable[[Any], list[Alert]] | None = None,
         used_tokens: UsedTokens | None = None,
-        clock: Any = None,
-        real_clock: Any = None,
-        slack_client: Any = None,
+        clock: Clock | None = None,
+        real_clock: Clock | None = None,
+        slack_client: HttpClient | None = None,
         ack_secret_ref: str | None = None,
         pagerduty_secret_refs: Iterable[str] | None = None,
         alertmanager_token_ref: str | None = None,
-        on_change: Callable[..., Any] | None = None,
-        follow_up_runner: Callable[[dict[str, Any]], Any] | None = None,
+        on_change: OnChange | None = None,
+        follow_up_runner: Callable[[dict[str, Any]], object] | None = None,
         allow_unauthenticated_alertmanager: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ):
@@ -149,7 +179,7 @@ class Actions:
         self.secrets = secrets
         self.relay = relay
         self._on_alerts = on_alerts
-        self._parse_event = parse_event
+        self._parse_event = parse_event or default_parse_event
         self.used_tokens = used_tokens if used_tokens is not None else InMemoryUsedTokens()
         self._clock = clock
         self._real_clock = real_clock or clockmod.SystemClock()
@@ -235,7 +265,9 @@ class Actions:
             self._follow_up(kind, outcome.incident, by, via, source)
         return outcome
 
-    def _follow_up(self, kind: str, incident: Any, by: str, via: str, source: Any = None) -> Any:
+    def _follow_up(
+        self, kind: str, incident: Incident | None, by: str, via: str, source: Mapping[str, str] | None = None
+    ) -> object:
         if self.on_change is None or incident is None:
             return None
         try:
@@ -243,10 +275,10 @@ class Actions:
                 return self.on_change(kind, incident, by, via, source=dict(source))
             return self.on_change(kind, incident, by, via)
         except Exception:  # the state change stands; a follow-up failure must not undo the answer
-            logger.exception("follow-up after %s of %s failed", kind, getattr(incident, "id", "?"))
+            logger.exception("follow-up after %s of %s failed", kind, incident.id)
             return None
 
-    def run_follow_up(self, job: Mapping[str, Any], on_change: Callable[..., Any] | None = None) -> Any:
+    def run_follow_up(self, job: Mapping[str, Any], on_change: OnChange | None = None) -> object:
         """Run a handed-off follow-up (``follow_up_job``): the incident is read again, so the other
         channels hear its current state. ``on_change`` overrides the router's (e.g. one with
         retries, in an asynchronous invocation nobody waits for)."""
@@ -295,7 +327,7 @@ class Actions:
 
     # ------------------------------------------------------------------------------ Slack
     def _slack(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
-        secret_ref = getattr(getattr(self.config, "slack", None), "signing_secret", None)
+        secret_ref = self.config.slack.signing_secret
         secret = self._resolve(secret_ref, "slack.signing_secret") if secret_ref else None
         verify_slack_signature(
             secret,
@@ -359,7 +391,7 @@ class Actions:
         try:
             client = self._slack_client
             if client is None:
-                import requests
+                import requests  # lazy: only a Slack button press needs it (cold start)
 
                 client = self._slack_client = requests.Session()
             reply = client.post(url, json=message, timeout=RESPONSE_URL_TIMEOUT_S)
@@ -408,7 +440,7 @@ class Actions:
             return _page(404, "Unknown incident", outcome.message(ACK))
         return _page(200, "Nothing to do", outcome.message(ACK))
 
-    def _ack_confirmation(self, claim: Any, token: str) -> Response:
+    def _ack_confirmation(self, claim: AckClaim, token: str) -> Response:
         if self.used_tokens.is_used(claim.jti):
             raise _Replayed("ack link already used")
         ids = ack_link_incident_ids(self.store, claim.incident_id)
@@ -480,20 +512,15 @@ class Actions:
             200, {"result": "changed" if outcome.changed else outcome.reason, "incident": incident.id}
         )
 
-    def _by_dedup_key(self, key: str) -> Any:
+    def _by_dedup_key(self, key: str) -> Incident | None:
         """The open incident whose PagerDuty handle (or opening alert) carries ``key``."""
-        try:
-            from .notifiers.pagerduty import dedup_key as alert_dedup_key
-        except ImportError:  # pragma: no cover - notifiers are part of the same package
-            alert_dedup_key = None
         for incident in self.store.list(statuses=OPEN_STATUSES):
-            for handle in (getattr(incident, "handles", None) or {}).values():
+            for handle in (incident.handles or {}).values():
                 if isinstance(handle, Mapping) and (
                     handle.get("dedup_key") == key or key in (handle.get("dedup_keys") or ())
                 ):
                     return incident
-            alert = getattr(incident, "alert", None)
-            if alert is not None and alert_dedup_key is not None and alert_dedup_key(alert) == key:
+            if incident.alert is not None and alert_dedup_key(incident.alert) == key:
                 return incident
         return None
 
@@ -507,19 +534,17 @@ class Actions:
                 f"no Alertmanager bearer token configured: set {ALERTMANAGER_TOKEN_ENV} "
                 f"(or {ALERTMANAGER_ALLOW_UNAUTHENTICATED_ENV}=true on a local stack)"
             )
-        parse = self._parse_event
-        if parse is None:
-            from .intake import parse_event as parse
-        alerts = parse(body)
+        alerts = self._parse_event(body)
         try:
             if self._on_alerts is not None:
                 self._on_alerts(alerts)
             elif self.relay is not None:
+                # a relay also enriches (alarm tags, check labels); a bare handler takes them as parsed
                 enrich = getattr(self.relay, "enrich", None)
                 if enrich is not None:
                     alerts = [enrich(alert) for alert in alerts]
                 results = self.relay.handle(alerts, self.now()) or []
-                failed = [r for r in results if getattr(r, "action", None) == "error"]
+                failed = [r for r in results if r.action == "error"]
                 if failed:
                     logger.error("alertmanager webhook: %d alert(s) not recorded; answering 500", len(failed))
                     return _text(500, "relay failed")
@@ -539,7 +564,9 @@ class Actions:
             raise Unauthorized(f"{what} could not be resolved ({type(exc).__name__})") from None
 
 
-def apply_action(store: Any, kind: str, incident_id: str, *, by: str, via: str, at: datetime) -> Outcome:
+def apply_action(
+    store: IncidentStore, kind: str, incident_id: str, *, by: str, via: str, at: datetime
+) -> Outcome:
     """Acknowledge (``kind="ack"``) or resolve one incident through the store's conditional writes.
 
     Shared by the actions router and ``uptime-relay incidents ack|resolve``. Nothing changes when
@@ -570,101 +597,6 @@ def apply_action(store: Any, kind: str, incident_id: str, *, by: str, via: str, 
     return Outcome(True, store.get(incident_id))
 
 
-class ChangeNotifier:
-    """An ``on_change`` for ``Actions``: tells the incident's other channels what a person did.
-
-    After an acknowledgement: PagerDuty gets ``acknowledge`` (so it stops paging too) and Slack
-    messages are updated (``chat.update`` with stored handles, else a short follow-up post); email
-    channels get nothing (they page; an ack needs no mail). After a resolve: every channel that was
-    notified gets the resolve. Not told twice: PagerDuty for its own webhook, and for a Slack button
-    only the channel whose message was pressed (``source`` = its ``{"channel", "ts"}``, already
-    replaced through ``response_url``); other Slack channels (an escalation step's) are updated.
-    Each send goes through the dispatcher: a failure is dead-lettered, not lost, and recorded on
-    the incident's timeline.
-    """
-
-    def __init__(self, config: Any, dispatcher: Any, store: Any = None):
-        self.config = config
-        self.dispatcher = dispatcher
-        self.store = store
-
-    def targets(
-        self, kind: str, incident: Any, via: str, source: Mapping[str, Any] | None = None
-    ) -> list[str]:
-        names = []
-        pressed = _pressed_channels(self.config, incident, source) if via == "slack" else set()
-        for name in incident.notified_channels():
-            channel = self.config.channels.get(name)
-            if channel is None:
-                continue
-            if via == "pagerduty" and channel.type == "pagerduty":
-                continue
-            if name in pressed:
-                continue
-            if kind == ACK and channel.type == "email":
-                continue
-            names.append(name)
-        return names
-
-    def __call__(
-        self, kind: str, incident: Any, by: str, via: str, source: Mapping[str, Any] | None = None
-    ) -> list[Any]:
-        from .domain.incident import TimelineEntry
-        from .notifiers.base import Notification, NotificationKind
-
-        if incident is None or getattr(incident, "alert", None) is None:
-            return []
-        notification_kind = NotificationKind.ACKNOWLEDGE if kind == ACK else NotificationKind.RESOLVE
-        at = (incident.acknowledged_at if kind == ACK else incident.resolved_at) or incident.last_state_time
-        check = self.config.check(incident.check) if incident.check else None
-        outcomes, entries = [], []
-        for name in self.targets(kind, incident, via, source):
-            handles = dict(incident.handles.get(name, {}))
-            if kind == RESOLVE:
-                self._count_still_firing(incident.id, handles)
-            notification = Notification(
-                kind=notification_kind,
-                alerts=(incident.alert,),
-                incident_id=incident.id,
-                opened_at=incident.opened_at,
-                check=check,
-                acknowledged_by=by,
-                handles=handles,
-            )
-            outcome = self.dispatcher.deliver(name, notification)
-            outcomes.append(outcome)
-            if outcome.ok:
-                entries.append(TimelineEntry(at, "notified", f"{notification_kind.value} sent", name))
-            else:
-                entries.append(
-                    TimelineEntry(at, "delivery_failed", f"{notification_kind.value}: {outcome.error}", name)
-                )
-        if entries and self.store is not None:
-            try:
-                self.store.record_outcomes(incident.id, entries, {})
-            except Exception:
-                logger.exception("follow-up outcomes for %s could not be recorded", incident.id)
-        return outcomes
-
-    def _count_still_firing(self, incident_id: str, handles: dict[str, Any]) -> None:
-        """A grouped message (``handles["incidents"]``) stays FIRING while others of its group are
-        open: the resolve of one member says how many (``handles["still_firing"]``). Unknown (no
-        store, or it cannot be read): 0, the message shows RESOLVED as before."""
-        from .relay import GROUP_HANDLE, STILL_FIRING_HANDLE, group_still_firing
-
-        group = handles.get(GROUP_HANDLE)
-        if not isinstance(group, list | tuple) or not group:
-            return
-        others = [str(i) for i in group if str(i) != incident_id]
-        count = 0
-        if others and self.store is not None:
-            try:
-                count = group_still_firing(self.store, others)
-            except Exception:
-                logger.warning("could not tell whether the rest of %s's group still fires", incident_id)
-        handles[STILL_FIRING_HANDLE] = count
-
-
 class _Replayed(Unauthorized):
     status = 403
 
@@ -687,20 +619,6 @@ def follow_up_job(
     return job
 
 
-def ack_recipient(config: Any, channel_name: str, email_to: Iterable[str] = ()) -> str | None:
-    """The one address a mail with an ack link goes to, for ``make_ack_token(recipient=...)``:
-    ``email_to`` (an escalation's person) or the email channel's ``to`` when it holds exactly one
-    address; None for several (the link is then recorded as ``EMAIL_LINK_BY``) or for other channels."""
-    channel = (getattr(config, "channels", None) or {}).get(channel_name)
-    if channel is None or getattr(channel, "type", None) != "email":
-        return None
-    to = tuple(email_to) or tuple(channel.options.get("to") or ())
-    if isinstance(to, str):
-        to = (to,)
-    addresses = tuple(dict.fromkeys(str(a).strip() for a in to if str(a).strip()))
-    return addresses[0] if len(addresses) == 1 else None
-
-
 def _pressed_message(payload: Mapping[str, Any]) -> dict[str, str] | None:
     """``{"channel", "ts"}`` of the Slack message whose button was pressed (block_actions payload)."""
     container = payload.get("container") if isinstance(payload.get("container"), Mapping) else {}
@@ -711,31 +629,6 @@ def _pressed_message(payload: Mapping[str, Any]) -> dict[str, str] | None:
     if not channel_id and not ts:
         return None
     return {"channel": channel_id, "ts": ts}
-
-
-def _pressed_channels(config: Any, incident: Any, source: Mapping[str, Any] | None) -> set[str]:
-    """The Slack channel(s) of the incident whose message ``source`` is: the one whose stored handle
-    is that message; failing that, when the press came from a Slack channel none of our handles
-    is in, the only Slack channel without handles (a webhook channel: Slack gives no handle back)."""
-    if not source:
-        return set()
-    slack = [
-        name
-        for name in incident.notified_channels()
-        if getattr(config.channels.get(name), "type", None) == "slack"
-    ]
-    handles = {name: (incident.handles or {}).get(name) or {} for name in slack}
-    exact = {
-        name
-        for name, h in handles.items()
-        if h.get("channel") and h.get("channel") == source.get("channel") and h.get("ts") == source.get("ts")
-    }
-    if exact:
-        return exact
-    if any(h.get("channel") and h.get("channel") == source.get("channel") for h in handles.values()):
-        return set()  # an older message in a channel we hold a newer one of: update that one
-    unhandled = [name for name, h in handles.items() if not h.get("ts")]
-    return set(unhandled) if len(unhandled) == 1 else set()
 
 
 def _truthy(value: str | None) -> bool:
@@ -750,50 +643,14 @@ def _blocked(kind: str, status: str) -> str | None:
     return None
 
 
-def _pagerduty_refs(config: Any, env_value: str) -> list[str]:
+def _pagerduty_refs(config: Config, env_value: str) -> list[str]:
     refs = [r.strip() for r in env_value.split(",") if r.strip()]
-    for channel in (getattr(config, "channels", None) or {}).values():
-        if getattr(channel, "type", None) == "pagerduty":
+    for channel in config.channels.values():
+        if channel.type == "pagerduty":
             ref = channel.get("webhook_secret")
             if ref and ref not in refs:
                 refs.append(ref)
     return refs
-
-
-GROUP_REF = "*"  # in an ack link's subject: "and the rest of the group recorded with the first"
-MAX_LINK_IDS_CHARS = 128  # incident ids named in an ack link (5 ids); bigger groups go by reference
-
-
-def ack_link_subject(incident_ids: Iterable[str]) -> str:
-    """What an ack link's token names: the incident ids joined by "," while they stay short (the
-    token under ~300 characters), else the first id and ``GROUP_REF`` (the rest is read back from
-    the group its message recorded on it, ``handles["incidents"]``)."""
-    ids = list(dict.fromkeys(i for i in incident_ids if i))
-    joined = ",".join(ids)
-    if len(ids) <= 1 or len(joined) <= MAX_LINK_IDS_CHARS:
-        return joined
-    return f"{ids[0]},{GROUP_REF}"
-
-
-def ack_link_incident_ids(store: Any, subject: str) -> list[str]:
-    """The incidents an ack link acknowledges (the inverse of ``ack_link_subject``)."""
-    ids = button_incident_ids(subject)
-    if GROUP_REF not in ids:
-        return ids
-    first = ids[0]
-    found = [first]
-    incident = store.get(first) if first != GROUP_REF else None
-    for handles in (getattr(incident, "handles", None) or {}).values():
-        group = handles.get("incidents") if isinstance(handles, Mapping) else None
-        if isinstance(group, list | tuple) and first in group:
-            found.extend(str(i) for i in group)
-    return list(dict.fromkeys(i for i in found if i != GROUP_REF))
-
-
-def button_incident_ids(value: str) -> list[str]:
-    """The incident ids a Slack button acts on: its ``value``, ids joined by "," (one for a single
-    incident), order kept, blanks and repeats dropped."""
-    return list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
 
 
 def _updated_message(

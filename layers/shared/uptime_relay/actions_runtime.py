@@ -26,7 +26,21 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 
+from . import clock
 from .actions import FOLLOW_UP_EVENT_KEY, Actions
+from .adapters.ack_tokens import DynamoUsedTokens
+from .adapters.incidents import DynamoIncidentStore
+from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
+from .adapters.secrets import SecretResolver
+from .config import Config
+from .config.loader import default_config_path, load_config
+from .delivery import Dispatcher
+from .domain.alert import Alert
+from .followups import ChangeNotifier
+from .notifiers.registry import make_notifiers
+from .ports import IncidentStore
+from .ports import SecretResolver as Secrets
+from .relay import Relay, RelayError, RelayResult, build_relay_from_env
 
 FOLLOW_UP_TIMEOUT_S = 1.5  # inline follow-ups (email link, PagerDuty webhook): someone is waiting
 ASYNC_FOLLOW_UP_TIMEOUT_S = 3.0  # in the asynchronous self-invocation nobody waits: retry a little
@@ -36,11 +50,6 @@ ASYNC_FOLLOW_UP_ATTEMPTS = 2
 def build_actions() -> Actions:
     """The actions router and its adapters from the environment. The Lambda entry point caches
     it for the container's life; every build has its own Alertmanager relay."""
-    from uptime_relay.adapters.ack_tokens import DynamoUsedTokens
-    from uptime_relay.adapters.incidents import DynamoIncidentStore
-    from uptime_relay.adapters.secrets import SecretResolver
-    from uptime_relay.config.loader import default_config_path, load_config
-
     table = os.environ["TABLE_NAME"]
     config = load_config(default_config_path())
     store = DynamoIncidentStore(table)
@@ -57,17 +66,17 @@ def build_actions() -> Actions:
 
 
 def _change_notifier(
-    config: Any, store: Any, secrets: Any, *, timeout_s: float = FOLLOW_UP_TIMEOUT_S, attempts: int = 1
-) -> Any:
+    config: Config,
+    store: IncidentStore,
+    secrets: Secrets,
+    *,
+    timeout_s: float = FOLLOW_UP_TIMEOUT_S,
+    attempts: int = 1,
+) -> ChangeNotifier:
     """After an ack/resolve from outside, tell the other channels (PagerDuty stops paging too).
 
     Inline (someone is waiting): one attempt per channel with a short timeout. Failures go to the
     dead-letter queue (``DLQ_URL``) like every other undeliverable notification."""
-    from uptime_relay.actions import ChangeNotifier
-    from uptime_relay.adapters.queue import InMemoryDeadLetters, SqsDeadLetters
-    from uptime_relay.delivery import Dispatcher
-    from uptime_relay.notifiers.registry import make_notifiers
-
     dlq_url = os.environ.get("DLQ_URL")
     dead_letters = SqsDeadLetters(dlq_url) if dlq_url else InMemoryDeadLetters()
     dispatcher = Dispatcher(
@@ -81,7 +90,7 @@ def _change_notifier(
     return ChangeNotifier(config, dispatcher, store)
 
 
-def patient_notifier(actions: Actions) -> Any:
+def patient_notifier(actions: Actions) -> ChangeNotifier:
     """The follow-up notifier of the asynchronous self-invocation (nobody waits: retries allowed)."""
     return _change_notifier(
         actions.config,
@@ -101,13 +110,13 @@ def self_invoker(function_name: str | None, client: Any = None) -> Any:
 
     def invoke(job: dict[str, Any]) -> None:
         if not clients:
-            import boto3
-            from botocore.config import Config
+            import boto3  # lazy: only a Slack click's follow-up hand-off needs a Lambda client
+            from botocore.config import Config as BotoConfig
 
             clients.append(
                 boto3.client(
                     "lambda",
-                    config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
+                    config=BotoConfig(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
                 )
             )
         reply = clients[0].invoke(
@@ -134,7 +143,9 @@ def _time_left_of(context: Any) -> Any:
     return lambda: remaining() / 1000.0
 
 
-def _relay_alerts(config: Any, secrets: Any, cache: list[Any], alerts: list[Any]) -> Any:
+def _relay_alerts(
+    config: Config, secrets: Secrets, cache: list[Relay], alerts: list[Alert]
+) -> list[RelayResult]:
     """Alertmanager intake: the same relay the SNS-triggered function runs (same table, DLQ, ack
     links), built on first use. Raises when an alert could not be recorded, so the webhook gets
     a 500 and Alertmanager retries.
@@ -142,9 +153,6 @@ def _relay_alerts(config: Any, secrets: Any, cache: list[Any], alerts: list[Any]
     The dispatcher gets this invocation's time left (as the SNS-triggered relay does): a retry
     wait that cannot end before the function's timeout dead-letters the delivery instead of the
     function being killed mid-way."""
-    from uptime_relay import clock
-    from uptime_relay.relay import RelayError, build_relay_from_env
-
     if not cache:
         cache.append(build_relay_from_env(config=config, secrets=secrets).relay)
     relay = cache[0]

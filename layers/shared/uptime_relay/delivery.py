@@ -10,17 +10,18 @@ needed to replay it (``uptime-relay dlq replay``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from . import clock, metricnames
 from .config import Config
 from .domain.incident import alert_from_dict, alert_to_dict
-from .notifiers.base import Delivery, DeliveryError, Notification, NotificationKind, Notifier
+from .notifiers.base import DeliveryError, Notification, NotificationKind, Notifier
+from .ports import DeadLetters, DeliveryOutcome, SecretResolver
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +63,6 @@ def notification_from_dict(data: Mapping[str, Any], config: Config | None = None
 
 
 # --------------------------------------------------------------------------------------- outcome
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    channel: str
-    ok: bool
-    delivery: Delivery | None = None
-    error: str | None = None
-    attempts: int = 0
-    dead_lettered: bool = False
-    permanent: bool = False
-    status: int | None = None
-
-
 def dead_letter_record(
     channel: str,
     notification: Notification,
@@ -108,8 +97,8 @@ class Dispatcher:
         self,
         config: Config,
         notifiers: Mapping[str, Notifier],
-        secrets: Any,
-        dead_letters: Any,
+        secrets: SecretResolver,
+        dead_letters: DeadLetters,
         *,
         sleep: Callable[[float], None] | None = None,
         max_attempts: int = 4,
@@ -160,15 +149,24 @@ class Dispatcher:
                 log.warning("metric %s could not be recorded", name, exc_info=True)
 
     def deliver(
-        self, channel_name: str, notification: Notification, *, dead_letter: bool = True
+        self,
+        channel_name: str,
+        notification: Notification,
+        *,
+        dead_letter: bool = True,
+        to: tuple[str, ...] = (),
     ) -> DeliveryOutcome:
+        """``to``: the e-mail addresses of this one send (an escalation's people), replacing the
+        e-mail channel's own ``to``."""
         try:
-            return self._deliver(channel_name, notification, dead_letter)
+            return self._deliver(channel_name, notification, dead_letter, tuple(to))
         except Exception as exc:  # the contract: never raises
             log.exception("delivery to %s failed unexpectedly", channel_name)
             return DeliveryOutcome(channel_name, False, error=f"internal error: {type(exc).__name__}")
 
-    def _deliver(self, channel_name: str, notification: Notification, dead_letter: bool) -> DeliveryOutcome:
+    def _deliver(
+        self, channel_name: str, notification: Notification, dead_letter: bool, to: tuple[str, ...]
+    ) -> DeliveryOutcome:
         channel = self.config.channels.get(channel_name)
         notifier = self.notifiers.get(channel.type) if channel is not None else None
         if channel is None or notifier is None:
@@ -179,6 +177,8 @@ class Dispatcher:
             )
             now = clock.now()
             return self._give_up(channel_name, notification, why, 0, now, True, None, dead_letter)
+        if to:
+            channel = dataclasses.replace(channel, options={**channel.options, "to": to})
         attempts = 0
         waited = 0.0
         first_failure: datetime | None = None
@@ -208,57 +208,31 @@ class Dispatcher:
                     "error": error,
                 },
             )
-            if permanent:
+            stop, delay = self._stop_retrying(error, permanent, attempts, retry_after, waited)
+            if stop is not None:
                 return self._give_up(
-                    channel_name, notification, error, attempts, first_failure, True, status, dead_letter
-                )
-            if attempts >= self.max_attempts:
-                return self._give_up(
-                    channel_name,
-                    notification,
-                    f"{error} (gave up after {attempts} attempts)",
-                    attempts,
-                    first_failure,
-                    False,
-                    status,
-                    dead_letter,
-                )
-            delay = self.backoff(attempts, retry_after)
-            if retry_after is not None and delay > self.max_wait_s:
-                return self._give_up(
-                    channel_name,
-                    notification,
-                    f"{error} (asked to retry after {delay:g}s, more than max_wait_s={self.max_wait_s:g}s)",
-                    attempts,
-                    first_failure,
-                    False,
-                    status,
-                    dead_letter,
-                )
-            if self.time_left is not None and self.time_left() - delay < self.reserve_s:
-                return self._give_up(
-                    channel_name,
-                    notification,
-                    f"{error} (no time left in this invocation to wait {delay:g}s)",
-                    attempts,
-                    first_failure,
-                    False,
-                    status,
-                    dead_letter,
-                )
-            if waited + delay > self.total_budget_s:
-                return self._give_up(
-                    channel_name,
-                    notification,
-                    f"{error} (retry budget of {self.total_budget_s:g}s spent)",
-                    attempts,
-                    first_failure,
-                    False,
-                    status,
-                    dead_letter,
+                    channel_name, notification, stop, attempts, first_failure, permanent, status, dead_letter
                 )
             self.sleep(delay)
             waited += delay
+
+    def _stop_retrying(
+        self, error: str, permanent: bool, attempts: int, retry_after: float | None, waited: float
+    ) -> tuple[str | None, float]:
+        """``(why this failed attempt is the last: the error to record, None to retry; the wait)``."""
+        if permanent:
+            return error, 0.0
+        if attempts >= self.max_attempts:
+            return f"{error} (gave up after {attempts} attempts)", 0.0
+        delay = self.backoff(attempts, retry_after)
+        if retry_after is not None and delay > self.max_wait_s:
+            why = f"{error} (asked to retry after {delay:g}s, more than max_wait_s={self.max_wait_s:g}s)"
+            return why, delay
+        if self.time_left is not None and self.time_left() - delay < self.reserve_s:
+            return f"{error} (no time left in this invocation to wait {delay:g}s)", delay
+        if waited + delay > self.total_budget_s:
+            return f"{error} (retry budget of {self.total_budget_s:g}s spent)", delay
+        return None, delay
 
     def _give_up(
         self,

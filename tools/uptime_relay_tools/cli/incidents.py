@@ -423,10 +423,10 @@ def _tell_channels(
 ) -> list[dict[str, Any]]:
     """The actions function's follow-ups (``ChangeNotifier``, via="cli") for one change: what
     was told, as JSON-able rows. Problems are said on ``err``; the change stands either way."""
-    from uptime_relay.actions import ChangeNotifier
     from uptime_relay.config import ConfigError
     from uptime_relay.config.loader import default_config_path, load_config
     from uptime_relay.delivery import Dispatcher
+    from uptime_relay.followups import ChangeNotifier
     from uptime_relay.notifiers.registry import make_notifiers
 
     path = getattr(args, "config", None) or str(default_config_path())

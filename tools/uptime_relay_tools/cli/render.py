@@ -151,7 +151,8 @@ def plan(
     fields, ack link), as if each ALARM opened an incident and each OK resolved an open one.
     INSUFFICIENT_DATA follows the matched route's ``insufficient_data`` (warn: a warning to Slack
     and e-mail only; page: a trigger; ignore: nothing)."""
-    from uptime_relay.relay import WARNING_CHANNEL_TYPES, Send, plan_notifications
+    from uptime_relay.paging import Send, plan_notifications
+    from uptime_relay.relay import WARNING_CHANNEL_TYPES
 
     sends = []
     for alert in alerts:
@@ -168,7 +169,7 @@ def plan(
         config,
         sends,
         groups_alerts=lambda _name: groups_alerts,
-        ack_url_for=lambda _incident: PLACEHOLDER_ACK_URL,
+        ack_url_for=lambda _incident, **_: PLACEHOLDER_ACK_URL,
     )
     return [p.notification for p in planned]
 

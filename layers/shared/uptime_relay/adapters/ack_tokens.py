@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
+
+from ..ports import UsedTokens as UsedTokens  # the port, re-exported for its importers
 
 PREFIX = "ACKTOKEN#"
-
-
-class UsedTokens(Protocol):
-    def claim(self, jti: str, expires_at: datetime, *, incident_id: str = "") -> bool:
-        """Record ``jti`` as used. True the first time, False when it was already used."""
-        ...
-
-    def is_used(self, jti: str) -> bool:
-        """Whether ``jti`` was already used (read only)."""
-        ...
 
 
 class InMemoryUsedTokens:
@@ -53,7 +45,7 @@ class DynamoUsedTokens:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            import boto3  # lazy: the client (and boto3) only when the adapter is first used
 
             self._client = boto3.client("dynamodb")
         return self._client

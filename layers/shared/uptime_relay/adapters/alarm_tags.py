@@ -56,7 +56,7 @@ class AlarmTags:
             if self._factory is not None:
                 self._clients[region] = self._factory(region)
             else:
-                import boto3
+                import boto3  # lazy: CloudWatch only when an alarm's tags are first read
                 from botocore.config import Config
 
                 self._clients[region] = boto3.client(

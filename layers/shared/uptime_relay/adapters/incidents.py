@@ -1,4 +1,4 @@
-"""Incident state: the ``IncidentStore`` interface, an in-memory fake and the DynamoDB store.
+"""Incident state: the in-memory store and the DynamoDB store, both implementing ``ports.IncidentStore``.
 
 Every state change is conditional. Alert intake (``apply``) reads the ``ALARM#`` record and the
 incident it points to, asks the pure ``decide`` function what happens, and writes both records
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from ..domain.alert import Alert
 from ..domain.incident import (
@@ -32,84 +32,17 @@ from ..domain.incident import (
     alert_from_dict,
     alert_to_dict,
 )
+from ..ports import Decider
+from ..ports import IncidentStore as IncidentStore  # the port, re-exported for its importers
 
 RETENTION = timedelta(days=90)
 DUE_PK = "DUE"
 DUE_INDEX = "due"
 MAX_ATTEMPTS = 5
 
-Decider = Callable[[AlarmRecord | None, Incident | None], Transition]
-
 
 class ConcurrentUpdateError(Exception):
     """A transition kept losing its conditional write to other writers (bounded retries spent)."""
-
-
-class IncidentStore(Protocol):
-    # -- read
-    def get(self, id: str) -> Incident | None: ...
-    def list(
-        self, statuses: Iterable[str] = OPEN_STATUSES, since: datetime | None = None
-    ) -> builtins.list[Incident]: ...
-    def due(self, now: datetime) -> builtins.list[Incident]: ...
-    def get_alarm(self, alarm_id: str) -> AlarmRecord | None: ...
-
-    # -- escalation and actions (all conditional; False when the condition did not hold)
-    def advance(
-        self,
-        id: str,
-        *,
-        expected_step: int,
-        expected_round: int,
-        step: int,
-        round: int,
-        due_at: datetime | None,
-    ) -> bool: ...
-    def move_step(
-        self,
-        id: str,
-        *,
-        step: int,
-        round: int,
-        to_step: int,
-        to_round: int,
-        due_at: datetime | None,
-        expected_due: datetime | None = None,
-        due_by: datetime | None = None,
-        entries: Iterable[TimelineEntry] = (),
-        anchor: datetime | None = None,
-    ) -> bool: ...
-    def acknowledge(self, id: str, *, by: str, via: str, at: datetime) -> bool: ...
-    def resolve(self, id: str, *, by: str, via: str, at: datetime) -> bool: ...
-    def append_timeline(self, id: str, entry: TimelineEntry) -> bool: ...
-    def set_handles(self, id: str, channel: str, handles: Mapping[str, Any]) -> bool: ...
-    def record_outcomes(
-        self,
-        id: str,
-        entries: Iterable[TimelineEntry],
-        handles: Mapping[str, Mapping[str, Any]],
-        *,
-        settled: Iterable[str] = (),
-    ) -> bool: ...
-    def claim_pending(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool: ...
-    def release_hold(self, id: str, *, due_at: datetime | None) -> bool: ...
-    def hold_silenced(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool: ...
-    def unsilence(
-        self,
-        id: str,
-        *,
-        expected_until: datetime | None,
-        until: datetime,
-        step: int,
-        round: int,
-        held_due_at: datetime | None,
-        anchor: datetime,
-        entries: Iterable[TimelineEntry] = (),
-    ) -> bool: ...
-
-    # -- alert intake
-    def commit(self, transition: Transition) -> bool: ...
-    def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = MAX_ATTEMPTS) -> Transition: ...
 
 
 class _ApplyLoop:
@@ -559,7 +492,7 @@ class DynamoIncidentStore(_ApplyLoop):
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            import boto3  # lazy: the client (and boto3) only when the adapter is first used
 
             self._client = boto3.client("dynamodb")
         return self._client

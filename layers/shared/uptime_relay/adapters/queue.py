@@ -21,10 +21,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .. import metricnames
+from ..ports import DeadLetters as DeadLetters  # the port, re-exported for its importers
+from ..ports import Received
 
 log = logging.getLogger(__name__)
 
@@ -101,20 +102,6 @@ def _shrunk(record: dict[str, Any], budget: int) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
-class Received:
-    handle: str  # pass to delete() once the record is dealt with
-    record: dict[str, Any]
-    message_id: str | None = None
-    receive_count: int = 1
-
-
-class DeadLetters(Protocol):
-    def put(self, record: dict[str, Any]) -> None: ...
-    def receive(self, max: int = 10, *, peek: bool = False) -> list[Received]: ...
-    def delete(self, handle: str) -> None: ...
-
-
 class InMemoryDeadLetters:
     """Fake queue: ``put`` records are kept (JSON round-tripped, as SQS would) until deleted."""
 
@@ -167,7 +154,7 @@ class SqsDeadLetters:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            import boto3  # lazy: the client (and boto3) only when the adapter is first used
 
             self._client = boto3.client("sqs")
         return self._client

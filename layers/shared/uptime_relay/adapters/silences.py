@@ -11,14 +11,20 @@ version that was read. ``active(at)`` is what the relay and the escalator pass t
 from __future__ import annotations
 
 import builtins
+import logging
+import os
 import secrets as _random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from ..domain.silence import Silence
+from ..config import Config
+from ..domain.silence import Silence, is_silenced
+from ..ports import SilenceStore as SilenceStore  # the port, re-exported for its importers
+
+log = logging.getLogger(__name__)
 
 PREFIX = "SILENCE#"
 KEEP_AFTER_END = timedelta(days=7)
@@ -31,16 +37,6 @@ def new_silence_id() -> str:
 def ended(silence: Silence, at: datetime) -> Silence:
     """``silence`` ended at ``at`` (an upcoming one is cancelled: it never takes effect)."""
     return replace(silence, starts_at=min(silence.starts_at, at - timedelta(seconds=1)), ends_at=at)
-
-
-class SilenceStore(Protocol):
-    def add(self, silence: Silence) -> bool: ...
-    def get(self, id: str) -> Silence | None: ...
-    def list(self) -> builtins.list[Silence]: ...
-    def active(self, at: datetime) -> builtins.list[Silence]: ...
-    def end(self, id: str, at: datetime) -> bool:
-        """End an active silence now, or cancel an upcoming one. False if unknown or already over."""
-        ...
 
 
 class InMemorySilences:
@@ -113,7 +109,7 @@ class DynamoSilences:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            import boto3  # lazy: the client (and boto3) only when the adapter is first used
 
             self._client = boto3.client("dynamodb")
         return self._client
@@ -187,24 +183,19 @@ class DynamoSilences:
         return True
 
 
-def silences_from_env(environ: Mapping[str, str] | None = None, *, client: Any = None) -> Any:
+def silences_from_env(environ: Mapping[str, str] | None = None, *, client: Any = None) -> SilenceStore:
     """``DynamoSilences($TABLE_NAME)``, or an empty in-memory store for a bare local run."""
-    import os
-
     env = os.environ if environ is None else environ
     table = env.get("TABLE_NAME")
     return DynamoSilences(table, client=client) if table else InMemorySilences()
 
 
-def make_silencer(config: Any, silences: Any):
+def make_silencer(
+    config: Config, silences: SilenceStore
+) -> Callable[[Mapping[str, str], datetime], str | None]:
     """``(labels, at) -> why | None`` for ``Relay(silenced=...)``: one-off silences from the store
     plus the config's maintenance windows. A store that cannot be read silences nothing (alerts
     keep flowing) and the error is logged."""
-    import logging
-
-    from ..domain.silence import is_silenced
-
-    log = logging.getLogger(__name__)
 
     def silenced(labels: Mapping[str, str], at: datetime) -> str | None:
         try:
@@ -212,6 +203,6 @@ def make_silencer(config: Any, silences: Any):
         except Exception:
             log.exception("silences could not be read; paging as if none were set")
             active = []
-        return is_silenced(labels, at, active, getattr(config, "maintenance", ()))
+        return is_silenced(labels, at, active, config.maintenance)
 
     return silenced

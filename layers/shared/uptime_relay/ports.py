@@ -1,0 +1,199 @@
+"""The ports: small Protocols the services (relay, escalator, actions) and the paging pipeline
+depend on, kept beside the domain. Adapters (``adapters/*``, ``delivery.Dispatcher``) implement
+them, and so do the in-memory fakes the tests and the local stack use; nothing here does I/O.
+
+- ``IncidentStore``: incidents and alarm records, every change a conditional write;
+- ``SilenceStore`` (the CLI's) and ``ActiveSilences`` (what the relay and escalator read: the
+  silences active at an instant, e.g. ``SilenceStore.active``);
+- ``DeadLetters``: the queue undeliverable notifications wait on for replay;
+- ``Dispatcher``: delivers one notification to one channel with retries (``DeliveryOutcome``),
+  dead-lettering on failure unless told not to, to an explicit e-mail recipient list when given;
+- ``UsedTokens``: single use of signed ack links;
+- ``AckUrlFor``: the signer of ack links (``acklinks.ack_url_factory``);
+- ``AlarmTagSource``: a CloudWatch alarm's tags (``adapters.alarm_tags``);
+- ``Clock`` and ``SecretResolver``: re-exported from ``clock`` and ``notifiers.base``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from .clock import Clock
+from .domain.alert import Alert
+from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
+from .domain.silence import Silence
+from .notifiers.base import Delivery, Notification, SecretResolver
+
+__all__ = [
+    "AckUrlFor",
+    "ActiveSilences",
+    "AlarmTagSource",
+    "Clock",
+    "DeadLetters",
+    "Decider",
+    "DeliveryOutcome",
+    "Dispatcher",
+    "IncidentStore",
+    "Received",
+    "SecretResolver",
+    "SilenceStore",
+    "UsedTokens",
+]
+
+Decider = Callable[[AlarmRecord | None, Incident | None], Transition]
+ActiveSilences = Callable[[datetime], Iterable[Silence]]  # the silences active at an instant
+
+
+class IncidentStore(Protocol):
+    # -- read
+    def get(self, id: str) -> Incident | None: ...
+    def list(
+        self, statuses: Iterable[str] = OPEN_STATUSES, since: datetime | None = None
+    ) -> builtins.list[Incident]: ...
+    def due(self, now: datetime) -> builtins.list[Incident]: ...
+    def get_alarm(self, alarm_id: str) -> AlarmRecord | None: ...
+
+    # -- escalation and actions (all conditional; False when the condition did not hold)
+    def advance(
+        self,
+        id: str,
+        *,
+        expected_step: int,
+        expected_round: int,
+        step: int,
+        round: int,
+        due_at: datetime | None,
+    ) -> bool: ...
+    def move_step(
+        self,
+        id: str,
+        *,
+        step: int,
+        round: int,
+        to_step: int,
+        to_round: int,
+        due_at: datetime | None,
+        expected_due: datetime | None = None,
+        due_by: datetime | None = None,
+        entries: Iterable[TimelineEntry] = (),
+        anchor: datetime | None = None,
+    ) -> bool: ...
+    def acknowledge(self, id: str, *, by: str, via: str, at: datetime) -> bool: ...
+    def resolve(self, id: str, *, by: str, via: str, at: datetime) -> bool: ...
+    def append_timeline(self, id: str, entry: TimelineEntry) -> bool: ...
+    def set_handles(self, id: str, channel: str, handles: Mapping[str, Any]) -> bool: ...
+    def record_outcomes(
+        self,
+        id: str,
+        entries: Iterable[TimelineEntry],
+        handles: Mapping[str, Mapping[str, Any]],
+        *,
+        settled: Iterable[str] = (),
+    ) -> bool: ...
+    def claim_pending(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool: ...
+    def release_hold(self, id: str, *, due_at: datetime | None) -> bool: ...
+    def hold_silenced(self, id: str, *, expected_until: datetime | None, until: datetime) -> bool: ...
+    def unsilence(
+        self,
+        id: str,
+        *,
+        expected_until: datetime | None,
+        until: datetime,
+        step: int,
+        round: int,
+        held_due_at: datetime | None,
+        anchor: datetime,
+        entries: Iterable[TimelineEntry] = (),
+    ) -> bool: ...
+
+    # -- alert intake
+    def commit(self, transition: Transition) -> bool: ...
+    def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = ...) -> Transition: ...
+
+
+class SilenceStore(Protocol):
+    def add(self, silence: Silence) -> bool: ...
+    def get(self, id: str) -> Silence | None: ...
+    def list(self) -> builtins.list[Silence]: ...
+    def active(self, at: datetime) -> builtins.list[Silence]: ...
+    def end(self, id: str, at: datetime) -> bool:
+        """End an active silence now, or cancel an upcoming one. False if unknown or already over."""
+        ...
+
+
+@dataclass(frozen=True)
+class Received:
+    handle: str  # pass to delete() once the record is dealt with
+    record: dict[str, Any]
+    message_id: str | None = None
+    receive_count: int = 1
+
+
+class DeadLetters(Protocol):
+    def put(self, record: dict[str, Any]) -> None: ...
+    def receive(self, max: int = 10, *, peek: bool = False) -> list[Received]: ...
+    def delete(self, handle: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one delivery did (``Dispatcher.deliver`` never raises)."""
+
+    channel: str
+    ok: bool
+    delivery: Delivery | None = None
+    error: str | None = None
+    attempts: int = 0
+    dead_lettered: bool = False
+    permanent: bool = False
+    status: int | None = None
+
+
+class Dispatcher(Protocol):
+    dead_letters: DeadLetters
+    # seconds left before the invocation is killed (set by the handler from the Lambda context)
+    time_left: Callable[[], float] | None
+
+    def deliver(
+        self,
+        channel_name: str,
+        notification: Notification,
+        *,
+        dead_letter: bool = True,
+        to: tuple[str, ...] = (),
+    ) -> DeliveryOutcome:
+        """Send with retries; on failure dead-letter it when ``dead_letter``. ``to``: the e-mail
+        addresses this one send goes to instead of the e-mail channel's own ``to``."""
+        ...
+
+    def groups_alerts(self, channel_name: str) -> bool:
+        """Whether the channel's notifier puts the alerts of one body in one message."""
+        ...
+
+
+class UsedTokens(Protocol):
+    def claim(self, jti: str, expires_at: datetime, *, incident_id: str = "") -> bool:
+        """Record ``jti`` as used. True the first time, False when it was already used."""
+        ...
+
+    def is_used(self, jti: str) -> bool:
+        """Whether ``jti`` was already used (read only)."""
+        ...
+
+
+class AlarmTagSource(Protocol):
+    def tags_for(self, alarm_id: str) -> dict[str, str]:
+        """A CloudWatch alarm's tags (the relay adds them to the alert's labels)."""
+        ...
+
+
+class AckUrlFor(Protocol):
+    def __call__(
+        self, incident: Incident, recipient: str | None = None, incident_ids: Iterable[str] = ()
+    ) -> str | None:
+        """The signed ack link acknowledging ``incident`` (and ``incident_ids``) as ``recipient``."""
+        ...
