@@ -545,6 +545,9 @@ def test_the_relay_gets_the_simulated_time(store, sim_clock):
     calls = []
 
     class Relay:
+        def enrich(self, alert):
+            return alert
+
         def handle(self, alerts, now):
             calls.append((alerts, now))
 

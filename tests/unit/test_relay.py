@@ -15,6 +15,7 @@ from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
+from uptime_relay.domain.targets import Resolved
 from uptime_relay.notifiers.base import DeliveryError, NotificationKind
 from uptime_relay.relay import Relay, RelayError
 from uptime_relay_tools.testing.fake_notifiers import fake_notifiers
@@ -297,10 +298,6 @@ def test_one_record_failing_does_not_lose_the_others():
 
 
 def test_escalation_targets_are_resolved_to_channels_and_mentions():
-    class Resolved:
-        def __init__(self, channels, mentions):
-            self.channels, self.mentions = channels, mentions
-
     def resolve(config, targets, at):
         targets = list(targets)
         return Resolved(

@@ -91,6 +91,10 @@ class HttpClient(Protocol):
 class AlertHandler(Protocol):
     """Where Alertmanager alerts go when no ``on_alerts`` is given: the relay (``Relay.handle``)."""
 
+    def enrich(self, alert: Alert) -> Alert:
+        """The alert with what the relay adds to every alert (alarm tags, check labels)."""
+        ...
+
     def handle(self, alerts: list[Alert], now: datetime) -> Sequence[HandlerResult] | None: ...
 
 
@@ -539,10 +543,7 @@ class Actions:
             if self._on_alerts is not None:
                 self._on_alerts(alerts)
             elif self.relay is not None:
-                # a relay also enriches (alarm tags, check labels); a bare handler takes them as parsed
-                enrich = getattr(self.relay, "enrich", None)
-                if enrich is not None:
-                    alerts = [enrich(alert) for alert in alerts]
+                alerts = [self.relay.enrich(alert) for alert in alerts]
                 results = self.relay.handle(alerts, self.now()) or []
                 failed = [r for r in results if r.action == "error"]
                 if failed:

@@ -132,7 +132,8 @@ class Dispatcher:
         return self.notifiers.get(channel.type) if channel is not None else None
 
     def groups_alerts(self, channel_name: str) -> bool:
-        return bool(getattr(self.notifier_for(channel_name), "groups_alerts", False))
+        notifier = self.notifier_for(channel_name)
+        return notifier is not None and notifier.groups_alerts
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

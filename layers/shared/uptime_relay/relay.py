@@ -127,21 +127,6 @@ class RelayResult:
         }
 
 
-# --------------------------------------------------------------------------------------- defaults
-def _as_resolved(found: Any) -> Resolved:
-    """Whatever an injected ``resolve_targets`` returned (anything with ``channels`` and
-    ``mentions``), as ``domain.targets.Resolved``."""
-    if isinstance(found, Resolved):
-        return found
-    return Resolved(
-        channels=tuple(getattr(found, "channels", ()) or ()),
-        mentions=tuple(getattr(found, "mentions", ()) or ()),
-        emails=tuple(getattr(found, "emails", ()) or ()),
-        people=tuple(getattr(found, "people", ()) or ()),
-        problems=tuple(getattr(found, "problems", ()) or ()),
-    )
-
-
 class silencer:
     """``silenced(labels, at) -> why | None`` from the config's maintenance windows and, when given,
     the active silences (``SilenceStore.active``). Silences are read at most once per instant per
@@ -172,7 +157,7 @@ class Relay:
         dispatcher: Dispatcher,
         *,
         ack_url_for: AckUrlFor | None = None,
-        resolve_targets: Callable[[Config, Iterable[str], datetime], Any] | None = None,
+        resolve_targets: Callable[[Config, Iterable[str], datetime], Resolved] | None = None,
         targets_at_open: Callable[[Route, EscalationPolicy | None], Sequence[str]] | None = None,
         initial_cursor: Callable[[EscalationPolicy | None, datetime], Cursor | None] | None = None,
         silenced: Callable[[Mapping[str, str], datetime], str | None] | None = None,
@@ -297,7 +282,7 @@ class Relay:
         for route in match.routes:
             policy = self.config.escalation_policies.get(route.escalation) if route.escalation else None
             targets.extend(self.targets_at_open(route, policy))
-        resolved = _as_resolved(self.resolve_targets(self.config, dict.fromkeys(targets), now))
+        resolved = self.resolve_targets(self.config, dict.fromkeys(targets), now)
         policy = self.config.escalation_policies.get(match.policy) if match.policy else None
         # escalation counts from when we learnt of it: an alert that arrives late (Alertmanager's
         # startsAt, a delayed SNS delivery) gets its full delays; opened_at stays the alarm's time

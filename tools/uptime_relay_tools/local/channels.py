@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from uptime_relay import clock
 from uptime_relay.config import Channel, Config, is_secret_ref
-from uptime_relay.notifiers.base import Delivery, DeliveryError, Notification
+from uptime_relay.notifiers.base import Delivery, DeliveryError, Notification, Notifier
 
 from .faults import RETRY_AFTER_S, Faults
 
@@ -142,7 +142,7 @@ class LocalNotifier:
 
     def __init__(
         self,
-        inner: Any,
+        inner: Notifier,
         *,
         console: set[str],
         faults: Faults,
@@ -152,14 +152,12 @@ class LocalNotifier:
     ):
         self._inner = inner
         self.type = inner.type
+        self.groups_alerts = inner.groups_alerts
         self._console = console
         self._faults = faults
         self._say = say
         self._run_start = run_start
         self._show = show_payloads
-
-    def __getattr__(self, name: str) -> Any:  # groups_alerts and anything else the dispatcher reads
-        return getattr(self._inner, name)
 
     def build_payloads(self, channel: Channel, notification: Notification) -> list[dict[str, Any]]:
         return self._inner.build_payloads(channel, notification)

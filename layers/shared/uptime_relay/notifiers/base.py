@@ -71,6 +71,8 @@ class SecretResolver(Protocol):
 
 class Notifier(Protocol):
     type: str
+    # the sends of one Alertmanager body become one message (Slack, e-mail), instead of one each
+    groups_alerts: bool
 
     def build_payloads(self, channel: Channel, notification: Notification) -> list[dict[str, Any]]:
         """The exact bodies that would be sent (secrets unresolved, never rendered)."""
