@@ -8,7 +8,7 @@ SAM_ENV := PYENV_VERSION=3.13.0:3.11.7 SAM_CLI_TELEMETRY=0
 AWS_REGION ?= us-east-1
 export AWS_REGION
 
-.PHONY: venv test lint unit validate-template build demo bench clean
+.PHONY: venv test lint unit validate-template build demo bench fuzz clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ build: venv
 
 demo: venv
 	$(BIN)/uptime-relay local --demo
+
+# The fuzz tests run briefly inside `make test`; this runs them in rounds for FUZZ_SECONDS (10 min).
+FUZZ_SECONDS ?= 600
+fuzz: venv
+	$(BIN)/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 bench: venv
 	$(BIN)/python bench/probe.py

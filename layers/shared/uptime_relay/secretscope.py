@@ -92,7 +92,7 @@ def references(config: Config) -> list[tuple[str, str]]:
         found.extend(_walk(f"checks[{check.name}].headers", dict(check.headers)))
     for name, channel in config.channels.items():
         found.extend(_walk(f"channels.{name}", dict(channel.options)))
-    signing = getattr(config.slack, "signing_secret", None)
+    signing = config.slack.signing_secret
     if signing:
         found.extend(_walk("slack.signing_secret", signing))
     return found
