@@ -106,25 +106,25 @@ def test_bad_silences_are_refused_with_a_reason(silences, argv, says):
 
 
 def test_the_relay_silencer_combines_silences_and_maintenance(silences):
-    from uptime_relay.adapters.silences import make_silencer
     from uptime_relay.config.loader import parse_config
+    from uptime_relay.relay import silencer
 
     config = parse_config(
         'maintenance:\n  - {name: nightly, match: {team: db}, cron: "0 2 * * *", duration: 1h}\n', "t.yaml"
     )
     run(silences, "add", "--match", "check=api", "--for", "1h", "--by", "alice")
-    silenced = make_silencer(config, silences)
+    silenced = silencer(config, silences.active)
     assert "alice" in silenced({"check": "api"}, NOW + timedelta(minutes=1))
     assert "nightly" in silenced({"team": "db"}, NOW.replace(hour=2, minute=30))
     assert silenced({"check": "web"}, NOW) is None
 
 
 def test_an_unreadable_silence_store_silences_nothing():
-    from uptime_relay.adapters.silences import make_silencer
     from uptime_relay.config.loader import parse_config
+    from uptime_relay.relay import silencer
 
     class Broken:
         def active(self, at):
             raise RuntimeError("table gone")
 
-    assert make_silencer(parse_config("{}", "t.yaml"), Broken())({"check": "api"}, NOW) is None
+    assert silencer(parse_config("{}", "t.yaml"), Broken().active)({"check": "api"}, NOW) is None

@@ -130,7 +130,8 @@ class RelayResult:
 class silencer:
     """``silenced(labels, at) -> why | None`` from the config's maintenance windows and, when given,
     the active silences (``SilenceStore.active``). Silences are read at most once per instant per
-    batch: the relay calls ``reset()`` at the start of each ``handle``."""
+    batch: the relay calls ``reset()`` at the start of each ``handle``. A store that cannot be read
+    silences nothing (the error is logged): alerts keep flowing, as in the escalator."""
 
     def __init__(self, config: Config, silences: ActiveSilences | None = None):
         self.config = config
@@ -144,7 +145,11 @@ class silencer:
         if not self.config.maintenance and self.silences is None:
             return None
         if self.silences is not None and at not in self._cache:
-            self._cache[at] = list(self.silences(at))
+            try:
+                self._cache[at] = list(self.silences(at))
+            except Exception:
+                log.exception("silences could not be read; paging as if none were set")
+                self._cache[at] = []
         return is_silenced(labels, at, self._cache.get(at, ()), self.config.maintenance)
 
 

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import builtins
 import logging
-import os
 import secrets as _random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..config import Config
-from ..domain.silence import Silence, is_silenced
+from ..domain.silence import Silence
 from ..ports import SilenceStore as SilenceStore  # the port, re-exported for its importers
 
 log = logging.getLogger(__name__)
@@ -182,27 +180,3 @@ class DynamoSilences:
             return False
         return True
 
-
-def silences_from_env(environ: Mapping[str, str] | None = None, *, client: Any = None) -> SilenceStore:
-    """``DynamoSilences($TABLE_NAME)``, or an empty in-memory store for a bare local run."""
-    env = os.environ if environ is None else environ
-    table = env.get("TABLE_NAME")
-    return DynamoSilences(table, client=client) if table else InMemorySilences()
-
-
-def make_silencer(
-    config: Config, silences: SilenceStore
-) -> Callable[[Mapping[str, str], datetime], str | None]:
-    """``(labels, at) -> why | None`` for ``Relay(silenced=...)``: one-off silences from the store
-    plus the config's maintenance windows. A store that cannot be read silences nothing (alerts
-    keep flowing) and the error is logged."""
-
-    def silenced(labels: Mapping[str, str], at: datetime) -> str | None:
-        try:
-            active = silences.active(at)
-        except Exception:
-            log.exception("silences could not be read; paging as if none were set")
-            active = []
-        return is_silenced(labels, at, active, config.maintenance)
-
-    return silenced
