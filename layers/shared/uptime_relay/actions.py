@@ -216,10 +216,11 @@ class Actions:
 
     ``clock`` is the (possibly simulated) clock for incident times and ack-link expiry; ``real_clock``
     the wall clock used only for the replay windows of Slack and PagerDuty. ``used_tokens`` records
-    used ack links, ``used_events`` applied PagerDuty events (``UsedTokens``; in memory by default). ``on_alerts(alerts)`` takes parsed
-    Alertmanager alerts (default: ``relay.handle(alerts, now)``). ``on_change(kind, incident, by,
-    via, source=None)`` is called after a successful ack/resolve (``followups.ChangeNotifier``
-    tells the other channels; ``source`` names the Slack message whose button was pressed).
+    used ack links, ``used_events`` applied PagerDuty events (``UsedTokens``; in memory by default).
+    ``on_alerts(alerts)`` takes parsed Alertmanager alerts (default: ``relay.handle(alerts, now)``).
+    ``on_change(kind, incident, by, via, source=None)`` is called after a successful ack/resolve
+    (``followups.ChangeNotifier`` tells the other channels; ``source`` names the Slack message whose
+    button was pressed).
     ``follow_up_runner(job)`` takes the follow-ups of a Slack click off the answer's path (a
     JSON-able job for ``run_follow_up``; default: a background thread)."""
 
@@ -599,7 +600,10 @@ class Actions:
             return self._apply_pagerduty(kind, event)
         except Exception:
             logger.exception("PagerDuty event %s: could not apply; answering 500 so it is retried", event_id)
-            self.used_events.release(event_id)
+            try:
+                self.used_events.release(event_id)
+            except Exception:  # the retry will then be taken for a replay: say so
+                logger.exception("PagerDuty event %s: its record could not be released", event_id)
             return _text(500, "could not apply the event")
 
     def _apply_pagerduty(self, kind: str, event: Mapping[str, Any]) -> Response:
