@@ -16,9 +16,11 @@ Routes (anything else 404, a known path with another method 405):
   acknowledge / resolve our incident whose PagerDuty handle carries the same dedup key. Each event
   applies once: its ``occurred_at`` must be within 5 minutes of the REAL clock (as Slack's
   timestamp) and its ``id`` is recorded with a conditional write (``PDEVENT#<id>``, kept until the
-  window has passed). A stale or already seen event answers 200 (PagerDuty retries any non-2xx
-  answer; retrying these would never change the outcome) and changes nothing; when our store fails
-  the record is released and the answer is 500, so PagerDuty's retry applies the event.
+  window has passed). A stale or already seen event answers 200 and changes nothing: PagerDuty
+  retries 5xx, 429 and timeouts (for up to 48 h), drops other 4xx, and disables a subscription for
+  24 h after three dropped deliveries, so neither a retry nor a 4xx would help. When our store
+  fails the record is released and the answer is 500: PagerDuty's retry, if still inside the
+  window, applies the event.
 - ``POST /alertmanager``   Alertmanager webhook v4 intake, handed to the relay (unparseable bodies go
   on as a fallback alert: nothing is dropped). Requires ``Authorization: Bearer <token>`` matching
   the secret behind ``ALERTMANAGER_TOKEN_REF``; refused (401) when none is configured unless
