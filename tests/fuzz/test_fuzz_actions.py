@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 from bounds import FUZZ, assert_no_secret, within_bounds
 from hypothesis import example, given
 from hypothesis import strategies as st
-from uptime_relay.actions import Actions
+from uptime_relay.actions import PAGERDUTY_WEBHOOK, SLACK_BLOCK_ACTIONS, Actions
 from uptime_relay.actions_runtime import to_request
 from uptime_relay.adapters.ack_tokens import InMemoryUsedTokens
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
@@ -28,6 +28,7 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.incident import Action, OpeningPlan, Transition, open_incident
 from uptime_relay.notifiers.pagerduty import dedup_key
 from uptime_relay.security import make_ack_token, pagerduty_signature, slack_signature
+from uptime_relay.shapes import BadShape, check
 
 SIGNING = "fuzz-slack-signing-secret-8f74223"
 PD_SECRET = "fuzz-pagerduty-webhook-secret-41c"
@@ -443,3 +444,34 @@ def test_the_fuzz_world_acts_on_authentic_requests():
         world.handle("POST", "/slack/actions", signed_slack(form, world.real_clock.now()), form).status == 200
     )
     assert world.store.get(world.incident.id).status == "resolved"
+
+
+SCHEMA_NAMES = st.sampled_from(
+    "id event_type occurred_at agent data summary incident_key user username actions action_id value "
+    "message blocks elements container channel".split()
+)
+MARKED = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10).map(lambda t: "§" + t),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(SCHEMA_NAMES | st.text(max_size=10).map(lambda t: "§" + t), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(
+    value=st.fixed_dictionaries(
+        {}, optional={"event": MARKED, "user": MARKED, "actions": MARKED, "type": MARKED}
+    )
+    | MARKED
+)
+def test_fuzz_shape_errors_quote_no_value(value):
+    """A 400's text names the field and the JSON type, never a value from the body (so nothing a
+    sender put there, a secret included, is echoed)."""
+    for schema in (PAGERDUTY_WEBHOOK, SLACK_BLOCK_ACTIONS):
+        outcome = within_bounds(
+            lambda schema=schema: check(value, schema, "payload"), seconds=SECONDS, expected=(BadShape,)
+        )
+        assert outcome is None or "§" not in str(outcome)
