@@ -447,8 +447,25 @@ def test_the_fuzz_world_acts_on_authentic_requests():
 
 
 SCHEMA_NAMES = st.sampled_from(
-    "id event_type occurred_at agent data summary incident_key user username actions action_id value "
-    "message blocks elements container channel".split()
+    [
+        "id",
+        "event_type",
+        "occurred_at",
+        "agent",
+        "data",
+        "summary",
+        "incident_key",
+        "user",
+        "username",
+        "actions",
+        "action_id",
+        "value",
+        "message",
+        "blocks",
+        "elements",
+        "container",
+        "channel",
+    ]
 )
 MARKED = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10).map(lambda t: "§" + t),
