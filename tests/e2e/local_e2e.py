@@ -20,6 +20,7 @@ def write_config(
     datapoints: int = 2,
     evaluation_periods: int = 3,
     escalation: str = "",
+    pd_webhook_secret: str | None = None,
 ) -> Path:
     email = (
         f"  oncall-email: {{type: email, to: [oncall@example.com], from: uptime@example.com, "
@@ -28,6 +29,7 @@ def write_config(
         else ""
     )
     notify = "[slack-critical, pd-primary" + (", oncall-email]" if smtp_port else "]")
+    webhook = f", webhook_secret: {pd_webhook_secret}" if pd_webhook_secret else ""
     path.write_text(
         f"""
 checks:
@@ -40,7 +42,7 @@ slack:
   signing_secret: e2e-signing-secret
 channels:
   slack-critical: {{type: slack, webhook_url: "{receiver.url}{SLACK_PATH}"}}
-  pd-primary: {{type: pagerduty, routing_key: e2e00000000000000000000000000000, events_url: "{receiver.url}{PD_PATH}"}}
+  pd-primary: {{type: pagerduty, routing_key: e2e00000000000000000000000000000, events_url: "{receiver.url}{PD_PATH}"{webhook}}}
 {email}routes:
   - match: {{severity: critical}}
     notify: {notify}

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
 import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from local_e2e import pd_events, slack_messages, wait_for, write_config
+from uptime_relay.security import pagerduty_signature
 from uptime_relay_tools.local.alarms import ALARM, OK
 from uptime_relay_tools.local.demo import slack_button_request
 from uptime_relay_tools.local.faults import Faults, parse_fault
@@ -150,3 +155,61 @@ def test_slack_buttons_acknowledge_and_resolve_through_the_signed_actions_route(
     # PagerDuty hears of both: the button's follow-ups run after Slack got its answer
     wait_for(lambda: len(pd_events(receiver)) >= 3, 20, "the follow-ups to reach PagerDuty")
     assert [e["event_action"] for e in pd_events(receiver)] == ["trigger", "acknowledge", "resolve"]
+
+
+def pagerduty_webhook(actions_url: str, secret: str, event: dict) -> tuple[int, dict]:
+    body = json.dumps({"event": event}).encode()
+    request = urllib.request.Request(
+        actions_url + "/pagerduty",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-PagerDuty-Signature": pagerduty_signature(secret, body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+def test_a_pagerduty_webhook_applies_once_on_the_real_clock_under_simulated_minutes(
+    tmp_path, target, receiver, local_stack
+):
+    # GIVEN the local stack 10 simulated minutes into an outage paged on PagerDuty
+    secret = "e2e-pd-webhook-secret"
+    config = write_config(
+        tmp_path / "c.yaml", target_url=target.url, receiver=receiver, pd_webhook_secret=secret
+    )
+    stack = local_stack(config, outage=(2, 30), minutes=10)
+    stack.run()
+    (incident,) = stack.incidents(("open",))
+    (trigger,) = pd_events(receiver)
+
+    def event(at: datetime, event_id: str) -> dict:
+        return {
+            "id": event_id,
+            "event_type": "incident.acknowledged",
+            "resource_type": "incident",
+            "occurred_at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "agent": {"id": "PLH1HKV", "summary": "Tenex Engineer", "type": "user_reference"},
+            "client": {"name": "PagerDuty"},
+            "data": {"id": "PGR0VU2", "type": "incident", "incident_key": trigger["dedup_key"]},
+        }
+
+    # WHEN PagerDuty's acknowledgement arrives stale (6 real minutes old) THEN nothing changes
+    now = datetime.now(UTC)
+    status, answer = pagerduty_webhook(stack.actions_url, secret, event(now - timedelta(minutes=6), "e-old"))
+    assert (status, answer["result"]) == (200, "stale event")
+    assert stack.incidents(("open",))
+    # WHEN a fresh one arrives (real clock, whatever the simulated one says) THEN it acknowledges
+    fresh = event(now, str(uuid.uuid4()))
+    status, answer = pagerduty_webhook(stack.actions_url, secret, fresh)
+    assert (status, answer["result"]) == (200, "changed")
+    (acked,) = stack.incidents(("acknowledged",))
+    assert acked.id == incident.id and acked.acknowledged_by == "Tenex Engineer"
+    # WHEN the same event is delivered again THEN it is recognised (recorded in DynamoDB)
+    status, answer = pagerduty_webhook(stack.actions_url, secret, fresh)
+    assert (status, answer["result"]) == (200, "duplicate event")

@@ -235,6 +235,8 @@ def test_a_pagerduty_acknowledgement_through_the_function(app, store, monkeypatc
     body = json.dumps(
         {
             "event": {
+                "id": str(uuid.uuid4()),
+                "occurred_at": datetime.now(UTC).isoformat(),
                 "event_type": "incident.acknowledged",
                 "agent": {"summary": "Tenex Engineer"},
                 "data": {"id": "PGR0VU2", "type": "incident", "incident_key": dedup_key(incident.alert)},
@@ -253,6 +255,44 @@ def test_a_pagerduty_acknowledgement_through_the_function(app, store, monkeypatc
     after = store.get(incident.id)
     assert after.status == "acknowledged" and after.acknowledged_by == "Tenex Engineer"
     assert after.timeline[-1].detail == "by Tenex Engineer via pagerduty"
+
+
+def test_a_replayed_pagerduty_event_is_applied_once_across_containers(app, store, table, aws, monkeypatch):
+    """GIVEN a PagerDuty resolve applied through the function WHEN the same signed body arrives again
+    at a fresh container THEN its id, recorded in DynamoDB, refuses it: 200 "duplicate event"."""
+    from uptime_relay.notifiers.pagerduty import dedup_key
+    from uptime_relay.security import pagerduty_signature
+
+    monkeypatch.setenv("PAGERDUTY_WEBHOOK_SECRET_REF", "env:PD_WEBHOOK_SECRET")
+    monkeypatch.setenv("PD_WEBHOOK_SECRET", "pd-secret")
+    app._deps.cache_clear()
+    first = seed(store)
+    event_id = str(uuid.uuid4())
+    body = json.dumps(
+        {
+            "event": {
+                "id": event_id,
+                "event_type": "incident.resolved",
+                "resource_type": "incident",
+                "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "agent": {"id": "PLH1HKV", "summary": "Tenex Engineer", "type": "user_reference"},
+                "client": None,
+                "data": {"id": "PGR0VU2", "type": "incident", "incident_key": dedup_key(first.alert)},
+            }
+        }
+    ).encode()
+    signed = function_url_event(
+        "POST", "/pagerduty", {"x-pagerduty-signature": pagerduty_signature("pd-secret", body)}, body
+    )
+    assert invoke(app, signed)["statusCode"] == 200
+    assert store.get(first.id).status == "resolved"
+    record = aws("dynamodb").get_item(TableName=table, Key={"pk": {"S": f"PDEVENT#{event_id}"}})
+    assert "Item" in record
+    before = store.get(first.id)
+    app._deps.cache_clear()  # a fresh container: nothing remembered in memory
+    replay = invoke(app, signed)
+    assert replay["statusCode"] == 200 and json.loads(replay["body"])["result"] == "duplicate event"
+    assert store.get(first.id) == before
 
 
 def test_the_cli_finds_the_table_from_the_stack_output(aws, moto_endpoint, monkeypatch):

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from uptime_relay.adapters.ack_tokens import DynamoUsedTokens
+from uptime_relay.adapters.ack_tokens import PAGERDUTY_EVENT_PREFIX, DynamoUsedTokens
 from uptime_relay.adapters.incidents import create_table
 from uptime_relay.adapters.silences import DynamoSilences
 from uptime_relay.domain.silence import Silence
@@ -36,6 +36,21 @@ def test_an_ack_token_id_can_be_claimed_once_with_a_ttl(aws, table):
     # the confirmation page reads without using: only claimed ids are used
     assert tokens.is_used("jti-1") is True and tokens.is_used("jti-3") is False
     assert tokens.claim("jti-3", T0 + timedelta(hours=24)) is True
+
+
+def test_a_pagerduty_event_id_is_recorded_apart_from_ack_tokens_and_can_be_released(aws, table):
+    events = DynamoUsedTokens(table, client=aws("dynamodb"), prefix=PAGERDUTY_EVENT_PREFIX)
+    tokens = DynamoUsedTokens(table, client=aws("dynamodb"))
+    until = T0 + timedelta(minutes=5)
+    assert events.claim("evt-1", until) is True
+    assert events.claim("evt-1", until) is False
+    assert tokens.is_used("evt-1") is False  # an ack token with the same id is another record
+    item = aws("dynamodb").get_item(TableName=table, Key={"pk": {"S": "PDEVENT#evt-1"}})["Item"]
+    assert item["expires_at"] == {"N": str(int(until.timestamp()))}
+    # the action it guarded failed: the sender's retry may claim it again
+    events.release("evt-1")
+    assert events.is_used("evt-1") is False
+    assert events.claim("evt-1", until) is True
 
 
 def test_silences_round_trip_and_end_conditionally(aws, table):

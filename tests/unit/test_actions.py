@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -396,13 +397,14 @@ def test_ack_links_are_unavailable_without_a_secret(store, sim_clock):
 
 # --------------------------------------------------------------------------------------- PagerDuty
 def pd_body(event_type, incident_key, *, agent="Tenex Engineer"):
+    # a fresh event that just happened (real clock): PagerDuty events apply once, within 5 minutes
     return json.dumps(
         {
             "event": {
-                "id": "5ac64822-4adc-4fda-ade0-410becf0de4f",
+                "id": str(uuid.uuid4()),
                 "event_type": event_type,
                 "resource_type": "incident",
-                "occurred_at": "2026-11-25T12:05:00.000Z",
+                "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "agent": {"id": "PLH1HKV", "summary": agent, "type": "user_reference"},
                 "client": {"name": "PagerDuty"},
                 "data": {

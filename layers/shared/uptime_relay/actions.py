@@ -13,11 +13,22 @@ Routes (anything else 404, a known path with another method 405):
 - ``POST /ack/{token}``    the button: uses the single-use token (``ACKTOKEN#<jti>``) and acknowledges
   (every incident of a grouped e-mail: ``acklinks.ack_link_subject``; as the mail's one recipient, if any).
 - ``POST /pagerduty``      PagerDuty webhooks v3: ``incident.acknowledged`` / ``incident.resolved``
-  acknowledge / resolve our incident whose PagerDuty handle carries the same dedup key.
+  acknowledge / resolve our incident whose PagerDuty handle carries the same dedup key. Each event
+  applies once: its ``occurred_at`` must be within 5 minutes of the REAL clock (as Slack's
+  timestamp) and its ``id`` is recorded with a conditional write (``PDEVENT#<id>``, kept until the
+  window has passed). A stale or already seen event answers 200 and changes nothing: PagerDuty
+  retries 5xx, 429 and timeouts (for up to 48 h), drops other 4xx, and disables a subscription for
+  24 h after three dropped deliveries, so neither a retry nor a 4xx would help. When our store
+  fails the record is released and the answer is 500: PagerDuty's retry, if still inside the
+  window, applies the event.
 - ``POST /alertmanager``   Alertmanager webhook v4 intake, handed to the relay (unparseable bodies go
   on as a fallback alert: nothing is dropped). Requires ``Authorization: Bearer <token>`` matching
   the secret behind ``ALERTMANAGER_TOKEN_REF``; refused (401) when none is configured unless
   ``ALERTMANAGER_ALLOW_UNAUTHENTICATED=true`` (the local stack).
+
+The signed routes (Slack, PagerDuty) check the payload's shape once, at their start
+(``shapes``): a field of the wrong JSON type answers 400 naming it. Every answer carries the
+browser protections of ``SECURITY_HEADERS`` (added in ``handle``, the one place answers leave).
 
 Every refusal is logged with its reason, never with a secret, signature or token.
 """
@@ -32,7 +43,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
@@ -55,6 +66,7 @@ from .security import (
     verify_pagerduty_signature,
     verify_slack_signature,
 )
+from .shapes import BadShape, ListOf, Nullable, Obj, Text, check, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +80,62 @@ EMAIL_LINK_BY = (
 )
 RESPONSE_URL_TIMEOUT_S = 2.0
 OPEN_STATUSES = ("open", "acknowledged")
+PAGERDUTY_REPLAY_WINDOW = timedelta(minutes=5)  # occurred_at vs the real clock, either way
+MAX_PAGERDUTY_EVENT_ID_LEN = 256  # PagerDuty's are UUIDs; the record's key stays small
+
+# every answer, in ``Actions.handle``: the ack pages hold the token in their URL and a button that
+# acts, so no framing (clickjacking), no sniffing, no Referer; the pages use inline style attributes
+# and one form posting back to this origin, nothing else
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+# the fields the signed routes read, checked before reading them (``shapes``)
+_OPTIONAL_TEXT = Nullable(str)
+SLACK_INTERACTION = Obj({"type": _OPTIONAL_TEXT})  # any interaction payload: only its type is read
+SLACK_BLOCK_ACTIONS = Obj(
+    {
+        "type": str,
+        "user": Nullable(Obj({"id": _OPTIONAL_TEXT, "username": _OPTIONAL_TEXT, "name": _OPTIONAL_TEXT})),
+        "actions": Nullable(ListOf(Obj({"action_id": _OPTIONAL_TEXT, "value": _OPTIONAL_TEXT}))),
+        "response_url": _OPTIONAL_TEXT,
+        "message": Nullable(
+            Obj(
+                {
+                    "text": _OPTIONAL_TEXT,
+                    "ts": _OPTIONAL_TEXT,
+                    "blocks": Nullable(
+                        ListOf(Obj({"type": _OPTIONAL_TEXT, "elements": Nullable(ListOf(object))}))
+                    ),
+                }
+            )
+        ),
+        "container": Nullable(Obj({"channel_id": _OPTIONAL_TEXT, "message_ts": _OPTIONAL_TEXT})),
+        "channel": Nullable(Obj({"id": _OPTIONAL_TEXT})),
+    }
+)
+PAGERDUTY_WEBHOOK = Obj(
+    {
+        "event": Obj(
+            {
+                "id": Text(MAX_PAGERDUTY_EVENT_ID_LEN),
+                "event_type": str,
+                "occurred_at": str,
+                "resource_type": _OPTIONAL_TEXT,
+                "agent": Nullable(Obj({"id": _OPTIONAL_TEXT, "summary": _OPTIONAL_TEXT})),
+                "data": Nullable(Obj({"id": _OPTIONAL_TEXT, "incident_key": _OPTIONAL_TEXT})),
+            },
+            required=frozenset({"id", "event_type", "occurred_at"}),
+        )
+    },
+    required=frozenset({"event"}),
+)
 
 
 class HandlerResult(Protocol):
@@ -149,10 +217,12 @@ class Actions:
     """The router. ``store`` is an ``IncidentStore``; ``secrets`` resolves secret references.
 
     ``clock`` is the (possibly simulated) clock for incident times and ack-link expiry; ``real_clock``
-    the wall clock used only for Slack's replay window. ``on_alerts(alerts)`` takes parsed
-    Alertmanager alerts (default: ``relay.handle(alerts, now)``). ``on_change(kind, incident, by,
-    via, source=None)`` is called after a successful ack/resolve (``followups.ChangeNotifier``
-    tells the other channels; ``source`` names the Slack message whose button was pressed).
+    the wall clock used only for the replay windows of Slack and PagerDuty. ``used_tokens`` records
+    used ack links, ``used_events`` applied PagerDuty events (``UsedTokens``; in memory by default).
+    ``on_alerts(alerts)`` takes parsed Alertmanager alerts (default: ``relay.handle(alerts, now)``).
+    ``on_change(kind, incident, by, via, source=None)`` is called after a successful ack/resolve
+    (``followups.ChangeNotifier`` tells the other channels; ``source`` names the Slack message whose
+    button was pressed).
     ``follow_up_runner(job)`` takes the follow-ups of a Slack click off the answer's path (a
     JSON-able job for ``run_follow_up``; default: a background thread)."""
 
@@ -166,6 +236,7 @@ class Actions:
         on_alerts: Callable[[list[Alert]], Any] | None = None,
         parse_event: Callable[[Any], list[Alert]] | None = None,
         used_tokens: UsedTokens | None = None,
+        used_events: UsedTokens | None = None,
         clock: Clock | None = None,
         real_clock: Clock | None = None,
         slack_client: HttpClient | None = None,
@@ -185,6 +256,7 @@ class Actions:
         self._on_alerts = on_alerts
         self._parse_event = parse_event or default_parse_event
         self.used_tokens = used_tokens if used_tokens is not None else InMemoryUsedTokens()
+        self.used_events = used_events if used_events is not None else InMemoryUsedTokens()
         self._clock = clock
         self._real_clock = real_clock or clockmod.SystemClock()
         self._slack_client = slack_client
@@ -207,10 +279,17 @@ class Actions:
     def handle(
         self, method: str, path: str, headers: Mapping[str, Any] | None, body: bytes | str
     ) -> Response:
+        """The answer to one request, with ``SECURITY_HEADERS`` whatever it is."""
+        response = self._route(method, path, headers, body)
+        return Response(response.status, {**response.headers, **SECURITY_HEADERS}, response.body)
+
+    def _route(
+        self, method: str, path: str, headers: Mapping[str, Any] | None, body: bytes | str
+    ) -> Response:
         method = (method or "").upper()
         path = (path or "/").split("?", 1)[0]
-        if isinstance(body, str):
-            body = body.encode("utf-8")
+        if isinstance(body, str):  # lone surrogates pass: a signature or parser then refuses them
+            body = body.encode("utf-8", "surrogatepass")
         body = body or b""
         headers = _lower(headers)
         if path.startswith("/ack/"):
@@ -342,10 +421,14 @@ class Actions:
         )
         try:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
-            payload = json.loads(form["payload"][0])
-            if not isinstance(payload, dict):
-                raise ValueError("payload is not an object")
-        except (KeyError, IndexError, ValueError, UnicodeDecodeError) as exc:
+            payload = read_json(form["payload"][0], "payload")
+            check(payload, SLACK_INTERACTION, "payload")
+            if payload.get("type") == "block_actions":
+                check(payload, SLACK_BLOCK_ACTIONS, "payload")
+        except BadShape as exc:
+            logger.warning("slack action: %s", exc)
+            return _text(400, f"expected Slack's interaction payload: {exc}")
+        except (KeyError, IndexError, UnicodeDecodeError) as exc:
             logger.warning("slack action: unreadable payload (%s)", type(exc).__name__)
             return _text(400, "expected a form field `payload` holding Slack's JSON")
         if payload.get("type") != "block_actions":
@@ -494,13 +577,38 @@ class Actions:
                 logger.warning("PagerDuty webhook secret %s could not be read (%s)", ref, type(exc).__name__)
         verify_pagerduty_signature(secrets, body, headers.get("x-pagerduty-signature"))
         try:
-            event = json.loads(body)["event"]
-            event_type = event["event_type"]
-        except (ValueError, KeyError, TypeError):
-            return _text(400, 'expected a PagerDuty v3 webhook body: {"event": {"event_type": ...}}')
+            event, occurred_at = _pagerduty_event(body)
+        except BadShape as exc:
+            logger.warning("PagerDuty webhook: %s", exc)
+            return _text(400, f"expected a PagerDuty v3 webhook event: {exc}")
+        event_id, event_type = event["id"], event["event_type"]
+        skew = self._real_clock.now() - occurred_at
+        if abs(skew) > PAGERDUTY_REPLAY_WINDOW:
+            logger.warning(
+                "PagerDuty event %s (%s) occurred %d s from now, outside the %d s window: ignored",
+                event_id,
+                event_type,
+                int(skew.total_seconds()),
+                PAGERDUTY_REPLAY_WINDOW.total_seconds(),
+            )
+            return _json(200, {"result": "stale event"})
         kind = {"incident.acknowledged": ACK, "incident.resolved": RESOLVE}.get(event_type)
         if kind is None:
-            return _json(200, {"result": "ignored", "event_type": event_type})
+            return _json(200, {"result": "ignored"})
+        if not self.used_events.claim(event_id, occurred_at + PAGERDUTY_REPLAY_WINDOW):
+            logger.warning("PagerDuty event %s (%s) was already applied: ignored", event_id, event_type)
+            return _json(200, {"result": "duplicate event"})
+        try:
+            return self._apply_pagerduty(kind, event)
+        except Exception:
+            logger.exception("PagerDuty event %s: could not apply; answering 500 so it is retried", event_id)
+            try:
+                self.used_events.release(event_id)
+            except Exception:  # the retry will then be taken for a replay: say so
+                logger.exception("PagerDuty event %s: its record could not be released", event_id)
+            return _text(500, "could not apply the event")
+
+    def _apply_pagerduty(self, kind: str, event: Mapping[str, Any]) -> Response:
         data = event.get("data") or {}
         key = data.get("incident_key")
         agent = event.get("agent") or {}
@@ -508,7 +616,9 @@ class Actions:
         incident = self._by_dedup_key(key) if key else None
         if incident is None:
             logger.info(
-                "PagerDuty %s for %s: no open incident with that dedup key", event_type, data.get("id")
+                "PagerDuty %s for %s: no open incident with that dedup key",
+                event["event_type"],
+                data.get("id"),
             )
             return _json(200, {"result": "no matching incident"})
         outcome = self.apply(kind, incident.id, by=who, via="pagerduty", at=self.now())
@@ -632,6 +742,21 @@ def _pressed_message(payload: Mapping[str, Any]) -> dict[str, str] | None:
     return {"channel": channel_id, "ts": ts}
 
 
+def _pagerduty_event(body: bytes) -> tuple[dict[str, Any], datetime]:
+    """The ``event`` of a PagerDuty v3 webhook body and its ``occurred_at``, or ``BadShape``."""
+    webhook = read_json(body, "body")
+    check(webhook, PAGERDUTY_WEBHOOK, "body")
+    event = webhook["event"]
+    try:
+        occurred_at = datetime.fromisoformat(event["occurred_at"])
+        if occurred_at.tzinfo is None:
+            raise ValueError("no zone")
+        occurred_at = occurred_at.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise BadShape("body.event.occurred_at: expected an ISO 8601 time with a zone") from None
+    return event, occurred_at
+
+
 def _truthy(value: str | None) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -706,11 +831,6 @@ def _page(status: int, title: str, text: str, *, extra: str = "") -> Response:
     )
     return Response(
         status,
-        {
-            "Content-Type": "text/html; charset=utf-8",
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Robots-Tag": "noindex",
-        },
+        {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
         body,
     )

@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 
 from . import clock
 from .actions import FOLLOW_UP_EVENT_KEY, Actions
-from .adapters.ack_tokens import DynamoUsedTokens
+from .adapters.ack_tokens import PAGERDUTY_EVENT_PREFIX, DynamoUsedTokens
 from .adapters.incidents import DynamoIncidentStore
 from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
 from .adapters.secrets import SecretResolver
@@ -59,6 +59,7 @@ def build_actions() -> Actions:
         store,
         secrets=secrets,
         used_tokens=DynamoUsedTokens(table),
+        used_events=DynamoUsedTokens(table, prefix=PAGERDUTY_EVENT_PREFIX),
         on_alerts=functools.partial(_relay_alerts, config, secrets, []),
         on_change=_change_notifier(config, store, secrets),
         follow_up_runner=self_invoker(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
@@ -190,8 +191,8 @@ def to_request(event: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
             body = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             body = b""
-    else:
-        body = raw.encode("utf-8")
+    else:  # lone surrogates (a JSON "\ud800") pass: the signature check or parser refuses them
+        body = raw.encode("utf-8", "surrogatepass")
     return method, path, headers, body
 
 

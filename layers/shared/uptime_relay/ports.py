@@ -8,7 +8,8 @@ them, and so do the in-memory fakes the tests and the local stack use; nothing h
 - ``DeadLetters``: the queue undeliverable notifications wait on for replay;
 - ``Dispatcher``: delivers one notification to one channel with retries (``DeliveryOutcome``),
   dead-lettering on failure unless told not to, to an explicit e-mail recipient list when given;
-- ``UsedTokens``: single use of signed ack links;
+- ``UsedTokens``: ids that may be used once (a signed ack link's ``jti``, a PagerDuty webhook
+  event's ``id``), each recorded with a conditional write;
 - ``AckUrlFor``: the signer of ack links (``acklinks.ack_url_factory``);
 - ``AlarmTagSource``: a CloudWatch alarm's tags (``adapters.alarm_tags``);
 - ``Clock`` and ``SecretResolver``: re-exported from ``clock`` and ``notifiers.base``.
@@ -176,12 +177,21 @@ class Dispatcher(Protocol):
 
 
 class UsedTokens(Protocol):
+    """Ids used once: an ack link's ``jti``, a PagerDuty webhook event's ``id`` (one instance per
+    kind of id: their records never mix). A record may be forgotten after ``expires_at``, when the
+    thing it guards could not pass its own time check any more."""
+
     def claim(self, jti: str, expires_at: datetime, *, incident_id: str = "") -> bool:
         """Record ``jti`` as used. True the first time, False when it was already used."""
         ...
 
     def is_used(self, jti: str) -> bool:
         """Whether ``jti`` was already used (read only)."""
+        ...
+
+    def release(self, jti: str) -> None:
+        """Forget ``jti``: what its claim guarded failed before changing anything, so the sender's
+        retry may use it again."""
         ...
 
 

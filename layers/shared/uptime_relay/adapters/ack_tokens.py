@@ -1,10 +1,12 @@
-"""Single use of signed acknowledge links: a used token's ``jti`` is recorded with a conditional put.
+"""Ids used once, recorded with a conditional put: the ``jti`` of a used signed acknowledge link
+(``ACKTOKEN#<jti>``) and the ``id`` of an applied PagerDuty webhook event (``PDEVENT#<id>``).
 
-DynamoDB item ``pk = ACKTOKEN#<jti>`` written with ``attribute_not_exists(pk)``; ``expires_at`` (the
-token's own expiry) lets DynamoDB TTL remove it once the token could not verify anyway. A second use
-of the same link finds the item and is refused. ``is_used`` only reads (a strongly consistent
-``GetItem``): the confirmation page shown on ``GET /ack/<token>`` says "already used" without
-using the link.
+DynamoDB item ``pk = <prefix><id>`` written with ``attribute_not_exists(pk)``; ``expires_at`` (the
+ack token's own expiry, or the end of a webhook event's replay window) lets DynamoDB TTL remove it
+once the token or event could not pass its time check anyway. A second use of the same link or
+event finds the item and is refused. ``is_used`` only reads (a strongly consistent ``GetItem``):
+the confirmation page shown on ``GET /ack/<token>`` says "already used" without using the link.
+``release`` deletes the record when the action it guarded failed, so the sender's retry applies.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from ..ports import UsedTokens as UsedTokens  # the port, re-exported for its importers
 
-PREFIX = "ACKTOKEN#"
+PREFIX = "ACKTOKEN#"  # used acknowledge links
+PAGERDUTY_EVENT_PREFIX = "PDEVENT#"  # applied PagerDuty webhook events
 
 
 class InMemoryUsedTokens:
@@ -34,13 +37,18 @@ class InMemoryUsedTokens:
         with self._lock:
             return jti in self.used
 
+    def release(self, jti: str) -> None:
+        with self._lock:
+            self.used.pop(jti, None)
+
 
 class DynamoUsedTokens:
-    """On the shared table (key ``pk``, TTL ``expires_at``)."""
+    """On the shared table (key ``pk``, TTL ``expires_at``); ``prefix`` names the kind of id."""
 
-    def __init__(self, table_name: str, client: Any = None):
+    def __init__(self, table_name: str, client: Any = None, *, prefix: str = PREFIX):
         self.table_name = table_name
         self._client = client
+        self.prefix = prefix
 
     @property
     def client(self) -> Any:
@@ -52,7 +60,7 @@ class DynamoUsedTokens:
 
     def claim(self, jti: str, expires_at: datetime, *, incident_id: str = "") -> bool:
         item = {
-            "pk": {"S": PREFIX + jti},
+            "pk": {"S": self.prefix + jti},
             "expires_at": {"N": str(int(expires_at.timestamp()))},
         }
         if incident_id:
@@ -70,8 +78,11 @@ class DynamoUsedTokens:
     def is_used(self, jti: str) -> bool:
         reply = self.client.get_item(
             TableName=self.table_name,
-            Key={"pk": {"S": PREFIX + jti}},
+            Key={"pk": {"S": self.prefix + jti}},
             ConsistentRead=True,
             ProjectionExpression="pk",
         )
         return "Item" in reply
+
+    def release(self, jti: str) -> None:
+        self.client.delete_item(TableName=self.table_name, Key={"pk": {"S": self.prefix + jti}})
