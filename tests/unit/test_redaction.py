@@ -92,7 +92,7 @@ def test_a_secret_cut_at_the_excerpt_boundary_leaves_no_prefix_behind():
             receiver.script("/v2/enqueue", Reply(400, "e" * cut + key + " trailing words"))
         channel = Channel("pd", "pagerduty", {"routing_key": key, "events_url": f"{receiver.url}/v2/enqueue"})
         for cut in range(280, 300):
-            outcome, dead = dispatch(channel)
+            outcome, _ = dispatch(channel)
             excerpt = outcome.error.split("(", 1)[1]
             assert not any(key[:n] in excerpt for n in range(4, len(key) + 1)), cut
 
