@@ -14,8 +14,11 @@ Pure and standard library only.
 from __future__ import annotations
 
 import functools
+import html
+import json
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[redacted]"
 ELLIPSIS = "…"
@@ -52,41 +55,92 @@ def redact(text: str, secrets: Iterable[str | None], *, limit: int | None = None
         limit = max(0, limit)
         span = max((len(s) for s in wanted), default=0)
         text = text[: _WINDOW * limit + 24 * span + 64]
-    for secret in wanted:
-        text = _pattern(secret).sub(REDACTED, text)
-    text = _drop_cut_secret(text, wanted)
+    text = _replace(text, wanted)
     if limit is None:
         return text
-    text = " ".join(text.split())
+    text = _replace(" ".join(text.split()), wanted)  # collapsing spaces may join a secret's pieces
     if len(text) <= limit:
         return text
     if limit <= len(ELLIPSIS):
         return ELLIPSIS[:limit]
-    return _drop_cut_secret(text[: limit - len(ELLIPSIS)], wanted) + ELLIPSIS
+    return _drop_cut(text[: limit - len(ELLIPSIS)], wanted, marker="") + ELLIPSIS
 
 
-def _drop_cut_secret(text: str, secrets: list[str]) -> str:
+def _replace(text: str, secrets: list[str]) -> str:
+    for form in sorted((form for secret in secrets for form, _ in _forms(secret)), key=len, reverse=True):
+        text = text.replace(form, REDACTED)
     for secret in secrets:
-        start = _cut_start(text, _units(secret))
+        text = _pattern(secret).sub(REDACTED, text)
+    return _drop_cut(text, secrets, marker=REDACTED)
+
+
+def _drop_cut(text: str, secrets: list[str], *, marker: str) -> str:
+    """``text`` without the start of a secret it ends with (``marker`` in its place)."""
+    for secret in secrets:
+        start = _cut_start(text, secret)
         if start is not None:
-            text = text[:start] + REDACTED
+            text = text[:start] + marker
     return text
 
 
-def _cut_start(text: str, units: tuple[re.Pattern[str], ...]) -> int | None:
-    """Where ``text`` ends with the start of a secret (its first MIN_PREFIX characters or more,
+def _cut_start(text: str, secret: str) -> int | None:
+    """Where ``text`` ends with the start of ``secret`` (its first MIN_PREFIX characters or more,
     in any encoding, an escape cut short allowed at the very end), or None."""
+    for form, shortest in _forms(secret):  # the standard encodings: exact, longest start first
+        for length in range(len(form) - 1, shortest - 1, -1):
+            if text.endswith(form[:length]):
+                return len(text) - length
+    units = _units(secret)
     end = len(text)
     for begin in range(max(0, end - 24 * len(units) - 32), end - MIN_PREFIX + 1):
         pos, count = begin, 0
-        while count < len(units) and pos < end:
+        while count < len(units):
+            # the rest is nothing, or an escape cut short ("&a" of "&amp;")
+            if count >= MIN_PREFIX and _PARTIAL_ESCAPE.match(text, pos):
+                return begin
             match = units[count].match(text, pos)
             if match is None or match.end() == pos:
                 break
             pos, count = match.end(), count + 1
-        if count >= MIN_PREFIX and _PARTIAL_ESCAPE.match(text, pos):
-            return begin
     return None
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+_ENCODERS = (
+    lambda s: s,
+    lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
+    lambda s: json.dumps(s, ensure_ascii=False)[1:-1].replace("/", "\\/"),
+    lambda s: json.dumps(s)[1:-1],
+    lambda s: json.dumps(s)[1:-1].replace("/", "\\/"),
+    lambda s: quote(s, safe=""),
+    lambda s: quote(s),
+    lambda s: quote_plus(s),
+    lambda s: quote_plus(s, safe="/"),
+    lambda s: _lower_hex(quote(s, safe="")),
+    lambda s: _lower_hex(quote(s)),
+    lambda s: _lower_hex(quote_plus(s)),
+    lambda s: _lower_hex(quote_plus(s, safe="/")),
+    lambda s: html.escape(s),
+    lambda s: html.escape(s, quote=False),
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _forms(secret: str) -> tuple[tuple[str, int], ...]:
+    """``(form, shortest start to remove at a cut)`` for each standard encoding of ``secret``:
+    as typed, JSON (``\\uXXXX`` or not, ``\\/`` or not), quote / quote_plus (upper or lower
+    hex) and HTML escaping. Found exactly, before the catch-all patterns."""
+    forms: dict[str, int] = {}
+    for encode in _ENCODERS:
+        try:
+            form, shortest = encode(secret), len(encode(secret[:MIN_PREFIX]))
+        except (UnicodeError, ValueError):  # a lone surrogate has no UTF-8 bytes to percent-encode
+            continue
+        forms[form] = min(forms.get(form, shortest), shortest)
+    return tuple(sorted(forms.items(), key=lambda item: len(item[0]), reverse=True))
 
 
 @functools.lru_cache(maxsize=128)
@@ -103,7 +157,7 @@ def _units(secret: str) -> tuple[re.Pattern[str], ...]:
 @functools.lru_cache(maxsize=4096)
 def _char(c: str) -> str:
     code = ord(c)
-    alts = [re.escape(c)]
+    alts = []
     if c in _JSON_SHORT:
         alts.append(re.escape("\\" + _JSON_SHORT[c]))
     if code <= 0xFFFF:
@@ -121,7 +175,9 @@ def _char(c: str) -> str:
     alts.append("&#[xX]0*" + _hex(code, 1) + ";")
     if c in _HTML_NAMED:
         alts.append(f"&{_HTML_NAMED[c]};")
-    return r"\\*(?:" + "|".join(alts) + ")"
+    alts.append(re.escape(c))  # last: an escape is read as one (``&amp;`` is "&", not "&" "a" …)
+    # atomic: once a character is read, it is not read again another way (no runaway backtracking)
+    return r"(?>\\*(?:" + "|".join(alts) + "))"
 
 
 def _hex(value: int, width: int) -> str:
