@@ -69,6 +69,8 @@ def assert_clean(text: str) -> None:
         ("user:pass@host/x", "host/x"),  # no scheme: still no userinfo
         ("https://a:b@c@host/", "https://host/"),  # an '@' inside the password
         ("https://u:p\\w@host/", "https://host/"),  # a backslash Python's parser keeps in the netloc
+        ("http:/user:pass@host/x", "http://host/x"),  # browsers read userinfo here too
+        ("http:\\\\user:pass@host/x", "http://host/x"),
         ("https://host:99x/", UNPARSABLE),
         ("https://[::1/", UNPARSABLE),  # urlsplit raises on this one
         ("https://host/a\nb?x=1", "https://host/ab?x=…"),  # no line breaks into a log line

@@ -57,8 +57,9 @@ def display_url(url: object, *, link: bool = False) -> str:
     match = _SCHEME.match(head)
     end = match.end() + 1 if match and head[match.end() : match.end() + 1] == ":" else 0
     scheme, rest = head[:end], head[end:]
-    if rest.startswith("//"):
-        authority, slash, path = rest[2:].partition("/")
+    if rest.startswith("//") or (scheme and rest[:1] in ("/", "\\")):
+        # the authority; browsers also read one after "http:/" or "http:\\" (WHATWG URL)
+        authority, slash, path = (rest[2:] if rest.startswith("//") else rest.lstrip("/\\")).partition("/")
         host = authority.rpartition("@")[2]
         if not _HOST.fullmatch(host):
             return UNPARSABLE
