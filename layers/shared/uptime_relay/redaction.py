@@ -44,6 +44,13 @@ def redact(text: str, secrets: Iterable[str | None], *, limit: int | None = None
     those encodings), that start is removed and ``[redacted]`` stands for it. Values shorter than
     ``MIN_SECRET`` and empty or None entries are ignored.
 
+    The standard whole-text encodings (as typed, ``json.dumps`` with and without ``ensure_ascii``
+    and ``\\/``, ``quote``/``quote_plus`` in upper or lower hex, ``html.escape``) are found
+    exactly; the mixes are found by one pattern per character, each read once (atomic groups:
+    no runaway backtracking), escapes before the literal character. So a mixed encoding of a
+    secret that itself holds escape-like text (``%25``, ``&amp;``) may be missed; its standard
+    encodings are not.
+
     With ``limit`` the result is an excerpt for a message: whitespace runs become one space and
     at most ``limit`` characters are kept (a cut text ends with ``…``). Redaction happens before
     the cut, and a secret's start left at the cut is removed as well. Never raises for str input.
