@@ -22,6 +22,7 @@ from .config import Config
 from .domain.incident import alert_from_dict, alert_to_dict
 from .notifiers.base import DeliveryError, Notification, NotificationKind, Notifier
 from .ports import DeadLetters, DeliveryOutcome, SecretResolver
+from .redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,20 @@ def dead_letter_record(
 
 
 # --------------------------------------------------------------------------------------- dispatcher
+class _Remembering:
+    """The Dispatcher's secret resolver as one send sees it: it remembers every value it hands
+    out, so that the send's errors can be redacted of them (``redaction.redact``)."""
+
+    def __init__(self, resolver: SecretResolver):
+        self._resolver = resolver
+        self.values: list[str] = []
+
+    def resolve(self, reference: str) -> str:
+        value = self._resolver.resolve(reference)
+        self.values.append(value)
+        return value
+
+
 class Dispatcher:
     """Sends through the channel's notifier; retries, then dead-letters. ``deliver`` never raises."""
 
@@ -183,10 +198,11 @@ class Dispatcher:
         attempts = 0
         waited = 0.0
         first_failure: datetime | None = None
+        secrets = _Remembering(self.secrets)
         while True:
             attempts += 1
             try:
-                delivery = notifier.send(channel, notification, self.secrets)
+                delivery = notifier.send(channel, notification, secrets)
             except DeliveryError as exc:
                 error, permanent, status, retry_after = str(exc), exc.permanent, exc.status, exc.retry_after
             except Exception as exc:  # secrets, bugs: not worth hammering; kept for replay
@@ -196,6 +212,8 @@ class Dispatcher:
                 return DeliveryOutcome(
                     channel_name, True, delivery=delivery, attempts=attempts, status=delivery.status
                 )
+            # whatever the notifier said, the secrets it used never reach a log, the timeline or the DLQ
+            error = redact(error, secrets.values)
             first_failure = first_failure or clock.now()
             self._metric(metricnames.DELIVERY_FAILURES)
             log.warning(

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from ..urls import display_url
 from .model import CHECK_NAME_RE, AlarmPolicy, Check, Expect, StatusRange, is_secret_ref, secret_ref_problem
 from .validator import Validator, join, kind, where_item
 from .yamlpos import PosDict, PosList
@@ -277,7 +278,9 @@ def _about(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
     if "labels" in data:
         fields["labels"] = v.labels(data, "labels", f"{path}.labels", data["labels"])
     if "runbook" in data:
-        fields["runbook"] = v.url(data, "runbook", f"{path}.runbook", data["runbook"])
+        runbook = v.url(data, "runbook", f"{path}.runbook", data["runbook"])
+        # a link people follow: its credentials never reach a channel (urls.display_url)
+        fields["runbook"] = display_url(runbook, link=True) if runbook is not None else None
     if "description" in data:
         fields["description"] = v.string(data, "description", f"{path}.description", data["description"])
     return fields

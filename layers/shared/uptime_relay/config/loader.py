@@ -147,7 +147,9 @@ def _slack_settings(v: Validator, root: PosDict) -> SlackSettings:
     v.keys(data, "slack", ("signing_secret",))
     if "signing_secret" not in data:
         return SlackSettings()
-    return SlackSettings(v.string(data, "signing_secret", "slack.signing_secret", data["signing_secret"]))
+    return SlackSettings(
+        v.string(data, "signing_secret", "slack.signing_secret", data["signing_secret"], secret=True)
+    )
 
 
 def _probe_settings(v: Validator, root: PosDict) -> ProbeSettings:

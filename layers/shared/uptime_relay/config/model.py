@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from ..urls import display_url
+
 CHECK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 CHANNEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
@@ -141,7 +143,10 @@ class Check:
 
     @property
     def target(self) -> str:
-        return self.url if self.url is not None else f"{self.tcp_host}:{self.tcp_port}"
+        """What a person or a log is told the check probes: the URL in its display form (no
+        credentials, no query values; ``urls.display_url``) or ``host:port``. The probe itself
+        uses ``url``."""
+        return display_url(self.url) if self.url is not None else f"{self.tcp_host}:{self.tcp_port}"
 
 
 @dataclass(frozen=True)

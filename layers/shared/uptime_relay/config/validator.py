@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..urls import display_url
 from .model import LABEL_KEY_RE, ConfigIssue, is_secret_ref, parse_duration, secret_ref_problem
 from .yamlpos import PosDict, PosList, as_posdict, as_poslist, line_of
 
@@ -65,7 +66,11 @@ class Validator:
         self.error(parent, key, path, f"expected a list, got {kind(value)}")
         return None
 
-    def string(self, parent: Any, key: str | int, path: str, value: Any, *, allow_empty=False) -> str | None:
+    def string(
+        self, parent: Any, key: str | int, path: str, value: Any, *, allow_empty=False, secret=False
+    ) -> str | None:
+        """``secret``: the value may be a literal secret (a key, a token, a password), so an error
+        names the key and never quotes the value."""
         if isinstance(value, str) and (allow_empty or value.strip()):
             if is_secret_ref(value) and (problem := secret_ref_problem(value)):
                 self.error(parent, key, path, problem)
@@ -74,7 +79,7 @@ class Validator:
         if isinstance(value, str):
             self.error(parent, key, path, "must not be empty")
         else:
-            self.error(parent, key, path, f"expected a string, got {kind(value)}")
+            self.error(parent, key, path, f"expected a string, got {kind(value, secret=secret)}")
         return None
 
     def boolean(self, parent: Any, key: str, path: str, value: Any) -> bool | None:
@@ -103,19 +108,24 @@ class Validator:
             return None
         return seconds
 
-    def url(self, parent: Any, key: str, path: str, value: Any) -> str | None:
-        """An http(s) URL with a host, or a secret reference (resolved, and so checked, at run time)."""
-        text = self.string(parent, key, path, value)
+    def url(self, parent: Any, key: str, path: str, value: Any, *, secret: bool = False) -> str | None:
+        """An http(s) URL with a host, or a secret reference (resolved, and so checked, at run time).
+
+        An error shows the URL in its display form (``urls.display_url``: no credentials, no query
+        values), or not at all when ``secret`` (a webhook URL is a credential as a whole)."""
+        text = self.string(parent, key, path, value, secret=secret)
         if text is None or is_secret_ref(text):
             return text
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.error(parent, key, path, f"expected an http/https URL with a host, got {text!r}")
-            return None
+        shown = "" if secret else f" {display_url(text)!r}"
         try:
+            parts = urlsplit(text)
             _ = parts.port
         except ValueError:
-            self.error(parent, key, path, f"bad port in URL {text!r}")
+            self.error(parent, key, path, f"bad host or port in URL{shown}")
+            return None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            got = f", got{shown}" if shown else ""
+            self.error(parent, key, path, f"expected an http/https URL with a host{got}")
             return None
         return text
 
@@ -153,7 +163,9 @@ class ChannelRules:
     """What one channel ``type`` takes in the config, kept beside that channel's notifier.
 
     ``keys`` are its option keys (``type`` aside), in the order an error message lists them;
-    ``read(v, data, path)`` returns the channel's options, recording every problem on ``v``.
+    ``read(v, data, path)`` returns the channel's options, recording every problem on ``v``; it
+    reads options whose values are credentials (a webhook URL, a key, a token, a password) with
+    ``secret=True``, so that no error quotes them.
     """
 
     type: str
@@ -174,16 +186,16 @@ def where_item(items: Any, index: int, parent: Any, key: str | int) -> tuple[Any
     return (items, index) if isinstance(items, PosList) else (parent, key)
 
 
-def kind(value: Any) -> str:
-    """How an error message names a value that has the wrong type."""
+def kind(value: Any, *, secret: bool = False) -> str:
+    """How an error message names a value that has the wrong type (``secret``: without quoting it)."""
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
         return f"a boolean ({value})"
     if isinstance(value, int | float):
-        return f"a number ({value})"
+        return "a number" if secret else f"a number ({value})"
     if isinstance(value, str):
-        return f"a string ({value!r})"
+        return "a string" if secret else f"a string ({value!r})"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

@@ -24,9 +24,9 @@ from typing import Any
 from .. import clock
 from ..config import Channel
 from ..domain.alert import Alert
+from ..redaction import redact
 from . import format as fmt
 from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
-from .http import redact
 
 log = logging.getLogger(__name__)
 
@@ -423,7 +423,7 @@ class EmailNotifier:
                 else str(exc.smtp_error)
             )
             raise DeliveryError(
-                f"{where}: {exc.smtp_code} {redact(fmt.truncate(fmt.one_line(text), 300), hidden)}",
+                f"{where}: {exc.smtp_code} {redact(text, hidden, limit=300)}",
                 permanent=exc.smtp_code >= 500,
                 status=exc.smtp_code,
             ) from None

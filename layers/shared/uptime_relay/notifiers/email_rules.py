@@ -61,7 +61,7 @@ def _smtp(v: Validator, data: PosDict, path: str) -> dict[str, Any] | None:
     options["port"] = v.integer(smtp, "port", f"{path}.port", smtp.get("port", DEFAULT_SMTP_PORT), 1, 65535)
     for key in ("username", "password"):
         if key in smtp:
-            options[key] = v.string(smtp, key, f"{path}.{key}", smtp[key])
+            options[key] = v.string(smtp, key, f"{path}.{key}", smtp[key], secret=key == "password")
     for key in ("starttls", "ssl"):
         if key in smtp:
             options[key] = v.boolean(smtp, key, f"{path}.{key}", smtp[key])

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 from ..domain.alert import Alert, AlertSource, AlertState, Link
+from ..urls import display_url
 from .base import Notification, NotificationKind
 
 ELLIPSIS = "…"
@@ -320,25 +321,30 @@ def console_url(alert: Alert) -> str | None:
 
 
 def generator_url(alert: Alert) -> str | None:
-    """Alertmanager's generatorURL (the Prometheus graph) when the intake kept it."""
+    """Alertmanager's generatorURL (the Prometheus graph) when the intake kept it (link form:
+    ``urls.display_url(link=True)``)."""
     for key in ("generator_url", "generatorURL"):
         value = alert.extra.get(key)
         if is_web_url(value):
-            return str(value)
+            return display_url(str(value), link=True)
     for link in alert.links:
         text = link.text.lower()
         if is_web_url(link.href) and ("generator" in text or text in ("source", "prometheus", "graph")):
-            return link.href
+            return display_url(link.href, link=True)
     return None
 
 
 def links(notification: Notification) -> list[Link]:
-    """Runbook, console / source links and any other links the alerts carry; http(s) only, no duplicates."""
+    """Runbook, console / source links and any other links the alerts carry; http(s) only, no
+    duplicates, each in its link form (``urls.display_url(link=True)``: no credentials)."""
     out: list[Link] = []
     seen: set[str] = set()
 
     def add(href: str | None, text: str) -> None:
-        if href is not None and is_web_url(href) and href not in seen:
+        if href is None or not is_web_url(href):
+            return
+        href = display_url(href.strip(), link=True)
+        if href not in seen:
             seen.add(href)
             out.append(Link(href=href, text=text))
 

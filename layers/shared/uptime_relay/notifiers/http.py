@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .. import clock
+from ..redaction import redact
 from .base import DeliveryError
 
 USER_AGENT = "uptime-relay (+https://github.com/uptime-relay)"
@@ -44,13 +45,6 @@ def target(url: str) -> str:
         return f"{parts.scheme or 'http'}://{host}{port}"
     except ValueError:
         return "<bad url>"
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every secret value (URL, token, key) that occurs in ``text``."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return text
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -82,9 +76,10 @@ def parse_retry_after(value: str | None) -> float | None:
 def error_for_status(
     response: requests.Response, *, what: str, secrets: Iterable[str | None] = ()
 ) -> DeliveryError:
-    """The DeliveryError for a non-2xx answer, with a short, redacted excerpt of the body."""
+    """The DeliveryError for a non-2xx answer, with a short excerpt of the body, redacted before it
+    is cut (``redaction.redact``)."""
     status = response.status_code
-    excerpt = redact(" ".join((response.text or "")[:300].split()), [response.url, *secrets])
+    excerpt = redact(response.text or "", [response.url, *secrets], limit=300)
     message = f"{what}: HTTP {status}" + (f" ({excerpt})" if excerpt else "")
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status in TRANSIENT_STATUSES or status >= 500:

@@ -16,12 +16,14 @@ def read_options(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
     if "routing_key" not in data:
         v.error(data, None, f"{path}.routing_key", "missing required key 'routing_key'")
     else:
-        options["routing_key"] = v.string(data, "routing_key", f"{path}.routing_key", data["routing_key"])
+        options["routing_key"] = v.string(
+            data, "routing_key", f"{path}.routing_key", data["routing_key"], secret=True
+        )
     if "events_url" in data:
         options["events_url"] = v.url(data, "events_url", f"{path}.events_url", data["events_url"])
     if "webhook_secret" in data:  # verifies PagerDuty webhook v3 calls to the actions URL
         options["webhook_secret"] = v.string(
-            data, "webhook_secret", f"{path}.webhook_secret", data["webhook_secret"]
+            data, "webhook_secret", f"{path}.webhook_secret", data["webhook_secret"], secret=True
         )
     if "severity" in data:
         severity = data["severity"]

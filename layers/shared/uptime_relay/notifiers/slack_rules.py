@@ -18,9 +18,13 @@ def read_options(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
     if ("webhook_url" in data) == ("bot_token" in data):
         v.error(data, None, path, "a slack channel needs exactly one of webhook_url or bot_token")
     if "webhook_url" in data:
-        options["webhook_url"] = v.url(data, "webhook_url", f"{path}.webhook_url", data["webhook_url"])
+        options["webhook_url"] = v.url(
+            data, "webhook_url", f"{path}.webhook_url", data["webhook_url"], secret=True
+        )
     if "bot_token" in data:
-        options["bot_token"] = v.string(data, "bot_token", f"{path}.bot_token", data["bot_token"])
+        options["bot_token"] = v.string(
+            data, "bot_token", f"{path}.bot_token", data["bot_token"], secret=True
+        )
         if "channel" not in data:
             v.error(
                 data, None, f"{path}.channel", 'a bot_token channel needs `channel` (e.g. "#alerts" or C0123)'

@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 from .. import clock
 from ..adapters.secrets import SecretResolver
 from ..config import Check, is_secret_ref
+from ..urls import display_url
 from .expect import check_cert, check_latency, check_response
 from .http11 import MAX_BODY_BYTES, ProtocolError, build_request, read_response
 from .result import ProbeResult, Timings
@@ -239,7 +240,7 @@ async def _attempt(
         error=error,
         phase=phase,
         target=check.target,
-        final_url=state.final_url if check.kind == "http" else None,
+        final_url=display_url(state.final_url) if check.kind == "http" and state.final_url else None,
         body_truncated=state.truncated,
     )
     return result, out_of_budget
@@ -282,7 +283,7 @@ async def _http(
     while True:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _Failure("error", "redirect", f"cannot follow a redirect to {_safe_url(url)}")
+            raise _Failure("error", "redirect", f"cannot follow a redirect to {display_url(url)}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         context = None
         if parts.scheme == "https":
@@ -299,7 +300,7 @@ async def _http(
             reader, writer = await _open(state, parts.hostname, port, context, resolver)
         except _Failure as failure:
             if hops and failure.reason == "blocked_target":
-                failure.error = f"{failure.error} (reached through a redirect from {_safe_url(previous)})"
+                failure.error = f"{failure.error} (reached through a redirect from {display_url(previous)})"
             raise
         response = await _exchange(state, reader, writer, request, method)
         state.status = response.status
@@ -311,7 +312,7 @@ async def _http(
             raise _Failure(
                 "too_many_redirects",
                 "redirect",
-                f"more than {check.max_redirects} redirects (next: {_safe_url(urljoin(url, location))})",
+                f"more than {check.max_redirects} redirects (next: {display_url(urljoin(url, location))})",
             )
         hops += 1
         next_url = urljoin(url, location.strip())
@@ -472,17 +473,6 @@ def _ip_family(host: str) -> int | None:
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port
-
-
-def _safe_url(url: str) -> str:
-    """A URL for messages: no credentials, no query string (either may carry secrets)."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return f"{parts.scheme}://{netloc}{parts.path or '/'}" if parts.scheme else url[:100]
 
 
 def _why(exc: BaseException) -> str:

@@ -67,8 +67,9 @@ class ProbeResult:
     error: str | None = None
     phase: str | None = None  # where it failed; None when ok
     attempts: int = 1
-    target: str | None = None  # the URL or host:port probed (the check's own, not a redirect hop)
-    final_url: str | None = None  # after redirects (HTTP only)
+    # the URL (display form: urls.display_url) or host:port probed (the check's own, not a hop)
+    target: str | None = None
+    final_url: str | None = None  # after redirects (HTTP only), display form too
     body_truncated: bool = False  # the body was over the read bound; expectations saw its prefix
 
     def to_json(self) -> dict[str, Any]:
