@@ -46,28 +46,28 @@ _BLOCKED_IPV6 = (
     (ip_network("ff00::/8"), "multicast address"),
     (ip_network("::/128"), "unspecified address"),
 )
-# (prefix, its length) of the forms carrying an IPv4 address in their last 32 bits.
+# (prefix, its length, form) of the forms carrying an IPv4 address in their last 32 bits.
 _LOW_32_FORMS = (
     (int(IPv6Address("::ffff:0:0")), 96, "IPv4-mapped"),
     (int(IPv6Address("::ffff:0:0:0")), 96, "SIIT"),
     (int(IPv6Address("64:ff9b::")), 96, "NAT64"),
     (int(IPv6Address("64:ff9b:1::")), 48, "NAT64 (local-use prefix)"),
-    (0, 96, "IPv4-compatible"),
 )
 _U32 = 0xFFFFFFFF
 
 
-def embedded_ipv4(address: IPAddress) -> tuple[tuple[str, IPv4Address], ...]:
+def _embedded_ipv4(address: IPAddress) -> tuple[tuple[str, IPv4Address], ...]:
     """The IPv4 addresses ``address`` carries, each with the name of its form (none for IPv4)."""
     if isinstance(address, IPv4Address):
         return ()
     value = int(address)
-    found: list[tuple[str, IPv4Address]] = []
-    for prefix, length, form in _LOW_32_FORMS:
-        if value >> (128 - length) == prefix >> (128 - length) and not (
-            form == "IPv4-compatible" and value <= 1
-        ):
-            found.append((form, IPv4Address(value & _U32)))
+    found = [
+        (form, IPv4Address(value & _U32))
+        for prefix, length, form in _LOW_32_FORMS
+        if value >> (128 - length) == prefix >> (128 - length)
+    ]
+    if value >> 32 == 0 and value > 1:  # ::/96 but :: and ::1 (loopback)
+        found.append(("IPv4-compatible", IPv4Address(value)))
     if address.sixtofour is not None:
         found.append(("6to4", address.sixtofour))
     if address.teredo is not None:
@@ -78,7 +78,7 @@ def embedded_ipv4(address: IPAddress) -> tuple[tuple[str, IPv4Address], ...]:
 
 def blocked_reason(address: IPAddress, port: int) -> str | None:
     """Why connecting to ``address`` on ``port`` is refused, or None when it may be probed."""
-    embedded = embedded_ipv4(address)
+    embedded = _embedded_ipv4(address)
     why = _range_reason(address)
     if why:
         return why
@@ -130,5 +130,5 @@ def _runtime_api(value: str) -> _Endpoint | None:
         address = ip_address(host)
     except ValueError:  # a name (localhost): the runtime API is served inside the sandbox
         return _Endpoint(port, frozenset(), loopback=True)
-    addresses = frozenset((address, *(ipv4 for _form, ipv4 in embedded_ipv4(address))))
+    addresses = frozenset((address, *(ipv4 for _form, ipv4 in _embedded_ipv4(address))))
     return _Endpoint(port, addresses, loopback=any(a.is_loopback for a in addresses))
