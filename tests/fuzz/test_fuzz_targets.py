@@ -28,7 +28,7 @@ from uptime_relay_tools.cli import main
 RUNTIME_API = "AWS_LAMBDA_RUNTIME_API"
 
 BLOCKED_IPV4 = [ip_network(n) for n in ("169.254.0.0/16", "0.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32")]
-BLOCKED_IPV6 = [ip_network(n) for n in ("fe80::/10", "fd00:ec2::254/128", "ff00::/8", "::/128")]
+BLOCKED_IPV6 = [ip_network(n) for n in ("fe80::/10", "fd00:ec2::/64", "ff00::/8", "::/128")]
 # Forms with the IPv4 address in the last 32 bits (RFC 4291 mapped and compatible, RFC 2765 SIIT,
 # RFC 6052 NAT64 well-known prefix, RFC 8215 local-use prefix).
 LOW_32_FORMS = {
@@ -107,7 +107,9 @@ addresses = st.one_of(
     ipv4s,
     st.ip_addresses(v=6),
     ipv6_embedding(),
-    st.sampled_from([ip_address(a) for a in ("::", "::1", "fd00:ec2::254", "fd00:ec2::253", "fe80::1")]),
+    st.sampled_from(
+        [ip_address(a) for a in ("::", "::1", "fd00:ec2::254", "fd00:ec2::23", "fd00:ec2:0:1::23", "fe80::1")]
+    ),
 )
 runtime_hosts = st.one_of(st.ip_addresses(network="127.0.0.0/8"), st.just(IPv6Address("::1")), addresses)
 

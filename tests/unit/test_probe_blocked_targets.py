@@ -1,7 +1,8 @@
 """Blocked probe targets, whatever spells them: the IPv6 forms that embed a blocked IPv4 address,
-the broadcast address, and the Lambda Runtime API endpoint (``AWS_LAMBDA_RUNTIME_API``).
+the broadcast address, AWS's fd00:ec2::/64 service addresses, and the Lambda Runtime API endpoint
+(``AWS_LAMBDA_RUNTIME_API``).
 
-Every test goes through the real engine (and one through the CLI): the probe must answer
+Every test goes through the real engine (the last ones through the CLI): the probe must answer
 ``blocked_target`` before it opens any connection to the address.
 """
 
@@ -88,6 +89,16 @@ def test_an_ipv6_spelling_of_a_blocked_ipv4_address_is_refused_before_connecting
     THEN it fails with blocked_target in the dns phase, once, and nothing is connected to."""
     result = one(chk(f"http://[{address}]/latest/meta-data/"))
     assert (result.reason, result.phase, result.attempts) == ("blocked_target", "dns", 1), result.error
+    assert opened == []
+
+
+@pytest.mark.parametrize("address", ["fd00:ec2::23", "fd00:ec2::253", "fd00:ec2::123"])
+def test_the_ipv6_addresses_of_aws_link_local_services_are_refused(address, opened):
+    """GIVEN a check URL naming an AWS service address in fd00:ec2::/64 (EKS Pod Identity
+    credentials ::23, DNS ::253, time ::123; the metadata service ::254 already was)
+    WHEN it is probed THEN it fails with blocked_target, as their 169.254 counterparts do."""
+    result = one(chk(f"http://[{address}]/v1/credentials"))
+    assert (result.reason, result.phase) == ("blocked_target", "dns"), result.error
     assert opened == []
 
 

@@ -4,15 +4,17 @@ Blocked:
 
 - IPv4: 169.254.0.0/16 (link-local, cloud metadata), 0.0.0.0/8, 224.0.0.0/4 (multicast) and
   255.255.255.255 (broadcast);
-- IPv6: fe80::/10 (link-local), fd00:ec2::254 (AWS metadata), ff00::/8 (multicast) and ``::``;
+- IPv6: fe80::/10 (link-local), fd00:ec2::/64 (AWS's IPv6 counterparts of its 169.254 services:
+  metadata fd00:ec2::254, DNS ::253, time ::123, EKS Pod Identity ::23), ff00::/8 (multicast) and
+  ``::``;
 - every IPv6 address that embeds a blocked IPv4 address: IPv4-mapped (``::ffff:0:0/96``),
   IPv4-compatible (``::/96`` but ``::`` and ``::1``), SIIT (``::ffff:0:0:0/96``), NAT64
   (``64:ff9b::/96``, and the local-use ``64:ff9b:1::/48`` with the IPv4 address in its last 32
   bits), 6to4 (``2002::/16``) and Teredo (``2001::/32``: its server or its de-obfuscated client);
 - the Lambda Runtime API, ``AWS_LAMBDA_RUNTIME_API`` (``host:port``, read at every call, so the
   rule applies inside Lambda only; its extensions API is the same endpoint): every address that
-  is, or embeds, its host on its port. A loopback host (or a name, such as ``localhost``) stands for
-  every loopback address, as a loopback listener may answer on any of them.
+  is, or embeds, its host on its port. A loopback host, or a name (``localhost``; not resolved),
+  stands for every loopback address (127.0.0.0/8, ::1), as a loopback listener may answer on any.
 
 Loopback and private ranges are otherwise allowed: internal endpoints are real targets. So is the
 reserved 240.0.0.0/4 (some networks route it as private space).
@@ -42,7 +44,7 @@ _BLOCKED_IPV4 = (
 )
 _BLOCKED_IPV6 = (
     (ip_network("fe80::/10"), "link-local / cloud metadata address"),
-    (ip_network("fd00:ec2::254/128"), "cloud metadata address"),
+    (ip_network("fd00:ec2::/64"), "cloud metadata / AWS service address"),
     (ip_network("ff00::/8"), "multicast address"),
     (ip_network("::/128"), "unspecified address"),
 )
