@@ -221,6 +221,26 @@ def test_the_engine_refuses_a_name_resolving_to_any_blocked_address_before_conne
     assert opened == ([] if blocked else [str(a) for a in resolved])
 
 
+@FUZZ
+@given(addresses, st.sampled_from(["", "%", "%eth0", "%1"]), st.integers(1, 65535))
+@example(ip_address("fe80::1"), "%", 5432)
+def test_the_engine_refuses_a_blocked_literal_host_whatever_its_zone(address, zone, port):
+    opened: list[str] = []
+
+    async def refuse(host, port, **kwargs):
+        opened.append(host)
+        raise ConnectionRefusedError(111, "refused")
+
+    host = f"{address}{zone if address.version == 6 else ''}"
+    check = Check(name="db", tcp_host=host, tcp_port=port, timeout_s=2.0, retries=0)
+    with pytest.MonkeyPatch.context() as mp, runtime_api(None):
+        mp.setattr("uptime_relay.probe.engine.asyncio.open_connection", refuse)
+        result = within_bounds(lambda: run_checks([check])[0])
+    blocked = expected_blocked(address, port, None)
+    assert (result.reason == "blocked_target") == blocked, (host, result.error)
+    assert opened == ([] if blocked else [host])
+
+
 # ------------------------------------------------------------------------------- the CLI
 def _spellings(ipv4: IPv4Address) -> list[str]:
     """How a URL may spell an IPv4 address; the OS resolver reads each as the address."""

@@ -112,6 +112,24 @@ def test_the_broadcast_address_is_refused(address, opened):
     assert opened == []
 
 
+@pytest.mark.parametrize("host", ["[fe80::1%25eth0]", "[64:ff9b::a9fe:a9fe%25]", "[::a9fe:a9fe%251]"])
+def test_a_zone_on_a_blocked_ipv6_literal_does_not_hide_it(host, opened):
+    """GIVEN a check URL naming a blocked IPv6 literal with a zone (``%25eth0``, even an empty one)
+    WHEN it is probed THEN it fails with blocked_target, not with an error or a connection."""
+    result = one(chk(f"http://{host}/"))
+    assert (result.reason, result.phase) == ("blocked_target", "dns"), result.error
+    assert opened == []
+
+
+@pytest.mark.parametrize("host", ["fe80::1%", "64:ff9b::a9fe:a9fe%eth0"])
+def test_a_zone_on_a_blocked_tcp_host_does_not_hide_it(host, opened):
+    """GIVEN a tcp check whose host is a blocked IPv6 literal with a zone (even an empty one)
+    WHEN it is probed THEN it fails with blocked_target."""
+    result = one(Check(name="db", tcp_host=host, tcp_port=5432, timeout_s=5.0, retries=0))
+    assert (result.reason, result.phase) == ("blocked_target", "dns"), result.error
+    assert opened == []
+
+
 def test_a_name_resolving_to_a_nat64_spelling_of_the_metadata_address_is_refused(opened):
     """GIVEN a name whose DNS answer (e.g. from DNS64) is 64:ff9b::a9fe:a9fe
     WHEN it is probed THEN it is refused, naming the IPv4 address it stands for."""
