@@ -163,12 +163,18 @@ def test_a_redirect_to_a_6to4_spelling_of_the_metadata_address_is_refused(opened
         "http://[::1]/",  # loopback, not an IPv4-compatible 0.0.0.1
     ],
 )
-def test_addresses_that_only_look_like_blocked_ones_are_probed(url, opened):
+def test_addresses_that_only_look_like_blocked_ones_are_probed(url, monkeypatch):
     """GIVEN an address outside the blocked ranges (also once its embedded IPv4 is unwrapped)
-    WHEN it is probed THEN the engine tries to connect (the result depends on the network)."""
-    result = one(chk(url, timeout_s=0.5))
-    assert result.reason != "blocked_target", result.error
-    assert opened
+    WHEN it is probed THEN the engine connects to it (here: a refusing stand-in, no packet sent)."""
+    opened = []
+
+    async def refuse(host, port, **kwargs):
+        opened.append(host)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr("uptime_relay.probe.engine.asyncio.open_connection", refuse)
+    result = one(chk(url))
+    assert (result.reason, opened) == ("connect_refused", [url.split("/")[2].strip("[]")]), result.error
 
 
 # ------------------------------------------------------------------ the Lambda Runtime API
