@@ -105,8 +105,8 @@ def _range_reason(address: IPAddress) -> str | None:
 @dataclass(frozen=True)
 class _Endpoint:
     port: int
-    addresses: frozenset[IPAddress]  # the host and what it embeds; empty: every loopback address
-    loopback: bool
+    addresses: frozenset[IPAddress]  # the host and the IPv4 it embeds (none for a name)
+    loopback: bool  # the host is (or embeds) a loopback address, or is a name: match every loopback
 
     def matches(self, address: IPAddress, port: int, embedded: tuple[tuple[str, IPv4Address], ...]) -> bool:
         if port != self.port:
