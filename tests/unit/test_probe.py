@@ -6,6 +6,7 @@ No test asserts on how long anything took: slow and hanging servers are inputs, 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import socket
 
@@ -422,12 +423,12 @@ def test_a_redirect_to_the_metadata_address_is_blocked_before_connecting(monkeyp
 
 def test_loopback_and_private_addresses_are_allowed():
     for address in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "::1", "fd12:3456::1"):
-        assert blocked_reason(address) is None, address
+        assert blocked_reason(ipaddress.ip_address(address), 443) is None, address
 
 
 @given(st.integers(min_value=0, max_value=2**16 - 1))
 def test_every_address_in_169_254_is_blocked(low):
-    assert blocked_reason(f"169.254.{low >> 8}.{low & 255}") is not None
+    assert blocked_reason(ipaddress.IPv4Address(f"169.254.{low >> 8}.{low & 255}"), 80) is not None
 
 
 def _recording(opened):

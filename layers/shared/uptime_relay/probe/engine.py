@@ -384,7 +384,7 @@ async def _open(
             raise _Failure("dns_error", "dns", f"cannot resolve {host}: no addresses")
     state.timings.add("dns", (time.perf_counter() - began) * 1000.0)
     for _family, address in addresses:
-        why = blocked_reason(address)
+        why = blocked_reason(ipaddress.ip_address(address.split("%", 1)[0]), port)  # no zone
         if why:
             shown = host if host == address else f"{host} ({address})"
             raise _Failure("blocked_target", "dns", f"refused to probe {shown}: {why}")
