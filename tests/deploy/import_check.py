@@ -14,7 +14,9 @@ then the interpreter's own standard library. It imports the handler, invokes it 
 event against a moto server holding the stack's resources (created from the built template), and
 fails on any import error, any module loaded from outside those paths, boto3 and botocore loaded
 from different places (a runtime boto3 on a layer botocore), or an invocation that did not do its
-job (probe: the check was probed; actions: 2xx; alarms: SUCCESS sent to CloudFormation's ResponseURL).
+job: the probe finds its local check up, the relay opens an incident and notifies a local Slack
+webhook, the escalator sweeps without failure, the actions function accepts an Alertmanager
+webhook (2xx), the alarms function answers SUCCESS to CloudFormation's ResponseURL.
 
 The layer is built for arm64 (template.yaml ``BuildArchitecture``), so its compiled wheels (PyYAML's
 ``_yaml``, wrapt, charset_normalizer) do not load on an x86_64 machine. The test therefore installs
@@ -357,8 +359,10 @@ def _judge(short: str, report: dict[str, Any], recorder: Recorder) -> list[str]:
     if report.get("error"):
         return problems
     result = report.get("result")
-    if short == "probe" and not recorder.seen("GET", "/health"):
-        problems.append("the probe did not request the check's URL")
+    if short == "probe" and not (
+        recorder.seen("GET", "/health") and isinstance(result, dict) and result.get("failed") == 0
+    ):
+        problems.append(f"the probe did not find the local check up: {result!r:.300}")
     if short == "actions" and not (
         isinstance(result, dict) and 200 <= int(result.get("statusCode", 0)) < 300
     ):
@@ -367,8 +371,18 @@ def _judge(short: str, report: dict[str, Any], recorder: Recorder) -> list[str]:
         answers = [json.loads(b or b"{}") for b in recorder.seen("PUT", "/cloudformation-response")]
         if not answers or answers[-1].get("Status") != "SUCCESS":
             problems.append(f"CloudFormation's ResponseURL got {answers!r:.400}")
-    if short == "relay" and isinstance(result, dict) and result.get("failed"):
-        problems.append(f"the relay reported failed records: {result!r:.300}")
+    if short == "relay":
+        results = result.get("results") if isinstance(result, dict) else None
+        deliveries = [d for r in results or [] for d in r.get("deliveries") or []]
+        if (
+            not results
+            or any(r.get("error") for r in results)
+            or not deliveries
+            or not all(d.get("ok") for d in deliveries)
+        ):
+            problems.append(f"the relay did not open the incident and notify the channel: {result!r:.400}")
+    if short == "escalator" and not (isinstance(result, dict) and result.get("failed") == []):
+        problems.append(f"the escalator sweep failed: {result!r:.300}")
     return problems
 
 
