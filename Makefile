@@ -33,6 +33,12 @@ test: lint unit validate-template
 build: venv
 	$(SAM_ENV) $(BIN)/sam build
 
+# After `make build`: import and invoke each built function as Lambda would (python3.13, only the
+# function folder, the layer and the runtime's boto3 on the path). Fails when there is no build.
+.PHONY: import-test
+import-test: venv
+	$(BIN)/python tests/deploy/import_check.py
+
 demo: venv
 	$(BIN)/uptime-relay local --demo
 
