@@ -179,4 +179,3 @@ class DynamoSilences:
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
