@@ -11,13 +11,18 @@ then this module on ``.aws-sam/build/template.yaml``: it translates the built te
   ``uptime-relay cost CONFIG`` prints it).
 
 ``--sar-only`` checks the ``AWS::ServerlessRepo::Application`` metadata instead (what
-``sam package``/``sam publish`` need, and the version in step with pyproject.toml).
+``sam package``/``sam publish`` need, and the version in step with pyproject.toml);
+``--package-local OUT`` then runs ``sam package`` against a moto S3 on this machine, so every
+artifact, the LICENSE and the README are found and uploaded as they would be, and OUT is the
+packaged template (its ``s3://`` locations name the stand-in bucket: not publishable).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -93,6 +98,70 @@ def sar_problems(template: Mapping[str, Any], template_dir: Path, version: str) 
     elif semver and semver != version:
         problems.append(f"SemanticVersion {semver} differs from pyproject.toml's version {version}")
     return problems
+
+
+LOCAL_BUCKET = "uptime-relay-package-local"  # the stand-in bucket of package_locally
+_LOCAL_PATHS = {
+    "AWS::Serverless::Function": ("CodeUri",),
+    "AWS::Serverless::LayerVersion": ("ContentUri",),
+    "AWS::Lambda::Function": ("Code",),
+    "AWS::Lambda::LayerVersion": ("Content",),
+}
+
+
+def unpackaged(packaged: Mapping[str, Any]) -> list[str]:
+    """Local paths left in a packaged template (empty: every artifact went to S3)."""
+    left = []
+    app = (packaged.get("Metadata") or {}).get(SAR_KEY) or {}
+    left += [
+        f"{SAR_KEY}.{key}: {app[key]}"
+        for key in ("LicenseUrl", "ReadmeUrl")
+        if key in app and not str(app[key]).startswith("s3://")
+    ]
+    for lid, res in (packaged.get("Resources") or {}).items():
+        for key in _LOCAL_PATHS.get(res.get("Type", ""), ()):
+            value = (res.get("Properties") or {}).get(key)
+            if isinstance(value, str) and not value.startswith("s3://"):
+                left.append(f"{lid}.{key}: {value}")
+    return left
+
+
+def package_locally(template: Path, output: Path, sam: str = "sam", region: str = "us-east-1") -> list[str]:
+    """``sam package`` into a moto S3 started here; what went wrong (empty: OUT is written and
+    every artifact is in S3)."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not one line per upload
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        boto3.client("s3", region_name=region, endpoint_url=endpoint, **creds).create_bucket(
+            Bucket=LOCAL_BUCKET
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_ENDPOINT_URL_S3=endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION=region,
+            SAM_CLI_TELEMETRY="0",
+        )
+        cmd = [sam, "package", "--template-file", str(template), "--s3-bucket", LOCAL_BUCKET]
+        cmd += ["--output-template-file", str(output), "--region", region]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    finally:
+        server.stop()
+    if proc.returncode != 0:
+        return [
+            f"sam package failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[-1500:]}"
+        ]
+    return unpackaged(load_template(output))
 
 
 # --------------------------------------------------------------------------------------- resources
@@ -234,15 +303,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", help="configuration to price and count alarms for (config/uptime.yaml)")
     parser.add_argument("--probe-memory", type=int, help="ProbeMemorySize to price (default: the template's)")
     parser.add_argument("--sar-only", action="store_true", help="only check the SAR metadata")
+    parser.add_argument(
+        "--package-local", metavar="OUT", help="check the SAR metadata, then sam package into a local moto S3"
+    )
+    parser.add_argument("--sam", default="sam", help="the sam executable (for --package-local)")
     args = parser.parse_args(argv)
     path = Path(args.template)
     problems = sar_problems(load_template(path), path.parent, project_version())
     for problem in problems:
         print(f"{path}: {SAR_KEY}: {problem}", file=sys.stderr)
-    if args.sar_only:
-        if not problems:
-            print(f"{path}: {SAR_KEY} metadata ok (version {project_version()})")
-        return 1 if problems else 0
+    if args.sar_only or args.package_local:
+        if problems:
+            return 1
+        print(f"{path}: {SAR_KEY} metadata ok (version {project_version()})")
+        if args.package_local:
+            left = package_locally(path, Path(args.package_local), sam=args.sam)
+            for problem in left:
+                print(f"sam package: {problem}", file=sys.stderr)
+            if left:
+                return 1
+            print(
+                f"{args.package_local}: packaged into a local stand-in bucket (s3://{LOCAL_BUCKET}: not publishable)"
+            )
+        return 0
     print(summary(path, args.config, args.probe_memory))
     return 1 if problems else 0
 
