@@ -9,6 +9,7 @@ AWS_REGION ?= us-east-1
 export AWS_REGION
 
 .PHONY: venv test lint unit validate-template build demo bench fuzz clean
+.PHONY: scan package deploy-check
 
 venv: $(STAMP)
 
@@ -28,7 +29,7 @@ unit: venv
 validate-template: venv
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --region $(AWS_REGION)
 
-test: lint unit validate-template
+test: lint unit validate-template scan
 
 build: venv
 	$(SAM_ENV) $(BIN)/sam build
@@ -38,6 +39,46 @@ build: venv
 .PHONY: import-test
 import-test: venv
 	$(BIN)/python tests/deploy/import_check.py
+
+# ---- IaC scan, SAR package, deploy check (docs/operations.md#check-a-deploy-without-an-account)
+# checkov pins older boto3/packaging/networkx than the dev extra: it gets its own venv.
+CHECKOV_VENV   := .venv-checkov
+CHECKOV_STAMP  := $(CHECKOV_VENV)/.installed
+BUILT_TEMPLATE := .aws-sam/build/template.yaml
+BUILD_INPUTS   := template.yaml $(shell find functions layers config -type f -not -name '*.pyc' 2>/dev/null)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+# The scan reads what `sam build` produces: built when missing or older than its sources.
+$(BUILT_TEMPLATE): $(BUILD_INPUTS) | $(STAMP)
+	$(SAM_ENV) $(BIN)/sam build
+
+# Fails on any failed check, unreadable template or skip without a reason; deliberate exceptions
+# are skipped, each with its reason, in the resource's Metadata (checkov: skip:) in template.yaml.
+scan: $(CHECKOV_STAMP) $(BUILT_TEMPLATE)
+	$(BIN)/python -m uptime_relay_tools.iacscan --checkov $(CHECKOV_VENV)/bin/checkov $(BUILT_TEMPLATE)
+
+# Without S3_BUCKET, offline: build, check the SAR metadata, `sam package` into a moto S3 here
+# (.aws-sam/packaged-local.yaml). With S3_BUCKET=<bucket> and AWS credentials: the real upload,
+# .aws-sam/packaged.yaml, which `sam publish` takes.
+package: build
+ifeq ($(S3_BUCKET),)
+	$(BIN)/python -m uptime_relay_tools.deploycheck --package-local .aws-sam/packaged-local.yaml \
+	  --sam $(BIN)/sam $(BUILT_TEMPLATE)
+else
+	$(BIN)/python -m uptime_relay_tools.deploycheck --sar-only $(BUILT_TEMPLATE)
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam package --template-file $(BUILT_TEMPLATE) --s3-bucket $(S3_BUCKET) \
+	  --output-template-file .aws-sam/packaged.yaml --region $(AWS_REGION)
+endif
+
+# Everything short of a deploy, then what `sam deploy` would create.
+DEPLOY_CONFIG ?= config/uptime.yaml
+deploy-check: validate-template build import-test scan
+	$(BIN)/python -m uptime_relay_tools.deploycheck $(BUILT_TEMPLATE) --config $(DEPLOY_CONFIG)
 
 demo: venv
 	$(BIN)/uptime-relay local --demo
