@@ -7,6 +7,10 @@ STAMP  := $(VENV)/.installed
 SAM_ENV := PYENV_VERSION=3.13.0:3.11.7 SAM_CLI_TELEMETRY=0
 AWS_REGION ?= us-east-1
 export AWS_REGION
+# What `sam build` produces, rebuilt when older than its sources: the scan and the import test
+# read it, so `make test` never checks a stale build.
+BUILT_TEMPLATE := .aws-sam/build/template.yaml
+BUILD_INPUTS   := template.yaml $(shell find functions layers config -type f -not -name '*.pyc' 2>/dev/null)
 
 .PHONY: venv test lint unit validate-template build demo bench fuzz clean
 .PHONY: scan package deploy-check
@@ -23,7 +27,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: venv
+unit: venv $(BUILT_TEMPLATE)
 	$(BIN)/pytest -q
 
 validate-template: venv
@@ -44,8 +48,6 @@ import-test: venv
 # checkov pins older boto3/packaging/networkx than the dev extra: it gets its own venv.
 CHECKOV_VENV   := .venv-checkov
 CHECKOV_STAMP  := $(CHECKOV_VENV)/.installed
-BUILT_TEMPLATE := .aws-sam/build/template.yaml
-BUILD_INPUTS   := template.yaml $(shell find functions layers config -type f -not -name '*.pyc' 2>/dev/null)
 
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
