@@ -176,3 +176,14 @@ def test_validate_lists_a_constructor_error_and_exits_2(tmp_path, capsys):
     path.write_text(textwrap.dedent(WEB) + "    timeout: !!float x\n", encoding="utf-8")
     assert main(["validate", str(path)]) == 2
     assert f"{path}:4: checks[0].timeout: cannot read this value as a float" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["2026-11-20", "!!binary aGk=", "!!set {a}", ".nan"])
+def test_a_body_mapping_with_a_value_json_cannot_hold_is_a_config_error(value):
+    """GIVEN a check body written as YAML holding a date, bytes, a set or NaN (TypeError before,
+    found by fuzzing) WHEN parsed THEN a config error names the body."""
+    errors = errors_of(WEB + f"    body: {{when: {value}}}\n")
+    assert errors == [
+        "uptime.yaml:4: checks[0].body: a body written as YAML must hold only JSON values"
+        " (text, finite numbers, true/false, null, lists and mappings)"
+    ]
