@@ -109,7 +109,13 @@ json_scalars = st.one_of(
     st.text(max_size=30),
     st.sampled_from(BAD_NUMBERS),
     st.sampled_from(["ALARM", "OK", "INSUFFICIENT_DATA", "firing", "resolved", "4", "Notification"]),
-    st.sampled_from(["2026-11-20T10:15:30.123+0000", "0001-01-01T00:00:00Z", "\u0662\u0660\u0662\u0666-\u0661\u0661-\u0662\u0660T10:00:00Z"]),
+    st.sampled_from(
+        [
+            "2026-11-20T10:15:30.123+0000",
+            "0001-01-01T00:00:00Z",
+            "\u0662\u0660\u0662\u0666-\u0661\u0661-\u0662\u0660T10:00:00Z",
+        ]
+    ),
 )
 KEYS = st.one_of(
     st.text(max_size=10),
