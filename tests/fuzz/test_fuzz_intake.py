@@ -156,6 +156,7 @@ json_values = st.recursive(
 @example({"alerts": [{}], "version": "4", "truncatedAlerts": "²"}, "json")  # ValueError before
 @example({"alerts": [{}], "version": "4", "truncatedAlerts": "①"}, "bytes")  # ValueError before
 @example({"AlarmName": "a", "NewStateValue": "ALARM", "StateChangeTime": 10**400}, "object")  # OverflowError
+@example({"x": [10**5000]}, "object")  # ValueError (int too long for str) before
 def test_any_value_becomes_alerts(value, form):
     if form == "json":
         value = json.dumps(value)

@@ -193,3 +193,22 @@ def test_the_number_rule_refuses_what_is_out_of_bounds_or_policy(value, policy):
 def test_a_missing_number_is_none_without_a_note():
     notes: list[str] = []
     assert number(None, notes, field="Period") is None and notes == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        10**5000,
+        [10**5000],
+        {"x": 10**5000},
+        {10**5000: "key"},
+        {"alerts": [{"labels": {"a": 10**5000}}], "version": "4"},
+        {"AlarmName": "a", "NewStateValue": "ALARM", "Trigger": {"Threshold": 10**5000}},
+    ],
+    ids=["bare", "list", "value", "key", "alertmanager-label", "cloudwatch-threshold"],
+)
+def test_an_integer_too_long_to_write_out_still_becomes_an_alert(event):
+    """GIVEN an event object (a direct caller's, not JSON) holding an integer str() refuses
+    (ValueError before, found by fuzzing) WHEN parsed THEN one alert, the integer described."""
+    alerts = parse_event(event, received_at=RECEIVED)
+    assert len(alerts) == 1 and "an integer of 16610 bits, too long to write out" in alerts[0].raw

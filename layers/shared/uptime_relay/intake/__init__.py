@@ -72,7 +72,7 @@ def _dispatch(obj: Any, envelope: Envelope) -> list[Alert]:
         return _from_list(obj, _raw_text(obj), envelope)
     return [
         fallback.parse(
-            _raw_text(obj), why=f"unexpected input of type {type(obj).__name__}", envelope=envelope
+            _raw_text(clean(obj)), why=f"unexpected input of type {type(obj).__name__}", envelope=envelope
         )
     ]
 

@@ -17,6 +17,7 @@ from typing import Any
 from ..domain.alert import AlertState
 
 RAW_LIMIT_BYTES = 4000
+_WRITABLE_INT_BITS = 12_000  # about 3,600 digits: str() of an int refuses over 4,300
 _TRUNCATED = "… [truncated: {total} bytes in all]"
 
 
@@ -143,18 +144,26 @@ def _clean_text(value: str) -> str:
     return value
 
 
-def clean(value: Any, depth: int = 0) -> Any:
-    """``value`` with every lone UTF-16 surrogate (legal in JSON escapes, not encodable as UTF-8)
-    replaced by U+FFFD, in strings and keys at any depth. Other values are returned as they are."""
+def _clean_scalar(value: Any) -> Any:
     if isinstance(value, str):
         return _clean_text(value)
+    if isinstance(value, int) and value.bit_length() > _WRITABLE_INT_BITS:
+        return f"<an integer of {value.bit_length()} bits, too long to write out>"
+    return value
+
+
+def clean(value: Any, depth: int = 0) -> Any:
+    """``value`` with every lone UTF-16 surrogate (legal in JSON escapes, not encodable as UTF-8)
+    replaced by U+FFFD, in strings and keys at any depth, and every integer too long for Python
+    to write as text (``str()`` refuses over 4300 digits) replaced by a note saying so. Other
+    values are returned as they are."""
+    if not isinstance(value, Mapping | list | tuple):
+        return _clean_scalar(value)
     if depth > 200:
         return value
     if isinstance(value, Mapping):
-        return {(_clean_text(k) if isinstance(k, str) else k): clean(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v, depth + 1) for v in value]
-    return value
+        return {_clean_scalar(k): clean(v, depth + 1) for k, v in value.items()}
+    return [clean(v, depth + 1) for v in value]
 
 
 def decode(data: bytes) -> str:
