@@ -83,7 +83,7 @@ def objects_in(value: Any, depth: int = 0) -> int:
             return objects_in(value, depth + 1)
     if isinstance(value, Mapping):
         return 1 + sum(objects_in(v, depth + 1) for v in value.values())
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return sum(objects_in(v, depth + 1) for v in value)
     return 0
 
@@ -146,6 +146,16 @@ json_values = st.recursive(
     lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(KEYS, children, max_size=5)),
     max_leaves=25,
 )
+# What a direct caller may hand over besides JSON: tuples, integers too long to write as text
+python_values = st.recursive(
+    st.one_of(json_scalars, st.integers(4400, 6000).map(lambda digits: 10**digits)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.lists(children, max_size=5).map(tuple),
+        st.dictionaries(st.one_of(KEYS, st.integers()), children, max_size=5),
+    ),
+    max_leaves=25,
+)
 
 
 # --------------------------------------------------------------------------------- arbitrary values
@@ -162,6 +172,12 @@ def test_any_value_becomes_alerts(value, form):
         value = json.dumps(value)
     elif form == "bytes":
         value = json.dumps(value).encode()
+    parse_within_bounds(value)
+
+
+@FUZZ
+@given(python_values)
+def test_any_python_value_becomes_alerts(value):
     parse_within_bounds(value)
 
 
