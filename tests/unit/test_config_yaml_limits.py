@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 
 import pytest
 from uptime_relay.config import ConfigError
@@ -187,3 +188,17 @@ def test_a_body_mapping_with_a_value_json_cannot_hold_is_a_config_error(value):
         "uptime.yaml:4: checks[0].body: a body written as YAML must hold only JSON values"
         " (text, finite numbers, true/false, null, lists and mappings)"
     ]
+
+
+def test_a_long_key_above_many_values_costs_its_length_once():
+    """GIVEN a 60,000-character key holding 5,000 values WHEN parsed THEN memory stays small: each
+    value's key path shares its parent's instead of copying the key (300 MB if copied)."""
+    text = '? "' + "k" * 60_000 + '"\n: [' + ",".join(["1"] * 5_000) + "]\n"
+    tracemalloc.start()
+    try:
+        errors = errors_of(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20
+    assert len(errors) == 1 and "unknown key" in errors[0]

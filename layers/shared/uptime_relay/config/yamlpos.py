@@ -50,10 +50,10 @@ class LoadError(Exception):
     """The text was refused: ``line`` (1-based; 0 when unknown), ``path`` (key path; "" for the
     top level) and ``reason``."""
 
-    def __init__(self, line: int, path: str, reason: str):
+    def __init__(self, line: int, path: KeyPath | None, reason: str):
         super().__init__(reason)
         self.line = line
-        self.path = path
+        self.path = str(path or "")
         self.reason = reason
 
 
@@ -92,6 +92,28 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+class KeyPath:
+    """Where a node is first written, as a chain of keys (shared with its parent's, so a long key
+    above many values is stored once); ``str()`` is the key path, long keys cut."""
+
+    __slots__ = ("key", "parent")
+
+    def __init__(self, parent: KeyPath | None, key: str | int):
+        self.parent = parent
+        self.key = key
+
+    def __str__(self) -> str:
+        keys: list[str | int] = []
+        at: KeyPath | None = self
+        while at is not None:
+            keys.append(at.key if isinstance(at.key, int) or len(at.key) <= 60 else at.key[:59] + "…")
+            at = at.parent
+        path = ""
+        for key in reversed(keys):
+            path = join(path, key)
+        return path
+
+
 class _Loader(yaml.SafeLoader):
     """The safe loader, bounded while it composes, and naming the node a constructor failed on.
 
@@ -99,16 +121,16 @@ class _Loader(yaml.SafeLoader):
 
     def __init__(self, text: str):
         super().__init__(text)
-        self._paths: list[str] = []  # the key paths of the nodes being composed, outermost first
+        self._paths: list[KeyPath | None] = []  # the key paths of the nodes being composed, outermost first
         self._nodes = 0
         self._aliases = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        path = self._paths[-1] if self._paths else ""
+        path = self._paths[-1] if self._paths else None
         if isinstance(index, yaml.ScalarNode):  # a mapping value: index is its key
-            path = join(path, index.value)
+            path = KeyPath(path, index.value)
         elif isinstance(index, int):  # a sequence item
-            path = join(path, index)
+            path = KeyPath(path, index)
         mark = self.peek_event().start_mark
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
