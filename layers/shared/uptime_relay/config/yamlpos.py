@@ -53,7 +53,7 @@ class LoadError(Exception):
     def __init__(self, line: int, path: KeyPath | None, reason: str):
         super().__init__(reason)
         self.line = line
-        self.path = str(path or "")
+        self.path = "" if path is None else str(path)
         self.reason = reason
 
 
@@ -236,7 +236,7 @@ def load(text: str) -> Any:
     """Parse YAML text into plain dicts/lists that carry their line numbers. Raises LoadError
     (syntax errors included, without a key path) for anything it refuses."""
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise LoadError(0, "", TOO_LARGE)
+        raise LoadError(0, None, TOO_LARGE)
     try:
         loader = _Loader(text)
         node = loader.get_single_node()
@@ -257,7 +257,7 @@ def _syntax_error(exc: yaml.YAMLError, text: str) -> LoadError:
     else:
         line = 0
     problem = getattr(exc, "problem", None) or str(exc)
-    return LoadError(line, "", f"not valid YAML: {problem}")
+    return LoadError(line, None, f"not valid YAML: {problem}")
 
 
 def line_of(container: Any, key: str | int | None = None) -> int:
