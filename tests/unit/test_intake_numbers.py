@@ -123,7 +123,7 @@ def test_non_object_alertmanager_alerts_beside_real_ones_are_skipped_with_a_note
 def test_non_object_records_become_one_fallback_alert_not_one_each():
     alerts = parse_event({"Records": [1, "x", None, [], 2.5]}, received_at=RECEIVED)
     assert len(alerts) == 1 and alerts[0].source is AlertSource.FALLBACK
-    assert "5 Records[] entries that are not objects" in alerts[0].extra["why"]
+    assert "Records[] entries that are not objects (5)" in alerts[0].extra["why"]
 
 
 def test_the_alertmanager_route_answers_200_for_a_superscript_truncated_alerts():

@@ -117,13 +117,15 @@ def _from_object(obj: Mapping[str, Any], raw: str, envelope: Envelope) -> list[A
                 alerts.extend(_from_record(record, envelope))
         if junk := [record for record in records if not isinstance(record, Mapping)]:
             # one alert for all of them, never one each
-            why = f"{len(junk)} Records[] entries that are not objects"
+            why = f"Records[] entries that are not objects ({len(junk)})"
             alerts.append(fallback.parse(_raw_text(junk), why=why, envelope=envelope, kind="JSON"))
         return alerts
     if eventbridge.looks_like(obj):
         return [eventbridge.parse(obj, raw=raw, envelope=envelope)]
     if alertmanager.looks_like(obj):
-        why = "an Alertmanager body with no alerts" if not obj["alerts"] else "no alert objects in it"
+        why = "an Alertmanager body with no alerts"
+        if obj["alerts"]:
+            why = "an Alertmanager body with no alert objects (its alerts[] entries are not objects)"
         return alertmanager.parse(obj, raw=raw, envelope=envelope) or [
             fallback.parse(raw, why=why, envelope=envelope, kind="JSON")
         ]

@@ -1,4 +1,4 @@
-"""Alertmanager webhook bodies (version 4): one Alert per ``alerts[]`` item, sharing the groupKey."""
+"""Alertmanager webhook bodies (version 4): one Alert per object in ``alerts[]``, sharing the groupKey."""
 
 from __future__ import annotations
 
