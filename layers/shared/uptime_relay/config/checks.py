@@ -121,7 +121,16 @@ def _request(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
     if data.get("body") is not None:
         body = data["body"]
         if isinstance(body, dict | list):
-            fields["body"] = json.dumps(body)
+            try:
+                fields["body"] = json.dumps(body, allow_nan=False)
+            except (TypeError, ValueError):  # a date, bytes, a set, NaN…: YAML has more than JSON
+                v.error(
+                    data,
+                    "body",
+                    f"{path}.body",
+                    "a body written as YAML must hold only JSON values"
+                    " (text, finite numbers, true/false, null, lists and mappings)",
+                )
         else:
             fields["body"] = v.string(data, "body", f"{path}.body", body, allow_empty=True)
     if "timeout" in data:

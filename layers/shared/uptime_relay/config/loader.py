@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import yamlpos
 from .channels import read_channel
 from .checks import read_check
@@ -52,9 +50,14 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a configuration file. Raises ConfigError (also for an unreadable file)."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            data = file.read(yamlpos.MAX_FILE_BYTES + 1)  # no further: the file may be endless
     except OSError as exc:
         raise ConfigError([ConfigIssue(source, 0, "", f"cannot read file: {exc.strerror or exc}")]) from None
+    if len(data) > yamlpos.MAX_FILE_BYTES:
+        raise ConfigError([ConfigIssue(source, 0, "", yamlpos.TOO_LARGE)])
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError([ConfigIssue(source, 0, "", "file is not UTF-8 text")]) from None
     return parse_config(text, source)
@@ -101,11 +104,8 @@ def _read_yaml(text: str, source: str) -> PosDict:
     """The top-level mapping (an empty file is an empty config), or ConfigError."""
     try:
         root = yamlpos.load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigIssue(source, line, "", f"not valid YAML: {problem}")]) from None
+    except yamlpos.LoadError as exc:
+        raise ConfigError([ConfigIssue(source, exc.line, exc.path, exc.reason)]) from None
     if root is None:
         return as_posdict({})
     if not isinstance(root, dict):

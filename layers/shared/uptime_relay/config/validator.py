@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..urls import display_url
 from .model import LABEL_KEY_RE, ConfigIssue, is_secret_ref, parse_duration, secret_ref_problem
-from .yamlpos import PosDict, PosList, as_posdict, as_poslist, line_of
+from .yamlpos import PosDict, PosList, as_posdict, as_poslist, join, line_of
 
 
 class Validator:
@@ -171,13 +171,6 @@ class ChannelRules:
     type: str
     keys: tuple[str, ...]
     read: Callable[[Validator, PosDict, str], dict[str, Any]]
-
-
-def join(path: str, key: str | int) -> str:
-    """The key path of ``key`` under ``path``: ``checks[0]``, ``channels.ops.to``."""
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
 
 
 def where_item(items: Any, index: int, parent: Any, key: str | int) -> tuple[Any, str | int]:

@@ -72,7 +72,7 @@ def _dispatch(obj: Any, envelope: Envelope) -> list[Alert]:
         return _from_list(obj, _raw_text(obj), envelope)
     return [
         fallback.parse(
-            _raw_text(obj), why=f"unexpected input of type {type(obj).__name__}", envelope=envelope
+            _raw_text(clean(obj)), why=f"unexpected input of type {type(obj).__name__}", envelope=envelope
         )
     ]
 
@@ -113,16 +113,22 @@ def _from_object(obj: Mapping[str, Any], raw: str, envelope: Envelope) -> list[A
     if isinstance(records, list) and records:
         alerts: list[Alert] = []
         for record in records:
-            alerts.extend(_from_record(record, envelope))
+            if isinstance(record, Mapping):
+                alerts.extend(_from_record(record, envelope))
+        if junk := [record for record in records if not isinstance(record, Mapping)]:
+            # one alert for all of them, never one each
+            why = f"Records[] entries that are not objects ({len(junk)})"
+            alerts.append(fallback.parse(_raw_text(junk), why=why, envelope=envelope, kind="JSON"))
         return alerts
     if eventbridge.looks_like(obj):
         return [eventbridge.parse(obj, raw=raw, envelope=envelope)]
     if alertmanager.looks_like(obj):
-        if not obj["alerts"]:
-            return [
-                fallback.parse(raw, why="an Alertmanager body with no alerts", envelope=envelope, kind="JSON")
-            ]
-        return alertmanager.parse(obj, raw=raw, envelope=envelope)
+        why = "an Alertmanager body with no alerts"
+        if obj["alerts"]:
+            why = "an Alertmanager body with no alert objects (its alerts[] entries are not objects)"
+        return alertmanager.parse(obj, raw=raw, envelope=envelope) or [
+            fallback.parse(raw, why=why, envelope=envelope, kind="JSON")
+        ]
     if cloudwatch.looks_like(obj):
         return [cloudwatch.parse(obj, raw=raw, envelope=envelope)]
     if isinstance(obj.get("Sns"), Mapping):
@@ -137,16 +143,7 @@ def _from_object(obj: Mapping[str, Any], raw: str, envelope: Envelope) -> list[A
     return [fallback.parse(raw, why=why, envelope=envelope, kind="JSON")]
 
 
-def _from_record(record: Any, envelope: Envelope) -> list[Alert]:
-    if not isinstance(record, Mapping):
-        return [
-            fallback.parse(
-                _raw_text(record),
-                why="a Records[] entry that is not an object",
-                envelope=envelope,
-                kind="JSON",
-            )
-        ]
+def _from_record(record: Mapping[str, Any], envelope: Envelope) -> list[Alert]:
     if isinstance(record.get("Sns"), Mapping):
         return _from_sns(record["Sns"], envelope, via="sns")
     if "body" in record:  # SQS

@@ -1,4 +1,4 @@
-"""Alertmanager webhook bodies (version 4): one Alert per ``alerts[]`` item, sharing the groupKey."""
+"""Alertmanager webhook bodies (version 4): one Alert per object in ``alerts[]``, sharing the groupKey."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.alert import Alert, AlertSource, AlertState, Link
-from .common import Envelope, items, mapping, number, parse_time, string_map, text, time_or_delivery, truncate
+from .common import Envelope, items, number, parse_time, string_map, text, time_or_delivery, truncate
 
 _STATES = {"firing": AlertState.ALARM, "resolved": AlertState.OK}
 
@@ -38,17 +38,26 @@ class _Group:
     status: str | None
     external_url: str | None
     receiver: str | None
-    truncated: int | None
+    truncated: int | float | None
+    notes: tuple[str, ...]  # what every alert of the body notes (about the body)
 
 
 def parse(body: Mapping[str, Any], *, raw: str, envelope: Envelope) -> list[Alert]:
-    group = _group(body)
-    return [_alert(mapping(entry), group, envelope) for entry in items(body.get("alerts"))]
+    """One Alert per object in ``alerts[]``; entries that are not objects are skipped, with a note
+    on each alert. An empty list when there is no object at all (the caller falls back)."""
+    entries = items(body.get("alerts"))
+    objects = [entry for entry in entries if isinstance(entry, Mapping)]
+    notes: list[str] = []
+    if skipped := len(entries) - len(objects):
+        notes.append(f"skipped {skipped} alerts[] entries that are not objects")
+    group = _group(body, notes)
+    return [_alert(entry, group, envelope) for entry in objects]
 
 
-def _group(body: Mapping[str, Any]) -> _Group:
+def _group(body: Mapping[str, Any], notes: list[str]) -> _Group:
     common_labels = string_map(body.get("commonLabels"))
     group_labels = string_map(body.get("groupLabels"))
+    truncated = number(body.get("truncatedAlerts"), notes, field="truncatedAlerts")
     return _Group(
         # No groupKey: the body is still one group; name it by its group labels (or common labels).
         key=text(body.get("groupKey")) or "alertmanager:" + labels_hash(group_labels or common_labels),
@@ -58,7 +67,8 @@ def _group(body: Mapping[str, Any]) -> _Group:
         status=text(body.get("status")),
         external_url=text(body.get("externalURL")),
         receiver=text(body.get("receiver")),
-        truncated=number(body.get("truncatedAlerts")),
+        truncated=truncated,
+        notes=tuple(notes),
     )
 
 
@@ -66,7 +76,7 @@ def _alert(entry: Mapping[str, Any], group: _Group, envelope: Envelope) -> Alert
     labels = {**group.labels, **string_map(entry.get("labels"))}
     annotations = {**group.annotations, **string_map(entry.get("annotations"))}
     status = (text(entry.get("status")) or group.status or "firing").lower()
-    notes: list[str] = []
+    notes = list(group.notes)
     alert_state = _STATES.get(status)
     if alert_state is None:
         alert_state = AlertState.ALARM

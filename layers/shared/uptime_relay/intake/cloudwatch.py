@@ -33,6 +33,12 @@ _TRIGGER_SETTINGS = (
     ("DatapointsToAlarm", "datapoints_to_alarm"),
     ("TreatMissingData", "treat_missing_data"),
 )
+# the Trigger settings that are numbers, with the number rule's policy for each
+_TRIGGER_NUMBERS: dict[str, dict[str, bool]] = {
+    "Threshold": {"signed": True, "fraction": True},
+    "EvaluationPeriods": {},
+    "DatapointsToAlarm": {},
+}
 _SUBJECT_RE = re.compile(r'^\s*(ALARM|OK|INSUFFICIENT_DATA)\s*:\s*"(?P<name>.*?)"?(?:\s+in\s+.*)?$')
 
 
@@ -48,7 +54,7 @@ def subject_state(subject: str | None) -> AlertState | None:
     return AlertState(match.group(1)) if match else None
 
 
-def _trigger_metrics(trigger: Mapping[str, Any]) -> list[MetricQuery]:
+def _trigger_metrics(trigger: Mapping[str, Any], notes: list[str]) -> list[MetricQuery]:
     metrics: list[MetricQuery] = []
     if text(trigger.get("MetricName")):
         metrics.append(
@@ -58,14 +64,15 @@ def _trigger_metrics(trigger: Mapping[str, Any]) -> list[MetricQuery]:
                 name=text(trigger.get("MetricName")),
                 dimensions=sns_dimensions(trigger.get("Dimensions")),
                 stat=text(trigger.get("Statistic")) or text(trigger.get("ExtendedStatistic")),
-                period=number(trigger.get("Period")),
+                period=number(trigger.get("Period"), notes, field="Trigger.Period"),
             )
         )
-    for item in items(trigger.get("Metrics")):
+    for index, item in enumerate(items(trigger.get("Metrics"))):
         item = mapping(item)
         stat = mapping(item.get("MetricStat"))
         metric = mapping(stat.get("Metric"))
         return_data = item.get("ReturnData")
+        where = f"Trigger.Metrics[{index}]"
         metrics.append(
             MetricQuery(
                 id=text(item.get("Id")),
@@ -73,7 +80,8 @@ def _trigger_metrics(trigger: Mapping[str, Any]) -> list[MetricQuery]:
                 name=text(metric.get("MetricName")),
                 dimensions=sns_dimensions(metric.get("Dimensions")),
                 stat=text(stat.get("Stat")),
-                period=number(stat.get("Period")) or number(item.get("Period")),
+                period=number(stat.get("Period"), notes, field=f"{where}.MetricStat.Period")
+                or number(item.get("Period"), notes, field=f"{where}.Period"),
                 expression=text(item.get("Expression")),
                 label=text(item.get("Label")),
                 return_data=return_data if isinstance(return_data, bool) else None,
@@ -98,7 +106,7 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
     )
 
     trigger = mapping(message.get("Trigger"))
-    metrics = _trigger_metrics(trigger)
+    metrics = _trigger_metrics(trigger, notes)
     alarm_rule = text(message.get("AlarmRule"))
     threshold_metric_id = text(trigger.get("ThresholdMetricId"))
     draft = alarm_draft(
@@ -115,7 +123,7 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
         draft.add_children(
             child_alarms(message.get("TriggeringChildren"), arn="Arn", state_key="State", value="Value")
         )
-    draft.extra.update(_trigger_settings(trigger))
+    draft.extra.update(_trigger_settings(trigger, notes))
     if threshold_metric_id:
         draft.extra["threshold_metric_id"] = threshold_metric_id
     return draft.alert(
@@ -130,13 +138,19 @@ def parse(message: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
     )
 
 
-def _trigger_settings(trigger: Mapping[str, Any]) -> dict[str, Any]:
-    """The alarm's threshold and evaluation settings the Trigger states, under our names."""
-    return {
-        out: trigger[key]
-        for key, out in _TRIGGER_SETTINGS
-        if key in trigger and trigger[key] not in (None, "")
-    }
+def _trigger_settings(trigger: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The alarm's threshold and evaluation settings the Trigger states, under our names: the
+    numbers read by the number rule (an unreadable one is left out, noted), the others as text."""
+    settings: dict[str, Any] = {}
+    for key, out in _TRIGGER_SETTINGS:
+        value = trigger.get(key)
+        if key in _TRIGGER_NUMBERS:
+            found = number(value, notes, field=f"Trigger.{key}", **_TRIGGER_NUMBERS[key])
+        else:
+            found = text(value)
+        if found is not None:
+            settings[out] = found
+    return settings
 
 
 def _subject_name(subject: str | None) -> str | None:

@@ -7,6 +7,7 @@ Everything here is pure and tolerant: a field of the wrong type reads as missing
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from ..domain.alert import AlertState
 
 RAW_LIMIT_BYTES = 4000
+_WRITABLE_INT_BITS = 12_000  # about 3,600 digits: str() of an int refuses over 4,300
 _TRUNCATED = "… [truncated: {total} bytes in all]"
 
 
@@ -37,16 +39,60 @@ def items(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else []
 
 
-def number(value: Any) -> int | None:
-    if isinstance(value, bool):
+# ----------------------------------------------------------------------------------- numbers
+NUMBER_LIMIT = 10**18  # no count, period or threshold of an alarm comes near it
+_NUMBER_TEXT_LIMIT = 32
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
+
+
+def number(
+    value: Any, notes: list[str], *, field: str, signed: bool = False, fraction: bool = False
+) -> int | float | None:
+    """The number ``value`` states, by the one rule for every numeric field of every format.
+
+    A JSON number, or a string of ASCII digits (``[+-]``, and ``.``/exponent when ``fraction``)
+    of at most 32 characters; at most ``NUMBER_LIMIT`` in size; negative only when ``signed``; with
+    a fraction only when ``fraction`` (else a whole float such as ``60.0`` reads as ``60``).
+    Anything else (``"²"`` and ``"①"``, which ``str.isdigit()`` accepts and ``int()`` refuses,
+    other scripts' digits, ``1_000``, ``0x3c``, spaces, NaN, a bool, a container) reads as None,
+    with a parse note naming ``field``. A missing value (None) is None without a note."""
+    if value is None:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    found = _read_number(value, signed=signed, fraction=fraction)
+    if found is None:
+        notes.append(f"{field} unreadable ({shown(value)}); left out")
+    return found
+
+
+def _read_number(value: Any, *, signed: bool, fraction: bool) -> int | float | None:
+    if isinstance(value, str):
+        if len(value) > _NUMBER_TEXT_LIMIT:
+            return None
+        if fraction and _DECIMAL_TEXT.fullmatch(value):
+            value = float(value)
+        elif _INTEGER_TEXT.fullmatch(value):
+            value = int(value)
+        else:
+            return None
+    if isinstance(value, float):
+        if not math.isfinite(value) or not (fraction or value.is_integer()):
+            return None
+        value = value if fraction else int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if abs(value) > NUMBER_LIMIT or (value < 0 and not signed):
+        return None
+    return value
+
+
+def shown(value: Any) -> str:
+    """``value`` as a parse note shows it: a string quoted (cut to 40 characters), else its type."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:39] + "…")
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= NUMBER_LIMIT:
+        return repr(value)
+    return f"a {type(value).__name__}"
 
 
 def json_object(value: Any) -> Any:
@@ -98,18 +144,26 @@ def _clean_text(value: str) -> str:
     return value
 
 
-def clean(value: Any, depth: int = 0) -> Any:
-    """``value`` with every lone UTF-16 surrogate (legal in JSON escapes, not encodable as UTF-8)
-    replaced by U+FFFD, in strings and keys at any depth. Other values are returned as they are."""
+def _clean_scalar(value: Any) -> Any:
     if isinstance(value, str):
         return _clean_text(value)
+    if isinstance(value, int) and value.bit_length() > _WRITABLE_INT_BITS:
+        return f"<an integer of {value.bit_length()} bits, too long to write out>"
+    return value
+
+
+def clean(value: Any, depth: int = 0) -> Any:
+    """``value`` with every lone UTF-16 surrogate (legal in JSON escapes, not encodable as UTF-8)
+    replaced by U+FFFD, in strings and keys at any depth, and every integer too long for Python
+    to write as text (``str()`` refuses over 4300 digits) replaced by a note saying so. Other
+    values are returned as they are."""
+    if not isinstance(value, Mapping | list | tuple):
+        return _clean_scalar(value)
     if depth > 200:
         return value
     if isinstance(value, Mapping):
-        return {(_clean_text(k) if isinstance(k, str) else k): clean(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v, depth + 1) for v in value]
-    return value
+        return {_clean_scalar(k): clean(v, depth + 1) for k, v in value.items()}
+    return [clean(v, depth + 1) for v in value]
 
 
 def decode(data: bytes) -> str:
@@ -120,7 +174,8 @@ def decode(data: bytes) -> str:
 # ----------------------------------------------------------------------------------- time
 _TIME_RE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<clock>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<frac>\d+))?"
-    r"\s*(?P<tz>Z|z|UTC|[+-]\d{2}:?\d{2}|[+-]\d{2})?$"
+    r"\s*(?P<tz>Z|z|UTC|[+-]\d{2}:?\d{2}|[+-]\d{2})?$",
+    re.ASCII,  # \d is [0-9] only, as in the number rule
 )
 
 
@@ -129,8 +184,8 @@ def parse_time(value: Any) -> datetime | None:
     as an aware UTC datetime; epoch milliseconds/seconds as numbers; None when unparseable.
     A time without a zone is taken as UTC. Alertmanager's zero time (year 1) reads as None."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value
         try:
+            seconds = value / 1000 if value > 1e11 else value  # a huge int: OverflowError
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             return None
@@ -201,7 +256,7 @@ def state_or_assumed(value: Any, assumed: AlertState, notes: list[str], *, field
     found = state(value)
     if found is not None:
         return found
-    notes.append(f"{field} missing or unknown ({value!r}); assumed {assumed}")
+    notes.append(f"{field} missing or unknown ({shown(value)}); assumed {assumed}")
     return assumed
 
 

@@ -34,14 +34,15 @@ def looks_like(event: Mapping[str, Any]) -> bool:
     return event.get("detail-type") in DETAIL_TYPES and isinstance(event.get("detail"), Mapping)
 
 
-def _metrics(configuration: Mapping[str, Any]) -> list[MetricQuery]:
+def _metrics(configuration: Mapping[str, Any], notes: list[str]) -> list[MetricQuery]:
     out: list[MetricQuery] = []
-    for item in items(configuration.get("metrics")):
+    for index, item in enumerate(items(configuration.get("metrics"))):
         item = mapping(item)
         stat = mapping(item.get("metricStat"))
         metric = mapping(stat.get("metric"))
         dims = string_map(metric.get("dimensions"))
         return_data = item.get("returnData")
+        where = f"configuration.metrics[{index}]"
         out.append(
             MetricQuery(
                 id=text(item.get("id")),
@@ -49,7 +50,8 @@ def _metrics(configuration: Mapping[str, Any]) -> list[MetricQuery]:
                 name=text(metric.get("name")),
                 dimensions=tuple(dims.items()),
                 stat=text(stat.get("stat")),
-                period=number(stat.get("period")) or number(item.get("period")),
+                period=number(stat.get("period"), notes, field=f"{where}.metricStat.period")
+                or number(item.get("period"), notes, field=f"{where}.period"),
                 expression=text(item.get("expression")),
                 label=text(item.get("label")),
                 return_data=return_data if isinstance(return_data, bool) else None,
@@ -78,7 +80,7 @@ def parse(event: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
     )
 
     configuration = mapping(detail.get("configuration"))
-    metrics = _metrics(configuration)
+    metrics = _metrics(configuration, notes)
     alarm_rule = text(configuration.get("alarmRule"))
     contributor = mapping(detail.get("alarmContributor"))
     draft = alarm_draft(
@@ -93,8 +95,15 @@ def parse(event: Mapping[str, Any], *, raw: str, envelope: Envelope) -> Alert:
     )
     reason_data = json_object(current.get("reasonData"))
     if isinstance(reason_data, Mapping):
-        if "threshold" in reason_data:
-            draft.extra["threshold"] = reason_data["threshold"]
+        threshold = number(
+            reason_data.get("threshold"),
+            notes,
+            field="state.reasonData.threshold",
+            signed=True,
+            fraction=True,
+        )
+        if threshold is not None:
+            draft.extra["threshold"] = threshold
         draft.add_children(
             child_alarms(reason_data.get("triggeringAlarms"), arn="arn", state_key="state", value="value")
         )
