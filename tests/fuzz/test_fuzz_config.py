@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import string
 
-import pytest
 from bounds import FUZZ, assert_no_secret, within_bounds
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -136,11 +135,6 @@ def test_a_structured_config_is_a_config_or_a_config_error(case):
         assert_no_secret(str(outcome), tagged, where="config error")
 
 
-@pytest.mark.xfail(
-    reason="channel rules still quote literal secret values in config errors (issue 12 item 5, "
-    "another helper's change); once merged this passes: drop the marker",
-    strict=False,
-)
 @FUZZ
 @given(structured_config())
 @example(
@@ -150,7 +144,6 @@ def test_config_errors_never_quote_a_configured_secret(case):
     text, secrets = case
     outcome = refused_or_built(text)
     if isinstance(outcome, ConfigError):
-        # Fails until channel rules stop quoting secret values (item 5, not this change).
         assert_no_secret(str(outcome), secrets, where="config error")
 
 
