@@ -9,7 +9,8 @@ import subprocess
 import urllib.request
 
 import pytest
-from local_e2e import pd_events, slack_messages, wait_for, write_config
+from local_e2e import SLACK_PATH, pd_events, slack_messages, wait_for, write_config
+from uptime_relay_tools.testing.receivers import Reply
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +114,43 @@ def test_an_alertmanager_alert_reaches_slack_and_pagerduty_through_the_local_sta
     (event,) = pd_events(receiver)
     assert event["event_action"] == "trigger"
     assert "checkout" in json.dumps(event)
+
+
+def notification_dead_letters(stack) -> list[dict]:
+    queue = stack.stack.outputs["NotificationDeadLetterQueueUrl"]
+    reply = stack.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return [json.loads(m["Body"]) for m in reply.get("Messages", [])]
+
+
+def test_an_alertmanager_alert_is_delivered_through_one_slack_429_not_dead_lettered(
+    tmp_path, target, receiver, local_stack, alertmanager
+):
+    """GIVEN the local stack (simulated time running 300x fast) with Alertmanager sending to its
+    /alertmanager, and a Slack webhook that answers one ``429 Retry-After: 1`` and then accepts
+    WHEN an alert fires in Alertmanager
+    THEN the Function URL invocation has its 15 real seconds: Slack is tried again after the
+    second and gets the alert once, and nothing is left on the dead-letter queue."""
+    receiver.script(SLACK_PATH, Reply(429, "rate_limited", {"Retry-After": "1"}))
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver)
+    stack = local_stack(config, minutes=1)
+    api = alertmanager(f"{stack.actions_url}/alertmanager")
+    alert = [{"labels": {"alertname": "CheckoutLatency", "severity": "critical", "service": "checkout"}}]
+    request = urllib.request.Request(
+        f"{api}/api/v2/alerts",
+        data=json.dumps(alert).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+    wait_for(
+        lambda: (
+            (len(receiver.to(SLACK_PATH)) >= 2 and pd_events(receiver)) or notification_dead_letters(stack)
+        ),
+        30,
+        "Slack to be tried twice, or a dead letter",
+    )
+    assert notification_dead_letters(stack) == []
+    first, second = receiver.to(SLACK_PATH)
+    assert first.body == second.body and "CheckoutLatency" in second.text  # the same message, retried
+    assert [e["event_action"] for e in pd_events(receiver)] == ["trigger"]

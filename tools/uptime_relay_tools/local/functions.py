@@ -10,6 +10,8 @@ import base64
 import importlib.util
 import os
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +20,9 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from uptime_relay import clock
+from uptime_relay import clock as clockmod
+
+from .simclock import SimulatedClock
 
 ROOT_ENV = "UPTIME_RELAY_ROOT"
 
@@ -58,7 +62,14 @@ def load_function(name: str, root: Path | None = None) -> ModuleType:
 
 @dataclass
 class LambdaContext:
-    """The attributes of a Lambda context object that Powertools and handlers use."""
+    """The attributes of a Lambda context object that Powertools and handlers use.
+
+    The time budget is Lambda's, in real seconds: ``timeout_s`` (the function's ``Timeout``) minus
+    the real time since the context was made, whatever the simulated clock does (it runs
+    ``60 / minute_seconds`` times faster, or stands still during a tick). With ``clock`` (the
+    simulated clock of ``uptime-relay local``), each ``sleep`` of the invoking thread costs the
+    seconds it was asked for, as in Lambda, though it waits only a fraction of them: a
+    ``Retry-After: 5`` spends 5 s of the budget either way."""
 
     function_name: str
     memory_limit_in_mb: int = 256
@@ -67,9 +78,20 @@ class LambdaContext:
     account: str = "123456789012"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = "$LATEST"
+    clock: SimulatedClock | None = field(default=None, repr=False)  # default: the installed one
 
     def __post_init__(self) -> None:
-        self._started = clock.now()
+        installed = clockmod.current()
+        if self.clock is None and isinstance(installed, SimulatedClock):
+            self.clock = installed
+        self._thread = threading.get_ident()  # the handler runs on the thread that invokes it
+        self._started = self._spent()
+
+    def _spent(self) -> float:
+        """Seconds on a running count that Lambda would charge this invocation for."""
+        if self.clock is None:
+            return time.monotonic()
+        return self.clock.real_time() + self.clock.wait_surplus(self._thread)
 
     @property
     def invoked_function_arn(self) -> str:
@@ -92,7 +114,7 @@ class LambdaContext:
         return None
 
     def get_remaining_time_in_millis(self) -> int:
-        spent = (clock.now() - self._started).total_seconds()
+        spent = self._spent() - self._started
         return max(0, int((self.timeout_s - spent) * 1000))
 
 
@@ -106,7 +128,7 @@ def function_url_event(
         text, is_b64 = body.decode("utf-8"), False
     except UnicodeDecodeError:
         text, is_b64 = base64.b64encode(body).decode("ascii"), True
-    now = clock.now()
+    now = clockmod.now()
     return {
         "version": "2.0",
         "routeKey": "$default",

@@ -530,7 +530,9 @@ class LocalStack:
 
     def _context(self, short: str) -> LambdaContext:
         _, fn = self._functions[short]
-        return LambdaContext(fn.name, memory_limit_in_mb=fn.memory_mb, timeout_s=fn.timeout_s, region=REGION)
+        return LambdaContext(
+            fn.name, memory_limit_in_mb=fn.memory_mb, timeout_s=fn.timeout_s, region=REGION, clock=self.clock
+        )
 
     def invoke(self, short: str, event: dict[str, Any]) -> Any:
         if short not in self._functions:

@@ -7,6 +7,11 @@ The runner freezes the clock while a tick's handlers run (``with clock.frozen():
 then stands still except for what ``sleep`` adds, so work that takes real time (a cold handler
 start, a moto call) does not make the simulation skip minutes, and a run is deterministic in
 simulated time on a slow machine too.
+
+A Lambda time budget is not simulated time: ``uptime_relay_tools.local.functions.LambdaContext``
+counts an invocation's remaining time in real seconds, as Lambda does, and charges each ``sleep``
+at the length the handler asked for (``wait_surplus``), since that wait would take that long in
+Lambda.
 Installed with ``uptime_relay.clock.install`` for the run, so the handlers, the dispatcher's retry
 backoff and the escalation timers all follow it while the code stays the code that runs in Lambda.
 """
@@ -48,6 +53,7 @@ class SimulatedClock:
         self._lock = threading.RLock()
         self._frozen_at: datetime | None = None
         self._freeze_depth = 0
+        self._surplus: dict[int, float] = {}  # thread id -> simulated seconds slept beyond real ones
 
     def restart(self, start: datetime | None = None) -> None:
         """Start over at ``start`` (default: the original start) from this real moment."""
@@ -98,14 +104,27 @@ class SimulatedClock:
     def real_seconds(self, simulated_seconds: float) -> float:
         return simulated_seconds / self.speed
 
+    def real_time(self) -> float:
+        """The real (monotonic) clock this simulation runs against, in seconds."""
+        return self._monotonic()
+
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of simulated time."""
         if seconds <= 0:
             return
+        real = self.real_seconds(seconds)
+        thread = threading.get_ident()
         with self._lock:
             if self._frozen_at is not None:
                 self._frozen_at += timedelta(seconds=seconds)
-        self._real_sleep(self.real_seconds(seconds))
+            self._surplus[thread] = self._surplus.get(thread, 0.0) + seconds - real
+        self._real_sleep(real)
+
+    def wait_surplus(self, thread: int | None = None) -> float:
+        """Seconds the ``sleep`` calls of ``thread`` (default: this one) stood for beyond the real
+        seconds they took, in total: what a wait costs in Lambda but not on this faster clock."""
+        with self._lock:
+            return self._surplus.get(threading.get_ident() if thread is None else thread, 0.0)
 
     def sleep_until(self, at: datetime, *, stop: threading.Event | None = None) -> bool:
         """Wait until simulated time reaches ``at``. Returns False if ``stop`` was set meanwhile."""
