@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from local_e2e import pd_events, slack_messages, wait_for, write_config
+from local_e2e import PD_PATH, pd_events, slack_messages, wait_for, write_config
 from uptime_relay.security import pagerduty_signature
 from uptime_relay_tools.local.alarms import ALARM, OK
 from uptime_relay_tools.local.demo import slack_button_request
@@ -155,6 +155,30 @@ def test_slack_buttons_acknowledge_and_resolve_through_the_signed_actions_route(
     # PagerDuty hears of both: the button's follow-ups run after Slack got its answer
     wait_for(lambda: len(pd_events(receiver)) >= 3, 20, "the follow-ups to reach PagerDuty")
     assert [e["event_action"] for e in pd_events(receiver)] == ["trigger", "acknowledge", "resolve"]
+
+
+def test_a_slack_clicks_follow_up_rides_out_a_pagerduty_429_as_in_lambda(
+    tmp_path, target, receiver, local_stack
+):
+    """GIVEN an open incident paged to PagerDuty, and PagerDuty answering the next event with one
+    ``429 Retry-After: 1``
+    WHEN someone acknowledges in Slack
+    THEN the follow-up runs in its own asynchronous invocation of the actions function, as in
+    Lambda, with its retries and time budget: PagerDuty gets the acknowledge on the second try
+    and nothing is dead-lettered."""
+    config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver)
+    stack = local_stack(config, outage=(2, 30), minutes=4)
+    stack.run()
+    (incident,) = stack.incidents(("open",))
+    receiver.script(PD_PATH, Reply(429, '{"status":"throttled"}', {"Retry-After": "1"}))
+
+    status, _ = slack_button_request(stack.actions_url, "e2e-signing-secret", incident.id, "ack", "alice")
+
+    assert status == 200
+    wait_for(lambda: len(receiver.to(PD_PATH)) >= 3, 20, "the follow-up to be retried")
+    assert [e["event_action"] for e in pd_events(receiver)] == ["trigger", "acknowledge", "acknowledge"]
+    queue = stack.stack.outputs["NotificationDeadLetterQueueUrl"]
+    assert stack.client("sqs").receive_message(QueueUrl=queue).get("Messages", []) == []
 
 
 def pagerduty_webhook(actions_url: str, secret: str, event: dict) -> tuple[int, dict]:

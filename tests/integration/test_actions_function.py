@@ -474,3 +474,46 @@ def test_an_alertmanager_delivery_that_cannot_finish_before_the_timeout_is_dead_
     (record,) = [json.loads(m["Body"]) for m in messages]
     assert "no time left" in json.dumps(record)
     assert all(i.status == "open" for i in store.list())
+
+
+def test_a_follow_up_invocation_does_not_wait_past_its_own_timeout(app, store, aws, tmp_path, monkeypatch):
+    """GIVEN a Slack click's follow-up running in its asynchronous invocation with 9 s left
+    WHEN PagerDuty asks to come back in 2 s (the wait and what follows would run past the timeout)
+    THEN it does not wait to be killed (and retried by Lambda, paging twice): the acknowledge is
+    kept on the dead-letter queue, saying there was no time left."""
+    from uptime_relay import clock
+
+    queue_url = aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    monkeypatch.setenv("DLQ_URL", queue_url)
+    with HttpReceiver(Reply(429, '{"status":"throttled"}', {"Retry-After": "2"})) as pagerduty:
+        config = tmp_path / "uptime.yaml"
+        config.write_text(
+            "slack:\n  signing_secret: env:SLACK_SIGNING_SECRET\n"
+            "channels:\n"
+            f"  pd-primary: {{type: pagerduty, routing_key: r0000000000000000000000000000000,"
+            f" events_url: '{pagerduty.url}/v2/enqueue'}}\n"
+            "routes:\n  - notify: [pd-primary]\n"
+        )
+        monkeypatch.setenv("UPTIME_CONFIG", str(config))
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "uptime-relay-actions")
+        app._deps.cache_clear()
+        app._patient_notifier.cache_clear()
+        lam = RecordingLambda()
+        app._deps().follow_up_runner = app._self_invoker("uptime-relay-actions", client=lam)
+        incident = seed(store)
+        store.set_handles(incident.id, "pd-primary", {"dedup_key": "uptime-relay:k1"})
+        assert invoke(app, slack_event("ack", incident.id))["statusCode"] == 200
+        (call,) = lam.calls
+        fake = SteppingClock()
+        previous = clock.install(fake)
+        try:
+            context = LambdaContext("uptime-relay-actions", timeout_s=9.0)
+            result = app.lambda_handler(json.loads(call["Payload"]), context)
+        finally:
+            clock.install(previous)
+            app._patient_notifier.cache_clear()
+        assert result == {"followed_up": 1}
+        assert len(pagerduty.to("/v2/enqueue")) == 1  # tried once, no 2 s wait
+    assert fake.slept == []
+    (message,) = aws("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert "no time left" in message["Body"] and "pd-primary" in message["Body"]

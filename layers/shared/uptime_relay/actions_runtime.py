@@ -10,8 +10,9 @@ from the config, resolved through SecretResolver.
 The follow-ups of a Slack click (PagerDuty, other Slack channels, email) leave the 3 s answer's
 path: the function invokes itself asynchronously (``InvocationType="Event"``, needs
 ``lambda:InvokeFunction`` on itself) with ``{"uptime_relay_followup": job}``, which
-``handle_event`` recognises and runs with retries. Outside Lambda (no ``AWS_LAMBDA_FUNCTION_NAME``:
-the local stack) a background thread runs them.
+``handle_event`` recognises and runs with retries, within that invocation's time (its Lambda
+context). Outside Lambda (no ``AWS_LAMBDA_FUNCTION_NAME``) a background thread runs them; the
+local stack hands them to an asynchronous invocation of its own, as Lambda does.
 """
 
 from __future__ import annotations
@@ -203,7 +204,10 @@ def handle_event(
     ``actions`` / ``patient`` give the (cached) router and follow-up notifier."""
     if isinstance(event, dict) and FOLLOW_UP_EVENT_KEY in event:  # our own asynchronous invocation
         job = event[FOLLOW_UP_EVENT_KEY]
-        outcomes = actions().run_follow_up(job if isinstance(job, dict) else {}, on_change=patient())
+        notifier = patient()
+        # its retries never wait past this invocation's end (a killed one is retried: sent twice)
+        notifier.dispatcher.time_left = _time_left_of(context)
+        outcomes = actions().run_follow_up(job if isinstance(job, dict) else {}, on_change=notifier)
         return {"followed_up": len(outcomes or [])}
     _invocation["context"] = context
     _learn_own_url(event)

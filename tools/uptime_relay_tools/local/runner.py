@@ -12,6 +12,10 @@
    (``local.sns``). At :30 the escalator handler runs (its EventBridge schedule).
 4. The HTTP port serves the actions handler (``functions/actions/app.py``) as its Function URL:
    ``POST /slack/actions``, ``GET``+``POST /ack/{token}``, ``POST /pagerduty``, ``POST /alertmanager``.
+   A Slack click's follow-ups run in an asynchronous invocation of the same function, as in Lambda.
+
+Every invocation gets a Lambda context whose remaining time is the function's ``Timeout`` in real
+seconds (``local.functions.LambdaContext``), whatever the simulated clock does.
 
 The simulated clock is installed for the run (``uptime_relay.clock``), so handlers, retry backoff
 and escalation timers follow it. Everything is undone by ``stop()``.
@@ -28,6 +32,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -509,7 +514,26 @@ class LocalStack:
                 self.say(f"function {short} not available: {exc}")
                 continue
             self._functions[short] = (module, fn)
+        if "actions" in self._functions:
+            self._follow_ups_in_their_own_invocation(self._functions["actions"][0])
         self._capture_function_logs()
+
+    def _follow_ups_in_their_own_invocation(self, actions_module: Any) -> None:
+        """As in Lambda, the follow-ups of a Slack click run in an asynchronous invocation of the
+        actions function (``{"uptime_relay_followup": job}``, its own context and time budget), not
+        on the request's thread: one at a time, in order; pending ones finish before ``stop``."""
+        from uptime_relay.actions import FOLLOW_UP_EVENT_KEY
+
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-actions-async")
+        self._exit.callback(worker.shutdown)
+
+        def invoke(job: dict[str, Any]) -> None:
+            try:
+                self.invoke("actions", {FOLLOW_UP_EVENT_KEY: job})
+            except Exception as exc:
+                self.say(f"actions function failed on a follow-up: {type(exc).__name__}: {exc}")
+
+        actions_module._deps().follow_up_runner = lambda job: worker.submit(invoke, job)
 
     def _capture_function_logs(self) -> None:
         """Point the functions' log handlers at the stdout sink for the run (Powertools reuses a
