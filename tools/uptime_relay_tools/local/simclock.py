@@ -8,12 +8,13 @@ then stands still except for what ``sleep`` adds, so work that takes real time (
 start, a moto call) does not make the simulation skip minutes, and a run is deterministic in
 simulated time on a slow machine too.
 
+Installed with ``uptime_relay.clock.install`` for the run, so the handlers, the dispatcher's retry
+backoff and the escalation timers all follow it while the code stays the code that runs in Lambda.
+
 A Lambda time budget is not simulated time: ``uptime_relay_tools.local.functions.LambdaContext``
 counts an invocation's remaining time in real seconds, as Lambda does, and charges each ``sleep``
 at the length the handler asked for (``wait_surplus``), since that wait would take that long in
 Lambda.
-Installed with ``uptime_relay.clock.install`` for the run, so the handlers, the dispatcher's retry
-backoff and the escalation timers all follow it while the code stays the code that runs in Lambda.
 """
 
 from __future__ import annotations
