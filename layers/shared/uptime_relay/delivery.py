@@ -229,9 +229,10 @@ class Dispatcher:
             )
             stop, delay = self._stop_retrying(error, permanent, attempts, retry_after, waited)
             if stop is not None:
-                return self._give_up(
+                outcome = self._give_up(
                     channel_name, notification, stop, attempts, first_failure, permanent, status, dead_letter
                 )
+                return dataclasses.replace(outcome, retry_after=retry_after)
             self.sleep(delay)
             waited += delay
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from .clock import Clock
 from .domain.alert import Alert
 from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
+from .domain.redelivery import Pending
 from .domain.silence import Silence
 from .notifiers.base import Delivery, Notification, SecretResolver
 
@@ -111,6 +112,15 @@ class IncidentStore(Protocol):
         entries: Iterable[TimelineEntry] = (),
     ) -> bool: ...
 
+    # -- automatic redelivery (``domain.redelivery``): sends waiting beside their incident
+    def pending_sends(self, id: str) -> builtins.list[Pending]: ...
+    def redeliveries_due(self, now: datetime) -> builtins.list[str]: ...
+    def defer(self, id: str, pending: Pending, *, expected_next_at: datetime | None = None) -> bool: ...
+    def claim_redelivery(
+        self, id: str, key: str, *, expected_next_at: datetime, until: datetime
+    ) -> Pending | None: ...
+    def settle_redelivery(self, id: str, key: str, *, expected_next_at: datetime | None = None) -> bool: ...
+
     # -- alert intake
     def commit(self, transition: Transition) -> bool: ...
     def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = ...) -> Transition: ...
@@ -152,6 +162,7 @@ class DeliveryOutcome:
     dead_lettered: bool = False
     permanent: bool = False
     status: int | None = None
+    retry_after: float | None = None  # the channel's Retry-After on the last failed attempt
 
 
 class Dispatcher(Protocol):
