@@ -14,6 +14,7 @@ from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import DeliveryError, NotificationKind
+from uptime_relay.ports import IncidentStore
 from uptime_relay.relay import Relay
 from uptime_relay_tools.testing.fake_notifiers import FakeNotifier
 
@@ -71,11 +72,11 @@ class ScheduledNotifier(FakeNotifier):
 
 
 class World:
-    def __init__(self, faults: dict[str, Fault] | None = None):
+    def __init__(self, faults: dict[str, Fault] | None = None, store: IncidentStore | None = None):
         self.now = T0
         self.faults: dict[str, Fault] = dict(faults or {})
         self.deliveries: list[tuple[str, NotificationKind, str | None, datetime]] = []
-        self.store = InMemoryIncidentStore()
+        self.store = store if store is not None else InMemoryIncidentStore()
         self.notifiers = {t: ScheduledNotifier(t, self) for t in ("slack", "pagerduty", "email")}
         self.dead = InMemoryDeadLetters()
         self.dispatcher = Dispatcher(
