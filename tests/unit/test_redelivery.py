@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 
 from redelivery_world import CONFIG, T0, World, outage
+from uptime_relay import metricnames
 from uptime_relay.escalator import sweep
 from uptime_relay.notifiers.base import NotificationKind
 from uptime_relay_tools.cli import build_parser
@@ -171,3 +172,37 @@ def test_incidents_show_lists_what_is_still_pending():
     incidents_cli.run(args, store_factory=lambda _a: world.store, out=out, err=err, now=world.now)
     (pending,) = json.loads(out.getvalue())["redelivery_pending"]
     assert pending["channel"] == "slack-critical" and pending["kind"] == "trigger"
+
+
+def emf_points(text: str) -> list[tuple[str, float]]:
+    points = []
+    for line in text.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            doc = json.loads(line)
+            (directive,) = doc["_aws"]["CloudWatchMetrics"]
+            assert directive["Dimensions"] == [[metricnames.CHANNEL_DIMENSION]]
+            assert [m["Name"] for m in directive["Metrics"]] == [metricnames.CHANNEL_FAILING]
+            points.append((doc[metricnames.CHANNEL_DIMENSION], doc[metricnames.CHANNEL_FAILING]))
+    return points
+
+
+def test_each_failing_channel_reports_how_long_it_has_failed(capsys, caplog):
+    """GIVEN Slack and e-mail fail for 10 minutes and PagerDuty works WHEN an incident opens and
+    the sweeps retry THEN ChannelFailingSeconds is emitted for Slack and e-mail only (dimension:
+    the channel), growing past the alarm's 300 s, and the log says why."""
+    world = World(
+        {
+            "slack-critical": outage(T0, T0 + timedelta(minutes=10)),
+            "oncall-email": outage(T0, T0 + timedelta(minutes=10), status=500),
+        }
+    )
+    world.open()
+    world.run_until(T0 + timedelta(minutes=10))
+    points = emf_points(capsys.readouterr().out)
+    assert {channel for channel, _ in points} == {"slack-critical", "oncall-email"}
+    slack = [seconds for channel, seconds in points if channel == "slack-critical"]
+    assert slack[0] == 0 and slack == sorted(slack) and slack[-1] >= metricnames.CHANNEL_FAILING_ALARM_S
+    assert any(
+        "channel oncall-email failing for" in r.getMessage() and "500" in r.getMessage()
+        for r in caplog.records
+    )

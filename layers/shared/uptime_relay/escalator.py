@@ -65,6 +65,13 @@ writes), delivers through the paging pipeline (``paging.Pipeline``) and records:
    sweep then sends the TRIGGER exactly as in 6 (``opening_sends``) and restores the cursor. A
    sweep that dies after ``unsilence`` leaves an ordinary pending first page: 6 finishes it.
    Resolved or acknowledged inside the window: it leaves the due index, nobody is paged.
+8. Automatic redelivery. Before the steps, the sweep retries the pending sends that are due
+   (``store.redeliveries_due``: TRIGGERs and RESOLVEs that failed transiently, kept by the
+   pipeline with their next attempt): ``domain.redelivery.decide_redelivery`` says redeliver,
+   drop (a TRIGGER whose incident resolved: the channel gets nothing) or give up (24 h: the
+   dead-letter queue). Each is claimed once (``claim_redelivery``, conditional on its next
+   attempt time), sent through the pipeline (a failure is kept again, further out), then
+   settled; a TRIGGER that got through after the resolve was written is followed by its RESOLVE.
 """
 
 from __future__ import annotations

@@ -28,12 +28,16 @@ re-arms the step and, if it cannot, dead-letters them with ``Pipeline.dead_lette
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import sys
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
+from .. import metricnames
 from ..acklinks import GROUP_HANDLE
 from ..delivery import dead_letter_record, notification_to_dict
 from ..domain.incident import Incident, TimelineEntry
@@ -268,11 +272,49 @@ class Keyed(Protocol):
 Planned = TypeVar("Planned", bound=Keyed)
 
 
-class Pipeline:
-    """plan → skip_sent → deliver → dead_letter → record, over one dispatcher."""
+def report_failing_channel(channel: str, seconds: float, error: str) -> None:
+    """One ``ChannelFailingSeconds`` datapoint (EMF on stdout, dimension ``channel`` only) and
+    the log line that says why: the channel's alarm names the channel, this line the error."""
+    seconds = max(0.0, round(seconds, 3))
+    document = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": metricnames.namespace(),
+                    "Dimensions": [[metricnames.CHANNEL_DIMENSION]],
+                    "Metrics": [{"Name": metricnames.CHANNEL_FAILING, "Unit": "Seconds"}],
+                }
+            ],
+        },
+        metricnames.CHANNEL_DIMENSION: channel,
+        metricnames.CHANNEL_FAILING: seconds,
+    }
+    try:
+        print(json.dumps(document), file=sys.stdout, flush=True)
+    except Exception:  # metrics never break delivery
+        log.warning("metric %s could not be written", metricnames.CHANNEL_FAILING, exc_info=True)
+    level = logging.ERROR if seconds >= metricnames.CHANNEL_FAILING_ALARM_S else logging.WARNING
+    log.log(
+        level,
+        "channel %s failing for %ds: %s",
+        channel,
+        seconds,
+        error,
+        extra={"channel": channel, "failing_s": seconds, "error": error},
+    )
 
-    def __init__(self, dispatcher: Dispatcher):
+
+FailingChannel = Callable[[str, float, str], None]  # (channel, seconds failing, error)
+
+
+class Pipeline:
+    """plan → skip_sent → deliver → redeliver / dead_letter → record, over one dispatcher.
+    Every failed send reports its channel (``failing``: ``report_failing_channel``)."""
+
+    def __init__(self, dispatcher: Dispatcher, *, failing: FailingChannel | None = None):
         self.dispatcher = dispatcher
+        self.failing = failing or report_failing_channel
 
     def send(
         self,
@@ -289,6 +331,9 @@ class Pipeline:
         ``given_up`` are the caller's to retry."""
         sent = [self.deliver(page(one)) for one in skip_sent(planned, already_sent)]
         sent = [self.redeliver(s, at) for s in sent]
+        for one in sent:
+            if not one.outcome.ok and one.page.abandoned_after is None:
+                self._report_failing(one, at)
         sent = [self.dead_letter(s, at) if s.given_up else s for s in sent]
         for one in sent:
             ledger.record(one, at)
@@ -302,6 +347,16 @@ class Pipeline:
             page.channel, page.notification, dead_letter=page.last_try and not page.redeliver, to=page.to
         )
         return Sent(page, outcome)
+
+    def _report_failing(self, sent: Sent, at: datetime) -> None:
+        since = sent.deferred.first_failed_at if sent.deferred is not None else None
+        if since is None and sent.page.previous is not None:
+            since = sent.page.previous.first_failed_at
+        seconds = (at - since).total_seconds() if since is not None else 0.0
+        try:
+            self.failing(sent.page.channel, seconds, sent.outcome.error or "delivery failed")
+        except Exception:
+            log.warning("failing channel %s could not be reported", sent.page.channel, exc_info=True)
 
     @staticmethod
     def redeliver(sent: Sent, at: datetime) -> Sent:
