@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from .clock import Clock
 from .domain.alert import Alert
 from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
+from .domain.pacing import Pace
 from .domain.redelivery import Pending
 from .domain.silence import Silence
 from .notifiers.base import Delivery, Notification, SecretResolver
@@ -163,6 +164,16 @@ class DeliveryOutcome:
     permanent: bool = False
     status: int | None = None
     retry_after: float | None = None  # the channel's Retry-After on the last failed attempt
+    queued: bool = False  # not sent: the destination's pace has no slot within the time left
+
+
+class Pacer(Protocol):
+    """Destinations' token buckets (``domain.pacing``), shared by every invocation."""
+
+    def reserve(self, key: str, pace: Pace, now: datetime, max_wait_s: float) -> tuple[bool, float]:
+        """``(reserved, seconds until the slot)``: not reserved (and not to be sent now) when the
+        slot is further than ``max_wait_s``."""
+        ...
 
 
 class Dispatcher(Protocol):

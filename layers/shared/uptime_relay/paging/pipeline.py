@@ -332,7 +332,7 @@ class Pipeline:
         sent = [self.deliver(page(one)) for one in skip_sent(planned, already_sent)]
         sent = [self.redeliver(s, at) for s in sent]
         for one in sent:
-            if not one.outcome.ok and one.page.abandoned_after is None:
+            if not one.outcome.ok and not one.outcome.queued and one.page.abandoned_after is None:
                 self._report_failing(one, at)
         sent = [self.dead_letter(s, at) if s.given_up else s for s in sent]
         for one in sent:
