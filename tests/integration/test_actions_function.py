@@ -440,9 +440,11 @@ class SteppingClock:
         self.at += timedelta(seconds=seconds)
 
 
-def test_an_alertmanager_delivery_that_cannot_finish_before_the_timeout_is_dead_lettered(
+def test_an_alertmanager_delivery_that_cannot_finish_before_the_timeout_is_kept_for_redelivery(
     app, store, aws, tmp_path, monkeypatch
 ):
+    """(Until issue 13 this send was dead-lettered; now a transient failure is kept for the
+    escalation sweep's automatic redelivery instead.)"""
     from uptime_relay import clock
 
     queue_url = aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -452,7 +454,7 @@ def test_an_alertmanager_delivery_that_cannot_finish_before_the_timeout_is_dead_
     body = (ROOT / "events" / "alertmanager-webhook-firing.json").read_bytes()
     headers = {"content-type": "application/json", "authorization": "Bearer am-token-for-tests"}
     # Slack asks to come back in 10 s; the function (Timeout 15 s) cannot wait that long and
-    # still finish: the message goes to the dead-letter queue instead of the function being killed
+    # still finish: the message is kept for redelivery instead of the function being killed
     with HttpReceiver(Reply(429, "rate_limited", {"Retry-After": "10"})) as slack:
         config = tmp_path / "uptime.yaml"
         config.write_text(
@@ -470,10 +472,11 @@ def test_an_alertmanager_delivery_that_cannot_finish_before_the_timeout_is_dead_
         assert result["statusCode"] == 200
         assert len(slack.to("/hook")) == 1  # tried once, not again after a 10 s wait
     assert fake.slept == []
-    messages = aws("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
-    (record,) = [json.loads(m["Body"]) for m in messages]
-    assert "no time left" in json.dumps(record)
+    assert aws("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []) == []
     assert all(i.status == "open" for i in store.list())
+    pending = [p for i in store.list() for p in store.pending_sends(i.id)]
+    assert pending and {p.channel for p in pending} == {"ops"}
+    assert all("no time left" in p.error and p.kind == "trigger" for p in pending)
 
 
 def test_a_follow_up_invocation_does_not_wait_past_its_own_timeout(app, store, aws, tmp_path, monkeypatch):

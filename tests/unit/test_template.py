@@ -208,6 +208,7 @@ def test_function_errors_throttles_and_dead_letters_are_alarmed(resources):
     watched = {
         (a["Properties"]["MetricName"], str(a["Properties"]["Dimensions"][0]["Value"]))
         for a in alarms.values()
+        if "MetricName" in a["Properties"]  # not the Metrics Insights ChannelFailingAlarm
     }
     for fn in ("RelayFunction", "EscalatorFunction", "ActionsFunction"):
         assert ("Errors", str({"Ref": fn})) in watched
@@ -445,3 +446,22 @@ def test_the_serverless_repo_metadata_is_complete_and_versioned_with_the_package
     assert app["SpdxLicenseId"] == "MIT" and (ROOT / app["LicenseUrl"]).read_text().startswith("MIT License")
     assert app["ReadmeUrl"] == "README.md"
     assert sar_problems(template, ROOT, project_version()) == []
+
+
+def test_a_channel_failing_for_five_minutes_pages_the_emergency_topic_and_names_the_channel(resources):
+    """GIVEN the stack WHEN a channel has failed every send for 5 minutes (its
+    ChannelFailingSeconds datapoint reaches 300) THEN one alarm, per channel (GROUP BY the
+    channel dimension), tells the emergency topic; and stays in alarm between backoff attempts."""
+    alarm = resources["ChannelFailingAlarm"]["Properties"]
+    (query,) = alarm["Metrics"]
+    expression = query["Expression"]["Fn::Sub"]
+    assert f"MAX({metricnames.CHANNEL_FAILING})" in expression
+    assert f'SCHEMA("${{MetricsNamespace}}", {metricnames.CHANNEL_DIMENSION})' in expression
+    assert expression.endswith(f"GROUP BY {metricnames.CHANNEL_DIMENSION}")
+    assert query["Period"] == 60 and query["ReturnData"] is True
+    assert alarm["Threshold"] == metricnames.CHANNEL_FAILING_ALARM_S == 300
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] * 60 >= 900  # the longest backoff: no OK between attempts
+    assert alarm["DatapointsToAlarm"] == 1 and alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "EmergencyTopic"}]
+    assert alarm["OKActions"] == [{"Ref": "EmergencyTopic"}]

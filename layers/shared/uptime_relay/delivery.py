@@ -20,8 +20,9 @@ from typing import Any
 from . import clock, metricnames
 from .config import Config
 from .domain.incident import alert_from_dict, alert_to_dict
+from .domain.pacing import destination
 from .notifiers.base import DeliveryError, Notification, NotificationKind, Notifier
-from .ports import DeadLetters, DeliveryOutcome, SecretResolver
+from .ports import DeadLetters, DeliveryOutcome, Pacer, SecretResolver
 from .redaction import redact
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class Dispatcher:
         base_delay_s: float = 1.0,
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
+        pacer: Pacer | None = None,
     ):
         self.config = config
         self.notifiers = notifiers
@@ -134,6 +136,7 @@ class Dispatcher:
         self.base_delay_s = base_delay_s
         self.metrics = metrics
         self.rng = rng or random.Random()
+        self.pacer = pacer  # Slack and PagerDuty destinations' shared pace (``domain.pacing``)
         # seconds left before the invocation is killed (set by the relay from the Lambda context);
         # a wait that would end within ``reserve_s`` of it dead-letters instead
         self.time_left: Callable[[], float] | None = None
@@ -200,6 +203,14 @@ class Dispatcher:
         first_failure: datetime | None = None
         secrets = _Remembering(self.secrets)
         while True:
+            queued, slept = self._pace(channel, dead_letter, waited)
+            waited += slept
+            if queued is not None:  # no slot within the time left: kept for redelivery, not sent
+                why = f"queued: {channel_name} is paced; its next slot is {queued:.1f}s away"
+                outcome = self._give_up(
+                    channel_name, notification, why, attempts, clock.now(), False, None, False
+                )
+                return dataclasses.replace(outcome, retry_after=queued, queued=True)
             attempts += 1
             try:
                 delivery = notifier.send(channel, notification, secrets)
@@ -229,11 +240,38 @@ class Dispatcher:
             )
             stop, delay = self._stop_retrying(error, permanent, attempts, retry_after, waited)
             if stop is not None:
-                return self._give_up(
+                outcome = self._give_up(
                     channel_name, notification, stop, attempts, first_failure, permanent, status, dead_letter
                 )
+                return dataclasses.replace(outcome, retry_after=retry_after)
             self.sleep(delay)
             waited += delay
+
+    def _pace(self, channel: Any, dead_letter: bool, waited: float) -> tuple[float | None, float]:
+        """Wait for the destination's next slot (``domain.pacing``): ``(the wait it could not
+        afford: the send is queued, else None; seconds slept)``. A send that would be
+        dead-lettered rather than redelivered (``dead_letter``) is never queued: it waits what
+        it can, then goes."""
+        found = destination(channel) if self.pacer is not None else None
+        if found is None:
+            return None, 0.0
+        key, pace = found
+        budget = min(self.max_wait_s, self.total_budget_s - waited)
+        if self.time_left is not None:
+            budget = min(budget, self.time_left() - self.reserve_s)
+        budget = max(0.0, budget)
+        try:
+            reserved, wait = self.pacer.reserve(key, pace, clock.now(), budget)  # type: ignore[union-attr]
+        except Exception:  # pacing never stops a page
+            log.warning("pace of %s could not be read; sending unpaced", channel.name, exc_info=True)
+            return None, 0.0
+        if not reserved:
+            if not dead_letter:
+                return wait, 0.0
+            wait = budget
+        if wait > 0:
+            self.sleep(wait)
+        return None, max(0.0, wait)
 
     def _stop_retrying(
         self, error: str, permanent: bool, attempts: int, retry_after: float | None, waited: float

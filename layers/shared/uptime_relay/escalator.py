@@ -65,6 +65,13 @@ writes), delivers through the paging pipeline (``paging.Pipeline``) and records:
    sweep then sends the TRIGGER exactly as in 6 (``opening_sends``) and restores the cursor. A
    sweep that dies after ``unsilence`` leaves an ordinary pending first page: 6 finishes it.
    Resolved or acknowledged inside the window: it leaves the due index, nobody is paged.
+8. Automatic redelivery. Before the steps, the sweep retries the pending sends that are due
+   (``store.redeliveries_due``: TRIGGERs and RESOLVEs that failed transiently, kept by the
+   pipeline with their next attempt): ``domain.redelivery.decide_redelivery`` says redeliver,
+   drop (a TRIGGER whose incident resolved: the channel gets nothing) or give up (24 h: the
+   dead-letter queue). Each is claimed once (``claim_redelivery``, conditional on its next
+   attempt time), sent through the pipeline (a failure is kept again, further out), then
+   settled; a TRIGGER that got through after the resolve was written is followed by its RESOLVE.
 """
 
 from __future__ import annotations
@@ -77,7 +84,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .config import Config, EscalationPolicy
+from .delivery import notification_from_dict
 from .domain.incident import Incident, TimelineEntry
+from .domain.redelivery import CLAIM_S, Drop, GiveUp, Pending, Redeliver, decide_redelivery, resolve_owed
 from .domain.silence import Silence
 from .domain.sweep import (
     MAX_STEP_ATTEMPTS,
@@ -111,7 +120,7 @@ from .paging import (
     plan_sends,
     send_ack_link,
 )
-from .ports import AckUrlFor, ActiveSilences, Dispatcher, IncidentStore, SecretResolver
+from .ports import AckUrlFor, ActiveSilences, DeliveryOutcome, Dispatcher, IncidentStore, SecretResolver
 from .wiring import delivery_from_env
 
 log = logging.getLogger(__name__)
@@ -137,6 +146,7 @@ class Fired:
     retry: bool = False  # re-armed for another attempt
     gave_up: bool = False
     first_page: bool = False  # the opening TRIGGER, taken over from a sender that died
+    redelivery: bool = False  # a pending TRIGGER or RESOLVE retried (step and round: -1)
 
 
 @dataclass
@@ -200,6 +210,20 @@ def sweep(
     ``silences`` may be a callable (e.g. ``SilenceStore.active``): it is called at most once per
     sweep, and only when a due incident gets as far as the silence check."""
     run = _Sweep(config, store, dispatcher, now, resolve_targets, ack_url_for, _LazySilences(silences, now))
+    try:
+        due_redeliveries = store.redeliveries_due(now)
+    except Exception:
+        log.exception("pending redeliveries could not be read; next sweep")
+        due_redeliveries = []
+    for incident_id in due_redeliveries:
+        if dispatcher.time_left is not None and dispatcher.time_left() < SWEEP_RESERVE_S:
+            run.report.skipped.append((incident_id, "no time left in this invocation; next sweep"))
+            continue
+        try:
+            run.redeliver(incident_id)
+        except Exception as exc:  # one bad incident must not stop the others' redeliveries
+            log.exception("redelivery for %s failed", incident_id)
+            run.report.skipped.append((incident_id, f"error: {type(exc).__name__}: {exc}"))
     for incident in store.due(now):
         if dispatcher.time_left is not None and dispatcher.time_left() < SWEEP_RESERVE_S:
             # the invocation is about to end: what is left stays due for the next sweep
@@ -328,12 +352,106 @@ class _Sweep:
         def page(send: PlannedSend) -> Page:
             notification = self.notification(NotificationKind.TRIGGER, incident, send)
             covered = Covered(incident, FIRST_PAGE_WORDING, settles=send.key)
-            return Page(send.channel, send.key, notification, (covered,), to=send.email_to)
+            return Page(send.channel, send.key, notification, (covered,), to=send.email_to, redeliver=True)
 
         sent = self.pipeline.send(sends, page, self.now, ledger)
         ledger.commit(self.store)
         delivered, failed = _split(sent)
         self.report.add(Fired(incident.id, incident.step, incident.round, delivered, failed, first_page=True))
+
+    # -- automatic redelivery (``domain.redelivery``)
+    def redeliver(self, incident_id: str) -> None:
+        """Retry the incident's pending sends that are due: each claimed once (conditional on its
+        next attempt time), sent through the pipeline (a failure is kept again, with a longer
+        backoff), then forgotten; a TRIGGER whose incident resolved first is dropped."""
+        incident = self.store.get(incident_id)
+        for decision in decide_redelivery(self.store.pending_sends(incident_id), incident, self.now):
+            pending = decision.pending
+            match decision:
+                case Drop(_, why):
+                    if self.store.settle_redelivery(
+                        incident_id, pending.key, expected_next_at=pending.next_at
+                    ):
+                        if incident is not None:
+                            entry = TimelineEntry(
+                                self.now, "redelivery_dropped", f"{pending.kind}: {why}", pending.channel
+                            )
+                            self.store.append_timeline(incident_id, entry)
+                        self.skip_id(incident_id, f"{pending.key}: {why}")
+                case GiveUp() | Redeliver():
+                    claimed = self.store.claim_redelivery(
+                        incident_id,
+                        pending.key,
+                        expected_next_at=pending.next_at,
+                        until=self.now + first_page_lease(self.dispatcher, timedelta(seconds=CLAIM_S)),
+                    )
+                    if claimed is None:
+                        self.skip_id(incident_id, f"{pending.key}: claimed by another sweep")
+                        continue
+                    self.resend(incident_id, claimed, give_up=isinstance(decision, GiveUp))
+
+    def resend(self, incident_id: str, claimed: Pending, *, give_up: bool) -> None:
+        members = [self.store.get(m) for m in claimed.members or (incident_id,)]
+        covers = tuple(
+            Covered(
+                member,
+                Wording(
+                    f"{claimed.kind} sent (automatic redelivery, attempt {claimed.attempts + 1})",
+                    f"{claimed.kind}: ",
+                    dead_lettered=f"{claimed.kind} kept on the dead-letter queue",
+                ),
+            )
+            for member in members
+            if member is not None
+        )
+        notification = notification_from_dict(claimed.notification, self.config)
+        page = Page(
+            claimed.channel,
+            claimed.key,
+            notification,
+            covers,
+            to=claimed.to,
+            redeliver=True,
+            previous=claimed,
+        )
+        ledger = Ledger()
+        if give_up:  # failing for 24 h: kept for `dlq replay`, not tried again
+            outcome = DeliveryOutcome(
+                claimed.channel, False, error=f"{claimed.error} (still failing after 24 h)"
+            )
+            sent = [self.pipeline.dead_letter(Sent(page, outcome), self.now)]
+            for one in sent:
+                ledger.record(one, self.now)
+        else:
+            sent = self.pipeline.send([page], lambda one: one, self.now, ledger)
+        ledger.commit(self.store)
+        (one,) = sent
+        if one.deferred is None:
+            self.store.settle_redelivery(incident_id, claimed.key, expected_next_at=claimed.next_at)
+        delivered, failed = _split(sent)
+        self.report.add(
+            Fired(incident_id, -1, -1, delivered, failed, retry=one.deferred is not None, redelivery=True)
+        )
+        if one.outcome.ok and claimed.kind == "trigger":
+            self.resolve_if_owed(incident_id, page, one)
+
+    def resolve_if_owed(self, incident_id: str, page: Page, sent: Sent) -> None:
+        """The trigger got through after the incident's resolve went to the others: send its resolve."""
+        fresh = self.store.get(incident_id)
+        if fresh is None or not resolve_owed(fresh, page.channel, self.now):
+            return
+        handles = dict(sent.outcome.delivery.handles) if sent.outcome.delivery is not None else {}
+        notification = dataclasses.replace(page.notification, kind=NotificationKind.RESOLVE, handles=handles)
+        covers = tuple(
+            Covered(c.incident, Wording.of(NotificationKind.RESOLVE), handles="none") for c in page.covers
+        )
+        resolve = Page(page.channel, page.key, notification, covers, to=page.to, redeliver=True)
+        ledger = Ledger()
+        self.pipeline.send([resolve], lambda one: one, self.now, ledger)
+        ledger.commit(self.store)
+
+    def skip_id(self, incident_id: str, why: str) -> None:
+        self.report.skipped.append((incident_id, why))
 
     # -- escalation steps
     def stop(self, incident: Incident, stop: Stop) -> None:

@@ -32,3 +32,10 @@ DELIVERY_FAILURES = "DeliveryFailures"  # attempts that failed (before retry)
 DELIVERIES_DEAD_LETTERED = "DeliveriesDeadLettered"  # gave up: message is on the dead-letter queue
 ESCALATIONS_FIRED = "EscalationsFired"  # escalation steps fired by the escalator
 DEAD_LETTER_FAILURES = "DeadLetterFailures"  # a dead-letter record SQS refused: only in the logs (marker)
+
+# One metric per failing channel (dimension CHANNEL_DIMENSION only, emitted only on a failed send,
+# so a healthy channel costs nothing): how long the send that just failed has been failing, in
+# seconds (0 on its first failure). ChannelFailingAlarm fires at 300 s: failed 5 minutes in a row.
+CHANNEL_FAILING = "ChannelFailingSeconds"
+CHANNEL_DIMENSION = "channel"
+CHANNEL_FAILING_ALARM_S = 300

@@ -26,6 +26,8 @@ from typing import Any, Protocol
 from .clock import Clock
 from .domain.alert import Alert
 from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
+from .domain.pacing import Pace
+from .domain.redelivery import Pending
 from .domain.silence import Silence
 from .notifiers.base import Delivery, Notification, SecretResolver
 
@@ -111,6 +113,15 @@ class IncidentStore(Protocol):
         entries: Iterable[TimelineEntry] = (),
     ) -> bool: ...
 
+    # -- automatic redelivery (``domain.redelivery``): sends waiting beside their incident
+    def pending_sends(self, id: str) -> builtins.list[Pending]: ...
+    def redeliveries_due(self, now: datetime) -> builtins.list[str]: ...
+    def defer(self, id: str, pending: Pending, *, expected_next_at: datetime | None = None) -> bool: ...
+    def claim_redelivery(
+        self, id: str, key: str, *, expected_next_at: datetime, until: datetime
+    ) -> Pending | None: ...
+    def settle_redelivery(self, id: str, key: str, *, expected_next_at: datetime | None = None) -> bool: ...
+
     # -- alert intake
     def commit(self, transition: Transition) -> bool: ...
     def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = ...) -> Transition: ...
@@ -152,6 +163,17 @@ class DeliveryOutcome:
     dead_lettered: bool = False
     permanent: bool = False
     status: int | None = None
+    retry_after: float | None = None  # the channel's Retry-After on the last failed attempt
+    queued: bool = False  # not sent: the destination's pace has no slot within the time left
+
+
+class Pacer(Protocol):
+    """Destinations' token buckets (``domain.pacing``), shared by every invocation."""
+
+    def reserve(self, key: str, pace: Pace, now: datetime, max_wait_s: float) -> tuple[bool, float]:
+        """``(reserved, seconds until the slot)``: not reserved (and not to be sent now) when the
+        slot is further than ``max_wait_s``."""
+        ...
 
 
 class Dispatcher(Protocol):

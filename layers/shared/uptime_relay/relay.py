@@ -485,7 +485,8 @@ class Relay:
 def _page(plan: PlannedNotification) -> Page:
     """One planned message as a page of the send pipeline: a grouped message's handles name every
     incident it covers (buttons act on all of them; a member's resolve knows how many still fire),
-    and a TRIGGER settles its incident's first-page send key."""
+    and a TRIGGER settles its incident's first-page send key. A TRIGGER or RESOLVE that fails
+    transiently is kept for automatic redelivery by the escalation sweep."""
     first = plan.sends[0]
     members = (
         group_incident_ids([s for s in plan.sends if s.kind is NotificationKind.TRIGGER])
@@ -502,7 +503,10 @@ def _page(plan: PlannedNotification) -> Page:
         for send in plan.sends
         if send.incident is not None
     )
-    return Page(first.channel, first.send_key, plan.notification, covers, to=first.email_to)
+    redeliver = first.kind in (NotificationKind.TRIGGER, NotificationKind.RESOLVE)
+    return Page(
+        first.channel, first.send_key, plan.notification, covers, to=first.email_to, redeliver=redeliver
+    )
 
 
 def _alarm_level(alert: Alert) -> RelayResult:

@@ -20,6 +20,7 @@ from typing import Any
 from .acklinks import ack_url_factory
 from .adapters.alarm_tags import AlarmTags
 from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
+from .adapters.pacing import DynamoPacer, InMemoryPacer
 from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
 from .adapters.secrets import SecretResolver
 from .adapters.silences import DynamoSilences, InMemorySilences
@@ -28,7 +29,7 @@ from .config.loader import default_config_path, load_config
 from .delivery import Dispatcher
 from .notifiers.base import Notifier
 from .notifiers.registry import make_notifiers
-from .ports import AckUrlFor, AlarmTagSource, DeadLetters, IncidentStore, SilenceStore
+from .ports import AckUrlFor, AlarmTagSource, DeadLetters, IncidentStore, Pacer, SilenceStore
 from .ports import SecretResolver as Secrets
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ def delivery_from_env(
         secrets = SecretResolver(environ=env)
     if notifiers is None:
         notifiers = make_notifiers()
-    dispatcher = Dispatcher(config, notifiers, secrets, dead_letters, metrics=metrics)
+    # Slack and PagerDuty destinations are paced across every invocation through the table
+    pacer: Pacer = DynamoPacer(table, client=dynamodb) if table else InMemoryPacer()
+    dispatcher = Dispatcher(config, notifiers, secrets, dead_letters, metrics=metrics, pacer=pacer)
     ack_url_for = None
     actions_url, ack_ref = env.get("ACTIONS_URL"), env.get("ACK_SECRET_REF")
     if actions_url and ack_ref:

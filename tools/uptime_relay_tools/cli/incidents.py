@@ -306,8 +306,21 @@ def _show(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: d
     incident = _find(store, args.id, err)
     if incident is None:
         return 1
+    pending = _pending_sends(store, incident.id)
     if args.json:
-        out.write(json.dumps(incident_json(incident, now, timeline=True)) + "\n")
+        shown = incident_json(incident, now, timeline=True)
+        shown["redelivery_pending"] = [
+            {
+                "channel": p.channel,
+                "kind": p.kind,
+                "next_attempt_at": p.next_at.isoformat(),
+                "attempts": p.attempts,
+                "first_failed_at": p.first_failed_at.isoformat(),
+                "error": p.error,
+            }
+            for p in pending
+        ]
+        out.write(json.dumps(shown) + "\n")
         return 0
     print(f"{incident.id}  {incident.status}  {incident.name}", file=out)
     print(
@@ -326,11 +339,25 @@ def _show(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: d
             f"  policy    {incident.policy}: {escalation_state(incident, _policy(args, incident.policy))}",
             file=out,
         )
+    if pending:
+        print("  pending redelivery", file=out)
+        for p in pending:
+            print(
+                f"    {p.channel}  {p.kind}  next attempt {p.next_at.astimezone(UTC):%H:%M:%S} UTC "
+                f"(failed {p.attempts}x since {p.first_failed_at.astimezone(UTC):%H:%M:%S}: {p.error})",
+                file=out,
+            )
     print("  timeline", file=out)
     for entry in incident.timeline:
         where = f" [{entry.channel}]" if entry.channel else ""
         print(f"    {entry.at.astimezone(UTC):%H:%M:%S}  {entry.kind}{where}  {entry.detail}", file=out)
     return 0
+
+
+def _pending_sends(store: Any, incident_id: str) -> list[Any]:
+    """The incident's sends waiting for automatic redelivery (none from a store without them)."""
+    reader = getattr(store, "pending_sends", None)
+    return list(reader(incident_id)) if callable(reader) else []
 
 
 def escalation_state(incident: Any, policy: Any = None) -> str:

@@ -9,7 +9,9 @@ writer got there first: re-read and re-decide, a bounded number of times.
 Table layout (one table, ``pk`` only; COMMON.md): ``ALARM#<alarm id>``, ``INCIDENT#<id>``; an
 incident carries ``due_pk = "DUE"`` / ``due_at`` (sparse GSI ``due``) only while an escalation
 step is pending; ``expires_at`` (TTL) is set on resolved incidents and on alarm records with
-nothing open, 90 days on.
+nothing open, 90 days on. ``REDELIVER#<incident id>`` (only while the incident has sends waiting
+for automatic redelivery) holds them (``domain.redelivery.Pending``) and sits in the same sparse
+GSI under its own partition ``due_pk = "REDELIVER"``, ``due_at`` = the earliest next attempt.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from ..domain.incident import (
     alert_from_dict,
     alert_to_dict,
 )
+from ..domain.redelivery import GIVE_UP_AFTER, Pending
 from ..ports import Decider
 from ..ports import IncidentStore as IncidentStore  # the port, re-exported for its importers
 
 RETENTION = timedelta(days=90)
 DUE_PK = "DUE"
+REDELIVER_PK = "REDELIVER"  # the due GSI's partition of pending redeliveries
 DUE_INDEX = "due"
 MAX_ATTEMPTS = 5
 
@@ -64,15 +68,112 @@ def _expiry(at: datetime) -> int:
     return int((at + RETENTION).timestamp())
 
 
+class _PendingSends:
+    """Sends waiting for automatic redelivery, per incident (one small record beside it), written
+    conditionally on the record's version: ``defer`` and ``settle_redelivery`` may be made
+    conditional on the next attempt time a sweep claimed (``claim_redelivery``), its claim token."""
+
+    def _read_pending(self, id: str) -> tuple[int, dict[str, Pending]]:
+        raise NotImplementedError
+
+    def _write_pending(self, id: str, version: int, sends: dict[str, Pending]) -> bool:
+        raise NotImplementedError
+
+    def pending_sends(self, id: str) -> builtins.list[Pending]:
+        """The incident's sends waiting for redelivery, earliest first."""
+        return sorted(self._read_pending(id)[1].values(), key=lambda p: p.next_at)
+
+    def _change_pending(
+        self, id: str, key: str, change: Callable[[Pending | None], Pending | bool | None]
+    ) -> bool:
+        for _ in range(MAX_ATTEMPTS):
+            version, sends = self._read_pending(id)
+            changed = change(sends.get(key))
+            if changed is False:
+                return False
+            if changed is None or changed is True:
+                if key not in sends:
+                    return True
+                sends.pop(key)
+            else:
+                sends[key] = changed  # type: ignore[assignment]
+            if self._write_pending(id, version, sends):
+                return True
+        raise ConcurrentUpdateError(f"pending sends of {id}: changed under us {MAX_ATTEMPTS} times")
+
+    def defer(self, id: str, pending: Pending, *, expected_next_at: datetime | None = None) -> bool:
+        """Keep ``pending`` (replacing the one with its key); with ``expected_next_at``, only
+        while the one stored still has that next attempt time (the sweep's claim)."""
+
+        def change(current: Pending | None) -> Pending | bool:
+            if expected_next_at is not None and (current is None or current.next_at != expected_next_at):
+                return False
+            return pending
+
+        return self._change_pending(id, pending.key, change)
+
+    def claim_redelivery(
+        self, id: str, key: str, *, expected_next_at: datetime, until: datetime
+    ) -> Pending | None:
+        """Take a due pending send: its next attempt moves to ``until`` (a lease: a sweep that
+        dies leaves it due again then) on condition it is still ``expected_next_at``. One winner."""
+        claimed: list[Pending] = []
+
+        def change(current: Pending | None) -> Pending | bool:
+            if current is None or current.next_at != expected_next_at:
+                return False
+            claimed.append(replace(current, next_at=until))
+            return claimed[-1]
+
+        return claimed[-1] if self._change_pending(id, key, change) and claimed else None
+
+    def settle_redelivery(self, id: str, key: str, *, expected_next_at: datetime | None = None) -> bool:
+        """Delivered, dropped or dead-lettered: forget it (conditional on the claim, if given)."""
+
+        def change(current: Pending | None) -> bool:
+            return not (
+                expected_next_at is not None and (current is None or current.next_at != expected_next_at)
+            )
+
+        return self._change_pending(id, key, change)
+
+
 # --------------------------------------------------------------------------------------- in memory
-class InMemoryIncidentStore(_ApplyLoop):
+class InMemoryIncidentStore(_PendingSends, _ApplyLoop):
     """Same semantics as the DynamoDB store (versions, conditions, due index), for tests and local."""
 
     def __init__(self) -> None:
         self._incidents: dict[str, Incident] = {}
         self._alarms: dict[str, AlarmRecord] = {}
+        self._pending: dict[str, tuple[int, dict[str, Pending]]] = {}
         self._lock = threading.RLock()
         self.writes = 0
+
+    def _read_pending(self, id: str) -> tuple[int, dict[str, Pending]]:
+        with self._lock:
+            version, sends = self._pending.get(id, (0, {}))
+            return version, dict(sends)
+
+    def _write_pending(self, id: str, version: int, sends: dict[str, Pending]) -> bool:
+        with self._lock:
+            if self._pending.get(id, (0, {}))[0] != version:
+                return False
+            if sends:
+                self._pending[id] = (version + 1, dict(sends))
+            else:
+                self._pending.pop(id, None)
+            self.writes += 1
+            return True
+
+    def redeliveries_due(self, now: datetime) -> builtins.list[str]:
+        """Incidents with a pending send due at ``now``, earliest first."""
+        with self._lock:
+            due = [
+                (min(p.next_at for p in sends.values()), id)
+                for id, (_, sends) in self._pending.items()
+                if sends and min(p.next_at for p in sends.values()) <= now
+            ]
+        return [id for _, id in sorted(due)]
 
     def get(self, id: str) -> Incident | None:
         with self._lock:
@@ -482,7 +583,7 @@ def _put(table: str, item: dict, version: int) -> dict:
     return put
 
 
-class DynamoIncidentStore(_ApplyLoop):
+class DynamoIncidentStore(_PendingSends, _ApplyLoop):
     """The incident table through a boto3 DynamoDB client (created lazily; honours AWS_ENDPOINT_URL)."""
 
     def __init__(self, table_name: str, client: Any = None):
@@ -868,6 +969,67 @@ class DynamoIncidentStore(_ApplyLoop):
             names=names,
             values=values,
         )
+
+    # -- pending redeliveries (``REDELIVER#<incident id>``, in the due GSI under ``REDELIVER_PK``)
+    def _read_pending(self, id: str) -> tuple[int, dict[str, Pending]]:
+        reply = self.client.get_item(
+            TableName=self.table_name, Key={"pk": _s(f"REDELIVER#{id}")}, ConsistentRead=True
+        )
+        item = reply.get("Item")
+        if item is None:
+            return 0, {}
+        sends = {k: Pending.from_json(v["S"]) for k, v in item.get("sends", {}).get("M", {}).items()}
+        return int(item["version"]["N"]), sends
+
+    def _write_pending(self, id: str, version: int, sends: dict[str, Pending]) -> bool:
+        key = {"pk": _s(f"REDELIVER#{id}")}
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if version == 0
+            else {
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":v": _n(version)},
+            }
+        )
+        try:
+            if not sends:
+                if version:
+                    self.client.delete_item(TableName=self.table_name, Key=key, **condition)
+                return True
+            oldest = min(p.first_failed_at for p in sends.values())
+            item = {
+                **key,
+                "kind": _s("redelivery"),
+                "incident_id": _s(id),
+                "due_pk": _s(REDELIVER_PK),
+                "due_at": {"N": _epoch(min(p.next_at for p in sends.values()))},
+                "sends": {"M": {k: _s(p.to_json()) for k, p in sends.items()}},
+                "version": _n(version + 1),
+                "expires_at": _n(int((oldest + GIVE_UP_AFTER + timedelta(days=1)).timestamp())),
+            }
+            self.client.put_item(TableName=self.table_name, Item=item, **condition)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def redeliveries_due(self, now: datetime) -> builtins.list[str]:
+        """Incidents with a pending send due at ``now`` (a keyed query of the due GSI)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "#dpk = :due AND #dat <= :now",
+            "ExpressionAttributeNames": {"#dpk": "due_pk", "#dat": "due_at"},
+            "ExpressionAttributeValues": {":due": _s(REDELIVER_PK), ":now": {"N": _epoch(now)}},
+        }
+        found: builtins.list[str] = []
+        while True:
+            reply = self.client.query(**kwargs)
+            found.extend(item["incident_id"]["S"] for item in reply.get("Items", []))
+            if "LastEvaluatedKey" not in reply:
+                break
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        return found
 
 
 def create_table(client: Any, table_name: str) -> None:

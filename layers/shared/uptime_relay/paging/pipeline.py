@@ -8,7 +8,11 @@ Like Alertmanager's ``notify/notify.go``, a send is small named stages composed 
 2. skip_sent     drop pages whose send key the incident already records as sent (retries);
 3. deliver       ``Dispatcher.deliver`` with retries, to the page's explicit e-mail recipients;
                  a page whose sweeps died on every attempt is not tried again (``abandoned``);
-4. dead_letter   a failure given up now (permanent, or the page's last try) that the dispatcher
+4. redeliver     a page marked ``redeliver`` (TRIGGERs and RESOLVEs) that failed transiently
+                 becomes a pending send with its next attempt time (``domain.redelivery``),
+                 written beside its incident by ``Ledger.commit``; the escalation sweep retries
+                 it, and only a send failing for 24 h is given up;
+   dead_letter   a failure given up now (permanent, or the page's last try) that the dispatcher
                  did not put on the dead-letter queue goes there here;
 5. record        outcomes become timeline entries (``notified`` / ``delivery_failed`` /
                  ``dead_lettered`` in the page's ``Wording``), message handles and settled
@@ -24,15 +28,20 @@ re-arms the step and, if it cannot, dead-letters them with ``Pipeline.dead_lette
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import sys
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
+from .. import metricnames
 from ..acklinks import GROUP_HANDLE
-from ..delivery import dead_letter_record
+from ..delivery import dead_letter_record, notification_to_dict
 from ..domain.incident import Incident, TimelineEntry
+from ..domain.redelivery import Pending, after_failure, pending_key
 from ..notifiers.base import Notification, NotificationKind
 from ..ports import DeliveryOutcome, Dispatcher, IncidentStore
 
@@ -97,17 +106,31 @@ class Page:
     to: tuple[str, ...] = ()  # the e-mail recipients of this send, instead of the channel's `to`
     last_try: bool = True  # the dispatcher dead-letters a failure itself; otherwise it is retried later
     abandoned_after: int | None = None  # its sweeps died on this many attempts: not tried again
+    redeliver: bool = False  # a transient failure becomes a pending redelivery (TRIGGER, RESOLVE)
+    previous: Pending | None = None  # the pending send this page retries (claimed by a sweep)
+
+    @property
+    def pending_key(self) -> str:
+        return (
+            self.previous.key
+            if self.previous is not None
+            else pending_key(self.notification.kind.value, self.key)
+        )
 
 
 @dataclass(frozen=True)
 class Sent:
     page: Page
     outcome: DeliveryOutcome
+    deferred: Pending | None = None  # kept for automatic redelivery at ``deferred.next_at``
 
     @property
     def given_up(self) -> bool:
-        """Failed for good: permanently, or on its last try (else the caller retries it later)."""
-        return not self.outcome.ok and (self.page.last_try or self.outcome.permanent)
+        """Failed for good: permanently, on its last try, or a redelivery failing for 24 h (else
+        it is pending redelivery, or the caller retries it later)."""
+        if self.outcome.ok or self.deferred is not None:
+            return False
+        return self.page.last_try or self.outcome.permanent or self.page.redeliver
 
 
 def abandoned(channel: str, attempts: int) -> DeliveryOutcome:
@@ -130,6 +153,8 @@ class Ledger:
     handles: dict[str, dict[str, dict]] = field(default_factory=dict)
     settled: dict[str, list[str]] = field(default_factory=dict)
     openings: dict[str, Incident] = field(default_factory=dict)  # first pages settled here
+    # pending redeliveries to write, per owning incident: (the send, the claim it replaces)
+    deferred: dict[str, list[tuple[Pending, datetime | None]]] = field(default_factory=dict)
 
     def _touch(self, incident_id: str) -> None:
         self.entries.setdefault(incident_id, [])
@@ -149,11 +174,16 @@ class Ledger:
         outcome = sent.outcome
         for covered in sent.page.covers:
             incident, wording = covered.incident, covered.wording
-            self.note(incident.id, *_entries(outcome, wording, sent.page.channel, at))
+            self.note(incident.id, *_entries(outcome, wording, sent.page.channel, at, sent.deferred))
             self._record_handles(covered, sent.page.channel, outcome)
-            if covered.settles is not None and (outcome.ok or outcome.dead_lettered):
-                # delivered or safely on the dead-letter queue: nobody needs to send it again
+            if covered.settles is not None and (outcome.ok or outcome.dead_lettered or sent.deferred):
+                # delivered, safely on the dead-letter queue, or pending redelivery: nobody
+                # needs to send it as a first page again
                 self.settle(incident, covered.settles)
+        if sent.deferred is not None and sent.page.covers:
+            owner = sent.page.covers[0].incident.id
+            claim = sent.page.previous.next_at if sent.page.previous is not None else None
+            self.deferred.setdefault(owner, []).append((sent.deferred, claim))
 
     def _record_handles(self, covered: Covered, channel: str, outcome: DeliveryOutcome) -> None:
         if covered.handles == "none" or not outcome.ok or outcome.delivery is None:
@@ -193,7 +223,16 @@ class Ledger:
                 if not contain_errors:
                     raise
                 log.exception("escalation cursor of %s could not be restored", incident_id)
-        self.entries, self.handles, self.settled, self.openings = {}, {}, {}, {}
+        for incident_id, pending in self.deferred.items():
+            for one, claim in pending:
+                try:
+                    if not store.defer(incident_id, one, expected_next_at=claim):
+                        log.warning("redelivery of %s to %s: claim lost", incident_id, one.channel)
+                except Exception:
+                    if not contain_errors:
+                        raise
+                    log.exception("redelivery of %s to %s could not be kept", incident_id, one.channel)
+        self.entries, self.handles, self.settled, self.openings, self.deferred = {}, {}, {}, {}, {}
 
     def _release(self, store: IncidentStore, incident_id: str) -> None:
         opened = self.openings.get(incident_id)
@@ -203,12 +242,20 @@ class Ledger:
             store.release_hold(incident_id, due_at=opened.held_due_at)
 
 
-def _entries(outcome: DeliveryOutcome, wording: Wording, channel: str, at: datetime) -> list[TimelineEntry]:
+def _entries(
+    outcome: DeliveryOutcome, wording: Wording, channel: str, at: datetime, deferred: Pending | None = None
+) -> list[TimelineEntry]:
     """The one writer of delivery outcomes on a timeline."""
     if outcome.ok:
         return [TimelineEntry(at, "notified", wording.sent, channel)]
     error = outcome.error or "delivery failed"
     entries = [TimelineEntry(at, wording.failed_kind, f"{wording.failed}{error}", channel)]
+    if deferred is not None:
+        detail = (
+            f"{deferred.kind}: attempt {deferred.attempts} failed; "
+            f"next attempt at {deferred.next_at.isoformat()} (automatic redelivery)"
+        )
+        entries.append(TimelineEntry(at, "redelivery_scheduled", detail, channel))
     if outcome.dead_lettered and wording.dead_lettered is not None:
         entries.append(TimelineEntry(at, "dead_lettered", wording.dead_lettered, channel))
     return entries
@@ -225,11 +272,49 @@ class Keyed(Protocol):
 Planned = TypeVar("Planned", bound=Keyed)
 
 
-class Pipeline:
-    """plan → skip_sent → deliver → dead_letter → record, over one dispatcher."""
+def report_failing_channel(channel: str, seconds: float, error: str) -> None:
+    """One ``ChannelFailingSeconds`` datapoint (EMF on stdout, dimension ``channel`` only) and
+    the log line that says why: the channel's alarm names the channel, this line the error."""
+    seconds = max(0.0, round(seconds, 3))
+    document = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": metricnames.namespace(),
+                    "Dimensions": [[metricnames.CHANNEL_DIMENSION]],
+                    "Metrics": [{"Name": metricnames.CHANNEL_FAILING, "Unit": "Seconds"}],
+                }
+            ],
+        },
+        metricnames.CHANNEL_DIMENSION: channel,
+        metricnames.CHANNEL_FAILING: seconds,
+    }
+    try:
+        print(json.dumps(document), file=sys.stdout, flush=True)
+    except Exception:  # metrics never break delivery
+        log.warning("metric %s could not be written", metricnames.CHANNEL_FAILING, exc_info=True)
+    level = logging.ERROR if seconds >= metricnames.CHANNEL_FAILING_ALARM_S else logging.WARNING
+    log.log(
+        level,
+        "channel %s failing for %ds: %s",
+        channel,
+        seconds,
+        error,
+        extra={"channel": channel, "failing_s": seconds, "error": error},
+    )
 
-    def __init__(self, dispatcher: Dispatcher):
+
+FailingChannel = Callable[[str, float, str], None]  # (channel, seconds failing, error)
+
+
+class Pipeline:
+    """plan → skip_sent → deliver → redeliver / dead_letter → record, over one dispatcher.
+    Every failed send reports its channel (``failing``: ``report_failing_channel``)."""
+
+    def __init__(self, dispatcher: Dispatcher, *, failing: FailingChannel | None = None):
         self.dispatcher = dispatcher
+        self.failing = failing or report_failing_channel
 
     def send(
         self,
@@ -245,6 +330,10 @@ class Pipeline:
         ``ledger`` (``Ledger.commit`` writes them). Returns what was sent, in order; failures not
         ``given_up`` are the caller's to retry."""
         sent = [self.deliver(page(one)) for one in skip_sent(planned, already_sent)]
+        sent = [self.redeliver(s, at) for s in sent]
+        for one in sent:
+            if not one.outcome.ok and not one.outcome.queued and one.page.abandoned_after is None:
+                self._report_failing(one, at)
         sent = [self.dead_letter(s, at) if s.given_up else s for s in sent]
         for one in sent:
             ledger.record(one, at)
@@ -255,9 +344,41 @@ class Pipeline:
         if page.abandoned_after is not None:
             return Sent(page, abandoned(page.channel, page.abandoned_after))
         outcome = self.dispatcher.deliver(
-            page.channel, page.notification, dead_letter=page.last_try, to=page.to
+            page.channel, page.notification, dead_letter=page.last_try and not page.redeliver, to=page.to
         )
         return Sent(page, outcome)
+
+    def _report_failing(self, sent: Sent, at: datetime) -> None:
+        since = sent.deferred.first_failed_at if sent.deferred is not None else None
+        if since is None and sent.page.previous is not None:
+            since = sent.page.previous.first_failed_at
+        seconds = (at - since).total_seconds() if since is not None else 0.0
+        try:
+            self.failing(sent.page.channel, seconds, sent.outcome.error or "delivery failed")
+        except Exception:
+            log.warning("failing channel %s could not be reported", sent.page.channel, exc_info=True)
+
+    @staticmethod
+    def redeliver(sent: Sent, at: datetime) -> Sent:
+        """Stage 4a: a ``redeliver`` page that failed transiently is kept with its next attempt
+        (``domain.redelivery.after_failure``); one failing for 24 h is left to ``dead_letter``."""
+        page, outcome = sent.page, sent.outcome
+        if not page.redeliver or outcome.ok or outcome.permanent or outcome.dead_lettered:
+            return sent
+        kind = "resolve" if page.notification.kind is NotificationKind.RESOLVE else "trigger"
+        pending = after_failure(
+            page.previous,
+            key=page.pending_key,
+            channel=page.channel,
+            kind=kind,
+            now=at,
+            error=outcome.error or "delivery failed",
+            retry_after=outcome.retry_after,
+            to=page.to,
+            members=tuple(c.incident.id for c in page.covers),
+            notification=notification_to_dict(page.notification),
+        )
+        return dataclasses.replace(sent, deferred=pending)
 
     def dead_letter(self, sent: Sent, at: datetime) -> Sent:
         """Stage 4: put a failure nobody will try again on the dead-letter queue, if the dispatcher
