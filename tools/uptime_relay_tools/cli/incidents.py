@@ -141,7 +141,25 @@ def make_store(args: argparse.Namespace) -> Any:
     from uptime_relay.adapters.incidents import DynamoIncidentStore
 
     table = resolve_table(args)
-    return _Guarded(DynamoIncidentStore(table, client=aws_client("dynamodb", args)), table)
+    store = DynamoIncidentStore(table, client=aws_client("dynamodb", args), retention=_retention(args))
+    return _Guarded(store, table)
+
+
+def _retention(args: argparse.Namespace) -> timedelta:
+    """How long an incident resolved from here is kept: the config's ``retention`` when a config
+    can be read (``--config``, $UPTIME_CONFIG, /opt/uptime.yaml), else the default."""
+    from uptime_relay.adapters.incidents import DEFAULT_RETENTION
+    from uptime_relay.config import ConfigError
+    from uptime_relay.config.loader import default_config_path, load_config
+
+    if getattr(args, "action", None) != "resolve":
+        return DEFAULT_RETENTION
+    try:
+        return timedelta(
+            seconds=load_config(getattr(args, "config", None) or str(default_config_path())).retention
+        )
+    except (ConfigError, OSError):
+        return DEFAULT_RETENTION
 
 
 def is_local_endpoint(url: str) -> bool:
