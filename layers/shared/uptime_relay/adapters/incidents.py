@@ -587,6 +587,41 @@ class DynamoIncidentStore(_ApplyLoop):
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         return [i for i in found if i.status == "open"]
 
+    def reindex(self) -> int:
+        """Put the incidents written before the ``listing`` index existed (no ``list_pk``) into
+        it; how many were added. The one scan of the table, run once after upgrading
+        (``uptime-relay incidents reindex``): conditional, so a writer that got there first wins."""
+        added = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(pk, :p) AND attribute_not_exists(list_pk)",
+            "ExpressionAttributeValues": {":p": _s("INCIDENT#")},
+        }
+        while True:
+            reply = self.client.scan(**kwargs)
+            for item in reply.get("Items", []):
+                incident = _incident_from_item(item)
+                key = _list_key(incident.status, _status_time(incident))
+                try:
+                    self.client.update_item(
+                        TableName=self.table_name,
+                        Key={"pk": item["pk"]},
+                        UpdateExpression="SET list_pk = :lpk, list_at = :lat",
+                        ConditionExpression="attribute_not_exists(list_pk) AND #st = :st",
+                        ExpressionAttributeNames={"#st": "status"},
+                        ExpressionAttributeValues={
+                            ":lpk": key["list_pk"],
+                            ":lat": key["list_at"],
+                            ":st": _s(incident.status),
+                        },
+                    )
+                    added += 1
+                except self.client.exceptions.ConditionalCheckFailedException:
+                    pass
+            if "LastEvaluatedKey" not in reply:
+                return added
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
     # -- intake
     def commit(self, transition: Transition) -> bool:
         puts = []

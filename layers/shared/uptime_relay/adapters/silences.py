@@ -167,6 +167,33 @@ class DynamoSilences:
     def active(self, at: datetime) -> builtins.list[Silence]:
         return [s for s in self._query(at) if s.active(at)]
 
+    def reindex(self) -> int:
+        """Put the silences written before the ``listing`` index existed into it; how many were
+        added (one scan of the table, run once after upgrading: ``uptime-relay incidents reindex``)."""
+        added = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(pk, :p) AND attribute_not_exists(list_pk)",
+            "ExpressionAttributeValues": {":p": {"S": PREFIX}},
+        }
+        while True:
+            reply = self.client.scan(**kwargs)
+            for item in reply.get("Items", []):
+                try:
+                    self.client.update_item(
+                        TableName=self.table_name,
+                        Key={"pk": item["pk"]},
+                        UpdateExpression="SET list_pk = :lpk, list_at = ends_epoch",
+                        ConditionExpression="attribute_not_exists(list_pk) AND attribute_exists(ends_epoch)",
+                        ExpressionAttributeValues={":lpk": {"S": LIST_PK}},
+                    )
+                    added += 1
+                except self.client.exceptions.ConditionalCheckFailedException:
+                    pass
+            if "LastEvaluatedKey" not in reply:
+                return added
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
     def end(self, id: str, at: datetime) -> bool:
         found = self._get(id)
         if found is None or found[0].ends_at <= at:
