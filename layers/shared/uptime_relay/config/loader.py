@@ -181,15 +181,16 @@ def _retention(v: Validator, root: PosDict) -> float:
     RETENTION_MAX_S; the incident store writes the TTL of a resolved incident from it."""
     if root.get("retention") is None:
         return RETENTION_DEFAULT_S
-    seconds = v.duration(root, "retention", "retention", root["retention"], minimum=RETENTION_MIN_S)
+    seconds = v.duration(root, "retention", "retention", root["retention"])
     if seconds is None:
         return RETENTION_DEFAULT_S
-    if seconds > RETENTION_MAX_S:
+    if not RETENTION_MIN_S <= seconds <= RETENTION_MAX_S:
         v.error(
             root,
             "retention",
             "retention",
-            f"must be at most {RETENTION_MAX_S / 86400:g}d, got {root['retention']!r}",
+            f"must be between {RETENTION_MIN_S / 86400:g}d and {RETENTION_MAX_S / 86400:g}d, "
+            f"got {root['retention']!r}",
         )
         return RETENTION_DEFAULT_S
     return seconds
