@@ -11,6 +11,10 @@
    ``before-call`` hook, for ALARM (opens), the same ALARM again (duplicate) and OK (resolves);
    once through ``Relay.handle`` (incident state only) and once through the Lambda path
    (``process_sns_event`` with the Powertools Idempotency guard on the SNS MessageId).
+3. DynamoDB requests per alarm with history: the relay the Lambda function builds (silences,
+   alarm tags, MessageId guard) against tables holding 10 and 10,000 resolved incidents
+   (``uptime_relay_tools.testing.table_load``): the requests, and the items they read, must be
+   the same for both (keyed reads only; tests/integration/test_reads_per_alarm.py holds it).
 """
 
 from __future__ import annotations
@@ -134,6 +138,43 @@ routes:
         server.stop()
 
 
+def history_requests(histories: tuple[int, ...] = (10, 10_000)) -> dict[int, dict[str, Counter]]:
+    """Requests per alarm (ALARM, then OK) with ``histories`` resolved incidents in the table."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from uptime_relay.adapters.incidents import create_table
+    from uptime_relay_tools.testing.table_load import fill_resolved, requests_per_alarm
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("uptime_relay.wiring").setLevel(logging.ERROR)  # no DLQ here: said once, not per table
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        os.environ.setdefault(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        os.environ["AWS_ENDPOINT_URL"] = endpoint  # the relay's alarm-tag reader asks CloudWatch here
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+        at = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
+        figures = {}
+        for history in histories:
+            table = f"bench-{history}-{uuid.uuid4().hex[:8]}"
+            create_table(client, table)
+            fill_resolved(client, table, history, at=at)
+            figures[history] = requests_per_alarm(client, table, at=at)
+        return figures
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
@@ -159,6 +200,17 @@ def main(argv: list[str] | None = None) -> int:
         for label, counter in steps.items():
             detail = ", ".join(f"{name} {n}" for name, n in sorted(counter.items()))
             print(f"  {label:36s} {sum(counter.values()):2d}  ({detail})")
+
+    from uptime_relay_tools.testing.table_load import ITEMS_READ, reads, requests
+
+    print("DynamoDB requests per alarm with resolved incidents in the table (Lambda path):")
+    for history, steps in history_requests().items():
+        for label, counter in steps.items():
+            detail = ", ".join(f"{name} {n}" for name, n in sorted(counter.items()) if name != ITEMS_READ)
+            print(
+                f"  {history:>6,} resolved, {label:5s} {requests(counter):2d} requests, "
+                f"{reads(counter)} reads, {counter[ITEMS_READ]} items read  ({detail})"
+            )
     return 0
 
 

@@ -302,10 +302,24 @@ def test_the_cli_finds_the_table_from_the_stack_output(aws, moto_endpoint, monke
         "Resources": {
             "Table": {
                 "Type": "AWS::DynamoDB::Table",
-                "Properties": {
+                "Properties": {  # the key and the listing index `incidents list` queries (template.yaml)
                     "BillingMode": "PAY_PER_REQUEST",
-                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "AttributeDefinitions": [
+                        {"AttributeName": "pk", "AttributeType": "S"},
+                        {"AttributeName": "list_pk", "AttributeType": "S"},
+                        {"AttributeName": "list_at", "AttributeType": "N"},
+                    ],
                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "GlobalSecondaryIndexes": [
+                        {
+                            "IndexName": "listing",
+                            "KeySchema": [
+                                {"AttributeName": "list_pk", "KeyType": "HASH"},
+                                {"AttributeName": "list_at", "KeyType": "RANGE"},
+                            ],
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
+                    ],
                 },
             }
         },
@@ -376,10 +390,24 @@ def test_a_cli_ack_dead_letters_a_refused_follow_up_on_the_stacks_queue(
         "Resources": {
             "Table": {
                 "Type": "AWS::DynamoDB::Table",
-                "Properties": {
+                "Properties": {  # the key and the listing index `incidents list` queries (template.yaml)
                     "BillingMode": "PAY_PER_REQUEST",
-                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "AttributeDefinitions": [
+                        {"AttributeName": "pk", "AttributeType": "S"},
+                        {"AttributeName": "list_pk", "AttributeType": "S"},
+                        {"AttributeName": "list_at", "AttributeType": "N"},
+                    ],
                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "GlobalSecondaryIndexes": [
+                        {
+                            "IndexName": "listing",
+                            "KeySchema": [
+                                {"AttributeName": "list_pk", "KeyType": "HASH"},
+                                {"AttributeName": "list_at", "KeyType": "RANGE"},
+                            ],
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
+                    ],
                 },
             },
             "Dlq": {"Type": "AWS::SQS::Queue"},

@@ -42,13 +42,14 @@ def stack(aws_clients, translated):
     return created
 
 
-def test_the_table_has_the_due_index_and_ttl(aws, stack):
+def test_the_table_has_the_due_and_listing_indexes_and_ttl(aws, stack):
     ddb = aws("dynamodb")
     table = ddb.describe_table(TableName=stack.outputs["TableName"])["Table"]
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    (gsi,) = table["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "due"
-    assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["due_pk", "due_at"]
+    indexes = {
+        g["IndexName"]: [k["AttributeName"] for k in g["KeySchema"]] for g in table["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {"due": ["due_pk", "due_at"], "listing": ["list_pk", "list_at"]}
     ttl = ddb.describe_time_to_live(TableName=stack.outputs["TableName"])["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at"
 

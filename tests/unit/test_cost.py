@@ -103,3 +103,20 @@ def test_measure_times_a_real_probe_run_of_the_configs_checks(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["usage"]["probe_duration_s"] > 0.2  # measured run + the start-up a Lambda run adds
     assert data["probe_duration_s"] == pytest.approx(data["usage"]["probe_duration_s"], abs=0.001)
+
+
+def test_the_estimate_prices_the_storage_of_the_incidents_retention_keeps():
+    """GIVEN configs keeping resolved incidents 400 days (the default) and 3,650 days
+    WHEN the cost is estimated
+    THEN a DynamoDB storage line prices the incidents each keeps (table, listing index and
+    point-in-time recovery), growing with the retention."""
+
+    def storage(text: str) -> cost.LineItem:
+        usage = cost.usage_from_config(parse_config(text), checks=10)
+        [line] = [i for i in cost.estimate(usage).items if i.item.startswith("DynamoDB storage")]
+        return line
+
+    default, decade = storage(""), storage("retention: 3650d\n")
+    assert "1,315 incidents kept 400 d" in default.item  # 100 incidents a month for 400 days
+    assert "12,000 incidents kept 3650 d" in decade.item
+    assert decade.quantity > 9 * default.quantity and decade.usd > 9 * default.usd > 0

@@ -150,11 +150,17 @@ def test_the_deploy_checks_secret_references_against_the_granted_prefixes(resour
 def test_the_table_matches_the_contract(resources):
     table = resources["Table"]["Properties"]
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    (gsi,) = table["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "due" and gsi["Projection"] == {"ProjectionType": "ALL"}
-    assert gsi["KeySchema"] == [
+    due, listing = table["GlobalSecondaryIndexes"]
+    assert due["IndexName"] == "due" and due["Projection"] == {"ProjectionType": "ALL"}
+    assert due["KeySchema"] == [
         {"AttributeName": "due_pk", "KeyType": "HASH"},
         {"AttributeName": "due_at", "KeyType": "RANGE"},
+    ]
+    # incidents by status and time, silences by end: keyed queries instead of scans (issue 13)
+    assert listing["IndexName"] == "listing" and listing["Projection"] == {"ProjectionType": "ALL"}
+    assert listing["KeySchema"] == [
+        {"AttributeName": "list_pk", "KeyType": "HASH"},
+        {"AttributeName": "list_at", "KeyType": "RANGE"},
     ]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["BillingMode"] == "PAY_PER_REQUEST"

@@ -3,7 +3,8 @@
 Prices are us-east-1 list prices (REFERENCE.md; verify on the AWS pricing pages before quoting),
 before free tiers. The stack's variable costs are the per-check custom metric ($0.30) and alarm
 ($0.10); everything else (Lambda, logs, DynamoDB, SNS, KMS, Secrets Manager) is cents to a few
-dollars even at 1,000 checks. Log bytes per check are measured by running the probe's real
+dollars even at 1,000 checks. DynamoDB storage is the resolved incidents the config's ``retention``
+keeps (each stored in the table and again in its ``listing`` index, plus point-in-time recovery). Log bytes per check are measured by running the probe's real
 reporting code (EMF document + result log line) on a sample result.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from uptime_relay.config import Check, Config, is_secret_ref
 
 MINUTES_PER_MONTH = 43_800  # 730 hours, the month AWS pricing uses
+DAYS_PER_MONTH = 730 / 24
 SELF_MONITORING_ALARMS = 10  # template.yaml: probe not running/slow, 3x errors, 3x throttles, 2x DLQ
 FIXED_METRICS = 7  # ProbeRunCompleted, ProbeRunDuration, AlertsRelayed, NotificationsSent,
 # DeliveryFailures, DeliveriesDeadLettered, EscalationsFired (each with the service dimension)
@@ -33,6 +35,8 @@ class Prices:
     lambda_request: float = 0.20 / 1e6
     dynamodb_write: float = 0.625 / 1e6  # on-demand write request unit
     dynamodb_read: float = 0.125 / 1e6  # on-demand read request unit
+    dynamodb_storage_gb: float = 0.25  # per GB-month, standard table class (indexes included)
+    dynamodb_pitr_gb: float = 0.20  # continuous backups, per GB-month of table size
     sns_publish: float = 0.50 / 1e6  # Lambda deliveries are free
     kms_key_month: float = 1.00
     kms_request: float = 0.03 / 1e4
@@ -59,6 +63,10 @@ class Usage:
     alerts_per_month: int = 200  # alarm state changes reaching the relay (ALARM + OK)
     notifications_per_alert: float = 3.0
     acks_per_month: int = 50
+    retention_days: float = 400.0  # the config's `retention`: how long resolved incidents are kept
+    # one incident item after ALARM + OK (timeline, handles, opening alert), measured on moto with
+    # uptime_relay_tools.testing.table_load
+    incident_bytes: int = 4_700
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,16 @@ def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
     writes = u.alerts_per_month * 6 + u.acks_per_month * 4  # transactions bill two units per item
     add(LineItem("DynamoDB on-demand reads", reads, "RRU", reads * p.dynamodb_read))
     add(LineItem("DynamoDB on-demand writes", writes, "WRU", writes * p.dynamodb_write))
+    kept = u.alerts_per_month / 2 * u.retention_days / DAYS_PER_MONTH  # an incident: ALARM + OK
+    table_gb = kept * u.incident_bytes / 1e9
+    add(
+        LineItem(
+            f"DynamoDB storage ({kept:,.0f} incidents kept {u.retention_days:g} d, + index, + PITR)",
+            round(2 * table_gb, 4),
+            "GB-months",
+            2 * table_gb * p.dynamodb_storage_gb + table_gb * p.dynamodb_pitr_gb,
+        )
+    )
     add(
         LineItem(
             "SNS publishes (alarm notifications)",
@@ -173,6 +191,7 @@ def usage_from_config(config: Config, **overrides: object) -> Usage:
         latency_metrics=sum(1 for c in config.checks if c.latency_metric),
         secrets_manager_secrets=len(refs),
         concurrency=config.probe.concurrency,
+        retention_days=config.retention / 86400,
     )
     return replace(usage, **overrides)  # type: ignore[arg-type]
 

@@ -23,6 +23,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
@@ -53,7 +54,7 @@ def build_actions() -> Actions:
     it for the container's life; every build has its own Alertmanager relay."""
     table = os.environ["TABLE_NAME"]
     config = load_config(default_config_path())
-    store = DynamoIncidentStore(table)
+    store = DynamoIncidentStore(table, retention=timedelta(seconds=config.retention))
     secrets = SecretResolver()
     return Actions(
         config,

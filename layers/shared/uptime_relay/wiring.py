@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from .acklinks import ack_url_factory
@@ -64,7 +65,11 @@ def delivery_from_env(
     if config is None:
         config = load_config(env.get("UPTIME_CONFIG") or str(default_config_path()))
     table = env.get("TABLE_NAME")
-    store: IncidentStore = DynamoIncidentStore(table, client=dynamodb) if table else InMemoryIncidentStore()
+    store: IncidentStore = (
+        DynamoIncidentStore(table, client=dynamodb, retention=timedelta(seconds=config.retention))
+        if table
+        else InMemoryIncidentStore()
+    )
     dlq_url = env.get("DLQ_URL")
     if dlq_url:
         dead_letters: DeadLetters = SqsDeadLetters(dlq_url, client=sqs, metrics=metrics)

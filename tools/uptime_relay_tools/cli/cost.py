@@ -82,7 +82,8 @@ def run(args) -> int:
     how = "measured" if args.measure or args.duration_ms is not None else "estimated"
     print(
         f"{usage.checks} checks, probe {usage.probe_memory_mb} MB arm64, run {cost.probe_duration_s(usage):.2f} s "
-        f"({how}), {per_check} log bytes per check per run (measured)\n"
+        f"({how}), {per_check} log bytes per check per run (measured), "
+        f"resolved incidents kept {usage.retention_days:g} days (retention)\n"
     )
     print(cost.estimate_markdown(est))
     print(f"\nper check: ${est.per_check():.3f} / month")

@@ -84,6 +84,12 @@ def register(sub) -> None:
             "NotificationDeadLetterQueueUrl output with --stack)",
         )
 
+    actions.add_parser(
+        "reindex",
+        parents=[common],
+        help="once after upgrading: put incidents and silences written before the listing index into it",
+    )
+
     rep = actions.add_parser("report", parents=[common], help="MTTA / MTTR per check")
     rep.add_argument("--since", metavar="DURATION", default="30d", help="period to cover (default 30d)")
     rep.add_argument("--check", metavar="NAME", action="append", help="only this check (repeatable)")
@@ -112,7 +118,7 @@ def run(
         if args.action in ("ack", "resolve"):
             with quiet_package_logs():
                 return _change(store, args, out, err, now, dead_letters=dead_letters, secrets=secrets)
-        handler = {"list": _list, "show": _show, "report": _report}
+        handler = {"list": _list, "show": _show, "report": _report, "reindex": _reindex}
         return handler[args.action](store, args, out, err, now)
     except UsageError as exc:
         print(f"uptime-relay incidents: {exc}", file=err)
@@ -141,7 +147,25 @@ def make_store(args: argparse.Namespace) -> Any:
     from uptime_relay.adapters.incidents import DynamoIncidentStore
 
     table = resolve_table(args)
-    return _Guarded(DynamoIncidentStore(table, client=aws_client("dynamodb", args)), table)
+    store = DynamoIncidentStore(table, client=aws_client("dynamodb", args), retention=_retention(args))
+    return _Guarded(store, table)
+
+
+def _retention(args: argparse.Namespace) -> timedelta:
+    """How long an incident resolved from here is kept: the config's ``retention`` when a config
+    can be read (``--config``, $UPTIME_CONFIG, /opt/uptime.yaml), else the default."""
+    from uptime_relay.adapters.incidents import DEFAULT_RETENTION
+    from uptime_relay.config import ConfigError
+    from uptime_relay.config.loader import default_config_path, load_config
+
+    if getattr(args, "action", None) != "resolve":
+        return DEFAULT_RETENTION
+    try:
+        return timedelta(
+            seconds=load_config(getattr(args, "config", None) or str(default_config_path())).retention
+        )
+    except (ConfigError, OSError):
+        return DEFAULT_RETENTION
 
 
 def is_local_endpoint(url: str) -> bool:
@@ -242,6 +266,16 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
         help="AWS endpoint, e.g. the local stack's http://127.0.0.1:PORT (default: $AWS_ENDPOINT_URL)",
     )
     parser.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
+
+
+def _reindex(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
+    """Incidents and silences written before the ``listing`` index get its keys (one scan)."""
+    from uptime_relay.adapters.silences import DynamoSilences
+
+    incidents = store.reindex()
+    silences = _Guarded(DynamoSilences(store.table_name, client=store.client), store.table_name).reindex()
+    print(f"added to the listing index: {incidents} incident(s), {silences} silence(s)", file=out)
+    return 0
 
 
 class _Guarded:

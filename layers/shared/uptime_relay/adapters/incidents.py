@@ -8,10 +8,14 @@ writer got there first: re-read and re-decide, a bounded number of times.
 
 Table layout (one table, ``pk`` only; COMMON.md): ``ALARM#<alarm id>``, ``INCIDENT#<id>``; an
 incident carries ``due_pk = "DUE"`` / ``due_at`` (sparse GSI ``due``) only while an escalation
-step is pending; ``expires_at`` (TTL) is set on resolved incidents and on alarm records with
-nothing open, 90 days on. ``REDELIVER#<incident id>`` (only while the incident has sends waiting
-for automatic redelivery) holds them (``domain.redelivery.Pending``) and sits in the same sparse
-GSI under its own partition ``due_pk = "REDELIVER"``, ``due_at`` = the earliest next attempt.
+step is pending, and ``list_pk = "INCIDENT#<status>"`` / ``list_at`` (GSI ``listing``, shared with
+silences) always: ``list`` reads incidents by status and time with keyed queries, never a scan of
+the table. ``list_at`` is when the incident entered its status (opened, acknowledged, resolved),
+so it is never before ``opened_at``. ``expires_at`` (TTL) is set on resolved incidents and on
+alarm records with nothing open, the store's ``retention`` on (the config's ``retention``,
+default 400 days). ``REDELIVER#<incident id>`` (only while the incident has sends waiting for
+automatic redelivery) holds them (``domain.redelivery.Pending``) and sits in the ``due`` GSI under
+its own partition ``due_pk = "REDELIVER"``, ``due_at`` = the earliest next attempt.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..config.model import RETENTION_DEFAULT_S
 from ..domain.alert import Alert
 from ..domain.incident import (
     OPEN_STATUSES,
@@ -38,10 +43,12 @@ from ..domain.redelivery import GIVE_UP_AFTER, Pending
 from ..ports import Decider
 from ..ports import IncidentStore as IncidentStore  # the port, re-exported for its importers
 
-RETENTION = timedelta(days=90)
+DEFAULT_RETENTION = timedelta(seconds=RETENTION_DEFAULT_S)
 DUE_PK = "DUE"
 REDELIVER_PK = "REDELIVER"  # the due GSI's partition of pending redeliveries
 DUE_INDEX = "due"
+LIST_INDEX = "listing"  # list_pk (S) + list_at (N): incidents by status and time, silences by end
+INCIDENT_LIST_PREFIX = "INCIDENT#"
 MAX_ATTEMPTS = 5
 
 
@@ -64,8 +71,8 @@ class _ApplyLoop:
         )
 
 
-def _expiry(at: datetime) -> int:
-    return int((at + RETENTION).timestamp())
+def _expiry(at: datetime, retention: timedelta) -> int:
+    return int((at + retention).timestamp())
 
 
 class _PendingSends:
@@ -423,7 +430,20 @@ def _entry_av(entry: TimelineEntry) -> dict:
     return {"M": item}
 
 
-def _incident_item(incident: Incident) -> dict[str, Any]:
+def _list_key(status: str, at: datetime) -> dict[str, dict]:
+    """The ``listing`` index key of an incident that entered ``status`` at ``at``."""
+    return {"list_pk": _s(INCIDENT_LIST_PREFIX + status), "list_at": {"N": _epoch(at)}}
+
+
+def _status_time(incident: Incident) -> datetime:
+    if incident.status == "resolved":
+        return incident.resolved_at or incident.last_state_time
+    if incident.status == "acknowledged":
+        return incident.acknowledged_at or incident.opened_at
+    return incident.opened_at
+
+
+def _incident_item(incident: Incident, retention: timedelta) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": _s(f"INCIDENT#{incident.id}"),
         "kind": _s("incident"),
@@ -464,8 +484,9 @@ def _incident_item(incident: Incident) -> dict[str, Any]:
     if incident.due_at is not None and incident.status == "open":
         item["due_pk"] = _s(DUE_PK)
         item["due_at"] = {"N": _epoch(incident.due_at)}
+    item.update(_list_key(incident.status, _status_time(incident)))
     if incident.status == "resolved":
-        item["expires_at"] = _n(_expiry(incident.resolved_at or incident.last_state_time))
+        item["expires_at"] = _n(_expiry(incident.resolved_at or incident.last_state_time, retention))
     return item
 
 
@@ -537,7 +558,7 @@ def _ordered(members: Iterable[str], order: Iterable[str]) -> tuple[str, ...]:
     return (*ordered, *sorted(left - set(ordered)))
 
 
-def _alarm_item(record: AlarmRecord) -> dict[str, Any]:
+def _alarm_item(record: AlarmRecord, retention: timedelta) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": _s(f"ALARM#{record.alarm_id}"),
         "kind": _s("alarm"),
@@ -554,7 +575,7 @@ def _alarm_item(record: AlarmRecord) -> dict[str, Any]:
         item["open_incident"] = _s(record.open_incident)
     else:
         newest = max(t for t in (record.last_state_time, record.last_insufficient_time) if t is not None)
-        item["expires_at"] = _n(_expiry(newest))
+        item["expires_at"] = _n(_expiry(newest, retention))
     return item
 
 
@@ -584,11 +605,13 @@ def _put(table: str, item: dict, version: int) -> dict:
 
 
 class DynamoIncidentStore(_PendingSends, _ApplyLoop):
-    """The incident table through a boto3 DynamoDB client (created lazily; honours AWS_ENDPOINT_URL)."""
+    """The incident table through a boto3 DynamoDB client (created lazily; honours AWS_ENDPOINT_URL).
+    ``retention``: how long a resolved incident (and an alarm record with nothing open) is kept."""
 
-    def __init__(self, table_name: str, client: Any = None):
+    def __init__(self, table_name: str, client: Any = None, *, retention: timedelta = DEFAULT_RETENTION):
         self.table_name = table_name
         self._client = client
+        self.retention = retention
 
     @property
     def client(self) -> Any:
@@ -614,32 +637,39 @@ class DynamoIncidentStore(_PendingSends, _ApplyLoop):
     def list(
         self, statuses: Iterable[str] = OPEN_STATUSES, since: datetime | None = None
     ) -> builtins.list[Incident]:
-        wanted = builtins.list(statuses)
-        names = {"#st": "status"}
-        values: dict[str, Any] = {":prefix": _s("INCIDENT#")}
-        placeholders = []
-        for i, status in enumerate(wanted):
-            values[f":s{i}"] = _s(status)
-            placeholders.append(f":s{i}")
-        expression = "begins_with(pk, :prefix)"
-        if placeholders:
-            expression += f" AND #st IN ({', '.join(placeholders)})"
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
+        """One keyed query of the ``listing`` index per status (from ``since`` on: ``list_at``
+        is never before ``opened_at``, so the range holds every incident opened since)."""
+        wanted = builtins.list(dict.fromkeys(statuses))
         found: builtins.list[Incident] = []
-        while True:
-            reply = self.client.scan(**kwargs)
-            found.extend(_incident_from_item(item) for item in reply.get("Items", []))
-            if "LastEvaluatedKey" not in reply:
-                break
-            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-        if since is not None:
-            found = [i for i in found if i.opened_at >= since]
+        for status in wanted:
+            condition = "#lpk = :lpk"
+            values: dict[str, Any] = {":lpk": _s(INCIDENT_LIST_PREFIX + status)}
+            if since is not None:
+                condition += " AND #lat >= :since"
+                values[":since"] = {"N": _epoch(since)}
+            found.extend(
+                _incident_from_item(item)
+                for item in self._query(
+                    IndexName=LIST_INDEX,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeNames={"#lpk": "list_pk", "#lat": "list_at"}
+                    if since is not None
+                    else {"#lpk": "list_pk"},
+                    ExpressionAttributeValues=values,
+                )
+            )
+        found = [i for i in found if i.status in wanted and (since is None or i.opened_at >= since)]
         return sorted(found, key=lambda i: i.opened_at)
+
+    def _query(self, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        """Every item of a query, page by page."""
+        kwargs["TableName"] = self.table_name
+        while True:
+            reply = self.client.query(**kwargs)
+            yield from reply.get("Items", [])
+            if "LastEvaluatedKey" not in reply:
+                return
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     def due(self, now: datetime) -> builtins.list[Incident]:
         kwargs: dict[str, Any] = {
@@ -658,14 +688,57 @@ class DynamoIncidentStore(_PendingSends, _ApplyLoop):
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         return [i for i in found if i.status == "open"]
 
+    def reindex(self) -> int:
+        """Put the incidents written before the ``listing`` index existed (no ``list_pk``) into
+        it; how many were added. The one scan of the table, run once after upgrading
+        (``uptime-relay incidents reindex``): conditional, so a writer that got there first wins."""
+        added = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(pk, :p) AND attribute_not_exists(list_pk)",
+            "ExpressionAttributeValues": {":p": _s("INCIDENT#")},
+        }
+        while True:
+            reply = self.client.scan(**kwargs)
+            for item in reply.get("Items", []):
+                incident = _incident_from_item(item)
+                key = _list_key(incident.status, _status_time(incident))
+                try:
+                    self.client.update_item(
+                        TableName=self.table_name,
+                        Key={"pk": item["pk"]},
+                        UpdateExpression="SET list_pk = :lpk, list_at = :lat",
+                        ConditionExpression="attribute_not_exists(list_pk) AND #st = :st",
+                        ExpressionAttributeNames={"#st": "status"},
+                        ExpressionAttributeValues={
+                            ":lpk": key["list_pk"],
+                            ":lat": key["list_at"],
+                            ":st": _s(incident.status),
+                        },
+                    )
+                    added += 1
+                except self.client.exceptions.ConditionalCheckFailedException:
+                    pass
+            if "LastEvaluatedKey" not in reply:
+                return added
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
     # -- intake
     def commit(self, transition: Transition) -> bool:
         puts = []
         if transition.record is not None:
-            puts.append(_put(self.table_name, _alarm_item(transition.record), transition.record.version))
+            puts.append(
+                _put(
+                    self.table_name, _alarm_item(transition.record, self.retention), transition.record.version
+                )
+            )
         if transition.incident is not None:
             puts.append(
-                _put(self.table_name, _incident_item(transition.incident), transition.incident.version)
+                _put(
+                    self.table_name,
+                    _incident_item(transition.incident, self.retention),
+                    transition.incident.version,
+                )
             )
         if not puts:
             return True
@@ -804,6 +877,7 @@ class DynamoIncidentStore(_PendingSends, _ApplyLoop):
                 "status": _s("acknowledged"),
                 "acknowledged_at": _s(at.isoformat()),
                 "acknowledged_by": _s(by),
+                **_list_key("acknowledged", at),
             },
             remove=["due_pk", "due_at"],
             append=[TimelineEntry(at, "acknowledged", f"by {by} via {via}")],
@@ -819,7 +893,8 @@ class DynamoIncidentStore(_PendingSends, _ApplyLoop):
                 "status": _s("resolved"),
                 "resolved_at": _s(at.isoformat()),
                 "resolved_by": _s(by),
-                "expires_at": _n(_expiry(at)),
+                "expires_at": _n(_expiry(at, self.retention)),
+                **_list_key("resolved", at),
             },
             remove=["due_pk", "due_at"],
             append=[TimelineEntry(at, "resolved", f"by {by} via {via}")],
@@ -1040,6 +1115,8 @@ def create_table(client: Any, table_name: str) -> None:
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "due_pk", "AttributeType": "S"},
             {"AttributeName": "due_at", "AttributeType": "N"},
+            {"AttributeName": "list_pk", "AttributeType": "S"},
+            {"AttributeName": "list_at", "AttributeType": "N"},
         ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -1050,7 +1127,15 @@ def create_table(client: Any, table_name: str) -> None:
                     {"AttributeName": "due_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": LIST_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "list_pk", "KeyType": "HASH"},
+                    {"AttributeName": "list_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         BillingMode="PAY_PER_REQUEST",
     )

@@ -3,7 +3,9 @@
 DynamoDB item ``pk = SILENCE#<id>`` on the shared table: ``match`` (map), ``starts_at`` /
 ``ends_at`` (ISO strings), ``ends_epoch`` (N), ``created_by``, ``comment``, ``version``, and
 ``expires_at`` (TTL) a week after the silence ends, so recent silences still show in
-``silence list --all``. Writes are conditional: a new id must not exist; ending one early needs the
+``silence list --all``; ``list_pk = "SILENCE"`` / ``list_at = ends_epoch`` put every silence in the
+table's ``listing`` index, so ``active(at)`` is one keyed query for the silences that end after
+``at`` (the relay reads it on every alarm: it never scans the table). Writes are conditional: a new id must not exist; ending one early needs the
 version that was read. ``active(at)`` is what the relay and the escalator pass to
 ``domain.silence.is_silenced``.
 """
@@ -25,6 +27,8 @@ from ..ports import SilenceStore as SilenceStore  # the port, re-exported for it
 log = logging.getLogger(__name__)
 
 PREFIX = "SILENCE#"
+LIST_PK = "SILENCE"  # the silences' partition of the ``listing`` index (see adapters.incidents)
+LIST_INDEX = "listing"
 KEEP_AFTER_END = timedelta(days=7)
 
 
@@ -78,6 +82,8 @@ def _item(silence: Silence, version: int) -> dict[str, Any]:
         "starts_at": {"S": silence.to_item()["starts_at"]},
         "ends_at": {"S": silence.to_item()["ends_at"]},
         "ends_epoch": {"N": str(int(silence.ends_at.timestamp()))},
+        "list_pk": {"S": LIST_PK},
+        "list_at": {"N": str(int(silence.ends_at.timestamp()))},
         "created_by": {"S": silence.created_by},
         "comment": {"S": silence.comment},
         "version": {"N": str(version)},
@@ -133,35 +139,60 @@ class DynamoSilences:
         found = self._get(id)
         return found[0] if found else None
 
-    def list(self) -> builtins.list[Silence]:
+    def _query(self, after: datetime | None) -> builtins.list[Silence]:
+        """The silences in the ``listing`` index (ending after ``after``), page by page."""
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
-            "FilterExpression": "begins_with(pk, :p)",
-            "ExpressionAttributeValues": {":p": {"S": PREFIX}},
+            "IndexName": LIST_INDEX,
+            "KeyConditionExpression": "#lpk = :lpk",
+            "ExpressionAttributeNames": {"#lpk": "list_pk"},
+            "ExpressionAttributeValues": {":lpk": {"S": LIST_PK}},
         }
+        if after is not None:
+            kwargs["KeyConditionExpression"] += " AND #lat > :now"
+            kwargs["ExpressionAttributeNames"]["#lat"] = "list_at"
+            kwargs["ExpressionAttributeValues"][":now"] = {"N": str(int(after.timestamp()))}
         found: builtins.list[Silence] = []
         while True:
-            reply = self.client.scan(**kwargs)
+            reply = self.client.query(**kwargs)
             found.extend(_from_item(item)[0] for item in reply.get("Items", []))
             if "LastEvaluatedKey" not in reply:
                 break
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         return sorted(found, key=lambda s: s.starts_at)
 
+    def list(self) -> builtins.list[Silence]:
+        return self._query(None)
+
     def active(self, at: datetime) -> builtins.list[Silence]:
+        return [s for s in self._query(at) if s.active(at)]
+
+    def reindex(self) -> int:
+        """Put the silences written before the ``listing`` index existed into it; how many were
+        added (one scan of the table, run once after upgrading: ``uptime-relay incidents reindex``)."""
+        added = 0
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
-            "FilterExpression": "begins_with(pk, :p) AND ends_epoch > :now",
-            "ExpressionAttributeValues": {":p": {"S": PREFIX}, ":now": {"N": str(int(at.timestamp()))}},
+            "FilterExpression": "begins_with(pk, :p) AND attribute_not_exists(list_pk)",
+            "ExpressionAttributeValues": {":p": {"S": PREFIX}},
         }
-        found: builtins.list[Silence] = []
         while True:
             reply = self.client.scan(**kwargs)
-            found.extend(_from_item(item)[0] for item in reply.get("Items", []))
+            for item in reply.get("Items", []):
+                try:
+                    self.client.update_item(
+                        TableName=self.table_name,
+                        Key={"pk": item["pk"]},
+                        UpdateExpression="SET list_pk = :lpk, list_at = ends_epoch",
+                        ConditionExpression="attribute_not_exists(list_pk) AND attribute_exists(ends_epoch)",
+                        ExpressionAttributeValues={":lpk": {"S": LIST_PK}},
+                    )
+                    added += 1
+                except self.client.exceptions.ConditionalCheckFailedException:
+                    pass
             if "LastEvaluatedKey" not in reply:
-                break
+                return added
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-        return sorted((s for s in found if s.active(at)), key=lambda s: s.starts_at)
 
     def end(self, id: str, at: datetime) -> bool:
         found = self._get(id)

@@ -19,7 +19,16 @@ from typing import Any
 from . import yamlpos
 from .channels import read_channel
 from .checks import read_check
-from .model import Config, ConfigError, ConfigIssue, ProbeSettings, SlackSettings
+from .model import (
+    RETENTION_DEFAULT_S,
+    RETENTION_MAX_S,
+    RETENTION_MIN_S,
+    Config,
+    ConfigError,
+    ConfigIssue,
+    ProbeSettings,
+    SlackSettings,
+)
 from .routing import read_policy, read_route
 from .schedules import read_maintenance, read_person, read_schedule
 from .validator import Validator, kind
@@ -36,6 +45,7 @@ TOP_KEYS = (
     "schedules",
     "maintenance",
     "probe",
+    "retention",
 )
 # the kinds of name one section may give another (see Validator.refer), and where each is defined
 _SECTION_OF = {
@@ -76,6 +86,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     checks = _listed(v, root, "checks", read_check)
     slack = _slack_settings(v, root)
     probe = _probe_settings(v, root)
+    retention = _retention(v, root)
     channels = _named(v, root, "channels", read_channel)
     policies = _named(v, root, "escalation_policies", read_policy)
     people = _named(v, root, "people", read_person)
@@ -96,6 +107,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         maintenance=maintenance,
         slack=slack,
         probe=probe,
+        retention=retention,
         source=source,
     )
 
@@ -162,6 +174,26 @@ def _probe_settings(v: Validator, root: PosDict) -> ProbeSettings:
     return ProbeSettings(
         v.integer(data, "concurrency", "probe.concurrency", data["concurrency"], 1, 2000) or 100
     )
+
+
+def _retention(v: Validator, root: PosDict) -> float:
+    """How long resolved incidents (and their timelines) are kept, between RETENTION_MIN_S and
+    RETENTION_MAX_S; the incident store writes the TTL of a resolved incident from it."""
+    if root.get("retention") is None:
+        return RETENTION_DEFAULT_S
+    seconds = v.duration(root, "retention", "retention", root["retention"])
+    if seconds is None:
+        return RETENTION_DEFAULT_S
+    if not RETENTION_MIN_S <= seconds <= RETENTION_MAX_S:
+        v.error(
+            root,
+            "retention",
+            "retention",
+            f"must be between {RETENTION_MIN_S / 86400:g}d and {RETENTION_MAX_S / 86400:g}d, "
+            f"got {root['retention']!r}",
+        )
+        return RETENTION_DEFAULT_S
+    return seconds
 
 
 def _duplicate_check_names(v: Validator, root: PosDict) -> None:

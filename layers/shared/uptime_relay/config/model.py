@@ -23,6 +23,10 @@ DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 SECRET_PREFIXES = ("env:", "ssm:", "secretsmanager:")
 INSUFFICIENT_DATA_MODES = ("ignore", "warn", "page")  # Route.insufficient_data
+DAY_S = 86400.0
+RETENTION_DEFAULT_S = 400 * DAY_S  # `retention`: a year of history and a month to spare
+RETENTION_MIN_S = 1 * DAY_S  # a resolved incident stays at least long enough to be looked at
+RETENTION_MAX_S = 3660 * DAY_S  # ten years: beyond that the table only grows
 
 
 # --------------------------------------------------------------------------------------- errors
@@ -245,6 +249,7 @@ class Config:
     maintenance: tuple[Maintenance, ...] = ()
     slack: SlackSettings = field(default_factory=SlackSettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    retention: float = RETENTION_DEFAULT_S  # seconds a resolved incident and its timeline are kept
     source: str = "<config>"
 
     def check(self, name: str) -> Check | None:
