@@ -130,3 +130,63 @@ def test_the_default_retention_keeps_a_resolved_incident_400_days(aws, table):
     assert wired.store.resolve("hist-000001", by="alarm", via="cloudwatch", at=NOW)
     item = client.get_item(TableName=table, Key={"pk": {"S": "INCIDENT#hist-000001"}})["Item"]
     assert int(item["expires_at"]["N"]) == int((NOW + timedelta(days=400)).timestamp())
+
+
+def test_after_an_upgrade_the_escalator_indexes_old_items_by_itself_and_the_relay_honours_old_silences(
+    aws, table
+):
+    """GIVEN open incidents and an active silence written by the previous release (no listing
+    keys), and no one running `incidents reindex`
+    WHEN the escalator sweeps once
+    THEN the incidents are listed, the relay's silence check sees the old silence, the marker says
+    done, and a new container's sweep reads only the marker (one GetItem, no Scan)."""
+    from uptime_relay.config.loader import parse_config
+    from uptime_relay.escalator import build_escalator_from_env
+    from uptime_relay.relay import silencer
+
+    client = aws("dynamodb")
+    store = DynamoIncidentStore(table, client=client)
+    silences = DynamoSilences(table, client=client)
+    for n in (1, 2):
+        written_before_the_index(client, table, _incident_item(opened(n), store.retention))
+    silence = Silence("sil-0001", {"check": "api"}, NOW - timedelta(hours=1), NOW + timedelta(days=30))
+    written_before_the_index(client, table, _item(silence, 1))
+    relay_silenced = silencer(parse_config(""), silences.active)
+    assert store.list() == [] and relay_silenced({"check": "api"}, NOW) is None
+
+    def escalator():
+        return build_escalator_from_env({"TABLE_NAME": table}, config=parse_config(""), dynamodb=client)
+
+    escalator().run(NOW)
+    assert [i.id for i in store.list()] == ["hist-000002", "hist-000001"]
+    relay_silenced.reset()
+    assert relay_silenced({"check": "api"}, NOW) is not None
+    marker = client.get_item(TableName=table, Key={"pk": {"S": "MIGRATION#listing-v1"}})["Item"]
+    assert marker["state"] == {"S": "done"}
+    calls = []
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    later = escalator()
+    later.run(NOW)
+    later.run(NOW)
+    assert calls.count("GetItem") == 1 and "Scan" not in calls and "PutItem" not in calls, calls
+
+
+def test_a_backfill_cut_short_resumes_from_its_saved_place(aws, table):
+    """GIVEN five incidents from the previous release and a backfill reading one item per page
+    WHEN a run has time for two pages, and a second run (another container) follows
+    THEN the first leaves the marker running with its place, and the second indexes the rest."""
+    from uptime_relay.adapters.listing_backfill import ListingBackfill
+    from uptime_relay.migration import OneTimeMigration
+
+    client = aws("dynamodb")
+    store = DynamoIncidentStore(table, client=client)
+    for n in range(5):
+        written_before_the_index(client, table, _incident_item(opened(n), store.retention))
+    backfill = ListingBackfill(store, DynamoSilences(table, client=client), page_size=1)
+    left = iter([30.0, 20.0, 1.0])
+    assert not OneTimeMigration("listing-v1", backfill).run(lambda: next(left), reserve_s=10)
+    assert len(store.list()) == 2
+    done, resume = backfill.progress()
+    assert not done and resume is not None
+    assert OneTimeMigration("listing-v1", backfill).run(lambda: 30.0, reserve_s=10)
+    assert len(store.list()) == 5 and backfill.progress() == (True, None)

@@ -83,6 +83,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .adapters.incidents import DynamoIncidentStore
+from .adapters.listing_backfill import ListingBackfill
+from .adapters.silences import DynamoSilences
 from .config import Config, EscalationPolicy
 from .delivery import notification_from_dict
 from .domain.incident import Incident, TimelineEntry
@@ -105,6 +108,7 @@ from .domain.sweep import (
 )
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
+from .migration import OneTimeMigration
 from .notifiers.base import Notification, NotificationKind, Notifier
 from .paging import (
     Covered,
@@ -639,9 +643,10 @@ class Escalator:
     dispatcher: Dispatcher
     ack_url_for: AckUrlFor | None = None
     silences: ActiveSilences | None = None  # e.g. SilenceStore.active
+    migration: OneTimeMigration | None = None  # e.g. the listing index's backfill after an upgrade
 
     def run(self, now: datetime) -> SweepReport:
-        return sweep(
+        report = sweep(
             self.config,
             self.store,
             self.dispatcher,
@@ -649,6 +654,18 @@ class Escalator:
             ack_url_for=self.ack_url_for,
             silences=self.silences or (),
         )
+        self.migrate()
+        return report
+
+    def migrate(self) -> None:
+        """After the sweep, in the time it left: go on with a pending one-time migration (one
+        GetItem per container once it is done; see ``migration``). Its trouble never fails the sweep."""
+        if self.migration is None:
+            return
+        try:
+            self.migration.run(self.dispatcher.time_left, reserve_s=SWEEP_RESERVE_S)
+        except Exception:
+            log.exception("migration %s failed; next sweep", self.migration.name)
 
 
 def build_escalator_from_env(
@@ -663,7 +680,9 @@ def build_escalator_from_env(
 ) -> Escalator:
     """Adapters from TABLE_NAME, DLQ_URL, ACTIONS_URL, ACK_SECRET_REF, UPTIME_CONFIG (clients
     injectable). Without TABLE_NAME / DLQ_URL (a bare local run) state is kept in memory.
-    One-off silences are read from the same table (``adapters.silences``)."""
+    One-off silences are read from the same table (``adapters.silences``); on a table, the
+    ``listing`` index's one-time backfill (``adapters.listing_backfill``) runs after the sweeps
+    until it is done."""
     wired = delivery_from_env(
         environ,
         what="escalations",
@@ -680,4 +699,7 @@ def build_escalator_from_env(
         wired.dispatcher,
         ack_url_for=wired.ack_url_for,
         silences=wired.silences.active,
+        migration=OneTimeMigration("listing-v1", ListingBackfill(wired.store, wired.silences))
+        if isinstance(wired.store, DynamoIncidentStore) and isinstance(wired.silences, DynamoSilences)
+        else None,
     )

@@ -12,6 +12,8 @@ them, and so do the in-memory fakes the tests and the local stack use; nothing h
   event's ``id``), each recorded with a conditional write;
 - ``AckUrlFor``: the signer of ack links (``acklinks.ack_url_factory``);
 - ``AlarmTagSource``: a CloudWatch alarm's tags (``adapters.alarm_tags``);
+- ``Backfill``: a one-time data migration done a page at a time, with its progress kept in the
+  store (``adapters.listing_backfill``, run by ``migration.OneTimeMigration``);
 - ``Clock`` and ``SecretResolver``: re-exported from ``clock`` and ``notifiers.base``.
 """
 
@@ -35,6 +37,7 @@ __all__ = [
     "AckUrlFor",
     "ActiveSilences",
     "AlarmTagSource",
+    "Backfill",
     "Clock",
     "DeadLetters",
     "Decider",
@@ -228,4 +231,23 @@ class AckUrlFor(Protocol):
         self, incident: Incident, recipient: str | None = None, incident_ids: Iterable[str] = ()
     ) -> str | None:
         """The signed ack link acknowledging ``incident`` (and ``incident_ids``) as ``recipient``."""
+        ...
+
+
+class Backfill(Protocol):
+    """A one-time migration of stored items, a page at a time, its progress kept in the store
+    (a marker item): ``(done, resume)``, ``resume`` being where the next page starts (``None``: at
+    the beginning)."""
+
+    def progress(self) -> tuple[bool, Any]:
+        """The stored progress; ``(False, None)`` when the migration never started."""
+        ...
+
+    def page(self, start: Any) -> tuple[int, Any]:
+        """Migrate one page from ``start``: how many items changed, and where the next page
+        starts (``None``: that was the last page). Idempotent: a page done twice changes nothing more."""
+        ...
+
+    def save(self, *, done: bool, resume: Any) -> None:
+        """Store the progress (``done``: every item is migrated, nothing is left to do)."""
         ...

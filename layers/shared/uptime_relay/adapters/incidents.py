@@ -690,8 +690,8 @@ class DynamoIncidentStore(_PendingSends, _ApplyLoop):
 
     def reindex(self) -> int:
         """Put the incidents written before the ``listing`` index existed (no ``list_pk``) into
-        it; how many were added. The one scan of the table, run once after upgrading
-        (``uptime-relay incidents reindex``): conditional, so a writer that got there first wins."""
+        it; how many were added. One scan of the table (``uptime-relay incidents reindex``; the
+        escalator does the same once by itself, ``adapters.listing_backfill``)."""
         added = 0
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
@@ -700,28 +700,32 @@ class DynamoIncidentStore(_PendingSends, _ApplyLoop):
         }
         while True:
             reply = self.client.scan(**kwargs)
-            for item in reply.get("Items", []):
-                incident = _incident_from_item(item)
-                key = _list_key(incident.status, _status_time(incident))
-                try:
-                    self.client.update_item(
-                        TableName=self.table_name,
-                        Key={"pk": item["pk"]},
-                        UpdateExpression="SET list_pk = :lpk, list_at = :lat",
-                        ConditionExpression="attribute_not_exists(list_pk) AND #st = :st",
-                        ExpressionAttributeNames={"#st": "status"},
-                        ExpressionAttributeValues={
-                            ":lpk": key["list_pk"],
-                            ":lat": key["list_at"],
-                            ":st": _s(incident.status),
-                        },
-                    )
-                    added += 1
-                except self.client.exceptions.ConditionalCheckFailedException:
-                    pass
+            added += sum(self.add_to_listing(item) for item in reply.get("Items", []))
             if "LastEvaluatedKey" not in reply:
                 return added
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def add_to_listing(self, item: Mapping[str, Any]) -> bool:
+        """Give one incident item read without ``list_pk`` its ``listing`` keys; False when a
+        writer got there first (conditional: no ``list_pk`` yet, and the status that was read)."""
+        incident = _incident_from_item(item)
+        key = _list_key(incident.status, _status_time(incident))
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": item["pk"]},
+                UpdateExpression="SET list_pk = :lpk, list_at = :lat",
+                ConditionExpression="attribute_not_exists(list_pk) AND #st = :st",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={
+                    ":lpk": key["list_pk"],
+                    ":lat": key["list_at"],
+                    ":st": _s(incident.status),
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     # -- intake
     def commit(self, transition: Transition) -> bool:

@@ -169,7 +169,8 @@ class DynamoSilences:
 
     def reindex(self) -> int:
         """Put the silences written before the ``listing`` index existed into it; how many were
-        added (one scan of the table, run once after upgrading: ``uptime-relay incidents reindex``)."""
+        added. One scan of the table (``uptime-relay incidents reindex``; the escalator does the
+        same once by itself, ``adapters.listing_backfill``)."""
         added = 0
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
@@ -178,21 +179,25 @@ class DynamoSilences:
         }
         while True:
             reply = self.client.scan(**kwargs)
-            for item in reply.get("Items", []):
-                try:
-                    self.client.update_item(
-                        TableName=self.table_name,
-                        Key={"pk": item["pk"]},
-                        UpdateExpression="SET list_pk = :lpk, list_at = ends_epoch",
-                        ConditionExpression="attribute_not_exists(list_pk) AND attribute_exists(ends_epoch)",
-                        ExpressionAttributeValues={":lpk": {"S": LIST_PK}},
-                    )
-                    added += 1
-                except self.client.exceptions.ConditionalCheckFailedException:
-                    pass
+            added += sum(self.add_to_listing(item) for item in reply.get("Items", []))
             if "LastEvaluatedKey" not in reply:
                 return added
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def add_to_listing(self, item: Mapping[str, Any]) -> bool:
+        """Give one silence item read without ``list_pk`` its ``listing`` keys; False when a
+        writer got there first (conditional: no ``list_pk`` yet)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": item["pk"]},
+                UpdateExpression="SET list_pk = :lpk, list_at = ends_epoch",
+                ConditionExpression="attribute_not_exists(list_pk) AND attribute_exists(ends_epoch)",
+                ExpressionAttributeValues={":lpk": {"S": LIST_PK}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def end(self, id: str, at: datetime) -> bool:
         found = self._get(id)
