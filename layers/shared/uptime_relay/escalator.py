@@ -24,7 +24,8 @@ writes), delivers through the paging pipeline (``paging.Pipeline``) and records:
    channels or, when the step has none, in the incident's Slack channels (else the first Slack
    channel in the config); their email addresses get a copy through the step's email channel or,
    when it has none, the first email channel in the config, with its ``to`` replaced by them.
-   Each successful send is a ``notified`` timeline entry (so resolves reach escalated channels).
+   Each successful send is a ``notified`` timeline entry (so resolves reach escalated channels);
+   a page that got through after the incident's resolve was written is followed by its RESOLVE.
 4. A step is not retried by re-arming it: its cursor moves on as if it had succeeded, so the
    policy keeps its timing. Each delivery goes through the dispatcher, which retries transient
    errors within the invocation (backoff, Retry-After); a send still failing transiently becomes
@@ -512,6 +513,9 @@ class _Sweep:
         ledger.commit(self.store)
         if not claim.move_on(policy):
             log.warning("incident %s: %s claim lost before the cursor moved on", incident.id, step.tag)
+        for one in sent:  # resolved while the step was sending: the page is owed its resolve
+            if one.outcome.ok:
+                self.resolve_if_owed(incident.id, one.page, one)
         self.report.add(fired)
 
     def step_pages(
