@@ -154,7 +154,6 @@ class FireStep:
     tag: str
     claim_number: int  # as the claim entry counts it ("attempt N claimed until ...")
     attempt: int  # this attempt, counted by claims
-    of: int  # attempts a step gets (``max_step_attempts``)
     abandoned: bool  # the last attempt's sweep died: give the step up without sending
     anchor: datetime | None  # to store (``anchor_to_store``)
     following: Cursor | None  # the step after this one (None: the policy is done)
@@ -237,7 +236,6 @@ def _fire_step(incident: Incident, policy: EscalationPolicy, max_step_attempts: 
         tag=tag,
         claim_number=attempts(incident, tag) + 1,
         attempt=attempt,
-        of=max_step_attempts,
         abandoned=attempt > max_step_attempts,
         anchor=anchor_to_store(incident, policy),
         following=next_cursor(policy, current, opened_at=schedule_anchor(incident, policy)),
