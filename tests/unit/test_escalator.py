@@ -558,3 +558,17 @@ def test_a_sweep_killed_after_recording_its_sends_does_not_resend_them():
     world.run(29)
     assert [name for name, _, _ in world.sent] == ["pd-primary"]  # not again after the lease
     assert world.store.get(iid).due_at == T0 + timedelta(minutes=30)
+
+
+def test_a_redelivered_step_page_keeps_the_incidents_first_slack_message_as_its_handle():
+    """GIVEN the incident's Slack message is known WHEN step 3's Slack page fails and is
+    redelivered THEN later updates still go to that first message (the step does not replace it)."""
+    world = World()
+    iid = world.open()
+    world.store.set_handles(iid, "slack-critical", {"ts": "0.1"})
+    world.run(29)
+    world.failures["slack-critical"] = deque(DeliveryError("500", permanent=False) for _ in range(4))
+    world.sweep(T0 + timedelta(minutes=30))
+    world.sweep(T0 + timedelta(minutes=31))
+    assert [name for name, _, _ in world.sent][-1] == "slack-critical"  # redelivered
+    assert world.store.get(iid).handles["slack-critical"] == {"ts": "0.1"}

@@ -115,6 +115,7 @@ from .domain.targets import resolve_targets as default_resolve_targets
 from .notifiers.base import Notification, NotificationKind, Notifier
 from .paging import (
     Covered,
+    HandlesRule,
     Ledger,
     Page,
     Pipeline,
@@ -136,6 +137,9 @@ __all__ = ["Escalator", "Fired", "SweepReport", "build_escalator_from_env", "ste
 
 STEP_LEASE_S = 120.0  # a claimed step is due again this long after a sweep died holding it
 SWEEP_RESERVE_S = 10.0  # no new step is claimed with less than this left in the invocation
+# what a redelivered send does with the channel's message handles, as its first attempt would:
+# a step page keeps the incident's first message (updates go there), an ack update stores none
+_REDELIVERED_HANDLES: dict[str, HandlesRule] = {"escalation": "keep", "acknowledge": "none"}
 FIRST_PAGE_WORDING = Wording(
     "trigger sent (first page, by the escalation sweep)",
     "trigger: ",
@@ -407,6 +411,7 @@ class _Sweep:
                     f"{claimed.kind}: ",
                     dead_lettered=f"{claimed.kind} kept on the dead-letter queue",
                 ),
+                handles=_REDELIVERED_HANDLES.get(claimed.kind, "set"),
             )
             for member in members
             if member is not None
