@@ -511,7 +511,7 @@ def test_a_follow_up_invocation_does_not_wait_past_its_own_timeout(app, store, a
     """GIVEN a Slack click's follow-up running in its asynchronous invocation with 9 s left
     WHEN PagerDuty asks to come back in 2 s (the wait and what follows would run past the timeout)
     THEN it does not wait to be killed (and retried by Lambda, paging twice): the acknowledge is
-    kept on the dead-letter queue, saying there was no time left."""
+    kept for automatic redelivery (not dead-lettered), saying there was no time left."""
     from uptime_relay import clock
 
     queue_url = aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -546,5 +546,9 @@ def test_a_follow_up_invocation_does_not_wait_past_its_own_timeout(app, store, a
         assert result == {"followed_up": 1}
         assert len(pagerduty.to("/v2/enqueue")) == 1  # tried once, no 2 s wait
     assert fake.slept == []
-    (message,) = aws("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
-    assert "no time left" in message["Body"] and "pd-primary" in message["Body"]
+    (pending,) = store.pending_sends(incident.id)
+    assert (pending.kind, pending.channel) == (
+        "acknowledge",
+        "pd-primary",
+    ) and "no time left" in pending.error
+    assert aws("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []) == []

@@ -1,6 +1,7 @@
 """Automatic redelivery against DynamoDB in a moto server: pending sends live in a small
 ``REDELIVER#`` item found through the due index's own partition, claimed once by racing sweeps,
-and a Slack outage at an incident's opening still ends with the trigger then the resolve."""
+and a Slack outage at an incident's opening (or at its escalation step) still ends with the
+page then the resolve."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from uptime_relay.domain.redelivery import Pending
 from uptime_relay.notifiers.base import NotificationKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from redelivery_world import T0, World, outage
+from redelivery_world import STEPS_CONFIG, T0, World, outage
 
 pytestmark = pytest.mark.integration
 
@@ -61,5 +62,32 @@ def test_slack_outage_at_opening_is_redelivered_through_dynamodb(store):
     world.resolve()
     world.run_until(T0 + timedelta(minutes=10))
     assert world.received("slack-critical", incident) == [NotificationKind.TRIGGER, NotificationKind.RESOLVE]
+    assert world.dead.records == []
+    assert store.pending_sends(incident) == []
+
+
+def test_a_step_page_failing_through_a_503_window_is_redelivered_through_dynamodb(store):
+    """GIVEN Slack hears of incidents from a 2-minute escalation step and answers 503 from 1 to 5
+    minutes WHEN the step fires into the outage and the sweeps run on THEN the policy moves on,
+    the step's page waits in a ``REDELIVER#`` item, Slack gets it once after it recovers, then
+    the resolve once; nothing is dead-lettered."""
+    world = World(
+        {"slack-critical": outage(T0 + timedelta(minutes=1), T0 + timedelta(minutes=5))},
+        store=store,
+        config=STEPS_CONFIG,
+    )
+    incident = world.open()
+    world.run_until(T0 + timedelta(minutes=3))
+    (kept,) = store.pending_sends(incident)
+    assert (kept.kind, kept.channel) == ("escalation", "slack-critical")
+    assert store.get(incident).due_at is None  # the policy is done, not re-armed for a retry
+    assert store.redeliveries_due(kept.next_at) == [incident]
+    world.run_until(T0 + timedelta(minutes=12))
+    world.resolve()
+    world.run_until(T0 + timedelta(minutes=14))
+    assert world.received("slack-critical", incident) == [
+        NotificationKind.ESCALATION,
+        NotificationKind.RESOLVE,
+    ]
     assert world.dead.records == []
     assert store.pending_sends(incident) == []

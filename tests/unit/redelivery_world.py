@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
 from uptime_relay.adapters.secrets import StaticSecrets
+from uptime_relay.config import Config
 from uptime_relay.config.loader import parse_config
 from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
@@ -28,6 +29,23 @@ channels:
 routes:
   - match: {severity: critical}
     notify: [pd-primary, slack-critical, oncall-email]
+"""
+)
+# the same channels, but Slack hears of an incident only from its escalation policy's first step
+STEPS_CONFIG = parse_config(
+    """
+channels:
+  slack-critical: {type: slack, webhook_url: https://hooks.example.invalid/x}
+  pd-primary: {type: pagerduty, routing_key: env:PD_KEY}
+  oncall-email: {type: email, to: [oncall@example.com], from: alerts@example.com}
+routes:
+  - match: {severity: critical}
+    notify: [pd-primary, oncall-email]
+    escalation: slack-after-2m
+escalation_policies:
+  slack-after-2m:
+    steps:
+      - {after: 2m, notify: [slack-critical]}
 """
 )
 CHANNEL_TYPES = {"slack-critical": "slack", "pd-primary": "pagerduty", "oncall-email": "email"}
@@ -72,17 +90,23 @@ class ScheduledNotifier(FakeNotifier):
 
 
 class World:
-    def __init__(self, faults: dict[str, Fault] | None = None, store: IncidentStore | None = None):
+    def __init__(
+        self,
+        faults: dict[str, Fault] | None = None,
+        store: IncidentStore | None = None,
+        config: Config = CONFIG,
+    ):
         self.now = T0
+        self.config = config
         self.faults: dict[str, Fault] = dict(faults or {})
         self.deliveries: list[tuple[str, NotificationKind, str | None, datetime]] = []
         self.store = store if store is not None else InMemoryIncidentStore()
         self.notifiers = {t: ScheduledNotifier(t, self) for t in ("slack", "pagerduty", "email")}
         self.dead = InMemoryDeadLetters()
         self.dispatcher = Dispatcher(
-            CONFIG, self.notifiers, StaticSecrets({"env:PD_KEY": "k"}), self.dead, sleep=lambda s: None
+            config, self.notifiers, StaticSecrets({"env:PD_KEY": "k"}), self.dead, sleep=lambda s: None
         )
-        self.relay = Relay(CONFIG, self.store, self.dispatcher)
+        self.relay = Relay(config, self.store, self.dispatcher)
 
     def alert(self, state: AlertState, at: datetime | None = None) -> Alert:
         return Alert(
@@ -99,7 +123,7 @@ class World:
         self.relay.handle([self.alert(AlertState.OK)], self.now)
 
     def sweep(self):
-        return sweep(CONFIG, self.store, self.dispatcher, self.now)
+        return sweep(self.config, self.store, self.dispatcher, self.now)
 
     def run_until(self, end: datetime, *, at_minute: Callable[[], None] | None = None) -> None:
         """Sweep once a simulated minute up to ``end``."""

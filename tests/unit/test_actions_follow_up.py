@@ -44,6 +44,8 @@ class RecordingNotifier:
 
     def send(self, channel, notification, secrets):
         self.sent.append((channel.name, notification))
+        if isinstance(self.fail, DeliveryError):
+            raise self.fail
         if self.fail:
             raise DeliveryError("service unavailable", permanent=False, status=503)
         return Delivery(channel.name, dict(notification.handles), 200)
@@ -129,8 +131,7 @@ def test_a_slack_button_does_not_update_slack_twice(actions, store, notifiers):
     assert len(notifiers["pagerduty"].sent) == 1
 
 
-def test_a_failed_follow_up_is_dead_lettered_and_the_ack_stands(store, notifiers, dead_letters):
-    notifiers["pagerduty"].fail = True
+def ack_with_pagerduty_failing(store, notifiers, dead_letters):
     dispatcher = Dispatcher(
         CONFIG, notifiers, StaticSecrets(), dead_letters, max_attempts=1, sleep=lambda s: None
     )
@@ -149,6 +150,28 @@ def test_a_failed_follow_up_is_dead_lettered_and_the_ack_stands(store, notifiers
     assert after.status == "acknowledged"
     assert len(notifiers["pagerduty"].sent) == 1  # one attempt: Slack and browsers are waiting
     assert any(e.kind == "delivery_failed" and e.channel == "pd-primary" for e in after.timeline)
+    return after
+
+
+def test_a_transiently_failed_follow_up_is_kept_for_redelivery_and_the_ack_stands(
+    store, notifiers, dead_letters
+):
+    """GIVEN PagerDuty answering 503 WHEN someone acknowledges THEN the acknowledge update is kept
+    for automatic redelivery (not dead-lettered), and the acknowledgement stands."""
+    notifiers["pagerduty"].fail = True
+    after = ack_with_pagerduty_failing(store, notifiers, dead_letters)
+    (pending,) = store.pending_sends(after.id)
+    assert (pending.kind, pending.channel) == ("acknowledge", "pd-primary")
+    assert any(e.kind == "redelivery_scheduled" for e in after.timeline)
+    assert dead_letters.records == []
+
+
+def test_a_permanently_failed_follow_up_is_dead_lettered_at_once(store, notifiers, dead_letters):
+    """GIVEN PagerDuty rejecting the routing key (400) WHEN someone acknowledges THEN the
+    acknowledge update goes to the dead-letter queue at once, nothing is kept for redelivery."""
+    notifiers["pagerduty"].fail = DeliveryError("invalid routing key", permanent=True, status=400)
+    after = ack_with_pagerduty_failing(store, notifiers, dead_letters)
+    assert store.pending_sends(after.id) == []
     assert len(dead_letters.records) == 1
 
 

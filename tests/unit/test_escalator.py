@@ -245,7 +245,9 @@ def test_many_concurrent_sweeps_fire_each_step_once():
     assert sorted(n.incident_id for _, _, n in world.sent) == sorted(i.id for i in world.store.list())
 
 
-def test_a_failed_step_is_retried_on_the_next_sweep_without_dead_lettering():
+def test_a_transiently_failed_step_is_redelivered_on_the_next_sweep_and_the_policy_keeps_its_timing():
+    """GIVEN PagerDuty answering 503 when step 2 fires WHEN the next sweep runs THEN the step's
+    page is redelivered to PagerDuty, nothing is dead-lettered, and step 3 still comes at 30m."""
     world = World()
     iid = world.open()
     world.failures["pd-primary"] = deque(DeliveryError("503", permanent=False, status=503) for _ in range(4))
@@ -253,11 +255,12 @@ def test_a_failed_step_is_retried_on_the_next_sweep_without_dead_lettering():
     assert first == []  # all four dispatcher attempts failed
     retried = world.sweep(T0 + timedelta(minutes=11))
     assert [name for name, _, _ in world.sent] == ["pd-primary"]
-    assert retried.fired[0].delivered == ("pd-primary",)
+    assert retried.fired[0].redelivery
+    assert retried.fired[0].delivered == ("escalation:escalation step 2, round 1:pd-primary",)
     assert world.dead_letters() == []
     kinds = [e.kind for e in world.store.get(iid).timeline]
-    assert "escalation_failed" in kinds and "escalation_retry" in kinds
-    # the schedule is unchanged by the retry: step 3 still comes at 30m
+    assert "escalation_failed" in kinds and "redelivery_scheduled" in kinds
+    # the schedule is unchanged by the redelivery: step 3 still comes at 30m
     assert world.store.get(iid).due_at == T0 + timedelta(minutes=30)
 
 
@@ -272,18 +275,32 @@ def test_a_retry_resends_only_to_the_targets_that_failed():
     assert [name for name, _, _ in world.sent[3:]] == ["slack-critical"]
 
 
-def test_a_step_that_keeps_failing_is_dead_lettered_once_and_the_policy_moves_on():
+def test_a_step_that_keeps_failing_is_redelivered_for_24_h_and_only_then_dead_lettered():
+    """GIVEN PagerDuty failing transiently all day WHEN the sweeps run THEN each PagerDuty step page
+    is retried with a growing backoff, the policy moves on meanwhile, and each reaches the
+    dead-letter queue once, only after 24 hours."""
     world = World()
     iid = world.open()
-    world.failures["pd-primary"] = deque(DeliveryError("503", permanent=False) for _ in range(100))
+    world.failures["pd-primary"] = deque(DeliveryError("503", permanent=False) for _ in range(5000))
     sends = world.run(35)
-    dead = world.dead_letters()
-    assert len(dead) == 1 and dead[0]["channel"] == "pd-primary"
-    assert dead[0]["notification"]["kind"] == "escalation"
-    timeline = world.store.get(iid).timeline
-    assert [e.kind for e in timeline].count("escalation_retry") == 2  # three attempts in all
-    assert any(e.kind == "escalation_gave_up" for e in timeline)
+    assert world.dead_letters() == []
     assert (30, "oncall-email") in sends  # the next step still fired on time
+    (pending,) = world.store.pending_sends(iid)
+    assert (pending.kind, pending.channel, pending.attempts) == (
+        "escalation",
+        "pd-primary",
+        5,
+    )  # 10 11 13 17 25
+    for minute in range(36, 10 + 24 * 60):
+        world.sweep(T0 + timedelta(minutes=minute))
+    assert world.dead_letters() == []  # not yet 24 h since the first failure
+    for minute in range(10 + 24 * 60, 10 + 25 * 60):
+        world.sweep(T0 + timedelta(minutes=minute))
+    dead = world.dead_letters()
+    assert [d["channel"] for d in dead] == ["pd-primary", "pd-primary"]  # round 1's and round 2's step 2
+    assert all(d["notification"]["kind"] == "escalation" for d in dead)
+    assert world.store.pending_sends(iid) == []
+    assert "pd-primary" not in world.store.get(iid).notified_channels()
 
 
 def test_a_permanent_failure_is_dead_lettered_at_once_and_not_retried():
@@ -372,13 +389,13 @@ def test_a_sweep_holding_a_stale_copy_does_not_resend_what_a_partly_failed_attem
             return snapshot
 
     world.failures["slack-critical"] = deque(DeliveryError("500", permanent=False) for _ in range(4))
-    sweep(CONFIG, Snapshot(), world.dispatcher, now)  # emails go out, Slack fails, step re-armed
-    early = sweep(CONFIG, Snapshot(), world.dispatcher, now)  # the re-armed step is not due yet
+    sweep(CONFIG, Snapshot(), world.dispatcher, now)  # emails go out, Slack fails: kept for redelivery
+    early = sweep(CONFIG, Snapshot(), world.dispatcher, now)  # the step moved on: the stale claim loses
     assert early.fired == [] and len(world.sent) == 3
-    # at the retry time a sweep still holding the stale copy wins the re-armed step
+    # at the redelivery time a sweep still holding the stale copy sends only Slack's page
     late = sweep(CONFIG, Snapshot(), world.dispatcher, now + timedelta(minutes=1))
     assert [name for name, _, _ in world.sent[1:]] == ["oncall-email", "oncall-email", "slack-critical"]
-    assert late.fired[0].delivered == ("slack-critical",)
+    assert [f.delivered for f in late.fired] == [("escalation:escalation step 3, round 1:slack-critical",)]
 
 
 def test_the_whole_story_with_the_relay_page_escalate_acknowledge_resolve():
@@ -541,3 +558,17 @@ def test_a_sweep_killed_after_recording_its_sends_does_not_resend_them():
     world.run(29)
     assert [name for name, _, _ in world.sent] == ["pd-primary"]  # not again after the lease
     assert world.store.get(iid).due_at == T0 + timedelta(minutes=30)
+
+
+def test_a_redelivered_step_page_keeps_the_incidents_first_slack_message_as_its_handle():
+    """GIVEN the incident's Slack message is known WHEN step 3's Slack page fails and is
+    redelivered THEN later updates still go to that first message (the step does not replace it)."""
+    world = World()
+    iid = world.open()
+    world.store.set_handles(iid, "slack-critical", {"ts": "0.1"})
+    world.run(29)
+    world.failures["slack-critical"] = deque(DeliveryError("500", permanent=False) for _ in range(4))
+    world.sweep(T0 + timedelta(minutes=30))
+    world.sweep(T0 + timedelta(minutes=31))
+    assert [name for name, _, _ in world.sent][-1] == "slack-critical"  # redelivered
+    assert world.store.get(iid).handles["slack-critical"] == {"ts": "0.1"}

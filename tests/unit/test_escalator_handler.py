@@ -20,7 +20,7 @@ from uptime_relay.delivery import Dispatcher
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.escalation import initial_cursor
 from uptime_relay.domain.incident import OpeningPlan, decide
-from uptime_relay.escalator import RETRY_S, Escalator
+from uptime_relay.escalator import Escalator
 from uptime_relay.notifiers.base import Delivery, DeliveryError
 from uptime_relay_tools.local.functions import LambdaContext
 
@@ -113,15 +113,16 @@ def world(app, monkeypatch, failures=()):
     return store, transition.incident.id, pd, dead
 
 
-def test_retries_do_not_wait_past_the_invocation_and_the_step_stays_due(app, sim, monkeypatch):
+def test_retries_do_not_wait_past_the_invocation_and_the_step_is_redelivered(app, sim, monkeypatch):
     throttled = [DeliveryError("429", permanent=False, status=429, retry_after=5) for _ in range(4)]
     store, iid, pd, dead = world(app, monkeypatch, throttled)
     app.lambda_handler({}, LambdaContext("escalator", timeout_s=12))
     assert sim.slept == []  # 12 s left: no time for a 5 s wait and what must follow it
     assert pd.sent == [] and dead.receive(max=10) == []
-    incident = store.get(iid)
-    assert incident.step == 0 and incident.due_at == T0 + timedelta(minutes=10, seconds=RETRY_S)
-    sim.at = incident.due_at  # the next sweep
+    (pending,) = store.pending_sends(iid)  # kept for automatic redelivery; the policy moved on
+    assert pending.kind == "escalation" and pending.next_at == T0 + timedelta(minutes=11)
+    assert store.get(iid).step != 0 or store.get(iid).due_at is None
+    sim.at = pending.next_at  # the sweep that redelivers it
     app.lambda_handler({}, LambdaContext("escalator", timeout_s=55))
     assert pd.sent == [iid]
 

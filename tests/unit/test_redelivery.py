@@ -9,14 +9,16 @@ import itertools
 import json
 from datetime import timedelta
 
-from redelivery_world import CONFIG, T0, World, outage
+from redelivery_world import CONFIG, STEPS_CONFIG, T0, World, outage
 from uptime_relay import metricnames
 from uptime_relay.escalator import sweep
+from uptime_relay.followups import ACK, ChangeNotifier
 from uptime_relay.notifiers.base import NotificationKind
 from uptime_relay_tools.cli import build_parser
 from uptime_relay_tools.cli import incidents as incidents_cli
 
 TRIGGER, RESOLVE = NotificationKind.TRIGGER, NotificationKind.RESOLVE
+ESCALATION, ACKNOWLEDGE = NotificationKind.ESCALATION, NotificationKind.ACKNOWLEDGE
 
 
 def test_slack_outage_at_opening_gets_the_trigger_then_the_resolve_without_anyone_acting():
@@ -206,3 +208,88 @@ def test_each_failing_channel_reports_how_long_it_has_failed(capsys, caplog):
         "channel oncall-email failing for" in r.getMessage() and "500" in r.getMessage()
         for r in caplog.records
     )
+
+
+# ----------------------------------------------------------------------------- escalation steps
+def test_a_step_page_that_fails_is_redelivered_after_the_outage_then_gets_its_resolve():
+    """GIVEN Slack hears of incidents only from a 2-minute escalation step, and answers 503 from
+    1 to 6 minutes WHEN the step fires into the outage THEN the policy moves on, Slack gets the
+    step's page once after it recovers, then the resolve once; nothing is dead-lettered."""
+    world = World(
+        {"slack-critical": outage(T0 + timedelta(minutes=1), T0 + timedelta(minutes=6))}, config=STEPS_CONFIG
+    )
+    incident = world.open()
+    world.run_until(T0 + timedelta(minutes=3))
+    assert world.received("slack-critical", incident) == []
+    assert world.store.get(incident).due_at is None  # the (one-step) policy is done: not re-armed
+    (pending,) = world.store.pending_sends(incident)
+    assert (pending.kind, pending.channel) == ("escalation", "slack-critical")
+    world.run_until(T0 + timedelta(minutes=20))
+    assert world.received("slack-critical", incident) == [ESCALATION]
+    assert (
+        T0 + timedelta(minutes=6)
+        <= world.first_received_at("slack-critical", ESCALATION)
+        <= T0 + timedelta(minutes=10)
+    )
+    world.resolve()
+    world.run_until(T0 + timedelta(minutes=40))
+    assert world.received("slack-critical", incident) == [ESCALATION, RESOLVE]
+    assert world.dead.records == [] and world.store.pending_sends(incident) == []
+
+
+def test_a_step_page_still_failing_when_the_incident_resolves_sends_nothing():
+    """GIVEN Slack's step page failed WHEN the incident resolves before Slack recovers
+    THEN Slack receives nothing for it (no late page, no resolve), and the timeline says why."""
+    world = World({"slack-critical": outage(T0, T0 + timedelta(minutes=10))}, config=STEPS_CONFIG)
+    incident = world.open()
+    world.run_until(T0 + timedelta(minutes=4))
+    world.resolve()
+    world.run_until(T0 + timedelta(minutes=60))
+    assert world.received("slack-critical", incident) == []
+    assert world.dead.records == [] and world.store.pending_sends(incident) == []
+    dropped = [e for e in world.store.get(incident).timeline if e.kind == "redelivery_dropped"]
+    assert [e.channel for e in dropped] == ["slack-critical"] and "resolved" in dropped[0].detail
+
+
+def test_a_step_page_rejected_for_good_is_dead_lettered_at_once():
+    world = World({"slack-critical": outage(T0, T0 + timedelta(days=2), status=404)}, config=STEPS_CONFIG)
+    incident = world.open()
+    world.run_until(T0 + timedelta(minutes=30))
+    assert [r["notification"]["kind"] for r in world.dead.records] == ["escalation"]
+    assert world.store.pending_sends(incident) == []
+    assert any(e.kind == "escalation_gave_up" for e in world.store.get(incident).timeline)
+
+
+# ----------------------------------------------------------------------------- follow-ups
+def acknowledge(world: World, incident: str) -> None:
+    world.store.acknowledge(incident, by="ana", via="slack", at=world.now)
+    ChangeNotifier(CONFIG, world.dispatcher, world.store)(ACK, world.store.get(incident), "ana", "link")
+
+
+def test_a_failed_acknowledge_update_is_redelivered_after_the_outage():
+    """GIVEN PagerDuty answers 503 when someone acknowledges WHEN the sweeps run after it
+    recovers THEN PagerDuty gets the acknowledge once, and nothing is dead-lettered."""
+    world = World()
+    incident = world.open()
+    world.now = T0 + timedelta(minutes=2)
+    world.faults["pd-primary"] = outage(world.now, world.now + timedelta(minutes=3))
+    acknowledge(world, incident)
+    assert world.received("pd-primary", incident) == [TRIGGER]
+    world.run_until(T0 + timedelta(minutes=30))
+    assert world.received("pd-primary", incident) == [TRIGGER, ACKNOWLEDGE]
+    assert world.dead.records == [] and world.store.pending_sends(incident) == []
+
+
+def test_an_acknowledge_update_still_pending_when_the_incident_resolves_is_dropped():
+    """GIVEN PagerDuty's acknowledge update failed WHEN the incident resolves (PagerDuty gets the
+    resolve) before the update's next attempt THEN the update is dropped: no late "acknowledged"
+    after the resolve."""
+    world = World()
+    incident = world.open()
+    world.faults["pd-primary"] = outage(world.now, world.now + timedelta(seconds=30))
+    acknowledge(world, incident)
+    world.now = T0 + timedelta(seconds=40)
+    world.resolve()
+    world.run_until(T0 + timedelta(minutes=30))
+    assert world.received("pd-primary", incident) == [TRIGGER, RESOLVE]
+    assert world.dead.records == [] and world.store.pending_sends(incident) == []

@@ -101,3 +101,56 @@ def test_pending_sends_round_trip_through_json():
         first(), to=("ana@example.com",), members=("inc-1", "inc-2"), notification={"kind": "trigger"}
     )
     assert Pending.from_json(pending.to_json()) == pending
+
+
+def test_an_escalation_is_dropped_once_its_incident_is_acknowledged_or_resolved():
+    """GIVEN a step page kept for redelivery WHEN the incident was acknowledged or resolved before
+    it got through THEN it is dropped: escalation stops there, nobody is paged late."""
+    now = T0 + timedelta(minutes=1)
+    page = first("escalation")
+    assert decide_redelivery([page], INCIDENT, now) == [Redeliver(page)]
+    for status in ("acknowledged", "resolved"):
+        (decision,) = decide_redelivery([page], replace(INCIDENT, status=status), now)
+        assert isinstance(decision, Drop) and status in decision.why
+    (gone,) = decide_redelivery([page], None, now)
+    assert isinstance(gone, Drop) and "gone" in gone.why
+
+
+def test_an_acknowledge_update_is_sent_only_while_the_incident_is_still_acknowledged():
+    """GIVEN an acknowledge update kept for redelivery WHEN the incident has since resolved (its
+    resolve supersedes it) or reopened THEN it is dropped; while still acknowledged it is sent."""
+    now = T0 + timedelta(minutes=1)
+    update = first("acknowledge")
+    acked = replace(INCIDENT, status="acknowledged")
+    assert decide_redelivery([update], acked, now) == [Redeliver(update)]
+    for status in ("resolved", "open"):
+        (decision,) = decide_redelivery([update], replace(INCIDENT, status=status), now)
+        assert isinstance(decision, Drop) and "out of date" in decision.why
+
+
+def test_a_resolve_follow_up_is_sent_whatever_the_status_and_every_kind_gives_up_after_24_hours():
+    now = T0 + timedelta(hours=24)
+    resolve = first("resolve")
+    assert decide_redelivery([resolve], replace(INCIDENT, status="open"), T0 + timedelta(minutes=1)) == [
+        Redeliver(resolve)
+    ]
+    for kind in ("escalation", "acknowledge"):
+        status = "acknowledged" if kind == "acknowledge" else "open"
+        (decision,) = decide_redelivery([first(kind)], replace(INCIDENT, status=status), now)
+        assert isinstance(decision, GiveUp)
+
+
+def test_an_escalation_delivered_after_the_resolve_was_written_owes_a_resolve():
+    sent_at = T0 + timedelta(minutes=2)
+    notified = TimelineEntry(sent_at, "notified", "escalation step 1, round 1 [slack]: escalated", "slack")
+    resolved_entry = TimelineEntry(T0 + timedelta(minutes=1), "resolved", "alarm returned to OK")
+    assert resolve_owed(
+        replace(INCIDENT, status="resolved", timeline=(resolved_entry, notified)), "slack", sent_at
+    )
+
+
+def test_every_kind_round_trips_through_json_and_an_unknown_one_reads_as_a_trigger():
+    for kind in ("trigger", "resolve", "escalation", "acknowledge"):
+        assert Pending.from_json(first(kind).to_json()).kind == kind
+    legacy = first().to_json().replace('"kind": "trigger"', '"kind": "warning"')
+    assert Pending.from_json(legacy).kind == "trigger"

@@ -2,7 +2,8 @@
 fail again; 503, 429 with Retry-After, timeouts) and whenever the incident resolves, no channel
 ever gets a resolve without its trigger, nor a trigger (or a resolve) twice; and once the faults
 are over, every channel that got the trigger gets the resolve, and a trigger still owed is
-delivered while the incident is open."""
+delivered while the incident is open. The same holds when a channel hears of the incident only from
+an escalation step (its page an ESCALATION instead of a TRIGGER)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from redelivery_world import CHANNEL_TYPES, T0, World
+from redelivery_world import CHANNEL_TYPES, CONFIG, STEPS_CONFIG, T0, World
 from uptime_relay.notifiers.base import DeliveryError, NotificationKind
 
 TRIGGER, RESOLVE = NotificationKind.TRIGGER, NotificationKind.RESOLVE
+ESCALATION = NotificationKind.ESCALATION
 END_MIN = 150  # simulated minutes per run: faults end by 60, backoff is capped at 15
 
 failure = st.sampled_from(
@@ -49,23 +51,48 @@ def fault_from(windows):
     faults=st.fixed_dictionaries({channel: schedule for channel in CHANNEL_TYPES}),
     resolve_at=st.one_of(st.none(), st.integers(0, 70)),
     resolve_mid_send=st.booleans(),
+    steps=st.booleans(),
 )
 @example(  # the outage covers the opening; the incident resolves while Slack still fails
     faults={"slack-critical": [(0, 8, ("503", False, 503, None))], "pd-primary": [], "oncall-email": []},
     resolve_at=5,
     resolve_mid_send=False,
+    steps=False,
 )
 @example(  # the trigger is redelivered while the incident resolves
     faults={"slack-critical": [(0, 1, ("503", False, 503, None))], "pd-primary": [], "oncall-email": []},
     resolve_at=1,
     resolve_mid_send=True,
+    steps=False,
 )
-def test_no_resolve_without_its_trigger_and_no_trigger_twice(faults, resolve_at, resolve_mid_send):
+@example(  # Slack's step page fails at 2m; the incident resolves while it still fails
+    faults={"slack-critical": [(0, 10, ("503", False, 503, None))], "pd-primary": [], "oncall-email": []},
+    resolve_at=6,
+    resolve_mid_send=False,
+    steps=True,
+)
+@example(  # Slack's step page is redelivered while the incident resolves
+    faults={"slack-critical": [(0, 3, ("503", False, 503, None))], "pd-primary": [], "oncall-email": []},
+    resolve_at=3,
+    resolve_mid_send=True,
+    steps=True,
+)
+@example(  # Slack's step page goes out at its first attempt while the incident resolves
+    faults={"slack-critical": [], "pd-primary": [], "oncall-email": []},
+    resolve_at=2,
+    resolve_mid_send=True,
+    steps=True,
+)
+def test_no_resolve_without_its_trigger_and_no_trigger_twice(faults, resolve_at, resolve_mid_send, steps):
     """GIVEN random fault schedules per channel and a random resolve time (at a minute boundary,
     or in the middle of a redelivery) WHEN the minute sweeps run THEN per channel: at most one
     trigger, at most one resolve, never a resolve before the trigger; eventually the resolve for
-    every delivered trigger; nothing on the dead-letter queue."""
-    world = World({channel: fault_from(windows) for channel, windows in faults.items()})
+    every delivered trigger; nothing on the dead-letter queue. With ``steps``, Slack's "trigger"
+    is its escalation step's page (due 2 minutes after the opening)."""
+    world = World(
+        {channel: fault_from(windows) for channel, windows in faults.items()},
+        config=STEPS_CONFIG if steps else CONFIG,
+    )
     incident = world.open()
     resolved = [False]
 
@@ -92,13 +119,15 @@ def test_no_resolve_without_its_trigger_and_no_trigger_twice(faults, resolve_at,
 
     for channel in CHANNEL_TYPES:
         kinds = world.received(channel, incident)
-        assert kinds.count(TRIGGER) <= 1, (channel, kinds)
+        page = ESCALATION if steps and channel == "slack-critical" else TRIGGER
+        assert set(kinds) <= {page, RESOLVE}, (channel, kinds)
+        assert kinds.count(page) <= 1, (channel, kinds)
         assert kinds.count(RESOLVE) <= 1, (channel, kinds)
         if RESOLVE in kinds:
-            assert kinds.index(TRIGGER) < kinds.index(RESOLVE), (channel, kinds)
+            assert page in kinds and kinds.index(page) < kinds.index(RESOLVE), (channel, kinds)
         if resolve_at is None:
-            assert kinds == [TRIGGER], (channel, kinds)  # open: the trigger gets through
-        elif TRIGGER in kinds:
-            assert kinds == [TRIGGER, RESOLVE], (channel, kinds)
+            assert kinds == [page], (channel, kinds)  # open: the page gets through
+        elif page in kinds:
+            assert kinds == [page, RESOLVE], (channel, kinds)
     assert world.dead.records == []
     assert world.store.pending_sends(incident) == []

@@ -146,7 +146,7 @@ def test_a_due_step_fires_with_the_step_after_it_timed_from_the_anchor():
     decision = decide_sweep(incident(), POLICY, at(10))
     assert isinstance(decision, FireStep)
     assert (decision.step, decision.round, decision.tag) == (1, 0, "escalation step 2, round 1")
-    assert (decision.attempt, decision.last_attempt, decision.abandoned) == (1, False, False)
+    assert (decision.attempt, decision.abandoned) == (1, False)
     assert decision.following == Cursor(2, 0, at(30))
     assert decision.anchor is None  # already stored on the incident
 
@@ -156,18 +156,14 @@ def test_the_last_step_fires_with_nothing_after_it():
     assert isinstance(decision, FireStep) and decision.following is None
 
 
-def test_a_step_on_its_third_claim_is_its_last_attempt_and_after_that_it_is_abandoned():
+def test_a_step_whose_sweeps_died_on_three_claims_is_abandoned_on_the_fourth():
     tag = step_tag(1, 0)
     claims = [
         TimelineEntry(at(10 + i), "escalation_attempt", f"{tag}: attempt {i + 1} claimed") for i in range(3)
     ]
     third = decide_sweep(incident(timeline=tuple(claims[:2])), POLICY, at(12))
     fourth = decide_sweep(incident(timeline=tuple(claims)), POLICY, at(14))
-    assert isinstance(third, FireStep) and (third.attempt, third.last_attempt, third.abandoned) == (
-        3,
-        True,
-        False,
-    )
+    assert isinstance(third, FireStep) and (third.attempt, third.abandoned) == (3, False)
     assert isinstance(fourth, FireStep) and (fourth.attempt, fourth.abandoned) == (4, True)
 
 

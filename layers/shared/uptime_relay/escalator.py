@@ -18,23 +18,20 @@ writes), delivers through the paging pipeline (``paging.Pipeline``) and records:
    next step (or re-arms the step for a retry) on condition that ``due_at`` still equals it. A
    sweep killed between claim and delivery leaves the step due again when the lease runs out;
    the next sweep sends only what is not recorded as sent. A step whose sweeps died on every
-   one of its attempts is given up (dead-lettered) rather than tried forever.
+   one of its claims (``max_step_attempts``) is given up (dead-lettered) rather than tried forever.
 3. Deliver to the step's targets (``resolve_targets``): its channels; Slack mentions of the
    people it names (``person:``/``oncall:``) ride on the notification, posted in the step's Slack
    channels or, when the step has none, in the incident's Slack channels (else the first Slack
    channel in the config); their email addresses get a copy through the step's email channel or,
    when it has none, the first email channel in the config, with its ``to`` replaced by them.
-   Each successful send is a ``notified`` timeline entry (so resolves reach escalated channels).
-4. A step is retried, not skipped. Each sweep's delivery goes through the dispatcher, which
-   retries transient errors within the invocation (backoff, Retry-After). If it still fails, the
-   claimed cursor is moved back to the same step, due ``RETRY_S`` later (conditional on the
-   claim, so an acknowledgement in between wins), and the next sweep re-sends only to the
-   targets that failed. Those attempts are made with ``dead_letter=False``; the step's last
-   attempt (``max_step_attempts``, default 3 sweeps) is made with ``dead_letter=True``, so a
-   notification reaches the dead-letter queue once, when it is given up
-   (``escalation_gave_up`` on the timeline); the policy then moves on to its next step at that
-   step's own time. A permanent error (bad routing key, 404) is not retried: it is dead-lettered
-   at once. If the re-arm loses (acknowledged meanwhile), the failed sends are dead-lettered too.
+   Each successful send is a ``notified`` timeline entry (so resolves reach escalated channels);
+   a page that got through after the incident's resolve was written is followed by its RESOLVE.
+4. A step is not retried by re-arming it: its cursor moves on as if it had succeeded, so the
+   policy keeps its timing. Each delivery goes through the dispatcher, which retries transient
+   errors within the invocation (backoff, Retry-After); a send still failing transiently becomes
+   a pending redelivery (point 8, one per step and target), retried until it is delivered or
+   24 h pass, and dropped if the incident is acknowledged or resolved first. A permanent error
+   (bad routing key, 404) is dead-lettered at once (``escalation_gave_up`` on the timeline).
    With a Lambda context, the dispatcher's waits never run past the invocation (``time_left``)
    and no step is claimed in its last ``SWEEP_RESERVE_S``: it stays due for the next sweep.
 5. Delays count from the schedule's anchor: the later of the alarm's time and its arrival, which
@@ -66,12 +63,14 @@ writes), delivers through the paging pipeline (``paging.Pipeline``) and records:
    sweep that dies after ``unsilence`` leaves an ordinary pending first page: 6 finishes it.
    Resolved or acknowledged inside the window: it leaves the due index, nobody is paged.
 8. Automatic redelivery. Before the steps, the sweep retries the pending sends that are due
-   (``store.redeliveries_due``: TRIGGERs and RESOLVEs that failed transiently, kept by the
-   pipeline with their next attempt): ``domain.redelivery.decide_redelivery`` says redeliver,
-   drop (a TRIGGER whose incident resolved: the channel gets nothing) or give up (24 h: the
-   dead-letter queue). Each is claimed once (``claim_redelivery``, conditional on its next
+   (``store.redeliveries_due``: TRIGGERs, RESOLVEs, step pages and acknowledge updates that
+   failed transiently, kept by the pipeline with their next attempt):
+   ``domain.redelivery.decide_redelivery`` says redeliver, drop (a TRIGGER whose incident
+   resolved, a step page whose incident was acknowledged or resolved: the channel gets nothing)
+   or give up (24 h: the dead-letter queue). Each is claimed once (``claim_redelivery``, conditional on its next
    attempt time), sent through the pipeline (a failure is kept again, further out), then
-   settled; a TRIGGER that got through after the resolve was written is followed by its RESOLVE.
+   settled; a TRIGGER or step page that got through after the resolve was written is followed
+   by its RESOLVE.
 """
 
 from __future__ import annotations
@@ -89,11 +88,19 @@ from .adapters.silences import DynamoSilences
 from .config import Config, EscalationPolicy
 from .delivery import notification_from_dict
 from .domain.incident import Incident, TimelineEntry
-from .domain.redelivery import CLAIM_S, Drop, GiveUp, Pending, Redeliver, decide_redelivery, resolve_owed
+from .domain.redelivery import (
+    CLAIM_S,
+    PAGES,
+    Drop,
+    GiveUp,
+    Pending,
+    Redeliver,
+    decide_redelivery,
+    resolve_owed,
+)
 from .domain.silence import Silence
 from .domain.sweep import (
     MAX_STEP_ATTEMPTS,
-    RETRY_S,
     FireStep,
     HoldFirstPage,
     HoldStep,
@@ -112,6 +119,7 @@ from .migration import OneTimeMigration
 from .notifiers.base import Notification, NotificationKind, Notifier
 from .paging import (
     Covered,
+    HandlesRule,
     Ledger,
     Page,
     Pipeline,
@@ -129,10 +137,13 @@ from .wiring import delivery_from_env
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RETRY_S", "Escalator", "Fired", "SweepReport", "build_escalator_from_env", "step_tag", "sweep"]
+__all__ = ["Escalator", "Fired", "SweepReport", "build_escalator_from_env", "step_tag", "sweep"]
 
 STEP_LEASE_S = 120.0  # a claimed step is due again this long after a sweep died holding it
 SWEEP_RESERVE_S = 10.0  # no new step is claimed with less than this left in the invocation
+# what a redelivered send does with the channel's message handles, as its first attempt would:
+# a step page keeps the incident's first message (updates go there), an ack update stores none
+_REDELIVERED_HANDLES: dict[str, HandlesRule] = {"escalation": "keep", "acknowledge": "none"}
 FIRST_PAGE_WORDING = Wording(
     "trigger sent (first page, by the escalation sweep)",
     "trigger: ",
@@ -147,7 +158,7 @@ class Fired:
     round: int
     delivered: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
-    retry: bool = False  # re-armed for another attempt
+    retry: bool = False  # kept for automatic redelivery (at least one send)
     gave_up: bool = False
     first_page: bool = False  # the opening TRIGGER, taken over from a sender that died
     redelivery: bool = False  # a pending TRIGGER or RESOLVE retried (step and round: -1)
@@ -404,6 +415,7 @@ class _Sweep:
                     f"{claimed.kind}: ",
                     dead_lettered=f"{claimed.kind} kept on the dead-letter queue",
                 ),
+                handles=_REDELIVERED_HANDLES.get(claimed.kind, "set"),
             )
             for member in members
             if member is not None
@@ -436,11 +448,11 @@ class _Sweep:
         self.report.add(
             Fired(incident_id, -1, -1, delivered, failed, retry=one.deferred is not None, redelivery=True)
         )
-        if one.outcome.ok and claimed.kind == "trigger":
+        if one.outcome.ok and claimed.kind in PAGES:
             self.resolve_if_owed(incident_id, page, one)
 
     def resolve_if_owed(self, incident_id: str, page: Page, sent: Sent) -> None:
-        """The trigger got through after the incident's resolve went to the others: send its resolve."""
+        """The page got through after the incident's resolve went to the others: send its resolve."""
         fresh = self.store.get(incident_id)
         if fresh is None or not resolve_owed(fresh, page.channel, self.now):
             return
@@ -498,17 +510,21 @@ class _Sweep:
         sent = self.pipeline.send(sends, page, self.now, ledger, already_sent=already_sent(fresh, step.tag))
         delivered, failed = _split(sent)
         fired = Fired(incident.id, step.step, step.round, delivered, failed)
-        to_retry = [s for s in sent if not s.outcome.ok and not s.given_up]
-        if to_retry:
-            fired = dataclasses.replace(fired, retry=self.retry(claim, step, to_retry, ledger))
-        if failed and not fired.retry:
-            ledger.note(fresh.id, _gave_up(self.now, step, failed))
+        gave_up = tuple(s.page.key for s in sent if s.given_up)
+        if any(s.deferred is not None for s in sent):
+            fired = dataclasses.replace(fired, retry=True)
+        if gave_up:
+            ledger.note(fresh.id, _gave_up(self.now, step, gave_up))
             fired = dataclasses.replace(fired, gave_up=True)
-        # What was sent is recorded BEFORE the cursor moves on: a sweep killed in between leaves the
-        # step to the next sweep after the lease, which then sends only what is not recorded as sent.
+        # What was sent (or kept for redelivery) is recorded BEFORE the cursor moves on: a sweep
+        # killed in between leaves the step to the next sweep after the lease, which then sends
+        # only what is not recorded as sent.
         ledger.commit(self.store)
-        if not fired.retry and not claim.move_on(policy):
+        if not claim.move_on(policy):
             log.warning("incident %s: %s claim lost before the cursor moved on", incident.id, step.tag)
+        for one in sent:  # resolved while the step was sending: the page is owed its resolve
+            if one.outcome.ok:
+                self.resolve_if_owed(incident.id, one.page, one)
         self.report.add(fired)
 
     def step_pages(
@@ -533,27 +549,12 @@ class _Sweep:
                 notification,
                 (covered,),
                 to=send.email_to,
-                last_try=step.last_attempt,
                 abandoned_after=step.attempt - 1 if step.abandoned else None,
+                redeliver=True,
+                redeliver_as=f"{step.tag}:{send.key}",
             )
 
         return page
-
-    def retry(self, claim: _Claim, step: FireStep, to_retry: list[Sent], ledger: Ledger) -> bool:
-        """Re-arm the step ``RETRY_S`` later for the sends that failed. Recorded before the re-arm:
-        a sweep that claims the re-armed step re-reads the incident and must see what this attempt
-        delivered, so it re-sends only the failed targets. False when the claim was lost
-        (acknowledged, resolved or taken over meanwhile): the failed sends are dead-lettered."""
-        retry_at = self.now + timedelta(seconds=RETRY_S)
-        keys = ", ".join(s.page.key for s in to_retry)
-        detail = f"{step.tag}: attempt {step.attempt} of {step.of} failed for {keys}; retrying at {retry_at.isoformat()}"
-        ledger.note(claim.incident_id, TimelineEntry(self.now, "escalation_retry", detail))
-        ledger.commit(self.store)
-        if claim.move(step.step, step.round, retry_at):
-            return True
-        for one in to_retry:  # keep the failed sends for replay
-            self.pipeline.dead_letter(one, self.now)
-        return False
 
     # -- helpers
     def notification(

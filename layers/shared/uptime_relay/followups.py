@@ -4,8 +4,11 @@
 ``uptime-relay incidents ack|resolve --notify``. After an acknowledgement PagerDuty gets
 ``acknowledge`` (so it stops paging too) and Slack messages are updated; after a resolve every
 channel that was notified gets the resolve. Each follow-up goes through the paging pipeline like
-any page: delivered with retries, dead-lettered when it fails, recorded on the incident's
-timeline (at the time of the acknowledgement or resolve).
+any page: delivered with retries and recorded on the incident's timeline (at the time of the
+acknowledgement or resolve). With a store, one that fails transiently is kept for automatic
+redelivery by the escalation sweep (``domain.redelivery``: an acknowledge update is dropped once
+the incident is no longer acknowledged); a permanent failure, or any failure without a store, is
+dead-lettered.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ class ChangeNotifier:
     notified gets the resolve. Not told twice: PagerDuty for its own webhook, and for a Slack button
     only the channel whose message was pressed (``source`` = its ``{"channel", "ts"}``, already
     replaced through ``response_url``); other Slack channels (an escalation step's) are updated.
-    Each send goes through the paging pipeline: a failure is dead-lettered, not lost, and recorded
-    on the incident's timeline.
+    Each send goes through the paging pipeline: a transient failure is kept for automatic
+    redelivery (with a store), a permanent one dead-lettered; either is recorded on the timeline.
     """
 
     def __init__(self, config: Config, dispatcher: Dispatcher, store: IncidentStore | None = None):
@@ -95,7 +98,8 @@ class ChangeNotifier:
                 acknowledged_by=by,
                 handles=handles,
             )
-            return Page(send.channel, send.key, notification, (Covered(incident, wording, handles="none"),))
+            covered = Covered(incident, wording, handles="none")
+            return Page(send.channel, send.key, notification, (covered,), redeliver=self.store is not None)
 
         ledger = Ledger()
         planned = [PlannedSend(name, name) for name in self.targets(kind, incident, via, source)]

@@ -5,11 +5,13 @@ The store is the DynamoDB table named by ``--table`` or ``$TABLE_NAME``; ``--end
 ``ack`` and ``resolve`` go through ``uptime_relay.actions.apply_action``, the same conditional
 writes the Slack buttons and email links use, and then tell the incident's channels like the
 actions function does (``ChangeNotifier``: PagerDuty acknowledge/resolve, Slack message updates,
-email on resolve) through a ``Dispatcher`` whose undeliverable sends go to the notification
+email on resolve) through a ``Dispatcher``; a follow-up that failed transiently is kept for the
+escalation sweep's automatic redelivery, one refused for good goes to the notification
 dead-letter queue (``--dlq-url``, ``$DLQ_URL`` or the stack's ``NotificationDeadLetterQueueUrl``
 output). ``--no-notify`` changes the state only.
 
-Exit codes: 0 done / changed (a follow-up that failed is reported on stderr, and dead-lettered);
+Exit codes: 0 done / changed (a follow-up that failed is reported on stderr; kept for automatic
+redelivery when the failure was transient, dead-lettered when permanent);
 1 nothing changed (already in that state, or not found); 2 usage or connection problem (no table
 named, table unreachable).
 """
@@ -523,6 +525,8 @@ def _tell_channels(
                 print(f"  told {o.channel}", file=out)
         elif o.dead_lettered and queue_named:
             print(f"  could not tell {o.channel}: {o.error} (on the dead-letter queue)", file=err)
+        elif not o.permanent:
+            print(f"  could not tell {o.channel}: {o.error} (the escalation sweep retries it)", file=err)
         else:
             print(
                 f"  could not tell {o.channel}: {o.error} (no dead-letter queue: pass --dlq-url or --stack)",

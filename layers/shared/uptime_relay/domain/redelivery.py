@@ -1,6 +1,7 @@
 """Automatic redelivery: what to retry when, a pure decider, time passed in.
 
-A TRIGGER or RESOLVE that failed transiently (5xx, 429, a timeout, a connection error, no time
+A TRIGGER, RESOLVE, escalation step page (ESCALATION) or acknowledge update (ACKNOWLEDGE, a
+follow-up) that failed transiently (5xx, 429, a timeout, a connection error, no time
 left in the invocation) is kept as a ``Pending`` send beside its incident, with its next attempt
 time. The escalation sweep retries it every time it comes due (``decide_redelivery``), with a
 growing backoff (``backoff``: 1, 2, 4, 8 minutes … capped at 15, never sooner than the channel's
@@ -15,7 +16,12 @@ Rules a channel sees:
 - a RESOLVE is only ever planned for a channel whose TRIGGER got through, and it is retried the
   same way;
 - a TRIGGER delivered by a redelivery after the incident's resolve was sent to the others owes
-  the channel a RESOLVE (``resolve_owed``): the resolve did not include it.
+  the channel a RESOLVE (``resolve_owed``): the resolve did not include it; so does an
+  ESCALATION delivered that way;
+- an ESCALATION is dropped once its incident is acknowledged, resolved (or gone): escalation
+  stops there, so nobody is paged late, and a channel that never saw the page gets no resolve;
+- an ACKNOWLEDGE update is dropped once its incident is no longer acknowledged (resolved: the
+  RESOLVE supersedes it and must not be overwritten by a late "acknowledged"; reopened, or gone).
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ MAX_DELAY_S = 900.0  # 15 minutes
 GIVE_UP_AFTER = timedelta(hours=24)
 CLAIM_S = 120.0  # a claimed redelivery is due again this long after, if its sweep died
 
-Kind = Literal["trigger", "resolve"]
-KINDS: tuple[str, ...] = ("trigger", "resolve")
+Kind = Literal["trigger", "resolve", "escalation", "acknowledge"]
+KINDS: tuple[Kind, ...] = ("trigger", "resolve", "escalation", "acknowledge")
+PAGES: tuple[Kind, ...] = ("trigger", "escalation")  # kinds after which a channel is owed a RESOLVE
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class Pending:
         return cls(
             key=str(d["key"]),
             channel=str(d["channel"]),
-            kind="resolve" if d.get("kind") == "resolve" else "trigger",
+            kind=as_kind(d.get("kind")),
             first_failed_at=datetime.fromisoformat(d["first_failed_at"]),
             next_at=datetime.fromisoformat(d["next_at"]),
             attempts=int(d.get("attempts") or 1),
@@ -86,6 +93,14 @@ class Pending:
             members=tuple(d.get("members") or ()),
             notification=dict(d.get("notification") or {}),
         )
+
+
+def as_kind(value: object) -> Kind:
+    """The redelivery kind of a notification kind's value (anything else sends as a TRIGGER)."""
+    for kind in KINDS:
+        if value == kind:
+            return kind
+    return "trigger"
 
 
 def pending_key(kind: str, send_key: str) -> str:
@@ -169,10 +184,9 @@ def decide_redelivery(
     for one in pending:
         if one.next_at > now:
             continue
-        if one.kind == "trigger" and (incident is None or incident.status == "resolved"):
-            decisions.append(Drop(one, "the incident resolved before its trigger got through"))
-        elif one.kind == "resolve" and incident is None:
-            decisions.append(Drop(one, "the incident is gone"))
+        why = _drop_why(one.kind, incident)
+        if why is not None:
+            decisions.append(Drop(one, why))
         elif now - one.first_failed_at >= GIVE_UP_AFTER:
             decisions.append(GiveUp(one, f"still failing after {_hours(GIVE_UP_AFTER)} h: {one.error}"))
         else:
@@ -180,8 +194,21 @@ def decide_redelivery(
     return decisions
 
 
+def _drop_why(kind: Kind, incident: Incident | None) -> str | None:
+    """Why a pending send of ``kind`` is no longer worth sending (None: it still is)."""
+    if incident is None:
+        return "the incident is gone"
+    if kind == "trigger" and incident.status == "resolved":
+        return "the incident resolved before its trigger got through"
+    if kind == "escalation" and incident.status != "open":
+        return f"the incident was {incident.status} before its escalation got through"
+    if kind == "acknowledge" and incident.status != "acknowledged":
+        return f"the incident is {incident.status} now: the acknowledge update is out of date"
+    return None
+
+
 def resolve_owed(incident: Incident, channel: str, sent_at: datetime) -> bool:
-    """Whether a TRIGGER just delivered to ``channel`` (its ``notified`` entry at ``sent_at``)
+    """Whether a TRIGGER (or ESCALATION) just delivered to ``channel`` (its ``notified`` entry at ``sent_at``)
     still owes the channel a RESOLVE: the incident is resolved, and its resolve was written before
     that entry (so whoever sent the resolves did not know the channel had the trigger)."""
     if incident.status != "resolved":

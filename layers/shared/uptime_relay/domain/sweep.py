@@ -34,7 +34,6 @@ from .escalation import Cursor, anchor_of, initial_cursor, next_cursor
 from .incident import Incident, TimelineEntry
 from .silence import Silence, is_silenced
 
-RETRY_S = 60.0  # a failed step is tried again this long after
 HOLD_S = 300.0  # a step covered by a silence waits this long before it looks again
 SILENCE_RECHECK_S = 60.0  # a first page held by a silence is re-checked this often (once a sweep)
 MAX_STEP_ATTEMPTS = 3
@@ -155,8 +154,6 @@ class FireStep:
     tag: str
     claim_number: int  # as the claim entry counts it ("attempt N claimed until ...")
     attempt: int  # this attempt, counted by claims
-    of: int  # attempts a step gets (``max_step_attempts``)
-    last_attempt: bool  # dead-letter what fails now
     abandoned: bool  # the last attempt's sweep died: give the step up without sending
     anchor: datetime | None  # to store (``anchor_to_store``)
     following: Cursor | None  # the step after this one (None: the policy is done)
@@ -239,8 +236,6 @@ def _fire_step(incident: Incident, policy: EscalationPolicy, max_step_attempts: 
         tag=tag,
         claim_number=attempts(incident, tag) + 1,
         attempt=attempt,
-        of=max_step_attempts,
-        last_attempt=attempt >= max_step_attempts,
         abandoned=attempt > max_step_attempts,
         anchor=anchor_to_store(incident, policy),
         following=next_cursor(policy, current, opened_at=schedule_anchor(incident, policy)),

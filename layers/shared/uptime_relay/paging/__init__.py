@@ -13,6 +13,7 @@ through it; none of them imports another.
 from .pipeline import (
     FIRST_PAGE_LEASE,
     Covered,
+    HandlesRule,
     Ledger,
     Page,
     Pipeline,
@@ -40,6 +41,7 @@ __all__ = [
     "FIRST_PAGE_LEASE",
     "STILL_FIRING_HANDLE",
     "Covered",
+    "HandlesRule",
     "Ledger",
     "Page",
     "Pipeline",

@@ -8,7 +8,8 @@ Like Alertmanager's ``notify/notify.go``, a send is small named stages composed 
 2. skip_sent     drop pages whose send key the incident already records as sent (retries);
 3. deliver       ``Dispatcher.deliver`` with retries, to the page's explicit e-mail recipients;
                  a page whose sweeps died on every attempt is not tried again (``abandoned``);
-4. redeliver     a page marked ``redeliver`` (TRIGGERs and RESOLVEs) that failed transiently
+4. redeliver     a page marked ``redeliver`` (TRIGGERs, RESOLVEs, escalation step pages and
+                 acknowledge/resolve follow-ups) that failed transiently
                  becomes a pending send with its next attempt time (``domain.redelivery``),
                  written beside its incident by ``Ledger.commit``; the escalation sweep retries
                  it, and only a send failing for 24 h is given up;
@@ -20,8 +21,6 @@ Like Alertmanager's ``notify/notify.go``, a send is small named stages composed 
                  incident (``Ledger.commit``), then the escalation cursor is given back
                  (``release_hold``) once the incident's whole first page is settled.
 
-Failures not given up (an escalation step's earlier attempts) come back to the caller, which
-re-arms the step and, if it cannot, dead-letters them with ``Pipeline.dead_letter``.
 ``first_page_lease`` is how long a sender owns what it claimed (a first page or a step).
 """
 
@@ -41,7 +40,7 @@ from .. import metricnames
 from ..acklinks import GROUP_HANDLE
 from ..delivery import dead_letter_record, notification_to_dict
 from ..domain.incident import Incident, TimelineEntry
-from ..domain.redelivery import Pending, after_failure, pending_key
+from ..domain.redelivery import Pending, after_failure, as_kind, pending_key
 from ..notifiers.base import Notification, NotificationKind
 from ..ports import DeliveryOutcome, Dispatcher, IncidentStore
 
@@ -106,16 +105,15 @@ class Page:
     to: tuple[str, ...] = ()  # the e-mail recipients of this send, instead of the channel's `to`
     last_try: bool = True  # the dispatcher dead-letters a failure itself; otherwise it is retried later
     abandoned_after: int | None = None  # its sweeps died on this many attempts: not tried again
-    redeliver: bool = False  # a transient failure becomes a pending redelivery (TRIGGER, RESOLVE)
+    redeliver: bool = False  # a transient failure becomes a pending redelivery
     previous: Pending | None = None  # the pending send this page retries (claimed by a sweep)
+    redeliver_as: str | None = None  # the pending send's key instead of ``key`` (a step's: per step)
 
     @property
     def pending_key(self) -> str:
-        return (
-            self.previous.key
-            if self.previous is not None
-            else pending_key(self.notification.kind.value, self.key)
-        )
+        if self.previous is not None:
+            return self.previous.key
+        return pending_key(self.notification.kind.value, self.redeliver_as or self.key)
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ class Sent:
     @property
     def given_up(self) -> bool:
         """Failed for good: permanently, on its last try, or a redelivery failing for 24 h (else
-        it is pending redelivery, or the caller retries it later)."""
+        it is pending redelivery)."""
         if self.outcome.ok or self.deferred is not None:
             return False
         return self.page.last_try or self.outcome.permanent or self.page.redeliver
@@ -328,7 +326,7 @@ class Pipeline:
         """Send what was ``planned`` (stage 1, the caller's): skip what was already sent, render
         each remaining one as a ``Page`` (``page``), deliver, dead-letter, record the outcomes in
         ``ledger`` (``Ledger.commit`` writes them). Returns what was sent, in order; failures not
-        ``given_up`` are the caller's to retry."""
+        ``given_up`` are pending redelivery."""
         sent = [self.deliver(page(one)) for one in skip_sent(planned, already_sent)]
         sent = [self.redeliver(s, at) for s in sent]
         for one in sent:
@@ -365,7 +363,7 @@ class Pipeline:
         page, outcome = sent.page, sent.outcome
         if not page.redeliver or outcome.ok or outcome.permanent or outcome.dead_lettered:
             return sent
-        kind = "resolve" if page.notification.kind is NotificationKind.RESOLVE else "trigger"
+        kind = as_kind(page.notification.kind.value)
         pending = after_failure(
             page.previous,
             key=page.pending_key,
