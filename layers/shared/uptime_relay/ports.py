@@ -3,6 +3,7 @@ depend on, kept beside the domain. Adapters (``adapters/*``, ``delivery.Dispatch
 them, and so do the in-memory fakes the tests and the local stack use; nothing here does I/O.
 
 - ``IncidentStore``: incidents and alarm records, every change a conditional write;
+- ``FlapStore``: each check's flap state (``adapters.flapping``);
 - ``SilenceStore`` (the CLI's) and ``ActiveSilences`` (what the relay and escalator read: the
   silences active at an instant, e.g. ``SilenceStore.active``);
 - ``DeadLetters``: the queue undeliverable notifications wait on for replay;
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 from .clock import Clock
 from .domain.alert import Alert
+from .domain.flapping import FlapState
 from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
 from .domain.pacing import Pace
 from .domain.redelivery import Pending
@@ -43,6 +45,7 @@ __all__ = [
     "Decider",
     "DeliveryOutcome",
     "Dispatcher",
+    "FlapStore",
     "IncidentStore",
     "Received",
     "SecretResolver",
@@ -128,6 +131,20 @@ class IncidentStore(Protocol):
     # -- alert intake
     def commit(self, transition: Transition) -> bool: ...
     def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = ...) -> Transition: ...
+
+
+class FlapStore(Protocol):
+    """Each check's flap state (``domain.flapping``), written conditionally on its version."""
+
+    def get(self, check: str) -> FlapState | None: ...
+    def put(self, state: FlapState, *, quiet_at: datetime | None) -> bool:
+        """Write ``state`` if the stored version is ``state.version - 1`` (absent for 1); while it
+        flaps, it is due at ``quiet_at``. False when another writer got there first."""
+        ...
+
+    def due(self, now: datetime) -> builtins.list[FlapState]:
+        """The flapping checks whose quiet window ended by ``now``."""
+        ...
 
 
 class SilenceStore(Protocol):

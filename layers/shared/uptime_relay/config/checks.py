@@ -8,6 +8,7 @@ from typing import Any
 
 from ..urls import display_url
 from .model import CHECK_NAME_RE, AlarmPolicy, Check, Expect, StatusRange, is_secret_ref, secret_ref_problem
+from .noise import read_noise
 from .validator import Validator, join, kind, where_item
 from .yamlpos import PosDict, PosList
 
@@ -30,6 +31,8 @@ CHECK_KEYS = (
     "alarm",
     "retries",
     "latency_metric",
+    "depends_on",
+    "flapping",
 )
 EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days")
 TCP_IGNORED_KEYS = ("method", "headers", "body", "follow_redirects", "max_redirects", "verify_tls", "ca_file")
@@ -53,6 +56,7 @@ def read_check(v: Validator, checks: PosList, index: int, value: Any) -> Check |
     fields.update(_about(v, data, path))
     if "alarm" in data:
         fields["alarm"] = _alarm(v, data, f"{path}.alarm")
+    fields.update(read_noise(v, data, path))
     fields = {k: val for k, val in fields.items() if val is not None}
     if not (named and targeted) or "name" not in fields:
         return None

@@ -29,6 +29,7 @@ from .model import (
     ProbeSettings,
     SlackSettings,
 )
+from .noise import check_dependencies, read_inhibit_rule
 from .routing import read_policy, read_route
 from .schedules import read_maintenance, read_person, read_schedule
 from .validator import Validator, kind
@@ -46,6 +47,7 @@ TOP_KEYS = (
     "maintenance",
     "probe",
     "retention",
+    "inhibit_rules",
 )
 # the kinds of name one section may give another (see Validator.refer), and where each is defined
 _SECTION_OF = {
@@ -93,7 +95,9 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     schedules = _named(v, root, "schedules", read_schedule)
     routes = _listed(v, root, "routes", read_route)
     maintenance = _listed(v, root, "maintenance", read_maintenance)
+    inhibit_rules = _listed(v, root, "inhibit_rules", read_inhibit_rule)
     _duplicate_check_names(v, root)
+    check_dependencies(v, root)
     _undefined_names(v, root)
     if v.issues:
         raise ConfigError(v.issues)
@@ -109,6 +113,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         probe=probe,
         retention=retention,
         source=source,
+        inhibit_rules=inhibit_rules,
     )
 
 

@@ -119,6 +119,28 @@ class AlarmPolicy:
 
 
 @dataclass(frozen=True)
+class Flapping:
+    """A check flaps when its alarm changes state ``threshold`` times within ``window_s``; it stops
+    flapping after a whole ``window_s`` without a change (``domain.flapping``)."""
+
+    window_s: float
+    threshold: int
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """While an incident whose labels match ``source`` is open, an incident matching ``target``
+    (and, for every label in ``equal``, holding the same value as the source) pages nobody.
+    ``origin`` says where the rule comes from (``inhibit_rules[0]``, ``checks[2].depends_on``)."""
+
+    source: Mapping[str, str]
+    target: Mapping[str, str]
+    equal: tuple[str, ...] = ()
+    origin: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Check:
     name: str
     url: str | None = None
@@ -140,6 +162,8 @@ class Check:
     retries: int = 1
     latency_metric: bool = False
     line: int = 0
+    depends_on: tuple[str, ...] = ()  # check names: their open incidents inhibit this check's
+    flapping: Flapping | None = None  # flap detection (None: off)
 
     @property
     def kind(self) -> str:
@@ -251,6 +275,7 @@ class Config:
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     retention: float = RETENTION_DEFAULT_S  # seconds a resolved incident and its timeline are kept
     source: str = "<config>"
+    inhibit_rules: tuple[InhibitRule, ...] = ()  # as written; ``domain.inhibition`` adds depends_on's
 
     def check(self, name: str) -> Check | None:
         for check in self.checks:

@@ -2,7 +2,9 @@
 
 Rules (CONTRACT.md): every label of a route's ``match`` must be equal on the alert; a route without
 ``match`` is a catch-all; routes are tried in order and the first match wins unless it says
-``continue: true``, in which case later routes are tried too. When no route matches, nothing is
+``continue: true``, in which case later routes are tried too. A ``severity`` in ``match`` also
+matches on the alert's normalised tier (``domain.severity``): ``{severity: critical}`` matches an
+alert labelled ``p0``, ``sev1`` or ``critical``. When no route matches, nothing is
 notified, but the alert is still recorded (the relay logs it and notes it on the timeline).
 """
 
@@ -12,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..config import Route
+from .severity import with_tier
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,12 @@ class RouteMatch:
 
 
 def match_routes(routes: Iterable[Route], labels: Mapping[str, str]) -> RouteMatch:
-    """Select routes for ``labels``: first match wins unless it has ``continue: true``."""
+    """Select routes for ``labels``: first match wins unless it has ``continue: true``. A route's
+    ``severity`` may name a tier (``match: {severity: critical}`` also takes ``p0``, ``sev1``…)."""
     matched: list[Route] = []
+    tiered = with_tier(labels)
     for route in routes:
-        if route.matches(labels):
+        if route.matches(labels) or (tiered is not labels and route.matches(tiered)):
             matched.append(route)
             if not route.continue_:
                 break

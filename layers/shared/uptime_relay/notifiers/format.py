@@ -11,42 +11,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
+from ..domain import severity as _severity
 from ..domain.alert import Alert, AlertSource, AlertState, Link
 from ..urls import display_url
 from .base import Notification, NotificationKind
 
 ELLIPSIS = "…"
-SEVERITIES = ("critical", "error", "warning", "info")
-
-# Common spellings seen in alarm tags and Prometheus rules, mapped onto PagerDuty's four levels.
-_SEVERITY_ALIASES = {
-    "critical": "critical",
-    "crit": "critical",
-    "page": "critical",
-    "p1": "critical",
-    "sev1": "critical",
-    "fatal": "critical",
-    "emergency": "critical",
-    "error": "error",
-    "err": "error",
-    "high": "error",
-    "major": "error",
-    "p2": "error",
-    "sev2": "error",
-    "warning": "warning",
-    "warn": "warning",
-    "medium": "warning",
-    "minor": "warning",
-    "p3": "warning",
-    "sev3": "warning",
-    "info": "info",
-    "informational": "info",
-    "low": "info",
-    "none": "info",
-    "notice": "info",
-    "p4": "info",
-    "p5": "info",
-}
+SEVERITIES = _severity.SEVERITIES  # the tiers, most severe first (``domain.severity``)
 
 # Colours for the Slack attachment bar and the e-mail banner.
 COLOURS = {
@@ -106,14 +77,15 @@ def one_line(text: str | None) -> str:
 
 # ------------------------------------------------------------------------------- state words
 def severity(notification_or_alert: Notification | Alert, default: str | None = None) -> str:
-    """critical | error | warning | info, from the ``severity`` label, else ``default``, else by state."""
+    """critical | error | warning | info: the tier of the ``severity`` label (``domain.severity``:
+    p0/p1/sev0/sev1 are critical, …; the most severe of a group), else ``default`` (a channel's
+    ``severity`` option, for alerts whose label is missing or unknown), else by state."""
     alerts = _alerts(notification_or_alert)
     if isinstance(notification_or_alert, Notification):
         alerts = firing_alerts(notification_or_alert)  # a resolved member does not raise it
-    found = [_SEVERITY_ALIASES.get(str(a.labels.get("severity", "")).strip().lower()) for a in alerts]
-    known = [s for s in found if s]
-    if known:  # the most severe of the group
-        return min(known, key=SEVERITIES.index)
+    tier = _severity.most_severe(_severity.normalise(a.labels.get("severity")) for a in alerts)
+    if tier is not None:
+        return tier
     if default is not None and default in SEVERITIES:
         return default
     state = alerts[0].state if alerts else AlertState.ALARM

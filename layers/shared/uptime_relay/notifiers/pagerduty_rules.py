@@ -7,8 +7,7 @@ from typing import Any
 
 from ..config.validator import ChannelRules, Validator
 from ..config.yamlpos import PosDict
-
-SEVERITIES = ("critical", "error", "warning", "info")
+from ..domain.severity import SEVERITIES, normalise
 
 
 def read_options(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
@@ -26,10 +25,11 @@ def read_options(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
             data, "webhook_secret", f"{path}.webhook_secret", data["webhook_secret"], secret=True
         )
     if "severity" in data:
-        severity = data["severity"]
-        if severity not in SEVERITIES:
+        # any spelling of a tier (``domain.severity``: p2, sev3, high…), stored as the tier
+        tier = normalise(data["severity"]) if isinstance(data["severity"], str) else None
+        if tier is None:
             v.error(data, "severity", f"{path}.severity", f"one of {', '.join(SEVERITIES)}")
-        options["severity"] = severity
+        options["severity"] = tier or data["severity"]
     return options
 
 
