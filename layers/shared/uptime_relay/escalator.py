@@ -71,6 +71,16 @@ writes), delivers through the paging pipeline (``paging.Pipeline``) and records:
    attempt time), sent through the pipeline (a failure is kept again, further out), then
    settled; a TRIGGER or step page that got through after the resolve was written is followed
    by its RESOLVE.
+9. Mute stages (``muting.Muting``, the relay's own question): a first page held because the
+   incident is inhibited, its check flaps, or it waits as an inhibit rule's target for its
+   sources, is held and released exactly as a silenced one (7): the sweep asks every minute,
+   notes a new reason on the timeline ("inhibited by db …"), and sends the page once, when
+   nothing mutes it any more and it is still open. Open incidents are read once per sweep
+   (the ``listing`` index), only when a due incident is some rule's target. Before the
+   incidents, the sweep takes the flapping checks that have been quiet for a whole window
+   (``FlapStore.due``, the due index's ``FLAP`` partition): each leaves flapping (conditional:
+   one sweep wins) and one notice gives its current state, unless a held first page of the
+   check is about to give it (that page then goes out in this sweep or the next).
 """
 
 from __future__ import annotations
@@ -87,6 +97,8 @@ from .adapters.listing_backfill import ListingBackfill
 from .adapters.silences import DynamoSilences
 from .config import Config, EscalationPolicy
 from .delivery import notification_from_dict
+from .domain.alert import Alert, AlertSource, AlertState
+from .domain.flapping import FlapState, duration_text, is_quiet
 from .domain.incident import Incident, TimelineEntry
 from .domain.redelivery import (
     CLAIM_S,
@@ -98,7 +110,7 @@ from .domain.redelivery import (
     decide_redelivery,
     resolve_owed,
 )
-from .domain.silence import Silence
+from .domain.silence import Silence, is_silenced
 from .domain.sweep import (
     MAX_STEP_ATTEMPTS,
     FireStep,
@@ -116,6 +128,7 @@ from .domain.sweep import (
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
 from .migration import OneTimeMigration
+from .muting import Muting, flapping_alert
 from .notifiers.base import Notification, NotificationKind, Notifier
 from .paging import (
     Covered,
@@ -132,7 +145,15 @@ from .paging import (
     plan_sends,
     send_ack_link,
 )
-from .ports import AckUrlFor, ActiveSilences, DeliveryOutcome, Dispatcher, IncidentStore, SecretResolver
+from .ports import (
+    AckUrlFor,
+    ActiveSilences,
+    DeliveryOutcome,
+    Dispatcher,
+    FlapStore,
+    IncidentStore,
+    SecretResolver,
+)
 from .wiring import delivery_from_env
 
 log = logging.getLogger(__name__)
@@ -218,13 +239,21 @@ def sweep(
     ack_url_for: AckUrlFor | None = None,
     silences: Iterable[Silence] | ActiveSilences = (),
     max_step_attempts: int = MAX_STEP_ATTEMPTS,
+    flaps: FlapStore | None = None,
 ) -> SweepReport:
     """Fire every due escalation step once (see the module docstring). Never raises for one
     incident's trouble: it is logged, reported as skipped, and the sweep goes on.
 
     ``silences`` may be a callable (e.g. ``SilenceStore.active``): it is called at most once per
     sweep, and only when a due incident gets as far as the silence check."""
-    run = _Sweep(config, store, dispatcher, now, resolve_targets, ack_url_for, _LazySilences(silences, now))
+    lazy = _LazySilences(silences, now)
+    muting = Muting(
+        config,
+        store,
+        silenced=lambda labels, at: is_silenced(labels, at, lazy(), config.maintenance),
+        flaps=flaps,
+    )
+    run = _Sweep(config, store, dispatcher, now, resolve_targets, ack_url_for, lazy, muting)
     try:
         due_redeliveries = store.redeliveries_due(now)
     except Exception:
@@ -239,6 +268,7 @@ def sweep(
         except Exception as exc:  # one bad incident must not stop the others' redeliveries
             log.exception("redelivery for %s failed", incident_id)
             run.report.skipped.append((incident_id, f"error: {type(exc).__name__}: {exc}"))
+    run.quiet_flaps()
     for incident in store.due(now):
         if dispatcher.time_left is not None and dispatcher.time_left() < SWEEP_RESERVE_S:
             # the invocation is about to end: what is left stays due for the next sweep
@@ -264,6 +294,7 @@ class _Sweep:
     resolve_targets: Callable[[Config, Iterable[str], datetime], Resolved]
     ack_url_for: AckUrlFor | None
     silences: _LazySilences
+    muting: Muting
     report: SweepReport = field(default_factory=SweepReport)
 
     def __post_init__(self) -> None:
@@ -281,6 +312,7 @@ class _Sweep:
             silences=self.silences,
             maintenance=self.config.maintenance,
             max_step_attempts=max_step_attempts,
+            muted=lambda: self.muting.now(incident, self.now),
         )
         match decision:
             case Nothing(why):
@@ -311,6 +343,8 @@ class _Sweep:
 
     def hold_first_page(self, incident: Incident, hold: HoldFirstPage) -> None:
         if self.store.hold_silenced(incident.id, expected_until=incident.pending_until, until=hold.until):
+            if hold.entry is not None:  # held for a new reason, e.g. the incident inhibiting it
+                self.store.append_timeline(incident.id, hold.entry)
             self.skip(incident, f"first page held: {hold.why}")
         else:
             self.skip(incident, "first page hold moved by another sweep, or incident closed")
@@ -329,10 +363,10 @@ class _Sweep:
             self.skip(incident, "first page taken by another sweep, or incident closed")
             return
         fresh = self.fresh(incident)
-        log.info("incident %s: silence over; first page to %s", incident.id, list(fresh.pending))
+        log.info("incident %s: mute over; first page to %s", incident.id, list(fresh.pending))
         if not fresh.pending:  # nobody to page at open: just start the policy
             self.store.release_hold(incident.id, due_at=fresh.held_due_at)
-            self.skip(incident, "silence over: nothing to page at open; escalation started")
+            self.skip(incident, "mute over: nothing to page at open; escalation started")
             return
         self.send_first_page(fresh)
 
@@ -373,6 +407,70 @@ class _Sweep:
         ledger.commit(self.store)
         delivered, failed = _split(sent)
         self.report.add(Fired(incident.id, incident.step, incident.round, delivered, failed, first_page=True))
+
+    # -- flapping checks that went quiet (point 9)
+    def quiet_flaps(self) -> None:
+        """Each flapping check quiet for a whole window leaves flapping (one sweep wins) and gets
+        one notice of its current state, unless a held first page of it will give that."""
+        flaps = self.muting.flaps
+        if flaps is None:
+            return
+        try:
+            quiet = flaps.due(self.now)
+        except Exception:
+            log.exception("flapping checks could not be read; next sweep")
+            return
+        for state in quiet:
+            try:
+                self.leave_flapping(state)
+            except Exception as exc:  # one check's trouble must not stop the others
+                log.exception("check %s could not leave flapping", state.check)
+                self.report.skipped.append((f"check {state.check}", f"error: {type(exc).__name__}: {exc}"))
+
+    def leave_flapping(self, state: FlapState) -> None:
+        check = self.config.check(state.check)
+        if check is not None and check.flapping is not None and not is_quiet(state, check.flapping, self.now):
+            return
+        if not self.muting.leave_flapping(state) or check is None or check.flapping is None:
+            return  # another sweep took it, or the check (or its flapping) left the config
+        opened = [i for i in self.muting.open_incidents() if i.check == check.name]
+        if any(i.silenced and i.cursor_held for i in opened):
+            self.report.skipped.append((f"check {check.name}", "no longer flapping: its held page goes out"))
+            return
+        window = duration_text(check.flapping.window_s)
+        now_state = (
+            f"still failing (incident {opened[0].id}, paged before it flapped)" if opened else "up (OK)"
+        )
+        stable = f"check {check.name} has not changed state for {window}: it is {now_state}; opens and resolves page again"
+        labels = {"check": check.name, **check.labels}
+        alert = flapping_alert(
+            Alert(
+                AlertSource.CLOUDWATCH,
+                f"flapping:{check.name}",
+                check.name,
+                AlertState.OK,
+                "",
+                self.now,
+                labels,
+            ),
+            state,
+            check,
+            stable=stable,
+        )
+        notification = Notification(NotificationKind.FLAPPING, (alert,), check=check)
+        covers = tuple(
+            Covered(i, Wording.of(NotificationKind.FLAPPING, dead_lettered=False), handles="none")
+            for i in opened[:1]
+        )
+        channels = self.muting.notice_channels(
+            labels, lambda targets: self.resolve_targets(self.config, targets, self.now).channels
+        )
+        pages = [Page(c, c, notification, covers) for c in channels]
+        ledger = Ledger()
+        sent = self.pipeline.send(pages, lambda one: one, self.now, ledger)
+        ledger.commit(self.store)
+        delivered, failed = _split(sent)
+        self.report.fired.append(Fired(f"check {check.name}", -1, -1, delivered, failed))
 
     # -- automatic redelivery (``domain.redelivery``)
     def redeliver(self, incident_id: str) -> None:
@@ -645,6 +743,7 @@ class Escalator:
     ack_url_for: AckUrlFor | None = None
     silences: ActiveSilences | None = None  # e.g. SilenceStore.active
     migration: OneTimeMigration | None = None  # e.g. the listing index's backfill after an upgrade
+    flaps: FlapStore | None = None  # checks' flap state (``adapters.flapping``)
 
     def run(self, now: datetime) -> SweepReport:
         report = sweep(
@@ -654,6 +753,7 @@ class Escalator:
             now,
             ack_url_for=self.ack_url_for,
             silences=self.silences or (),
+            flaps=self.flaps,
         )
         self.migrate()
         return report
@@ -703,4 +803,5 @@ def build_escalator_from_env(
         migration=OneTimeMigration("listing-v1", ListingBackfill(wired.store, wired.silences))
         if isinstance(wired.store, DynamoIncidentStore) and isinstance(wired.silences, DynamoSilences)
         else None,
+        flaps=wired.flaps,
     )

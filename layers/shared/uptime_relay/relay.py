@@ -10,8 +10,12 @@ re-decided on a lost race), and notify only when something really changed:
 - INSUFFICIENT_DATA -> WARNING to the route's Slack and e-mail channels (``warn``), nothing
               (``ignore``) or handled as an ALARM (``page``);
 - duplicates, stale and joined alerts -> nothing (noted on the timeline where useful);
-- silenced -> recorded on the timeline, nobody paged now; the first page is held and the
-              escalation sweep sends it if the incident is still open when the silence ends.
+- muted    -> silenced, flapping, inhibited, or an inhibit rule's target waiting for its
+              sources (``muting.Muting``, the one place that decides): recorded on the timeline,
+              nobody paged now; the first page is held and the escalation sweep sends it if the
+              incident is still open when the mute ends;
+- a state change (opened, resolved) of a check with ``flapping`` is counted; the change that
+              makes it flap sends one "flapping" notice to the route's chat and e-mail channels.
 
 Alertmanager alerts of one body (same ``extra["group_key"]``) become one message on channels whose
 notifier ``groups_alerts`` (Slack, e-mail): its firing alerts, then its resolved ones, unless a
@@ -46,6 +50,7 @@ from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
 from .domain.escalation import initial_cursor as default_initial_cursor
 from .domain.escalation import targets_at_open as default_targets_at_open
+from .domain.flapping import FlapState
 from .domain.incident import Action, Incident, OpeningPlan, Transition, decide
 from .domain.routing import RouteMatch, match_routes
 from .domain.silence import Silence, is_silenced
@@ -54,6 +59,7 @@ from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
 from .intake import enrich as default_enrich
 from .intake import parse_event
+from .muting import Muting, flapping_alert
 from .notifiers.base import NotificationKind, Notifier
 from .paging import (
     FIRST_PAGE_LEASE,
@@ -77,6 +83,7 @@ from .ports import (
     AlarmTagSource,
     DeliveryOutcome,
     Dispatcher,
+    FlapStore,
     IncidentStore,
     SecretResolver,
 )
@@ -172,6 +179,7 @@ class Relay:
         idempotent: Callable[[Callable[[dict], dict]], Callable[..., dict]] | None = None,
         lease: timedelta = FIRST_PAGE_LEASE,
         alarm_tags: AlarmTagSource | None = None,
+        flaps: FlapStore | None = None,
     ):
         self.config = config
         self.alarm_tags = alarm_tags  # CloudWatch alarm tags as labels
@@ -183,6 +191,8 @@ class Relay:
         self.targets_at_open = targets_at_open or default_targets_at_open
         self.initial_cursor = initial_cursor or default_initial_cursor
         self.silenced = silenced or silencer(config)
+        # mute stages: silences (above), flapping, inhibition (``muting``)
+        self.muting = Muting(config, store, silenced=self.silenced, flaps=flaps)
         self._parse = parse or parse_event
         self._enrich = enrich or default_enrich
         self.metrics = metrics
@@ -255,8 +265,7 @@ class Relay:
     def handle(self, alerts: Iterable[Alert], now: datetime) -> list[RelayResult]:
         results: list[RelayResult] = []
         sends: list[Send] = []
-        if isinstance(self.silenced, silencer):
-            self.silenced.reset()
+        self.muting.reset()
         for alert in alerts:
             try:
                 result, alert_sends = self._transition(alert, now)
@@ -297,7 +306,7 @@ class Relay:
         sends, problems = plan_sends(self.config, None, resolved)
         for problem in problems:
             log.warning("alert %s, first page: %s", alert.name, problem)
-        silenced = self.silenced(alert.labels, alert.time)
+        mute = self.muting.at_open(alert, now)
         return OpeningPlan(
             name=alert.name,
             labels=dict(alert.labels),
@@ -305,15 +314,16 @@ class Relay:
             route_channels=tuple(resolved.channels),
             policy=match.policy,
             cursor=cursor,
-            silenced=silenced,
+            silenced=mute.why if mute else None,
             unrouted=not match.matched,
             mentions=tuple(resolved.mentions),
             lease_until=now + self._lease(),
             emails=tuple(resolved.emails),
             pending_keys=tuple(dict.fromkeys(send.key for send in sends)),
             anchor=anchor,  # stored on the incident: the escalator times every step from it
-            # silenced: the first page is held; the escalation sweep re-checks the silence then
-            hold_until=now + timedelta(seconds=SILENCE_RECHECK_S) if silenced else None,
+            # muted: the first page is held; the escalation sweep re-checks the mute then
+            hold_until=now + timedelta(seconds=SILENCE_RECHECK_S) if mute else None,
+            mute_kind=mute.kind if mute else "silenced",
         )
 
     def _transition(self, alert: Alert, now: datetime) -> tuple[RelayResult, list[Send]]:
@@ -341,6 +351,7 @@ class Relay:
         }
         log.info("alert %s: %s (%s)", alert.name, transition.action.value, transition.reason, extra=extra)
         sends, silenced = self._sends(transition, alert, match, plan, now, extra)
+        sends += self._flapping(transition, alert, now)
         result = RelayResult(
             alert.id,
             alert.state.value,
@@ -434,6 +445,28 @@ class Relay:
     def _lease(self) -> timedelta:
         return first_page_lease(self.dispatcher, self.lease)
 
+    def _flapping(self, transition: Transition, alert: Alert, now: datetime) -> list[Send]:
+        """Count an opening or a resolve of a check with ``flapping``; when this change makes it
+        flap, one "flapping" notice to the route's chat and e-mail channels (covering the
+        incident, whose later opens and resolves are then recorded, not paged)."""
+        incident = transition.current
+        if incident is not None and transition.action is Action.OPENED:
+            self.muting.opened(incident)  # it inhibits the batch's later alerts
+        check = self.config.check(alert.check) if alert.check else None
+        if check is None or check.flapping is None or incident is None:
+            return []
+        if transition.action not in (Action.OPENED, Action.RESOLVED):
+            return []
+        entered: FlapState | None = self.muting.record_flap(check, alert.time)
+        if entered is None:
+            return []
+        log.warning("check %s is flapping: opens and resolves are recorded, not paged", check.name)
+        notice = flapping_alert(alert, entered, check)
+        channels = self.muting.notice_channels(
+            alert.labels, lambda targets: self.resolve_targets(self.config, targets, now).channels
+        )
+        return [Send(NotificationKind.FLAPPING, channel, notice, incident) for channel in channels]
+
     def _opening(self, alert: Alert, incident: Incident, keys: Iterable[str]) -> list[Send]:
         """The first page's sends still to make (``keys``: the incident's pending send keys)."""
         planned, _ = opening_sends(self.config, incident, only=keys)
@@ -499,6 +532,8 @@ def _page(plan: PlannedNotification) -> Page:
             Wording.of(send.kind),
             settles=send.send_key if send.kind is NotificationKind.TRIGGER else None,
             members=members,
+            # a notice is a message of its own: the incident's message handles stay its page's
+            handles="none" if send.kind is NotificationKind.FLAPPING else "set",
         )
         for send in plan.sends
         if send.incident is not None
@@ -621,5 +656,6 @@ def build_relay_from_env(
         idempotent=wrap,
         silenced=silencer(wired.config, silences),
         alarm_tags=wired.alarm_tags,
+        flaps=wired.flaps,
     )
     return RelayService(relay, idem_config)

@@ -79,14 +79,14 @@ def left(state: FlapState) -> FlapState:
 
 def describe(state: FlapState, setting: Flapping) -> str:
     """Why opens and resolves are not paged, for timelines and the "flapping" notification."""
-    window = _duration(setting.window_s)
+    window = duration_text(setting.window_s)
     return (
         f"check {state.check} is flapping: {setting.threshold} state changes within {window}; "
         f"opens and resolves are recorded, not paged, until it has not changed for {window}"
     )
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"

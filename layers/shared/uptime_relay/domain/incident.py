@@ -112,7 +112,7 @@ class Incident:
 
 
 TIMELINE_CAP = 200
-_KEPT_KINDS = ("opened", "notified", "acknowledged", "resolved", "silenced")
+_KEPT_KINDS = ("opened", "notified", "acknowledged", "resolved", "silenced", "inhibited", "flapping", "held")
 
 
 def trim_timeline(timeline: tuple[TimelineEntry, ...], cap: int = TIMELINE_CAP) -> tuple[TimelineEntry, ...]:
@@ -169,6 +169,9 @@ class OpeningPlan:
     # silenced: when the escalation sweep first checks whether the silence is over (default:
     # ``lease_until``, else the alert's time)
     hold_until: datetime | None = None
+    # which mute stage holds the first page (``domain.mute``: silenced, flapping, inhibited,
+    # held): the kind of its timeline entry
+    mute_kind: str = "silenced"
 
 
 class Action(StrEnum):
@@ -216,7 +219,7 @@ def open_incident(alert: Alert, plan: OpeningPlan) -> Incident:
     entries = [TimelineEntry(alert.time, "opened", alert.reason[:500])]
     if plan.silenced:
         entries.append(
-            TimelineEntry(alert.time, "silenced", f"{plan.silenced}; first page held until it ends")
+            TimelineEntry(alert.time, plan.mute_kind, f"{plan.silenced}; first page held until it ends")
         )
     if plan.unrouted:
         entries.append(TimelineEntry(alert.time, "unrouted", "no route matched: nobody notified"))

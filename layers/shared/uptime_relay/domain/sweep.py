@@ -7,9 +7,11 @@
 - ``Nothing``        not open, not due, or its first page is still being sent (lease running);
 - ``RestoreCursor``  the first page is settled but its sender died before giving the escalation
                      cursor back;
-- ``HoldFirstPage``  it opened silenced and a silence or maintenance window still covers it: look
-                     again ``SILENCE_RECHECK_S`` later;
-- ``Unsilence``      it opened silenced, nothing covers it now: take the held first page and start
+- ``HoldFirstPage``  it opened muted (``domain.mute``: silenced, flapping, inhibited, or waiting
+                     for an inhibit rule's sources) and is still muted: look again
+                     ``SILENCE_RECHECK_S`` later (noting a new reason on the timeline, e.g. the
+                     incident that now inhibits it);
+- ``Unsilence``      it opened muted, nothing mutes it now: take the held first page and start
                      the policy from now;
 - ``TakeOverFirstPage`` its first page's sender died (the lease ran out): send it now;
 - ``Stop``           no such policy (or step) any more, or the incident is silenced: escalation ends;
@@ -17,7 +19,9 @@
 - ``FireStep``       send step N of round R (attempt ``attempt`` of ``MAX_STEP_ATTEMPTS``;
                      ``abandoned`` when every attempt's sweep died: give it up, do not send).
 
-``silences`` is read only when the decision needs it (a callable: the sweep reads the store at
+``muted`` (the sweep's ``muting.Muting`` question for this incident) replaces ``silences`` and
+``maintenance`` when given: every mute stage, silences included. ``silences`` is read only when
+the decision needs it (a callable: the sweep reads the store at
 most once per sweep). Also here: the step's label on the timeline (``step_tag``), how many
 attempts a step had and what it already sent (read back from the timeline), and the schedule's
 anchor for incidents written before ``Incident.escalation_anchor`` existed.
@@ -32,6 +36,7 @@ from datetime import datetime, timedelta
 from ..config import EscalationPolicy, Maintenance
 from .escalation import Cursor, anchor_of, initial_cursor, next_cursor
 from .incident import Incident, TimelineEntry
+from .mute import SILENCED, Mute, changed, released_entry
 from .silence import Silence, is_silenced
 
 HOLD_S = 300.0  # a step covered by a silence waits this long before it looks again
@@ -118,6 +123,7 @@ class RestoreCursor:
 class HoldFirstPage:
     why: str  # the silence or window that still covers it
     until: datetime  # look again then
+    entry: TimelineEntry | None = None  # a new reason to note (not for silences: they are noted at open)
 
 
 @dataclass(frozen=True)
@@ -172,15 +178,22 @@ def decide_sweep(
     silences: Callable[[], Iterable[Silence]] = tuple,
     maintenance: Iterable[Maintenance] = (),
     max_step_attempts: int = MAX_STEP_ATTEMPTS,
+    muted: Callable[[], Mute | None] | None = None,
 ) -> Decision:
     """What the sweep does with ``incident`` at ``now`` (see the module docstring)."""
     if incident.status != "open":
         return Nothing(f"{incident.status}: no escalation")
     if incident.due_at is None or incident.due_at > now:
         return Nothing("not due")
-    if incident.silenced and incident.cursor_held:
+
+    def mute() -> Mute | None:
+        if muted is not None:
+            return muted()
         why = is_silenced(incident.labels, now, silences(), maintenance)
-        return _held_by_silence(incident, policy, now, why)
+        return Mute(SILENCED, why) if why is not None else None
+
+    if incident.silenced and incident.cursor_held:
+        return _held_by_silence(incident, policy, now, mute())
     if incident.cursor_held or (incident.pending and incident.pending_until is not None):
         return _first_page(incident, now)
     if policy is None or incident.step >= len(policy.steps):
@@ -188,24 +201,20 @@ def decide_sweep(
         return Stop(why, "no such policy step")
     if incident.silenced:
         return Stop("incident is silenced", "silenced")
-    why = is_silenced(incident.labels, now, silences(), maintenance)
-    if why is not None:
-        return _hold_step(incident, policy, now, why)
+    now_muted = mute()
+    if now_muted is not None:
+        return _hold_step(incident, policy, now, now_muted.why)
     return _fire_step(incident, policy, max_step_attempts)
 
 
 def _held_by_silence(
-    incident: Incident, policy: EscalationPolicy | None, now: datetime, why: str | None
+    incident: Incident, policy: EscalationPolicy | None, now: datetime, mute: Mute | None
 ) -> HoldFirstPage | Unsilence:
-    if why is not None:
-        return HoldFirstPage(why, now + timedelta(seconds=SILENCE_RECHECK_S))
+    if mute is not None:
+        entry = changed(incident, mute, now) if mute.kind != SILENCED else None
+        return HoldFirstPage(mute.why, now + timedelta(seconds=SILENCE_RECHECK_S), entry)
     cursor = initial_cursor(policy, now) if policy is not None else None
-    entry = TimelineEntry(
-        now,
-        "unsilenced",
-        "silence over and the alarm still open: "
-        + ("sending the first page" if incident.pending else "escalation starts now"),
-    )
+    entry = released_entry(incident, now)
     if cursor is None:
         return Unsilence(incident.step, incident.round, None, entry)
     return Unsilence(cursor.step, cursor.round, cursor.due_at, entry)

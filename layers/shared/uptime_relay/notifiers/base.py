@@ -22,6 +22,9 @@ class NotificationKind(StrEnum):
     WARNING = "warning"  # INSUFFICIENT_DATA routed as a warning
     ESCALATION = "escalation"  # an escalation step or reminder re-notifies
     ACKNOWLEDGE = "acknowledge"  # someone acknowledged: update the original message
+    # a check started flapping (its alert in ALARM) or settled again (in OK, its current state):
+    # information for the route's chat and e-mail channels, never a page (``domain.flapping``)
+    FLAPPING = "flapping"
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ def earlier_still_firing(notification: Notification) -> int:
 
 
 def status_word(notification: Notification) -> str:
-    """The one-word state shown in titles: FIRING, RESOLVED, ACKNOWLEDGED, ESCALATED, NO DATA."""
+    """The one-word state shown in titles: FIRING, RESOLVED, ACKNOWLEDGED, ESCALATED, NO DATA,
+    FLAPPING (a check started flapping) or STABLE (it settled again)."""
     kind = notification.kind
     if kind is NotificationKind.RESOLVE:
         return "RESOLVED"
@@ -138,6 +139,8 @@ def status_word(notification: Notification) -> str:
         return "NO DATA"
     if kind is NotificationKind.ESCALATION:
         return "ESCALATED"
+    if kind is NotificationKind.FLAPPING:
+        return "FLAPPING" if notification.alert.state is not AlertState.OK else "STABLE"
     return "FIRING"
 
 
@@ -148,6 +151,8 @@ def colour(notification: Notification, default_severity: str | None = None) -> s
         return COLOURS["acknowledged"]
     if notification.kind is NotificationKind.WARNING:
         return COLOURS["warning"]
+    if notification.kind is NotificationKind.FLAPPING:
+        return COLOURS["warning" if notification.alert.state is not AlertState.OK else "resolved"]
     return COLOURS[severity(notification, default_severity)]
 
 
@@ -158,6 +163,7 @@ def emoji(notification: Notification) -> str:
         NotificationKind.WARNING: "⚠️",
         NotificationKind.RESOLVE: "✅",
         NotificationKind.ACKNOWLEDGE: "👀",
+        NotificationKind.FLAPPING: "🔁",
     }[notification.kind]
 
 
@@ -202,6 +208,9 @@ def summary(notification: Notification) -> str:
         return one_line(f"Acknowledged{by}: {subject}")
     if kind is NotificationKind.WARNING:
         return one_line(f"No data: {subject} — {alert.reason}")
+    if kind is NotificationKind.FLAPPING:
+        word = "Flapping" if alert.state is not AlertState.OK else "Stable again"
+        return one_line(f"{word}: {subject} — {alert.reason}")
     return one_line(f"{subject} — {alert.reason}" if alert.reason else subject)
 
 
