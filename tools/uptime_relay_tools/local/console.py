@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from uptime_relay.domain.mute import KINDS as MUTE_KINDS
+
 
 class Timeline:
     def __init__(
@@ -56,7 +58,8 @@ _HELD_SUFFIX = "; first page held until it ends"
 def incident_lines(incident: Any, entries: list[Any]) -> list[str]:
     """Console lines (without the time label) for new timeline ``entries`` of ``incident``.
 
-    ``opened`` + ``silenced`` (a silenced opening, recorded together) make one line:
+    ``opened`` + ``silenced`` (a silenced opening, recorded together; likewise ``inhibited``,
+    ``flapping`` and ``held``) make one line:
     ``incident NAME [ID] opened silenced (maintenance …): first page held``; ``unsilenced`` (the
     sweep saw the silence end) reads ``silence over: paging now``."""
     name, iid = incident.name, incident.id
@@ -71,12 +74,13 @@ def incident_lines(incident: Any, entries: list[Any]) -> list[str]:
             continue
         if kind in _UNSHOWN_KINDS:
             continue
-        if kind == "opened" and index < len(entries) and entries[index].kind == "silenced":
-            why = (entries[index].detail or "silenced").removesuffix(_HELD_SUFFIX)
+        if kind == "opened" and index < len(entries) and entries[index].kind in MUTE_KINDS:
+            mute = entries[index].kind
+            why = (entries[index].detail or mute).removesuffix(_HELD_SUFFIX)
             index += 1
             held = any(getattr(incident, a, None) for a in ("pending", "policy", "route_channels"))
             then = "first page held" if held else "nobody to page"
-            lines.append(f"incident {name} [{iid}] opened silenced ({_clip(why)}): {then}")
+            lines.append(f"incident {name} [{iid}] opened {mute} ({_clip(why)}): {then}")
             continue
         if kind == "unsilenced":
             now = "paging now" if detail.endswith("sending the first page") else "escalation starts now"
