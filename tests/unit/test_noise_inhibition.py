@@ -144,3 +144,24 @@ def test_an_acknowledged_source_still_inhibits(world):
     world.down("api", minute(3))
     world.sweeps(3, 8)
     assert world.pages("api") == []
+
+
+def test_a_source_resolved_earlier_in_the_same_invocation_no_longer_inhibits(world):
+    # GIVEN db is down
+    world.down("db", minute(1))
+    # WHEN one invocation brings web-us's ALARM (a rule's target: the open incidents are read),
+    # then db's OK, then api's ALARM
+    world.arrive(
+        [
+            world.alert("web-us", "ALARM", minute(4)),
+            world.alert("db", "OK", minute(4)),
+            world.alert("api", "ALARM", minute(4)),
+        ],
+        minute(4.1),
+    )
+    world.sweeps(4, 6)
+    # THEN api was never inhibited by the resolved db: it waited one sweep, then paged
+    (api,) = world.incidents("api")
+    assert [e.kind for e in api.timeline][:2] == ["opened", "held"]
+    assert "inhibited" not in [e.kind for e in api.timeline]
+    assert world.pages("api") == [(minute(5.5), "pd"), (minute(5.5), "slack")]

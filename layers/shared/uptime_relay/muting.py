@@ -9,7 +9,8 @@ batch or sweep (``reset`` starts a new one):
   sweep's lazily read silences with the config's maintenance windows);
 - the open incidents, for inhibition: one read of the store's ``listing`` index (two keyed
   queries: open and acknowledged), and only when an incident is the target of some rule;
-  incidents opened during the batch are added as they open (``opened``);
+  incidents opened or resolved during the batch are added or dropped as they change (``opened``,
+  ``closed``);
 - each flapping check's ``FlapState`` (one GetItem per check with ``flapping``).
 
 A store that cannot be read mutes nothing (the error is logged): alerts keep flowing.
@@ -126,6 +127,11 @@ class Muting:
         """An incident opened during this batch: it inhibits the batch's later alerts too."""
         if self._open is not None and all(i.id != incident.id for i in self._open):
             self._open.append(incident)
+
+    def closed(self, incident: Incident) -> None:
+        """An incident resolved during this batch: it no longer inhibits the batch's later alerts."""
+        if self._open is not None:
+            self._open = [i for i in self._open if i.id != incident.id]
 
     def flap_state(self, check: str) -> FlapState | None:
         if check not in self._flaps:

@@ -452,6 +452,8 @@ class Relay:
         incident = transition.current
         if incident is not None and transition.action is Action.OPENED:
             self.muting.opened(incident)  # it inhibits the batch's later alerts
+        elif incident is not None and transition.action is Action.RESOLVED:
+            self.muting.closed(incident)
         check = self.config.check(alert.check) if alert.check else None
         if check is None or check.flapping is None or incident is None:
             return []
