@@ -165,3 +165,32 @@ def test_a_source_resolved_earlier_in_the_same_invocation_no_longer_inhibits(wor
     assert [e.kind for e in api.timeline][:2] == ["opened", "held"]
     assert "inhibited" not in [e.kind for e in api.timeline]
     assert world.pages("api") == [(minute(5.5), "pd"), (minute(5.5), "slack")]
+
+
+def test_an_already_paged_incident_stops_escalating_while_a_source_is_open(world):
+    # GIVEN api paged alone (db was fine) at the 2:30 sweep; its 5-minute step is due at 7:30
+    world.down("api", minute(1))
+    world.sweeps(1, 3)
+    assert world.pages("api") == [(minute(2.5), "pd"), (minute(2.5), "slack")]
+    # WHEN db goes down at minute 4 and recovers at minute 9
+    world.down("db", minute(4))
+    world.sweeps(4, 8)
+    world.up("db", minute(9))
+    world.sweeps(9, 20)
+    # THEN api's step waited while db was open, and went out once afterwards
+    (api,) = world.incidents("api")
+    assert any(e.kind == "escalation_held" and "inhibited by db" in e.detail for e in api.timeline)
+    assert world.pages("api", NotificationKind.ESCALATION) == [(minute(12.5), "pd")]
+
+
+def test_when_open_incidents_cannot_be_read_a_target_still_pages(world, monkeypatch, caplog):
+    # GIVEN the store's listing index fails
+    def broken(*args, **kwargs):
+        raise RuntimeError("listing index unavailable")
+
+    monkeypatch.setattr(world.store, "list", broken)
+    # WHEN api fails THEN it pages after its wait (nothing is inhibited), and the error is logged
+    world.down("api", minute(1))
+    world.sweeps(1, 3)
+    assert world.pages("api") == [(minute(2.5), "pd"), (minute(2.5), "slack")]
+    assert "open incidents could not be read" in caplog.text
