@@ -97,8 +97,7 @@ from .adapters.listing_backfill import ListingBackfill
 from .adapters.silences import DynamoSilences
 from .config import Config, EscalationPolicy
 from .delivery import notification_from_dict
-from .domain.alert import Alert, AlertSource, AlertState
-from .domain.flapping import FlapState, duration_text, is_quiet
+from .domain.flapping import FlapState, is_quiet
 from .domain.incident import Incident, TimelineEntry
 from .domain.redelivery import (
     CLAIM_S,
@@ -128,7 +127,7 @@ from .domain.sweep import (
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
 from .migration import OneTimeMigration
-from .muting import Muting, flapping_alert
+from .muting import Muting, stable_alert
 from .notifiers.base import Notification, NotificationKind, Notifier
 from .paging import (
     Covered,
@@ -437,33 +436,15 @@ class _Sweep:
         if any(i.silenced and i.cursor_held for i in opened):
             self.report.skipped.append((f"check {check.name}", "no longer flapping: its held page goes out"))
             return
-        window = duration_text(check.flapping.window_s)
-        now_state = (
-            f"still failing (incident {opened[0].id}, paged before it flapped)" if opened else "up (OK)"
-        )
-        stable = f"check {check.name} has not changed state for {window}: it is {now_state}; opens and resolves page again"
-        labels = {"check": check.name, **check.labels}
-        alert = flapping_alert(
-            Alert(
-                AlertSource.CLOUDWATCH,
-                f"flapping:{check.name}",
-                check.name,
-                AlertState.OK,
-                "",
-                self.now,
-                labels,
-            ),
-            state,
-            check,
-            stable=stable,
-        )
+        current = f"still failing (incident {opened[0].id}, paged before it flapped)" if opened else "up (OK)"
+        alert = stable_alert(check, self.now, current)
         notification = Notification(NotificationKind.FLAPPING, (alert,), check=check)
         covers = tuple(
             Covered(i, Wording.of(NotificationKind.FLAPPING, dead_lettered=False), handles="none")
             for i in opened[:1]
         )
         channels = self.muting.notice_channels(
-            labels, lambda targets: self.resolve_targets(self.config, targets, self.now).channels
+            alert.labels, lambda targets: self.resolve_targets(self.config, targets, self.now).channels
         )
         pages = [Page(c, c, notification, covers) for c in channels]
         ledger = Ledger()

@@ -30,8 +30,8 @@ from datetime import datetime
 
 from .config import Check, Config
 from .domain import mute as mutes
-from .domain.alert import Alert, AlertState
-from .domain.flapping import FlapState, describe, left, record_change
+from .domain.alert import Alert, AlertSource, AlertState
+from .domain.flapping import FlapState, describe, duration_text, left, record_change
 from .domain.incident import OPEN_STATUSES, Incident, incident_id
 from .domain.inhibition import derived_inhibit_rules, inhibitor, is_target
 from .domain.mute import Mute
@@ -180,10 +180,24 @@ class Muting:
         ]
 
 
-def flapping_alert(alert: Alert, state: FlapState, check: Check, *, stable: str | None = None) -> Alert:
-    """The alert a flapping notice shows: in ALARM when it starts flapping, in OK once it is
-    ``stable`` (then its text says the check's current state)."""
+def flapping_alert(alert: Alert, state: FlapState, check: Check) -> Alert:
+    """The alert the "flapping" notice shows: the change that made it flap, saying why."""
     assert check.flapping is not None
-    if stable is None:
-        return replace(alert, state=AlertState.ALARM, reason=describe(state, check.flapping))
-    return replace(alert, state=AlertState.OK, reason=stable)
+    return replace(alert, state=AlertState.ALARM, reason=describe(state, check.flapping))
+
+
+def stable_alert(check: Check, now: datetime, current: str) -> Alert:
+    """The alert the "stable again" notice shows (in OK), with the check's current state and
+    labels (so it takes the check's route)."""
+    assert check.flapping is not None
+    window = duration_text(check.flapping.window_s)
+    return Alert(
+        AlertSource.CLOUDWATCH,
+        f"flapping:{check.name}",
+        check.name,
+        AlertState.OK,
+        f"check {check.name} has not changed state for {window}: it is {current}; "
+        "opens and resolves page again",
+        now,
+        {"check": check.name, **check.labels},
+    )
