@@ -9,20 +9,25 @@ Whatever the interleaving:
 - afterwards the store holds the alarms' true final states, and every incident still open with
   no open source has paged exactly once;
 - two checks failing in the same minute, whatever order and batches their alarms come in, page
-  only the dependency while it stays down.
+  only the dependency while it stays down;
+- the pure decider (``inhibitor``) only ever names an open incident that matches the rule's
+  source and ``equal`` labels, never the target itself, and never a two-sided match.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from noise_world import World, minute
+from uptime_relay.config import InhibitRule
 from uptime_relay.config.loader import parse_config
 from uptime_relay.domain.alert import Alert, AlertState
+from uptime_relay.domain.incident import OpeningPlan, open_incident
+from uptime_relay.domain.inhibition import inhibitor
 from uptime_relay.notifiers.base import NotificationKind
 
 CHECKS = ("db", "api", "web")
@@ -158,3 +163,44 @@ def test_checks_failing_in_the_same_minute_page_only_the_root_whatever_the_arriv
     # THEN only db paged
     assert world.pages("api") == [] and world.pages("web") == []
     assert sorted(ch for _, ch in world.pages("db")) == ["pd", "slack"]
+
+
+labels = st.dictionaries(
+    st.sampled_from(["check", "team", "region"]), st.sampled_from(["a", "b"]), max_size=3
+)
+
+
+@PROPERTIES
+@given(
+    target=labels,
+    sources=st.lists(labels, max_size=4),
+    rule=st.tuples(labels.filter(bool), labels.filter(bool), st.lists(st.sampled_from(["region", "team"]))),
+)
+def test_the_inhibitor_is_exactly_an_open_source_the_rule_allows_never_the_target_itself(target, sources, rule):
+    source_match, target_match, equal = rule
+    inhibit = InhibitRule(source_match, target_match, tuple(equal), origin="inhibit_rules[0]")
+    world = World(CONFIG)
+    incidents = []
+    for n, source_labels in enumerate(sources):
+        alert = world.alert("db", AlertState.ALARM, minute(n))
+        alert = replace(alert, id=f"alarm-{n}", labels=source_labels)
+        incidents.append(open_incident(alert, OpeningPlan(name=f"s{n}", labels=source_labels)))
+    found = inhibitor("inc-target", "alarm-target", target, incidents, (inhibit,))
+
+    def has(match, where) -> bool:
+        return all(where.get(k) == v for k, v in match.items())
+
+    qualifying = [
+        i
+        for i in incidents
+        if has(target_match, target)
+        and has(source_match, i.labels)
+        and all(i.labels.get(k, "") == target.get(k, "") for k in equal)
+        and not (has(source_match, target) and has(target_match, i.labels))  # two-sided
+    ]
+    assert (found is None) == (not qualifying)
+    if found is not None:
+        assert found.incident_id in {i.id for i in qualifying}
+        source = next(i for i in incidents if i.id == found.incident_id)
+        # and an incident never inhibits itself
+        assert inhibitor(source.id, source.alarm_id, source.labels, [source], (inhibit,)) is None

@@ -18,8 +18,7 @@ from uptime_relay.domain.alert import AlertState
 from uptime_relay.domain.flapping import FlapState, is_quiet, record_change
 from uptime_relay.notifiers.base import NotificationKind
 
-CONFIG = parse_config(
-    """
+CONFIG_TEXT = """
 checks:
   - name: api
     url: http://127.0.0.1:9/api
@@ -32,7 +31,7 @@ routes:
   - match: {severity: critical}
     notify: [pd, slack]
 """
-)
+CONFIG = parse_config(CONFIG_TEXT)
 SETTING = Flapping(600, 4)
 
 
@@ -122,3 +121,17 @@ def test_the_flap_store_is_due_only_while_flapping_and_writes_conditionally():
     assert not flaps.put(state, quiet_at=None)  # the same version again: another writer won
     assert flaps.due(minute(9)) == [] and flaps.due(minute(10)) == [state]
     assert is_quiet(state, SETTING, minute(0) + timedelta(minutes=10))
+
+
+def test_a_paged_incident_still_open_when_it_settles_is_named_in_the_stable_notice():
+    # GIVEN threshold 3: the change that makes it flap is an opening, paged before it flapped
+    world = World(parse_config(CONFIG_TEXT.replace("threshold: 4", "threshold: 3")))
+    flip(world, 0, 5)  # down 0, up 2, down 4 (for good)
+    (_, opened) = world.incidents("api")
+    assert world.pages("api")[-2:] == [(minute(4), "pd"), (minute(4), "slack")]
+    # WHEN it has not changed for 10 minutes
+    world.sweeps(5, 16)
+    # THEN one stable notice says it is still failing, naming the open incident
+    notices = [(at, n) for at, _, n in world.log if n.kind is NotificationKind.FLAPPING]
+    assert [at for at, _ in notices] == [minute(4), minute(14.5)]
+    assert f"still failing (incident {opened.id}" in notices[1][1].alert.reason
