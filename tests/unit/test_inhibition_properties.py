@@ -176,7 +176,9 @@ labels = st.dictionaries(
     sources=st.lists(labels, max_size=4),
     rule=st.tuples(labels.filter(bool), labels.filter(bool), st.lists(st.sampled_from(["region", "team"]))),
 )
-def test_the_inhibitor_is_exactly_an_open_source_the_rule_allows_never_the_target_itself(target, sources, rule):
+def test_the_inhibitor_is_exactly_an_open_source_the_rule_allows_never_the_target_itself(
+    target, sources, rule
+):
     source_match, target_match, equal = rule
     inhibit = InhibitRule(source_match, target_match, tuple(equal), origin="inhibit_rules[0]")
     world = World(CONFIG)
