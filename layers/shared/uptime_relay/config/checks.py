@@ -7,9 +7,19 @@ import re
 from typing import Any
 
 from ..urls import display_url
-from .model import CHECK_NAME_RE, AlarmPolicy, Check, Expect, StatusRange, is_secret_ref, secret_ref_problem
+from .conditions import Condition, ConditionSyntaxError, parse_condition, tcp_problem
+from .model import (
+    CHECK_NAME_RE,
+    AlarmPolicy,
+    Check,
+    ConfigIssue,
+    Expect,
+    StatusRange,
+    is_secret_ref,
+    secret_ref_problem,
+)
 from .validator import Validator, join, kind, where_item
-from .yamlpos import PosDict, PosList
+from .yamlpos import PosDict, PosList, column_of, line_of
 
 CHECK_KEYS = (
     "name",
@@ -31,7 +41,7 @@ CHECK_KEYS = (
     "retries",
     "latency_metric",
 )
-EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days")
+EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days", "conditions")
 TCP_IGNORED_KEYS = ("method", "headers", "body", "follow_redirects", "max_redirects", "verify_tls", "ca_file")
 TCP_IGNORED_EXPECT = ("status", "body_contains", "body_regex", "json", "cert_min_days")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -209,7 +219,29 @@ def read_expect(v: Validator, parent: Any, path: str, value: Any) -> Expect:
         )
     if "cert_min_days" in data:
         fields["cert_min_days"] = _days(v, data, join(path, "cert_min_days"))
+    if "conditions" in data:
+        fields["conditions"] = read_conditions(v, data, join(path, "conditions"))
     return Expect(**{k: val for k, val in fields.items() if val is not None})
+
+
+def read_conditions(v: Validator, parent: PosDict, path: str) -> tuple[Condition, ...] | None:
+    """``expect.conditions``: each parsed now; a syntax error names its line and column."""
+    items = v.sequence(parent, "conditions", path, parent["conditions"])
+    if items is None:
+        return None
+    out: list[Condition] = []
+    for index, item in enumerate(items):
+        p = join(path, index)
+        if not isinstance(item, str):
+            v.error(items, index, p, f"expected a condition such as 'status == 200', got {kind(item)}")
+            continue
+        try:
+            out.append(parse_condition(item))
+        except ConditionSyntaxError as exc:
+            start = column_of(items, index)
+            column = start + exc.column - 1 if start else 0
+            v.issues.append(ConfigIssue(v.source, line_of(items, index), p, exc.reason, column))
+    return tuple(out) if len(out) == len(items) else None
 
 
 def _status_ranges(
@@ -271,6 +303,14 @@ def _refuse_http_settings(v: Validator, data: PosDict, path: str) -> None:
             v.error(data, key, f"{path}.{key}", f"{key!r} does not apply to a tcp check (it only connects)")
     expect = data.get("expect")
     if isinstance(expect, dict):
+        conditions = expect.get("conditions")
+        for index, text in enumerate(conditions if isinstance(conditions, list) else []):
+            try:
+                problem = tcp_problem(parse_condition(text)) if isinstance(text, str) else None
+            except ConditionSyntaxError:
+                problem = None  # already reported by read_conditions
+            if problem:
+                v.error(conditions, index, f"{path}.expect.conditions[{index}]", problem)
         for key in expect:
             if key in TCP_IGNORED_EXPECT:
                 v.error(

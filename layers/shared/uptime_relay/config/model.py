@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from ..urls import display_url
+from .conditions import Condition
 
 CHECK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 CHANNEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -36,9 +37,12 @@ class ConfigIssue:
     line: int
     path: str
     reason: str
+    column: int = 0  # 1-based, where known (a condition's syntax error); 0 = the whole line
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.line and self.column:
+            where += f":{self.column}"
         return f"{where}: {self.path or '(top level)'}: {self.reason}"
 
 
@@ -105,6 +109,7 @@ class Expect:
     json: Mapping[str, Any] | None = None
     max_latency_ms: float | None = None
     cert_min_days: float | None = None
+    conditions: tuple[Condition, ...] = ()  # expect.conditions, parsed (config/conditions.py)
 
     def status_ok(self, status: int) -> bool:
         return any(r.matches(status) for r in self.status)

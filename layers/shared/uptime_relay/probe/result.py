@@ -21,6 +21,7 @@ REASONS = (
     "too_many_redirects",
     "blocked_target",
     "error",
+    "condition_failed",
 )
 # Phases, named like the timings (a failure names the phase it happened in), plus the steps
 # around them: "setup" (secrets, CA bundle), "redirect" and "expect" (the response was read).
