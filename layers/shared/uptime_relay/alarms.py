@@ -78,7 +78,10 @@ def _tags(check: Check, prefix: str) -> list[dict[str, str]]:
 
 
 def _description(check: Check, prefix: str) -> str:
-    parts = [check.description or f"{check.name}: {check.target} is failing its uptime check."]
+    default = f"{check.name}: {check.target} is failing its uptime check."
+    if check.heartbeat is not None:
+        default = f"{check.name}: its job did not ping in time ({check.heartbeat.describe()}) or reported a failure."
+    parts = [check.description or default]
     if check.runbook:
         parts.append(f"Runbook: {check.runbook}")
     text = "\n".join(parts)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from .clock import Clock
 from .domain.alert import Alert
+from .domain.heartbeat import HeartbeatRecord
 from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
 from .domain.pacing import Pace
 from .domain.redelivery import Pending
@@ -250,4 +251,19 @@ class Backfill(Protocol):
 
     def save(self, *, done: bool, resume: Any) -> None:
         """Store the progress (``done``: every item is migrated, nothing is left to do)."""
+        ...
+
+
+class Heartbeats(Protocol):
+    """The latest ping of each kind per heartbeat check (``adapters/heartbeats.py``)."""
+
+    def record(self, check: str, kind: str, at: datetime) -> bool:
+        """Store a ``kind`` ping (success, fail, start) at ``at``; False when one at ``at`` or
+        later is already stored (a repeat changes nothing)."""
+        ...
+
+    def get(self, check: str) -> HeartbeatRecord | None: ...
+
+    def get_many(self, checks: Iterable[str]) -> dict[str, HeartbeatRecord]:
+        """The records of those ``checks`` that were ever pinged."""
         ...

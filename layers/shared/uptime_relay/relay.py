@@ -41,6 +41,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from . import clock, metricnames
+from .adapters.heartbeats import DynamoHeartbeats
 from .config import Config, EscalationPolicy, Route
 from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
@@ -52,6 +53,7 @@ from .domain.silence import Silence, is_silenced
 from .domain.sweep import SILENCE_RECHECK_S
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
+from .heartbeat_pages import HeartbeatNotes
 from .intake import enrich as default_enrich
 from .intake import parse_event
 from .notifiers.base import NotificationKind, Notifier
@@ -621,5 +623,13 @@ def build_relay_from_env(
         idempotent=wrap,
         silenced=silencer(wired.config, silences),
         alarm_tags=wired.alarm_tags,
+        enrich=_heartbeat_notes(wired.config, table, dynamodb),
     )
     return RelayService(relay, idem_config)
+
+
+def _heartbeat_notes(config: Config, table: str | None, dynamodb: Any) -> Callable[..., Alert] | None:
+    """With heartbeat checks and a table: pages about them say when the last ping came."""
+    if not table or not any(check.heartbeat is not None for check in config.checks):
+        return None
+    return HeartbeatNotes(DynamoHeartbeats(table, client=dynamodb), default_enrich)

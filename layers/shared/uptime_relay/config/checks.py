@@ -14,10 +14,12 @@ from .model import (
     Check,
     ConfigIssue,
     Expect,
+    Heartbeat,
     StatusRange,
     is_secret_ref,
     secret_ref_problem,
 )
+from .schedules import read_cron
 from .validator import Validator, join, kind, where_item
 from .yamlpos import PosDict, PosList, column_of, line_of
 
@@ -40,7 +42,27 @@ CHECK_KEYS = (
     "alarm",
     "retries",
     "latency_metric",
+    "heartbeat",
+    "token",
 )
+HEARTBEAT_KEYS = ("period", "grace", "cron", "tz")
+HEARTBEAT_DEFAULT_GRACE_S = 3600.0  # as Healthchecks: an hour unless the check says otherwise
+HEARTBEAT_MIN_S = 60.0  # the probe looks once a minute
+# what a heartbeat check cannot have: it makes no request
+HEARTBEAT_IGNORED_KEYS = (
+    "method",
+    "headers",
+    "body",
+    "timeout",
+    "follow_redirects",
+    "max_redirects",
+    "verify_tls",
+    "ca_file",
+    "expect",
+    "retries",
+    "latency_metric",
+)
+TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days", "conditions")
 TCP_IGNORED_KEYS = ("method", "headers", "body", "follow_redirects", "max_redirects", "verify_tls", "ca_file")
 TCP_IGNORED_EXPECT = ("status", "body_contains", "body_regex", "json", "cert_min_days")
@@ -63,6 +85,8 @@ def read_check(v: Validator, checks: PosList, index: int, value: Any) -> Check |
     fields.update(_about(v, data, path))
     if "alarm" in data:
         fields["alarm"] = _alarm(v, data, f"{path}.alarm")
+    if "heartbeat" in data or "token" in data:
+        fields.update(_heartbeat_fields(v, data, path))
     fields = {k: val for k, val in fields.items() if val is not None}
     if not (named and targeted) or "name" not in fields:
         return None
@@ -90,6 +114,13 @@ def _target(v: Validator, data: PosDict, path: str, fields: dict[str, Any]) -> b
     if "url" in data and "tcp" in data:
         v.error(data, "tcp", f"{path}.tcp", "give either url or tcp, not both")
         return False
+    if "heartbeat" in data:
+        for key in ("url", "tcp"):
+            if key in data:
+                v.error(
+                    data, key, f"{path}.{key}", f"a heartbeat check is pinged by its job: it has no {key}"
+                )
+        return "url" not in data and "tcp" not in data
     if "url" in data:
         url = v.url(data, "url", f"{path}.url", data["url"])
         fields["url"] = url
@@ -101,8 +132,63 @@ def _target(v: Validator, data: PosDict, path: str, fields: dict[str, Any]) -> b
         if target is not None:
             fields["tcp_host"], fields["tcp_port"] = target
         return target is not None
-    v.error(data, None, path, "needs a target: url (http or https) or tcp (host:port)")
+    v.error(data, None, path, "needs a target: url (http or https), tcp (host:port) or heartbeat")
     return False
+
+
+def _heartbeat_fields(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
+    """``heartbeat`` + ``token`` (both or neither); a heartbeat alarms on its first late minute."""
+    if "heartbeat" not in data:
+        v.error(data, "token", f"{path}.token", "a token belongs to a heartbeat check (add heartbeat:)")
+        return {}
+    fields: dict[str, Any] = {"heartbeat": _heartbeat(v, data, f"{path}.heartbeat")}
+    for key in HEARTBEAT_IGNORED_KEYS:
+        if key in data:
+            v.error(
+                data,
+                key,
+                f"{path}.{key}",
+                f"{key!r} does not apply to a heartbeat check (it makes no request)",
+            )
+    if "token" not in data:
+        v.error(data, None, f"{path}.token", "a heartbeat check needs a token (e.g. env:BACKUP_PING_TOKEN)")
+    else:
+        token = v.string(data, "token", f"{path}.token", data["token"], secret=True)
+        if token is not None and not is_secret_ref(token) and not TOKEN_RE.fullmatch(token):
+            v.error(
+                data,
+                "token",
+                f"{path}.token",
+                "a literal token must be 16-256 of A-Z a-z 0-9 . _ ~ - (or a secret reference)",
+            )
+            token = None
+        fields["token"] = token
+    if "alarm" not in data:
+        fields["alarm"] = AlarmPolicy(datapoints=1, evaluation_periods=1)
+    return fields
+
+
+def _heartbeat(v: Validator, data: PosDict, path: str) -> Heartbeat | None:
+    beat = v.mapping(data, "heartbeat", path, data["heartbeat"])
+    if beat is None:
+        return None
+    v.keys(beat, path, HEARTBEAT_KEYS)
+    if ("period" in beat) == ("cron" in beat):
+        v.error(data, "heartbeat", path, "give either period (e.g. 1d) or cron (e.g. '0 3 * * *'), not both")
+        return None
+    grace = HEARTBEAT_DEFAULT_GRACE_S
+    if "grace" in beat:
+        grace = v.duration(beat, "grace", f"{path}.grace", beat["grace"], minimum=HEARTBEAT_MIN_S)
+    if "period" in beat:
+        if "tz" in beat:
+            v.error(beat, "tz", f"{path}.tz", "tz goes with cron, not with period")
+        period = v.duration(beat, "period", f"{path}.period", beat["period"], minimum=HEARTBEAT_MIN_S)
+        return Heartbeat(grace_s=grace, period_s=period) if grace is not None and period is not None else None
+    cron = read_cron(v, beat, f"{path}.cron")
+    zone = v.zone(beat, "tz", f"{path}.tz", beat["tz"]) if "tz" in beat else "UTC"
+    if grace is None or cron is None or zone is None:
+        return None
+    return Heartbeat(grace_s=grace, cron=cron, timezone=zone)
 
 
 def _tcp_target(v: Validator, parent: Any, path: str, value: Any) -> tuple[str, int] | None:

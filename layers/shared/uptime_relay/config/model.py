@@ -124,6 +124,34 @@ class AlarmPolicy:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """A heartbeat check: the job pings; late after ``period_s`` (or the next ``cron`` fire in
+    ``timezone``) plus ``grace_s`` without a ping. Exactly one of ``period_s`` and ``cron``."""
+
+    grace_s: float
+    period_s: float | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+
+    def describe(self) -> str:
+        grace = format_seconds(self.grace_s)
+        if self.cron is not None:
+            return f"on cron {self.cron!r} ({self.timezone}), grace {grace}"
+        return f"every {format_seconds(self.period_s or 0)}, grace {grace}"
+
+
+def format_seconds(seconds: float) -> str:
+    """60 -> '1m', 90000 -> '1d 1h': the largest units, as a config would write them."""
+    left = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts) or "0s"
+
+
+@dataclass(frozen=True)
 class Check:
     name: str
     url: str | None = None
@@ -145,16 +173,22 @@ class Check:
     retries: int = 1
     latency_metric: bool = False
     line: int = 0
+    heartbeat: Heartbeat | None = None  # a heartbeat check: pinged by the job, never probed
+    token: str | None = None  # its ping token (a secret reference; a literal for local runs)
 
     @property
     def kind(self) -> str:
+        if self.heartbeat is not None:
+            return "heartbeat"
         return "tcp" if self.tcp_host is not None else "http"
 
     @property
     def target(self) -> str:
         """What a person or a log is told the check probes: the URL in its display form (no
         credentials, no query values; ``urls.display_url``) or ``host:port``. The probe itself
-        uses ``url``."""
+        uses ``url``. A heartbeat check probes nothing: ``heartbeat``."""
+        if self.heartbeat is not None:
+            return "heartbeat"
         return display_url(self.url) if self.url is not None else f"{self.tcp_host}:{self.tcp_port}"
 
 

@@ -22,6 +22,8 @@ REASONS = (
     "blocked_target",
     "error",
     "condition_failed",
+    "heartbeat_late",  # a heartbeat check's job did not ping within its period (or cron) + grace
+    "heartbeat_failed",  # … or reported a failure (/fail)
 )
 # Phases, named like the timings (a failure names the phase it happened in), plus the steps
 # around them: "setup" (secrets, CA bundle), "redirect" and "expect" (the response was read).
