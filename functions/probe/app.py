@@ -13,12 +13,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from uptime_relay import clock, metricnames
+from uptime_relay.adapters.dependencies import DynamoDependencySets
 from uptime_relay.adapters.heartbeats import DynamoHeartbeats
 from uptime_relay.adapters.secrets import SecretResolver
 from uptime_relay.config import Config
 from uptime_relay.config.loader import default_config_path, load_config
 from uptime_relay.observability import init_sentry
 from uptime_relay.probe import run_checks
+from uptime_relay.probe.dependencies import settle
 from uptime_relay.probe.heartbeats import heartbeat_checks, heartbeat_results
 from uptime_relay.probe.report import record_run
 
@@ -44,6 +46,13 @@ def _heartbeats() -> DynamoHeartbeats | None:
     return DynamoHeartbeats(table) if table else None
 
 
+@functools.cache
+def _dependency_sets() -> DynamoDependencySets | None:
+    """Where the dependency names seen before are kept (the stack's table), or None."""
+    table = os.environ.get("TABLE_NAME")
+    return DynamoDependencySets(table) if table else None
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
@@ -58,5 +67,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         deadline_s=RUN_DEADLINE_S,
     )
     results += heartbeat_results(beats, _heartbeats() if beats else None, clock.now())
+    settle(results, probed, _dependency_sets(), clock.now())
     duration_ms = (time.perf_counter() - started) * 1000.0
     return record_run(results, config.checks, metrics=metrics, logger=logger, duration_ms=duration_ms)

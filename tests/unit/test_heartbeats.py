@@ -12,11 +12,11 @@ from uptime_relay.adapters.heartbeats import InMemoryHeartbeats
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.alarms import desired_alarm
+from uptime_relay.check_pages import CheckNotes
 from uptime_relay.config import ConfigError, Heartbeat
 from uptime_relay.config.loader import parse_config
 from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.heartbeat import HeartbeatRecord, heartbeat_status, next_due
-from uptime_relay.heartbeat_pages import HeartbeatNotes
 from uptime_relay.intake import enrich
 from uptime_relay.probe.heartbeats import heartbeat_checks, heartbeat_results
 
@@ -269,7 +269,7 @@ def test_the_page_of_a_late_heartbeat_says_when_the_last_ping_came():
     config = parse_config(CONFIG)
     store = InMemoryHeartbeats()
     store.record("backup", "success", T0)
-    notes = HeartbeatNotes(store, enrich)
+    notes = CheckNotes(store, enrich)
     enriched = notes(alert("backup", T0 + timedelta(hours=25, minutes=5)), config)
     assert "Last ping: 2026-12-03 03:00:00 UTC (1d 1h ago)." in enriched.description
     assert "No ping since 2026-12-03 03:00:00 UTC" in enriched.description
@@ -278,5 +278,5 @@ def test_the_page_of_a_late_heartbeat_says_when_the_last_ping_came():
     assert never.description.endswith("No ping received yet.") and never.annotations["last_ping"] == "never"
     other = notes(alert("api", T0), config)
     assert "last_ping" not in other.annotations
-    broken = HeartbeatNotes(BrokenStore(), enrich)(alert("backup", T0), config)
+    broken = CheckNotes(BrokenStore(), enrich)(alert("backup", T0), config)
     assert broken.description == "backup: its job did not ping in time."

@@ -267,3 +267,22 @@ class Heartbeats(Protocol):
     def get_many(self, checks: Iterable[str]) -> dict[str, HeartbeatRecord]:
         """The records of those ``checks`` that were ever pinged."""
         ...
+
+
+class DependencySets(Protocol):
+    """The dependency names each check's health JSON has held (``adapters/dependencies.py``):
+    per name the time it went missing, None while present; a version for conditional writes."""
+
+    def get_many(self, checks: Iterable[str]) -> dict[str, tuple[dict[str, datetime | None], int]]: ...
+
+    def update(
+        self,
+        check: str,
+        version: int,
+        *,
+        present: Iterable[str] = (),
+        missing: Mapping[str, datetime] | None = None,
+        forget: Iterable[str] = (),
+    ) -> bool:
+        """Store the changes if the stored version is still ``version``; False when it moved on."""
+        ...

@@ -42,6 +42,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from . import clock, metricnames
 from .adapters.heartbeats import DynamoHeartbeats
+from .check_pages import CheckNotes
 from .config import Config, EscalationPolicy, Route
 from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
@@ -53,7 +54,6 @@ from .domain.silence import Silence, is_silenced
 from .domain.sweep import SILENCE_RECHECK_S
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
-from .heartbeat_pages import HeartbeatNotes
 from .intake import enrich as default_enrich
 from .intake import parse_event
 from .notifiers.base import NotificationKind, Notifier
@@ -623,13 +623,16 @@ def build_relay_from_env(
         idempotent=wrap,
         silenced=silencer(wired.config, silences),
         alarm_tags=wired.alarm_tags,
-        enrich=_heartbeat_notes(wired.config, table, dynamodb),
+        enrich=_check_notes(wired.config, table, dynamodb),
     )
     return RelayService(relay, idem_config)
 
 
-def _heartbeat_notes(config: Config, table: str | None, dynamodb: Any) -> Callable[..., Alert] | None:
-    """With heartbeat checks and a table: pages about them say when the last ping came."""
-    if not table or not any(check.heartbeat is not None for check in config.checks):
+def _check_notes(config: Config, table: str | None, dynamodb: Any) -> Callable[..., Alert] | None:
+    """Pages about a dependency are named ``<check> / <dependency>``; with a table, pages about a
+    heartbeat check say when the last ping came (``check_pages``)."""
+    beats = any(check.heartbeat is not None for check in config.checks)
+    if not beats and not any(check.dependencies is not None for check in config.checks):
         return None
-    return HeartbeatNotes(DynamoHeartbeats(table, client=dynamodb), default_enrich)
+    heartbeats = DynamoHeartbeats(table, client=dynamodb) if table and beats else None
+    return CheckNotes(heartbeats, default_enrich)

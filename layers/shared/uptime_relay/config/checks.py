@@ -13,6 +13,7 @@ from .model import (
     AlarmPolicy,
     Check,
     ConfigIssue,
+    Dependencies,
     Expect,
     Heartbeat,
     StatusRange,
@@ -44,7 +45,9 @@ CHECK_KEYS = (
     "latency_metric",
     "heartbeat",
     "token",
+    "dependencies",
 )
+DEPENDENCIES_KEYS = ("path", "status_key", "healthy", "forget_after")
 HEARTBEAT_KEYS = ("period", "grace", "cron", "tz")
 HEARTBEAT_DEFAULT_GRACE_S = 3600.0  # as Healthchecks: an hour unless the check says otherwise
 HEARTBEAT_MIN_S = 60.0  # the probe looks once a minute
@@ -61,6 +64,7 @@ HEARTBEAT_IGNORED_KEYS = (
     "expect",
     "retries",
     "latency_metric",
+    "dependencies",
 )
 TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days", "conditions")
@@ -87,6 +91,8 @@ def read_check(v: Validator, checks: PosList, index: int, value: Any) -> Check |
         fields["alarm"] = _alarm(v, data, f"{path}.alarm")
     if "heartbeat" in data or "token" in data:
         fields.update(_heartbeat_fields(v, data, path))
+    if "dependencies" in data and "heartbeat" not in data:
+        fields["dependencies"] = _dependencies(v, data, f"{path}.dependencies")
     fields = {k: val for k, val in fields.items() if val is not None}
     if not (named and targeted) or "name" not in fields:
         return None
@@ -166,6 +172,38 @@ def _heartbeat_fields(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
     if "alarm" not in data:
         fields["alarm"] = AlarmPolicy(datapoints=1, evaluation_periods=1)
     return fields
+
+
+def _dependencies(v: Validator, data: PosDict, path: str) -> Dependencies | None:
+    """``dependencies: {path, status_key, healthy, forget_after}``: an http check's health JSON."""
+    if "tcp" in data:
+        v.error(data, "dependencies", path, "dependencies come from a health JSON: a tcp check has none")
+        return None
+    deps = v.mapping(data, "dependencies", path, data["dependencies"])
+    if deps is None:
+        return None
+    v.keys(deps, path, DEPENDENCIES_KEYS)
+    fields: dict[str, Any] = {}
+    for key in ("path", "status_key"):
+        if key in deps:
+            fields[key] = v.string(deps, key, f"{path}.{key}", deps[key])
+    if "healthy" in deps:
+        items = deps["healthy"] if isinstance(deps["healthy"], list) else [deps["healthy"]]
+        words = [str(item) for item in items if isinstance(item, str | int) and not isinstance(item, bool)]
+        if not items or len(words) != len(items):
+            v.error(
+                deps, "healthy", f"{path}.healthy", "expected a list of status words, e.g. [ok, up, healthy]"
+            )
+            fields["healthy"] = None
+        else:
+            fields["healthy"] = tuple(w.lower() for w in words)
+    if "forget_after" in deps:
+        fields["forget_after_s"] = v.duration(
+            deps, "forget_after", f"{path}.forget_after", deps["forget_after"], minimum=HEARTBEAT_MIN_S
+        )
+    if any(value is None for value in fields.values()):
+        return None
+    return Dependencies(**fields)
 
 
 def _heartbeat(v: Validator, data: PosDict, path: str) -> Heartbeat | None:

@@ -124,6 +124,18 @@ class AlarmPolicy:
 
 
 @dataclass(frozen=True)
+class Dependencies:
+    """A check's health JSON names its dependencies: each member of the object at ``path`` is
+    one, healthy when its ``status_key`` (or the member itself, when it is text) is in ``healthy``
+    (case-insensitive). One that disappears is reported down for ``forget_after_s``, then forgotten."""
+
+    path: str = "services"
+    status_key: str = "status"
+    healthy: tuple[str, ...] = ("ok", "up", "healthy")
+    forget_after_s: float = 86400.0
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """A heartbeat check: the job pings; late after ``period_s`` (or the next ``cron`` fire in
     ``timezone``) plus ``grace_s`` without a ping. Exactly one of ``period_s`` and ``cron``."""
@@ -175,6 +187,7 @@ class Check:
     line: int = 0
     heartbeat: Heartbeat | None = None  # a heartbeat check: pinged by the job, never probed
     token: str | None = None  # its ping token (a secret reference; a literal for local runs)
+    dependencies: Dependencies | None = None  # one availability metric per dependency in its JSON
 
     @property
     def kind(self) -> str:

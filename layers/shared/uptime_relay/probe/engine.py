@@ -31,6 +31,7 @@ from ..adapters.secrets import SecretResolver
 from ..config import Check, is_secret_ref
 from ..urls import display_url
 from .conditions import check_conditions, observed
+from .dependencies import read_dependencies
 from .expect import check_cert, check_latency, check_response
 from .http11 import MAX_BODY_BYTES, ProtocolError, build_request, read_response
 from .result import ProbeResult, Timings
@@ -248,6 +249,9 @@ async def _attempt(
         final_url=display_url(state.final_url) if check.kind == "http" and state.final_url else None,
         body_truncated=state.truncated,
     )
+    if check.dependencies is not None and state.response is not None:
+        seen = observed(state.response, {}, None, total)
+        result.dependencies, result.dependencies_error = read_dependencies(check.dependencies, seen.body)
     return result, out_of_budget
 
 

@@ -74,6 +74,10 @@ class ProbeResult:
     target: str | None = None
     final_url: str | None = None  # after redirects (HTTP only), display form too
     body_truncated: bool = False  # the body was over the read bound; expectations saw its prefix
+    # health-JSON dependencies (``probe/dependencies.py``; None: the check has none, or no answer
+    # came to read them from) and why some could not be read
+    dependencies: list[Any] | None = None
+    dependencies_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `uptime-relay check --json` object (contract keys first, then the extras)."""
@@ -88,4 +92,9 @@ class ProbeResult:
             "error": self.error,
             "phase": self.phase,
             "attempts": self.attempts,
+            **(
+                {"dependencies": [d.to_json() for d in self.dependencies]}
+                if self.dependencies is not None
+                else {}
+            ),
         }
