@@ -154,8 +154,8 @@ def test_each_dependency_is_one_availability_metric_with_check_and_dependency(ca
     )
     docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(d["Check"], d["Dependency"], d["Availability"]) for d in docs] == [
-        ("api", "db", 1.0),
-        ("api", "cache", 0.0),
+        ("api", "db", [1.0]),
+        ("api", "cache", [0.0]),
     ]
     assert all(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Check", "Dependency"]] for d in docs)
 
