@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from probe_servers import Reply, Target, http
 from uptime_relay.config import Check, ConfigError, Expect
-from uptime_relay.config.conditions import parse_condition
+from uptime_relay.config.conditions import Condition, ConditionSyntaxError, parse_condition
 from uptime_relay.config.loader import parse_config
 from uptime_relay.probe import run_checks
 
@@ -248,3 +250,26 @@ def test_a_good_condition_list_reads_into_the_model():
         ("body", "contains", "ok"),
         ("cert_days", ">", 14.0),
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            lambda left, op, right: f"{left} {op} {right}",
+            st.sampled_from(
+                ["status", "latency", "json.a.b", "timings.ttfb", "cert_days", "body", "header.x", "jsn"]
+            ),
+            st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "contains", "matches", "=>", "~"]),
+            st.text(max_size=20),
+        ),
+    )
+)
+def test_any_text_is_either_a_condition_or_an_error_with_a_column_inside_it(text):
+    """GIVEN any text WHEN parsed as a condition THEN it is a Condition or a ConditionSyntaxError
+    whose column lies within the text (or just past its end): never another exception."""
+    try:
+        assert isinstance(parse_condition(text), Condition)
+    except ConditionSyntaxError as exc:
+        assert 1 <= exc.column <= len(text) + 1

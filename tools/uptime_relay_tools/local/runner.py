@@ -726,7 +726,8 @@ class LocalStack:
     def _publish(self, transition: Transition) -> None:
         alarm = transition.alarm
         check = next((v for k, v in alarm.dimensions if k == "Check"), None)
-        who = check or alarm.name
+        dependency = dict(alarm.contributor_attributes).get("Dependency")
+        who = f"{check} / {dependency}" if check and dependency else check or alarm.name
         reason = transition.reason
         quiet = transition.old_state == INSUFFICIENT_DATA and transition.new_state == OK
         if quiet and not check:
