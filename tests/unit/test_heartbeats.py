@@ -19,6 +19,7 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.domain.heartbeat import HeartbeatRecord, heartbeat_status, next_due
 from uptime_relay.intake import enrich
 from uptime_relay.probe.heartbeats import heartbeat_checks, heartbeat_results
+from uptime_relay.secretscope import SecretScope, out_of_scope, references
 
 T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
 DAILY = Heartbeat(grace_s=3600, period_s=86400)
@@ -280,3 +281,19 @@ def test_the_page_of_a_late_heartbeat_says_when_the_last_ping_came():
     assert "last_ping" not in other.annotations
     broken = CheckNotes(BrokenStore(), enrich)(alert("backup", T0), config)
     assert broken.description == "backup: its job did not ping in time."
+
+
+def test_a_heartbeat_token_outside_the_stacks_secret_prefixes_is_refused_at_deploy():
+    """GIVEN heartbeat tokens in and outside the stack's secret prefixes WHEN the deploy checks the
+    config's references THEN the token the actions function could not read is named (an env:
+    token too: a deployed function has no such variable)."""
+    config = parse_config(
+        CONFIG.replace("env:BACKUP_PING_TOKEN", "ssm:/uptime/backup-ping")
+        + "  - name: other\n    heartbeat: {period: 1h}\n    token: ssm:/elsewhere/ping\n"
+    )
+    refs = dict(references(config))
+    assert refs["checks[backup].token"] == "ssm:/uptime/backup-ping"
+    offending = out_of_scope(
+        references(config), SecretScope("/uptime/", "uptime/", region="us-east-1", account="1")
+    )
+    assert [o.where for o in offending] == ["checks[other].token"]
