@@ -168,7 +168,7 @@ def test_a_check_with_dependencies_gets_one_metrics_insights_alarm_grouped_by_de
     (query,) = deps["Metrics"]
     assert query["Expression"] == (
         "SELECT MIN(Availability) FROM SCHEMA(\"UptimeRelay\", Check, Dependency) WHERE Check = 'api' "
-        "GROUP BY Check, Dependency"
+        "GROUP BY Check, Dependency ORDER BY MIN() ASC"
     )
     assert (deps["EvaluationPeriods"], deps["DatapointsToAlarm"], deps["Threshold"]) == (1, 1, 1.0)
     assert "MetricName" not in deps and {"Key": "uptime-relay:check", "Value": "api"} in deps["Tags"]

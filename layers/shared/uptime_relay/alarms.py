@@ -125,12 +125,14 @@ def desired_alarm(check: Check, *, namespace: str, topic_arn: str, prefix: str) 
 
 
 def dependency_query(check: Check, namespace: str) -> str:
-    """The Metrics Insights query over a check's dependencies: one time series (contributor) each."""
+    """The Metrics Insights query over a check's dependencies: one time series (contributor) each.
+    A multi-time-series alarm's query takes GROUP BY and ORDER BY (AWS); the lowest availability
+    first keeps failing dependencies inside the query's series limit."""
     ns = namespace.replace('"', "")
     return (
         f'SELECT MIN({metricnames.AVAILABILITY}) FROM SCHEMA("{ns}", {metricnames.CHECK_DIMENSION}, '
         f"{metricnames.DEPENDENCY_DIMENSION}) WHERE {metricnames.CHECK_DIMENSION} = '{check.name}' "
-        f"GROUP BY {metricnames.CHECK_DIMENSION}, {metricnames.DEPENDENCY_DIMENSION}"
+        f"GROUP BY {metricnames.CHECK_DIMENSION}, {metricnames.DEPENDENCY_DIMENSION} ORDER BY MIN() ASC"
     )
 
 

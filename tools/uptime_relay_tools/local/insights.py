@@ -2,7 +2,7 @@
 creates (a check's dependencies, ``alarms.desired_dependency_alarm``):
 
     SELECT MIN(Availability) FROM SCHEMA("<ns>", Check, Dependency) WHERE Check = 'api'
-    GROUP BY Check, Dependency
+    GROUP BY Check, Dependency ORDER BY MIN() ASC
 
 Each time series the query selects is a contributor: an ``AlarmDefinition`` on that series with
 the parent's period, M of N, threshold and actions, which the local evaluator runs like any
@@ -26,7 +26,8 @@ from .alarms import AlarmDefinition, UnsupportedAlarm
 _QUERY = re.compile(
     r"""^\s*SELECT\s+(?P<stat>MIN|MAX|AVG|SUM)\((?P<metric>\w+)\)\s+FROM\s+SCHEMA\(\s*"?(?P<ns>[^",]+)"?\s*,
     \s*(?P<dims>[\w\s,]+)\)\s+WHERE\s+(?P<key>\w+)\s*=\s*'(?P<value>[^']*)'\s+
-    GROUP\s+BY\s+(?P<group>[\w\s,]+?)\s*$""",
+    GROUP\s+BY\s+(?P<group>[\w\s,]+?)
+    (?:\s+ORDER\s+BY\s+\w+\(\)\s*(?:ASC|DESC)?)?(?:\s+LIMIT\s+\d+)?\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 _STATISTIC = {"MIN": "Minimum", "MAX": "Maximum", "AVG": "Average", "SUM": "Sum"}
