@@ -20,6 +20,7 @@ from uptime_relay.domain.heartbeat import HeartbeatRecord, heartbeat_status, nex
 from uptime_relay.intake import enrich
 from uptime_relay.probe.heartbeats import heartbeat_checks, heartbeat_results
 from uptime_relay.secretscope import SecretScope, out_of_scope, references
+from uptime_relay_tools.cli import main
 
 T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
 DAILY = Heartbeat(grace_s=3600, period_s=86400)
@@ -297,3 +298,15 @@ def test_a_heartbeat_token_outside_the_stacks_secret_prefixes_is_refused_at_depl
         references(config), SecretScope("/uptime/", "uptime/", region="us-east-1", account="1")
     )
     assert [o.where for o in offending] == ["checks[other].token"]
+
+
+def test_check_names_heartbeat_checks_on_stderr_and_probes_none_of_them(tmp_path, capsys):
+    """GIVEN a config whose only checks are heartbeats WHEN `uptime-relay check` runs THEN it says
+    each is pinged by its job, not probed, and exits 0 having probed nothing."""
+    path = tmp_path / "c.yaml"
+    path.write_text(CONFIG.split("  - name: api")[0], encoding="utf-8")
+    assert main(["check", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "backup: a heartbeat check is pinged by its job, not probed" in captured.err
+    assert "uptime-relay heartbeat-url nightly" in captured.err
