@@ -26,8 +26,9 @@ REASONS = (
     "heartbeat_failed",  # … or reported a failure (/fail)
 )
 # Phases, named like the timings (a failure names the phase it happened in), plus the steps
-# around them: "setup" (secrets, CA bundle), "redirect" and "expect" (the response was read).
-PHASES = ("setup", "dns", "connect", "tls", "ttfb", "transfer", "redirect", "expect")
+# around them: "setup" (secrets, CA bundle), "redirect" and "expect" (the response was read);
+# "heartbeat" for a heartbeat check judged from its pings.
+PHASES = ("setup", "dns", "connect", "tls", "ttfb", "transfer", "redirect", "expect", "heartbeat")
 TIMING_KEYS = ("dns", "connect", "tls", "ttfb", "transfer", "total")
 
 
@@ -97,4 +98,5 @@ class ProbeResult:
                 if self.dependencies is not None
                 else {}
             ),
+            **({"dependencies_error": self.dependencies_error} if self.dependencies_error else {}),
         }
