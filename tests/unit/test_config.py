@@ -117,7 +117,7 @@ def test_a_channel_with_its_own_error_is_not_also_reported_as_missing():
 
 def test_a_check_needs_exactly_one_target():
     assert errors_of("checks: [{name: a}]") == [
-        "uptime.yaml:1: checks[0]: needs a target: url (http or https) or tcp (host:port)"
+        "uptime.yaml:1: checks[0]: needs a target: url (http or https), tcp (host:port) or heartbeat"
     ]
     both = errors_of("checks: [{name: a, url: 'http://x/', tcp: 'x:1'}]")
     assert both == ["uptime.yaml:1: checks[0].tcp: give either url or tcp, not both"]

@@ -30,6 +30,7 @@ FIXED_METRICS = 7  # ProbeRunCompleted, ProbeRunDuration, AlertsRelayed, Notific
 class Prices:
     metric_month: float = 0.30  # CloudWatch custom metric, first 10k
     alarm_month: float = 0.10  # standard-resolution metric alarm
+    insights_alarm_metric_month: float = 0.10  # Metrics Insights alarm: per metric it analyzes
     log_ingest_gb: float = 0.50  # CloudWatch Logs ingestion (EMF is billed as logs)
     lambda_gb_s: float = 0.0000133334  # arm64 (x86_64: 0.0000166667)
     lambda_request: float = 0.20 / 1e6
@@ -53,6 +54,8 @@ class Prices:
 class Usage:
     checks: int
     latency_metrics: int = 0  # checks with latency_metric: true (one more metric each)
+    # health-JSON dependencies in all (a metric each, analyzed by their check's Metrics Insights alarm)
+    dependencies: int = 0
     secrets_manager_secrets: int = 0  # distinct secretsmanager: references in the config
     probe_memory_mb: int = 512
     probe_duration_s: float | None = None  # measured; None: estimated from checks and concurrency
@@ -107,7 +110,7 @@ def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
     est = Estimate(u)
     add = est.items.append
     runs = MINUTES_PER_MONTH
-    metrics = u.checks + u.latency_metrics + FIXED_METRICS
+    metrics = u.checks + u.latency_metrics + u.dependencies + FIXED_METRICS
     add(LineItem("CloudWatch custom metrics", metrics, "metric-months", metrics * p.metric_month))
     alarms = u.checks + SELF_MONITORING_ALARMS
     add(
@@ -115,6 +118,16 @@ def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
             "CloudWatch alarms (checks + self-monitoring)", alarms, "alarm-months", alarms * p.alarm_month
         )
     )
+    if u.dependencies:
+        analyzed = u.dependencies
+        add(
+            LineItem(
+                "CloudWatch Metrics Insights alarms (dependencies)",
+                analyzed,
+                "metrics analyzed",
+                analyzed * p.insights_alarm_metric_month,
+            )
+        )
     log_gb = (u.checks * u.log_bytes_per_check + u.log_bytes_per_run) * runs / 1e9
     log_gb += 2 * runs * 400 / 1e9  # escalator sweep lines + its REPORT line
     add(
@@ -178,6 +191,9 @@ def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
     return est
 
 
+DEPENDENCIES_PER_CHECK = 5  # assumed per check with `dependencies` (they are known at run time only)
+
+
 def usage_from_config(config: Config, **overrides: object) -> Usage:
     refs = {
         value
@@ -189,6 +205,7 @@ def usage_from_config(config: Config, **overrides: object) -> Usage:
     usage = Usage(
         checks=len(config.checks),
         latency_metrics=sum(1 for c in config.checks if c.latency_metric),
+        dependencies=DEPENDENCIES_PER_CHECK * sum(1 for c in config.checks if c.dependencies is not None),
         secrets_manager_secrets=len(refs),
         concurrency=config.probe.concurrency,
         retention_days=config.retention / 86400,

@@ -21,6 +21,8 @@ Routes (anything else 404, a known path with another method 405):
   24 h after three dropped deliveries, so neither a retry nor a 4xx would help. When our store
   fails the record is released and the answer is 500: PagerDuty's retry, if still inside the
   window, applies the event.
+- ``GET|POST /ping/{check}/{token}`` (``/fail``, ``/start``): a heartbeat check's job reports in
+  (``pings.py``: token compared in constant time; a wrong one answers 404 and records nothing).
 - ``POST /alertmanager``   Alertmanager webhook v4 intake, handed to the relay (unparseable bodies go
   on as a fallback alert: nothing is dropped). Requires ``Authorization: Bearer <token>`` matching
   the secret behind ``ALERTMANAGER_TOKEN_REF``; refused (401) when none is configured unless
@@ -50,13 +52,16 @@ from urllib.parse import parse_qs, unquote
 from . import clock as clockmod
 from .acklinks import ack_link_incident_ids, button_incident_ids
 from .adapters.ack_tokens import InMemoryUsedTokens
+from .adapters.heartbeats import InMemoryHeartbeats
 from .config import Config
 from .domain.alert import Alert
 from .domain.incident import Incident
 from .followups import ACK, RESOLVE
 from .intake import parse_event as default_parse_event
 from .notifiers.pagerduty import dedup_key as alert_dedup_key
-from .ports import Clock, IncidentStore, SecretResolver, UsedTokens
+from .pings import METHODS as PING_METHODS
+from .pings import ping, shown_path
+from .ports import Clock, Heartbeats, IncidentStore, SecretResolver, UsedTokens
 from .security import (
     AckClaim,
     Expired,
@@ -247,8 +252,10 @@ class Actions:
         follow_up_runner: Callable[[dict[str, Any]], object] | None = None,
         allow_unauthenticated_alertmanager: bool | None = None,
         environ: Mapping[str, str] | None = None,
+        heartbeats: Heartbeats | None = None,
     ):
         env = os.environ if environ is None else environ
+        self.heartbeats = heartbeats if heartbeats is not None else InMemoryHeartbeats()
         self.config = config
         self.store = store
         self.secrets = secrets
@@ -294,6 +301,8 @@ class Actions:
         headers = _lower(headers)
         if path.startswith("/ack/"):
             route, allowed = self._ack_link, ("GET", "HEAD", "POST")
+        elif path.startswith("/ping/"):
+            route, allowed = self._ping, PING_METHODS
         else:
             route, allowed = {
                 "/slack/actions": (self._slack, ("POST",)),
@@ -322,8 +331,13 @@ class Actions:
             return Response(response.status, response.headers, "")
         return response
 
+    def _ping(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        answer = ping(self.config, self.heartbeats, self.secrets, path, self.now())
+        return _text(answer.status, answer.text)
+
     def _refuse(self, method: str, path: str, reason: str) -> None:
         shown = "/ack/<token>" if path.startswith("/ack/") else path
+        shown = shown_path(path) if path.startswith("/ping/") else shown
         logger.warning("refused %s %s: %s", method, shown, reason, extra={"refused": reason, "route": shown})
 
     def now(self) -> datetime:

@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from . import clock
 from .actions import FOLLOW_UP_EVENT_KEY, Actions
 from .adapters.ack_tokens import PAGERDUTY_EVENT_PREFIX, DynamoUsedTokens
+from .adapters.heartbeats import DynamoHeartbeats
 from .adapters.incidents import DynamoIncidentStore
 from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
 from .adapters.secrets import SecretResolver
@@ -65,6 +66,7 @@ def build_actions() -> Actions:
         on_alerts=functools.partial(_relay_alerts, config, secrets, []),
         on_change=_change_notifier(config, store, secrets),
         follow_up_runner=self_invoker(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
+        heartbeats=DynamoHeartbeats(table),
     )
 
 

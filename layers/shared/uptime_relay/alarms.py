@@ -53,7 +53,9 @@ COMPARED = (
     "Threshold",
     "ComparisonOperator",
     "TreatMissingData",
+    "Metrics",
 )
+DEPENDENCIES_SUFFIX = ".dependencies"  # a check's dependency alarm: <prefix>-check-<check>.dependencies
 
 
 def alarm_prefix(prefix: str) -> str:
@@ -78,7 +80,10 @@ def _tags(check: Check, prefix: str) -> list[dict[str, str]]:
 
 
 def _description(check: Check, prefix: str) -> str:
-    parts = [check.description or f"{check.name}: {check.target} is failing its uptime check."]
+    default = f"{check.name}: {check.target} is failing its uptime check."
+    if check.heartbeat is not None:
+        default = f"{check.name}: its job did not ping in time ({check.heartbeat.describe()}) or reported a failure."
+    parts = [check.description or default]
     if check.runbook:
         parts.append(f"Runbook: {check.runbook}")
     text = "\n".join(parts)
@@ -119,9 +124,80 @@ def desired_alarm(check: Check, *, namespace: str, topic_arn: str, prefix: str) 
     return alarm
 
 
+def dependency_query(check: Check, namespace: str) -> str:
+    """The Metrics Insights query over a check's dependencies: one time series (contributor) each.
+    A multi-time-series alarm's query takes GROUP BY and ORDER BY (AWS); the lowest availability
+    first keeps failing dependencies inside the query's series limit."""
+    ns = namespace.replace('"', "")
+    return (
+        f'SELECT MIN({metricnames.AVAILABILITY}) FROM SCHEMA("{ns}", {metricnames.CHECK_DIMENSION}, '
+        f"{metricnames.DEPENDENCY_DIMENSION}) WHERE {metricnames.CHECK_DIMENSION} = '{check.name}' "
+        f"GROUP BY {metricnames.CHECK_DIMENSION}, {metricnames.DEPENDENCY_DIMENSION} ORDER BY MIN() ASC"
+    )
+
+
+def desired_dependency_alarm(check: Check, *, namespace: str, topic_arn: str, prefix: str) -> dict[str, Any]:
+    """PutMetricAlarm keyword arguments for the Metrics Insights alarm over a check's dependencies:
+    each dependency is a contributor with its own state and notification (its own incident), with
+    the check's M of N. Dependencies found at run time need no deploy."""
+    assert check.dependencies is not None
+    text = (
+        f"{check.name}: a dependency in its health JSON (at {check.dependencies.path}) is not healthy, "
+        "or is no longer listed."
+    )
+    if check.runbook:
+        text += f"\nRunbook: {check.runbook}"
+    alarm: dict[str, Any] = {
+        "AlarmName": alarm_name(prefix, check.name) + DEPENDENCIES_SUFFIX,
+        "AlarmDescription": text[: MAX_DESCRIPTION - 200],
+        "ActionsEnabled": True,
+        "OKActions": [topic_arn],
+        "AlarmActions": [topic_arn],
+        "InsufficientDataActions": [topic_arn],
+        "Metrics": [
+            {
+                "Id": "dependencies",
+                "Expression": dependency_query(check, namespace),
+                "Period": 60,
+                "ReturnData": True,
+                "Label": f"{check.name} dependencies",
+            }
+        ],
+        "EvaluationPeriods": check.alarm.evaluation_periods,
+        "DatapointsToAlarm": check.alarm.datapoints,
+        "Threshold": 1.0,
+        "ComparisonOperator": "LessThanThreshold",
+        "TreatMissingData": TREAT_MISSING_DATA,
+        "Tags": _tags(check, prefix),
+    }
+    alarm["AlarmDescription"] += (
+        f"\n[{SPEC_MARK}{spec_hash(alarm)}; managed by uptime-relay stack {prefix[:80]}: edit the config, not this alarm]"
+    )
+    return alarm
+
+
 def desired_alarms(config: Config, *, namespace: str, topic_arn: str, prefix: str) -> list[dict[str, Any]]:
-    """One alarm per check (PutMetricAlarm kwargs), in config order."""
-    return [desired_alarm(c, namespace=namespace, topic_arn=topic_arn, prefix=prefix) for c in config.checks]
+    """One alarm per check (PutMetricAlarm kwargs), in config order, each followed by its
+    dependencies' alarm when it has ``dependencies``."""
+    out = []
+    for check in config.checks:
+        out.append(desired_alarm(check, namespace=namespace, topic_arn=topic_arn, prefix=prefix))
+        if check.dependencies is not None:
+            out.append(
+                desired_dependency_alarm(check, namespace=namespace, topic_arn=topic_arn, prefix=prefix)
+            )
+    return out
+
+
+def _watches_availability(alarm: Mapping[str, Any], namespace: str) -> bool:
+    """A check alarm of ``namespace``: on its Availability metric, or a dependency query over it."""
+    if alarm.get("Namespace") == namespace and alarm.get("MetricName") == metricnames.AVAILABILITY:
+        return True
+    schema = f'SCHEMA("{namespace.replace(chr(34), "")}",'
+    return any(
+        schema in str(m.get("Expression") or "") and metricnames.AVAILABILITY in str(m.get("Expression"))
+        for m in alarm.get("Metrics") or ()
+    )
 
 
 # --------------------------------------------------------------------------------------- reconcile
@@ -151,9 +227,7 @@ def existing_alarms(client: Any, prefix: str, namespace: str | None = None) -> d
     paginator = client.get_paginator("describe_alarms")
     for page in paginator.paginate(AlarmNamePrefix=alarm_prefix(prefix), AlarmTypes=["MetricAlarm"]):
         for alarm in page.get("MetricAlarms", []):
-            if namespace is not None and (
-                alarm.get("Namespace") != namespace or alarm.get("MetricName") != metricnames.AVAILABILITY
-            ):
+            if namespace is not None and not _watches_availability(alarm, namespace):
                 continue
             found[alarm["AlarmName"]] = alarm
     return found
@@ -172,7 +246,7 @@ def _normalise(value: Any) -> Any:
 
 def differs(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
     """The compared fields that differ between a described alarm and a desired one."""
-    return [k for k in COMPARED if _normalise(current.get(k)) != _normalise(wanted.get(k))]
+    return [k for k in COMPARED if _normalise(current.get(k) or None) != _normalise(wanted.get(k) or None)]
 
 
 def _retag(client: Any, arn: str, wanted: list[dict[str, str]]) -> None:
@@ -204,7 +278,7 @@ def reconcile(
     """
     wanted = {a["AlarmName"]: dict(a) for a in desired}
     if namespace is None and wanted:
-        namespace = next(iter(wanted.values()))["Namespace"]
+        namespace = next(iter(wanted.values())).get("Namespace")
     current = existing_alarms(client, prefix, namespace)
     changes = Changes()
     for name, alarm in wanted.items():

@@ -12,6 +12,7 @@ RUN_COMPLETED = (
 )
 RUN_DURATION = "ProbeRunDuration"  # milliseconds per run; {SERVICE_DIMENSION: service}
 CHECK_DIMENSION = "Check"
+DEPENDENCY_DIMENSION = "Dependency"  # Availability per health-JSON dependency: {Check, Dependency}
 SERVICE_DIMENSION = "service"
 DEFAULT_SERVICE = "uptime-relay"
 

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from .clock import Clock
 from .domain.alert import Alert
 from .domain.flapping import FlapState
+from .domain.heartbeat import HeartbeatRecord
 from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
 from .domain.pacing import Pace
 from .domain.redelivery import Pending
@@ -267,4 +268,38 @@ class Backfill(Protocol):
 
     def save(self, *, done: bool, resume: Any) -> None:
         """Store the progress (``done``: every item is migrated, nothing is left to do)."""
+        ...
+
+
+class Heartbeats(Protocol):
+    """The latest ping of each kind per heartbeat check (``adapters/heartbeats.py``)."""
+
+    def record(self, check: str, kind: str, at: datetime) -> bool:
+        """Store a ``kind`` ping (success, fail, start) at ``at``; False when one at ``at`` or
+        later is already stored (a repeat changes nothing)."""
+        ...
+
+    def get(self, check: str) -> HeartbeatRecord | None: ...
+
+    def get_many(self, checks: Iterable[str]) -> dict[str, HeartbeatRecord]:
+        """The records of those ``checks`` that were ever pinged."""
+        ...
+
+
+class DependencySets(Protocol):
+    """The dependency names each check's health JSON has held (``adapters/dependencies.py``):
+    per name the time it went missing, None while present; a version for conditional writes."""
+
+    def get_many(self, checks: Iterable[str]) -> dict[str, tuple[dict[str, datetime | None], int]]: ...
+
+    def update(
+        self,
+        check: str,
+        version: int,
+        *,
+        present: Iterable[str] = (),
+        missing: Mapping[str, datetime] | None = None,
+        forget: Iterable[str] = (),
+    ) -> bool:
+        """Store the changes if the stored version is still ``version``; False when it moved on."""
         ...

@@ -45,6 +45,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from . import clock, metricnames
+from .adapters.heartbeats import DynamoHeartbeats
+from .check_pages import CheckNotes
 from .config import Config, EscalationPolicy, Route
 from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
@@ -659,5 +661,16 @@ def build_relay_from_env(
         silenced=silencer(wired.config, silences),
         alarm_tags=wired.alarm_tags,
         flaps=wired.flaps,
+        enrich=_check_notes(wired.config, table, dynamodb),
     )
     return RelayService(relay, idem_config)
+
+
+def _check_notes(config: Config, table: str | None, dynamodb: Any) -> Callable[..., Alert] | None:
+    """Pages about a dependency are named ``<check> / <dependency>``; with a table, pages about a
+    heartbeat check say when the last ping came (``check_pages``)."""
+    beats = any(check.heartbeat is not None for check in config.checks)
+    if not beats and not any(check.dependencies is not None for check in config.checks):
+        return None
+    heartbeats = DynamoHeartbeats(table, client=dynamodb) if table and beats else None
+    return CheckNotes(heartbeats, default_enrich)

@@ -86,10 +86,12 @@ def _walk(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
 def references(config: Config) -> list[tuple[str, str]]:
     """Every secret reference in ``config`` as (where, reference), in config order: channel
     options (webhook_url, bot_token, routing_key, webhook_secret, smtp.username/password, ...),
-    check headers and ``slack.signing_secret``."""
+    check headers, heartbeat tokens and ``slack.signing_secret``."""
     found: list[tuple[str, str]] = []
     for check in config.checks:
         found.extend(_walk(f"checks[{check.name}].headers", dict(check.headers)))
+        if check.token:
+            found.extend(_walk(f"checks[{check.name}].token", check.token))
     for name, channel in config.channels.items():
         found.extend(_walk(f"channels.{name}", dict(channel.options)))
     signing = config.slack.signing_secret

@@ -69,6 +69,14 @@ def run(args) -> int:
             return 2
         wanted = set(args.checks)
         checks = [c for c in checks if c.name in wanted]
+    for check in checks:
+        if check.heartbeat is not None:
+            print(
+                f"{check.name}: a heartbeat check is pinged by its job, not probed "
+                f"(its ping URL: uptime-relay heartbeat-url {check.name})",
+                file=sys.stderr,
+            )
+    checks = [c for c in checks if c.heartbeat is None]
     if not checks:
         print(f"{args.config}: no checks to probe", file=sys.stderr)
         return 0

@@ -34,6 +34,12 @@ def register(sub) -> None:
     )
     p.add_argument("--alerts-per-month", type=int, default=200, help="alarm state changes reaching the relay")
     p.add_argument(
+        "--dependencies",
+        type=int,
+        help="health-JSON dependencies in all (default: 5 per check with `dependencies`): "
+        "each is a custom metric ($0.30) and a metric its check's Metrics Insights alarm analyzes ($0.10)",
+    )
+    p.add_argument(
         "--compare",
         default="10,100,1000",
         help="check counts for the comparison table (comma-separated; empty to skip)",
@@ -57,6 +63,8 @@ def run(args) -> int:
     }
     if args.checks is not None:
         overrides["checks"] = args.checks
+    if args.dependencies is not None:
+        overrides["dependencies"] = max(0, args.dependencies)
     if args.duration_ms is not None:
         overrides["probe_duration_s"] = args.duration_ms / 1000.0
     if args.measure:
@@ -83,7 +91,13 @@ def run(args) -> int:
     print(
         f"{usage.checks} checks, probe {usage.probe_memory_mb} MB arm64, run {cost.probe_duration_s(usage):.2f} s "
         f"({how}), {per_check} log bytes per check per run (measured), "
-        f"resolved incidents kept {usage.retention_days:g} days (retention)\n"
+        f"resolved incidents kept {usage.retention_days:g} days (retention)"
+        + (
+            f", {usage.dependencies} health-JSON dependencies (a metric and an alarm metric each)"
+            if usage.dependencies
+            else ""
+        )
+        + "\n"
     )
     print(cost.estimate_markdown(est))
     print(f"\nper check: ${est.per_check():.3f} / month")

@@ -121,6 +121,16 @@ class AlarmDefinition:
     insufficient_data_actions: tuple[str, ...] = ()
     actions_enabled: bool = True
     configuration_updated: datetime | None = None
+    # one contributor of a Metrics Insights multi-time-series alarm (``local/insights.py``): the
+    # parent's query (its ``Metrics``, for the Trigger) and the contributor's id and attributes
+    query_metrics: tuple[Mapping[str, Any], ...] = ()
+    contributor_id: str | None = None
+    contributor_attributes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Where the evaluator keeps it: the name, and the contributor of a multi-time-series alarm."""
+        return f"{self.name}#{self.contributor_id}" if self.contributor_id else self.name
 
     @classmethod
     def from_api(
@@ -197,6 +207,17 @@ class AlarmDefinition:
         }[state]
 
     def trigger(self) -> dict[str, Any]:
+        if self.query_metrics:
+            return {
+                "Period": self.period,
+                "EvaluationPeriods": self.evaluation_periods,
+                "DatapointsToAlarm": self.datapoints_to_alarm,
+                "ComparisonOperator": self.comparison,
+                "Threshold": self.threshold,
+                "TreatMissingData": self.treat_missing_data,
+                "EvaluateLowSampleCountPercentile": "",
+                "Metrics": [dict(m) for m in self.query_metrics],
+            }
         return {
             "MetricName": self.metric_name,
             "Namespace": self.namespace,
@@ -449,6 +470,14 @@ class Transition:
             "OKActions": list(alarm.ok_actions),
             "AlarmActions": list(alarm.alarm_actions),
             "InsufficientDataActions": list(alarm.insufficient_data_actions),
+            **(
+                {
+                    "AlarmContributorId": alarm.contributor_id,
+                    "AlarmContributorAttributes": dict(alarm.contributor_attributes),
+                }
+                if alarm.contributor_id
+                else {}
+            ),
             "Trigger": alarm.trigger(),
         }
 
@@ -479,14 +508,23 @@ class LocalAlarms:
 
     def define(self, alarm: AlarmDefinition, *, created: datetime) -> None:
         """Add or replace an alarm (a replaced alarm keeps its state, as PutMetricAlarm does)."""
-        previous = self._alarms.get(alarm.name)
+        previous = self._alarms.get(alarm.key)
         if previous is None:
-            self._alarms[alarm.name] = _AlarmState(alarm, created)
+            self._alarms[alarm.key] = _AlarmState(alarm, created)
         else:
             previous.alarm = alarm
 
     def remove(self, name: str) -> None:
-        self._alarms.pop(name, None)
+        """Remove an alarm, with its contributors when it has several time series."""
+        for key in [k for k, s in self._alarms.items() if s.alarm.name == name]:
+            del self._alarms[key]
+
+    def has(self, key: str) -> bool:
+        return key in self._alarms
+
+    def series(self) -> list[tuple[str, str, frozenset[tuple[str, str]]]]:
+        """Every (namespace, metric, dimensions) that has data."""
+        return list(self._samples)
 
     @property
     def alarms(self) -> list[AlarmDefinition]:

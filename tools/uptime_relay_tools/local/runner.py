@@ -49,6 +49,7 @@ from .channels import LocalNotifier, console_channels, unresolvable_secrets, wra
 from .console import Timeline, incident_lines
 from .faults import Faults
 from .functions import LambdaContext, function_url_event, function_url_response, load_function, project_root
+from .insights import InsightsAlarm
 from .simclock import SimulatedClock, floor_minute
 from .sns import Delivered, SnsBus
 
@@ -266,6 +267,7 @@ class LocalStack:
         self._pending_metrics: list[dict[str, Any]] = []
         self._metrics_lock = threading.Lock()
         self._probe_logs: list[dict[str, Any]] = []
+        self._insights: dict[str, InsightsAlarm] = {}  # multi-time-series alarms, by name
         self.started = False
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -454,6 +456,13 @@ class LocalStack:
         for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
             for raw in page.get("MetricAlarms", []):
                 try:
+                    if raw.get("Metrics") and not raw.get("MetricName"):
+                        query = InsightsAlarm.from_api(raw)
+                        self._insights[query.base.name] = replace(
+                            query, base=replace(query.base, configuration_updated=self.clock.start)
+                        )
+                        known.add(query.base.name)
+                        continue
                     definition = AlarmDefinition.from_api(raw)
                 except UnsupportedAlarm as exc:
                     self.say(f"alarm {raw.get('AlarmName')} not evaluated locally: {exc}")
@@ -471,6 +480,16 @@ class LocalStack:
                 known.add(definition.name)
         for stale in {a.name for a in self.alarms.alarms} - known:
             self.alarms.remove(stale)
+        for stale in set(self._insights) - known:
+            del self._insights[stale]
+
+    def _add_contributors(self) -> None:
+        """Each time series a multi-time-series alarm selects is evaluated as its own contributor,
+        from the minute its series first has data (``local/insights.py``)."""
+        for query in self._insights.values():
+            for contributor in query.contributors(self.alarms.series()):
+                if not self.alarms.has(contributor.key):
+                    self.alarms.define(contributor, created=self.clock.now())
 
     # ------------------------------------------------------------------ functions
     def _load_functions(self) -> None:
@@ -643,6 +662,7 @@ class LocalStack:
             self.say(f"probe function failed: {type(exc).__name__}: {exc}")
         self._report_probe_logs()
         self._record_metrics(at)
+        self._add_contributors()
         transitions = self.alarms.evaluate(self.clock.now(), through=floor_minute(at))
         for transition in transitions:
             self.transitions.append((minute, transition))
@@ -706,7 +726,8 @@ class LocalStack:
     def _publish(self, transition: Transition) -> None:
         alarm = transition.alarm
         check = next((v for k, v in alarm.dimensions if k == "Check"), None)
-        who = check or alarm.name
+        dependency = dict(alarm.contributor_attributes).get("Dependency")
+        who = f"{check} / {dependency}" if check and dependency else check or alarm.name
         reason = transition.reason
         quiet = transition.old_state == INSUFFICIENT_DATA and transition.new_state == OK
         if quiet and not check:

@@ -7,10 +7,23 @@ import re
 from typing import Any
 
 from ..urls import display_url
-from .model import CHECK_NAME_RE, AlarmPolicy, Check, Expect, StatusRange, is_secret_ref, secret_ref_problem
+from .conditions import Condition, ConditionSyntaxError, parse_condition, tcp_problem
+from .model import (
+    CHECK_NAME_RE,
+    AlarmPolicy,
+    Check,
+    ConfigIssue,
+    Dependencies,
+    Expect,
+    Heartbeat,
+    StatusRange,
+    is_secret_ref,
+    secret_ref_problem,
+)
 from .noise import read_noise
+from .schedules import read_cron
 from .validator import Validator, join, kind, where_item
-from .yamlpos import PosDict, PosList
+from .yamlpos import PosDict, PosList, column_of, line_of
 
 CHECK_KEYS = (
     "name",
@@ -33,8 +46,31 @@ CHECK_KEYS = (
     "latency_metric",
     "depends_on",
     "flapping",
+    "heartbeat",
+    "token",
+    "dependencies",
 )
-EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days")
+DEPENDENCIES_KEYS = ("path", "status_key", "healthy", "forget_after")
+HEARTBEAT_KEYS = ("period", "grace", "cron", "tz")
+HEARTBEAT_DEFAULT_GRACE_S = 3600.0  # as Healthchecks: an hour unless the check says otherwise
+HEARTBEAT_MIN_S = 60.0  # the probe looks once a minute
+# what a heartbeat check cannot have: it makes no request
+HEARTBEAT_IGNORED_KEYS = (
+    "method",
+    "headers",
+    "body",
+    "timeout",
+    "follow_redirects",
+    "max_redirects",
+    "verify_tls",
+    "ca_file",
+    "expect",
+    "retries",
+    "latency_metric",
+    "dependencies",
+)
+TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days", "conditions")
 TCP_IGNORED_KEYS = ("method", "headers", "body", "follow_redirects", "max_redirects", "verify_tls", "ca_file")
 TCP_IGNORED_EXPECT = ("status", "body_contains", "body_regex", "json", "cert_min_days")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -57,6 +93,10 @@ def read_check(v: Validator, checks: PosList, index: int, value: Any) -> Check |
     if "alarm" in data:
         fields["alarm"] = _alarm(v, data, f"{path}.alarm")
     fields.update(read_noise(v, data, path))
+    if "heartbeat" in data or "token" in data:
+        fields.update(_heartbeat_fields(v, data, path))
+    if "dependencies" in data and "heartbeat" not in data:
+        fields["dependencies"] = _dependencies(v, data, f"{path}.dependencies")
     fields = {k: val for k, val in fields.items() if val is not None}
     if not (named and targeted) or "name" not in fields:
         return None
@@ -84,6 +124,13 @@ def _target(v: Validator, data: PosDict, path: str, fields: dict[str, Any]) -> b
     if "url" in data and "tcp" in data:
         v.error(data, "tcp", f"{path}.tcp", "give either url or tcp, not both")
         return False
+    if "heartbeat" in data:
+        for key in ("url", "tcp"):
+            if key in data:
+                v.error(
+                    data, key, f"{path}.{key}", f"a heartbeat check is pinged by its job: it has no {key}"
+                )
+        return "url" not in data and "tcp" not in data
     if "url" in data:
         url = v.url(data, "url", f"{path}.url", data["url"])
         fields["url"] = url
@@ -95,8 +142,95 @@ def _target(v: Validator, data: PosDict, path: str, fields: dict[str, Any]) -> b
         if target is not None:
             fields["tcp_host"], fields["tcp_port"] = target
         return target is not None
-    v.error(data, None, path, "needs a target: url (http or https) or tcp (host:port)")
+    v.error(data, None, path, "needs a target: url (http or https), tcp (host:port) or heartbeat")
     return False
+
+
+def _heartbeat_fields(v: Validator, data: PosDict, path: str) -> dict[str, Any]:
+    """``heartbeat`` + ``token`` (both or neither); a heartbeat alarms on its first late minute."""
+    if "heartbeat" not in data:
+        v.error(data, "token", f"{path}.token", "a token belongs to a heartbeat check (add heartbeat:)")
+        return {}
+    fields: dict[str, Any] = {"heartbeat": _heartbeat(v, data, f"{path}.heartbeat")}
+    for key in HEARTBEAT_IGNORED_KEYS:
+        if key in data:
+            v.error(
+                data,
+                key,
+                f"{path}.{key}",
+                f"{key!r} does not apply to a heartbeat check (it makes no request)",
+            )
+    if "token" not in data:
+        v.error(data, None, f"{path}.token", "a heartbeat check needs a token (e.g. env:BACKUP_PING_TOKEN)")
+    else:
+        token = v.string(data, "token", f"{path}.token", data["token"], secret=True)
+        if token is not None and not is_secret_ref(token) and not TOKEN_RE.fullmatch(token):
+            v.error(
+                data,
+                "token",
+                f"{path}.token",
+                "a literal token must be 16-256 of A-Z a-z 0-9 . _ ~ - (or a secret reference)",
+            )
+            token = None
+        fields["token"] = token
+    if "alarm" not in data:
+        fields["alarm"] = AlarmPolicy(datapoints=1, evaluation_periods=1)
+    return fields
+
+
+def _dependencies(v: Validator, data: PosDict, path: str) -> Dependencies | None:
+    """``dependencies: {path, status_key, healthy, forget_after}``: an http check's health JSON."""
+    if "tcp" in data:
+        v.error(data, "dependencies", path, "dependencies come from a health JSON: a tcp check has none")
+        return None
+    deps = v.mapping(data, "dependencies", path, data["dependencies"])
+    if deps is None:
+        return None
+    v.keys(deps, path, DEPENDENCIES_KEYS)
+    fields: dict[str, Any] = {}
+    for key in ("path", "status_key"):
+        if key in deps:
+            fields[key] = v.string(deps, key, f"{path}.{key}", deps[key])
+    if "healthy" in deps:
+        items = deps["healthy"] if isinstance(deps["healthy"], list) else [deps["healthy"]]
+        words = [str(item) for item in items if isinstance(item, str | int) and not isinstance(item, bool)]
+        if not items or len(words) != len(items):
+            v.error(
+                deps, "healthy", f"{path}.healthy", "expected a list of status words, e.g. [ok, up, healthy]"
+            )
+            fields["healthy"] = None
+        else:
+            fields["healthy"] = tuple(w.lower() for w in words)
+    if "forget_after" in deps:
+        fields["forget_after_s"] = v.duration(
+            deps, "forget_after", f"{path}.forget_after", deps["forget_after"], minimum=HEARTBEAT_MIN_S
+        )
+    if any(value is None for value in fields.values()):
+        return None
+    return Dependencies(**fields)
+
+
+def _heartbeat(v: Validator, data: PosDict, path: str) -> Heartbeat | None:
+    beat = v.mapping(data, "heartbeat", path, data["heartbeat"])
+    if beat is None:
+        return None
+    v.keys(beat, path, HEARTBEAT_KEYS)
+    if ("period" in beat) == ("cron" in beat):
+        v.error(data, "heartbeat", path, "give either period (e.g. 1d) or cron (e.g. '0 3 * * *'), not both")
+        return None
+    grace = HEARTBEAT_DEFAULT_GRACE_S
+    if "grace" in beat:
+        grace = v.duration(beat, "grace", f"{path}.grace", beat["grace"], minimum=HEARTBEAT_MIN_S)
+    if "period" in beat:
+        if "tz" in beat:
+            v.error(beat, "tz", f"{path}.tz", "tz goes with cron, not with period")
+        period = v.duration(beat, "period", f"{path}.period", beat["period"], minimum=HEARTBEAT_MIN_S)
+        return Heartbeat(grace_s=grace, period_s=period) if grace is not None and period is not None else None
+    cron = read_cron(v, beat, f"{path}.cron")
+    zone = v.zone(beat, "tz", f"{path}.tz", beat["tz"]) if "tz" in beat else "UTC"
+    if grace is None or cron is None or zone is None:
+        return None
+    return Heartbeat(grace_s=grace, cron=cron, timezone=zone)
 
 
 def _tcp_target(v: Validator, parent: Any, path: str, value: Any) -> tuple[str, int] | None:
@@ -213,7 +347,29 @@ def read_expect(v: Validator, parent: Any, path: str, value: Any) -> Expect:
         )
     if "cert_min_days" in data:
         fields["cert_min_days"] = _days(v, data, join(path, "cert_min_days"))
+    if "conditions" in data:
+        fields["conditions"] = read_conditions(v, data, join(path, "conditions"))
     return Expect(**{k: val for k, val in fields.items() if val is not None})
+
+
+def read_conditions(v: Validator, parent: PosDict, path: str) -> tuple[Condition, ...] | None:
+    """``expect.conditions``: each parsed now; a syntax error names its line and column."""
+    items = v.sequence(parent, "conditions", path, parent["conditions"])
+    if items is None:
+        return None
+    out: list[Condition] = []
+    for index, item in enumerate(items):
+        p = join(path, index)
+        if not isinstance(item, str):
+            v.error(items, index, p, f"expected a condition such as 'status == 200', got {kind(item)}")
+            continue
+        try:
+            out.append(parse_condition(item))
+        except ConditionSyntaxError as exc:
+            start = column_of(items, index)
+            column = start + exc.column - 1 if start else 0
+            v.issues.append(ConfigIssue(v.source, line_of(items, index), p, exc.reason, column))
+    return tuple(out) if len(out) == len(items) else None
 
 
 def _status_ranges(
@@ -275,6 +431,14 @@ def _refuse_http_settings(v: Validator, data: PosDict, path: str) -> None:
             v.error(data, key, f"{path}.{key}", f"{key!r} does not apply to a tcp check (it only connects)")
     expect = data.get("expect")
     if isinstance(expect, dict):
+        conditions = expect.get("conditions")
+        for index, text in enumerate(conditions if isinstance(conditions, list) else []):
+            try:
+                problem = tcp_problem(parse_condition(text)) if isinstance(text, str) else None
+            except ConditionSyntaxError:
+                problem = None  # already reported by read_conditions
+            if problem:
+                v.error(conditions, index, f"{path}.expect.conditions[{index}]", problem)
         for key in expect:
             if key in TCP_IGNORED_EXPECT:
                 v.error(

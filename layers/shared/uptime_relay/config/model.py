@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from ..urls import display_url
+from .conditions import Condition
 
 CHECK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 CHANNEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -36,9 +37,12 @@ class ConfigIssue:
     line: int
     path: str
     reason: str
+    column: int = 0  # 1-based, where known (a condition's syntax error); 0 = the whole line
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.line and self.column:
+            where += f":{self.column}"
         return f"{where}: {self.path or '(top level)'}: {self.reason}"
 
 
@@ -105,6 +109,7 @@ class Expect:
     json: Mapping[str, Any] | None = None
     max_latency_ms: float | None = None
     cert_min_days: float | None = None
+    conditions: tuple[Condition, ...] = ()  # expect.conditions, parsed (config/conditions.py)
 
     def status_ok(self, status: int) -> bool:
         return any(r.matches(status) for r in self.status)
@@ -141,6 +146,46 @@ class InhibitRule:
 
 
 @dataclass(frozen=True)
+class Dependencies:
+    """A check's health JSON names its dependencies: each member of the object at ``path`` is
+    one, healthy when its ``status_key`` (or the member itself, when it is text) is in ``healthy``
+    (case-insensitive). One that disappears is reported down for ``forget_after_s``, then forgotten."""
+
+    path: str = "services"
+    status_key: str = "status"
+    healthy: tuple[str, ...] = ("ok", "up", "healthy")
+    forget_after_s: float = 86400.0
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A heartbeat check: the job pings; late after ``period_s`` (or the next ``cron`` fire in
+    ``timezone``) plus ``grace_s`` without a ping. Exactly one of ``period_s`` and ``cron``."""
+
+    grace_s: float
+    period_s: float | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+
+    def describe(self) -> str:
+        grace = format_seconds(self.grace_s)
+        if self.cron is not None:
+            return f"on cron {self.cron!r} ({self.timezone}), grace {grace}"
+        return f"every {format_seconds(self.period_s or 0)}, grace {grace}"
+
+
+def format_seconds(seconds: float) -> str:
+    """60 -> '1m', 90000 -> '1d 1h': the largest units, as a config would write them."""
+    left = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts) or "0s"
+
+
+@dataclass(frozen=True)
 class Check:
     name: str
     url: str | None = None
@@ -164,16 +209,23 @@ class Check:
     line: int = 0
     depends_on: tuple[str, ...] = ()  # check names: their open incidents inhibit this check's
     flapping: Flapping | None = None  # flap detection (None: off)
+    heartbeat: Heartbeat | None = None  # a heartbeat check: pinged by the job, never probed
+    token: str | None = None  # its ping token (a secret reference; a literal for local runs)
+    dependencies: Dependencies | None = None  # one availability metric per dependency in its JSON
 
     @property
     def kind(self) -> str:
+        if self.heartbeat is not None:
+            return "heartbeat"
         return "tcp" if self.tcp_host is not None else "http"
 
     @property
     def target(self) -> str:
         """What a person or a log is told the check probes: the URL in its display form (no
         credentials, no query values; ``urls.display_url``) or ``host:port``. The probe itself
-        uses ``url``."""
+        uses ``url``. A heartbeat check probes nothing: ``heartbeat``."""
+        if self.heartbeat is not None:
+            return "heartbeat"
         return display_url(self.url) if self.url is not None else f"{self.tcp_host}:{self.tcp_port}"
 
 

@@ -176,7 +176,7 @@ def read_maintenance(v: Validator, items: PosList, index: int, value: Any) -> Ma
     )
     name = v.string(data, "name", f"{path}.name", data["name"]) if "name" in data else None
     match = v.labels(data, "match", f"{path}.match", data["match"]) if "match" in data else {}
-    cron = _cron(v, data, f"{path}.cron") if "cron" in data else None
+    cron = read_cron(v, data, f"{path}.cron") if "cron" in data else None
     duration = (
         v.duration(data, "duration", f"{path}.duration", data["duration"], minimum=60)
         if "duration" in data
@@ -188,7 +188,7 @@ def read_maintenance(v: Validator, items: PosList, index: int, value: Any) -> Ma
     return None
 
 
-def _cron(v: Validator, data: PosDict, path: str) -> str | None:
+def read_cron(v: Validator, data: PosDict, path: str) -> str | None:
     """Five fields, each of which the matcher that runs them (``domain.silence``) can read."""
     cron = v.string(data, "cron", path, data["cron"])
     if cron is None:

@@ -69,6 +69,7 @@ class PosList(list):
 
     line: int = 0
     item_lines: list[int]
+    item_columns: list[int]  # where each item's text starts (1-based, inside its quotes)
 
 
 def as_posdict(value: dict) -> PosDict:
@@ -82,6 +83,7 @@ def as_poslist(value: list) -> PosList:
     """A sequence built in code (not read from YAML): it knows no lines."""
     out = PosList(value)
     out.item_lines = []
+    out.item_columns = []
     return out
 
 
@@ -225,6 +227,10 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
     result = PosList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    result.item_columns = [
+        child.start_mark.column + 1 + (1 if getattr(child, "style", None) in ('"', "'") else 0)
+        for child in node.value
+    ]
     return result
 
 
@@ -258,6 +264,12 @@ def _syntax_error(exc: yaml.YAMLError, text: str) -> LoadError:
         line = 0
     problem = getattr(exc, "problem", None) or str(exc)
     return LoadError(line, None, f"not valid YAML: {problem}")
+
+
+def column_of(container: Any, index: int) -> int:
+    """Where item ``index`` of a YAML list starts on its line (1-based; 0 when unknown)."""
+    columns = getattr(container, "item_columns", [])
+    return columns[index] if isinstance(container, PosList) and 0 <= index < len(columns) else 0
 
 
 def line_of(container: Any, key: str | int | None = None) -> int:

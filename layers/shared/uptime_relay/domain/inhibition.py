@@ -3,7 +3,8 @@
 Every rule is an ``InhibitRule`` (source labels, target labels, ``equal`` label names), and
 ``derived_inhibit_rules(config)`` is the one place rules come from: the top-level
 ``inhibit_rules`` as written, then one rule per ``depends_on`` name (source ``check=<dep>``,
-target ``check=<this>``). Another kind of dependency is one more derived rule here.
+target ``check=<this>``), and one per check with health-JSON ``dependencies`` (source
+``dependency_of=<check>``, target ``check=<check>`` without a ``dependency`` label).
 
 Matching follows Alertmanager's inhibitor: a rule inhibits a target when an *open* incident
 (open or acknowledged) matches its ``source``, the target matches its ``target``, and every
@@ -24,7 +25,9 @@ from .severity import with_tier
 
 
 def derived_inhibit_rules(config: Config) -> tuple[InhibitRule, ...]:
-    """The config's ``inhibit_rules``, then the rules its checks' ``depends_on`` stand for."""
+    """The config's ``inhibit_rules``, then the rules its checks' ``depends_on`` and
+    ``dependencies`` stand for: an open incident of one of a check's health-JSON dependencies
+    (labelled ``dependency_of: <check>``) inhibits the check's own (no ``dependency`` label)."""
     derived = [
         InhibitRule(
             source={"check": dependency},
@@ -35,15 +38,26 @@ def derived_inhibit_rules(config: Config) -> tuple[InhibitRule, ...]:
         for check in config.checks
         for dependency in check.depends_on
     ]
+    derived += [
+        InhibitRule(
+            source={"dependency_of": check.name},
+            target={"check": check.name, "dependency": ""},
+            origin=f"check {check.name} reports its dependencies",
+            line=check.line,
+        )
+        for check in config.checks
+        if check.dependencies is not None
+    ]
     return (*config.inhibit_rules, *derived)
 
 
 def _matches(match: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    """Every label equal, a ``severity`` also by its tier (as routes match, ``domain.routing``)."""
-    if all(labels.get(k) == v for k, v in match.items()):
+    """Every label equal, a ``severity`` also by its tier (as routes match, ``domain.routing``); as
+    in Alertmanager, an empty value matches a label that is missing."""
+    if all(labels.get(k, "") == v for k, v in match.items()):
         return True
     tiered = with_tier(labels)
-    return tiered is not labels and all(tiered.get(k) == v for k, v in match.items())
+    return tiered is not labels and all(tiered.get(k, "") == v for k, v in match.items())
 
 
 def is_target(labels: Mapping[str, str], rules: Iterable[InhibitRule]) -> bool:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from ..alarms import SPEC_MARK
 from ..domain.alert import Alert, AlertSource, AlertState, Link, MetricRef
-from ..metricnames import CHECK_DIMENSION
+from ..metricnames import CHECK_DIMENSION, DEPENDENCY_DIMENSION
 from .common import Envelope, items, mapping, text, truncate
 
 # CloudWatch puts the Region's display name in "Region"; the code is what links and labels need.
@@ -282,10 +282,12 @@ def alarm_kind(metrics: list[MetricQuery], *, composite: bool, threshold_metric_
 
 
 def contributor_labels(attributes: Mapping[str, str]) -> dict[str, str]:
-    """One label per contributor attribute; the Check attribute also as ``check``."""
+    """One label per contributor attribute; the Check attribute as ``check``, a health-JSON
+    dependency's Dependency attribute as ``dependency``."""
     labels: dict[str, str] = {}
+    names = {CHECK_DIMENSION: "check", DEPENDENCY_DIMENSION: "dependency"}
     for key, val in attributes.items():
-        labels["check" if key == CHECK_DIMENSION else key] = val
+        labels[names.get(key, key)] = val
     return labels
 
 

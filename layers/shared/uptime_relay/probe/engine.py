@@ -30,6 +30,8 @@ from .. import clock
 from ..adapters.secrets import SecretResolver
 from ..config import Check, is_secret_ref
 from ..urls import display_url
+from .conditions import check_conditions, observed
+from .dependencies import read_dependencies
 from .expect import check_cert, check_latency, check_response
 from .http11 import MAX_BODY_BYTES, ProtocolError, build_request, read_response
 from .result import ProbeResult, Timings
@@ -74,6 +76,7 @@ class _Attempt:
         self.final_url: str | None = check.url
         self.truncated = False
         self.connections: list[asyncio.StreamWriter] = []
+        self.response: Any = None  # the last response read (http11.Response), for conditions
 
 
 # --------------------------------------------------------------------------------------- public
@@ -226,6 +229,9 @@ async def _attempt(
     state.timings.total = total
     if reason == "ok":
         verdict = check_cert(check.expect, state.cert_days) or check_latency(check.expect, total)
+        if not verdict and check.expect.conditions:
+            seen = observed(state.response, state.timings.to_json(), state.cert_days, total)
+            verdict = check_conditions(check.expect.conditions, seen)
         if verdict:
             reason, error = verdict
             phase = "expect"
@@ -243,6 +249,9 @@ async def _attempt(
         final_url=display_url(state.final_url) if check.kind == "http" and state.final_url else None,
         body_truncated=state.truncated,
     )
+    if check.dependencies is not None and state.response is not None:
+        seen = observed(state.response, {}, None, total)
+        result.dependencies, result.dependencies_error = read_dependencies(check.dependencies, seen.body)
     return result, out_of_budget
 
 
@@ -304,6 +313,7 @@ async def _http(
             raise
         response = await _exchange(state, reader, writer, request, method)
         state.status = response.status
+        state.response = response
         state.final_url = url
         location = response.header("location")
         if not (check.follow_redirects and response.status in REDIRECT_STATUSES and location):

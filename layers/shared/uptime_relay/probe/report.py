@@ -38,6 +38,7 @@ def record_run(
     for result in results:
         check = by_name.get(result.check)
         emit_check_metrics(result, check, namespace=namespace)
+        emit_dependency_metrics(result, namespace=namespace)
         log_result(logger, result, check)
         failed += 0 if result.ok else 1
 
@@ -66,6 +67,19 @@ def emit_check_metrics(result: ProbeResult, check: Check | None, *, namespace: s
     provider.flush_metrics()
 
 
+def emit_dependency_metrics(result: ProbeResult, *, namespace: str) -> None:
+    """One EMF document per health-JSON dependency: ``Availability`` with dimensions exactly
+    ``Check`` and ``Dependency`` (the check's Metrics Insights alarm groups by both)."""
+    for dependency in result.dependencies or ():
+        provider = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
+        provider.add_dimension(name=metricnames.CHECK_DIMENSION, value=result.check)
+        provider.add_dimension(name=metricnames.DEPENDENCY_DIMENSION, value=dependency.name)
+        provider.add_metric(
+            name=metricnames.AVAILABILITY, unit=MetricUnit.Count, value=1 if dependency.ok else 0
+        )
+        provider.flush_metrics()
+
+
 def log_fields(result: ProbeResult, check: Check | None = None) -> dict[str, Any]:
     timings = result.timings.to_json()
     fields: dict[str, Any] = {
@@ -85,6 +99,10 @@ def log_fields(result: ProbeResult, check: Check | None = None) -> dict[str, Any
         fields["final_url"] = result.final_url
     if result.body_truncated:
         fields["body_truncated"] = True
+    if result.dependencies is not None:
+        fields["dependencies"] = [d.to_json() for d in result.dependencies]
+    if result.dependencies_error:
+        fields["dependencies_error"] = result.dependencies_error
     if check is not None and check.labels:
         fields["labels"] = dict(check.labels)
     return fields

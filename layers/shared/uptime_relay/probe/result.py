@@ -21,10 +21,14 @@ REASONS = (
     "too_many_redirects",
     "blocked_target",
     "error",
+    "condition_failed",
+    "heartbeat_late",  # a heartbeat check's job did not ping within its period (or cron) + grace
+    "heartbeat_failed",  # … or reported a failure (/fail)
 )
 # Phases, named like the timings (a failure names the phase it happened in), plus the steps
-# around them: "setup" (secrets, CA bundle), "redirect" and "expect" (the response was read).
-PHASES = ("setup", "dns", "connect", "tls", "ttfb", "transfer", "redirect", "expect")
+# around them: "setup" (secrets, CA bundle), "redirect" and "expect" (the response was read);
+# "heartbeat" for a heartbeat check judged from its pings.
+PHASES = ("setup", "dns", "connect", "tls", "ttfb", "transfer", "redirect", "expect", "heartbeat")
 TIMING_KEYS = ("dns", "connect", "tls", "ttfb", "transfer", "total")
 
 
@@ -71,6 +75,10 @@ class ProbeResult:
     target: str | None = None
     final_url: str | None = None  # after redirects (HTTP only), display form too
     body_truncated: bool = False  # the body was over the read bound; expectations saw its prefix
+    # health-JSON dependencies (``probe/dependencies.py``; None: the check has none, or no answer
+    # came to read them from) and why some could not be read
+    dependencies: list[Any] | None = None
+    dependencies_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `uptime-relay check --json` object (contract keys first, then the extras)."""
@@ -85,4 +93,10 @@ class ProbeResult:
             "error": self.error,
             "phase": self.phase,
             "attempts": self.attempts,
+            **(
+                {"dependencies": [d.to_json() for d in self.dependencies]}
+                if self.dependencies is not None
+                else {}
+            ),
+            **({"dependencies_error": self.dependencies_error} if self.dependencies_error else {}),
         }
