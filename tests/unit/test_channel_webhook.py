@@ -87,9 +87,11 @@ def test_configured_headers_are_sent_with_secret_values_resolved(hook):
 
 
 def test_a_429_is_retryable_with_its_retry_after_and_the_url_never_appears():
-    with HttpReceiver(Reply(429, "slow down", {"Retry-After": "7"})) as r:
-        with pytest.raises(DeliveryError) as failed:
-            WebhookNotifier().send(channel(r, secret="env:HOOK_SECRET"), note(), SECRETS)
+    with (
+        HttpReceiver(Reply(429, "slow down", {"Retry-After": "7"})) as r,
+        pytest.raises(DeliveryError) as failed,
+    ):
+        WebhookNotifier().send(channel(r, secret="env:HOOK_SECRET"), note(), SECRETS)
     assert not failed.value.permanent and failed.value.retry_after == 7
     assert "/hook" not in str(failed.value) and SECRET not in str(failed.value)
 

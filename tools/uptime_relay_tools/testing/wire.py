@@ -115,9 +115,9 @@ def verify_signature(
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > REPLAY_WINDOW_S:
         return False
-    expected = "sha256=" + hmac.new(
-        secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    expected = (
+        "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    )
     return hmac.compare_digest(expected, offered)
 
 
