@@ -53,6 +53,14 @@ EXAMPLE_CHANNELS: dict[str, Channel] = {
     "sms": Channel(name="example-sms", type="sms", options={"to": ("+15555550100",)}),
 }
 
+SERVICE_NAMES = {
+    "pagerduty": "PagerDuty",
+    "opsgenie": "Opsgenie",
+    "teams": "Teams",
+    "webhook": "a webhook",
+    "sms": "an SMS",
+}
+
 # What render shows where the deployed relay puts its signed acknowledge link (ACTIONS_URL +
 # "/ack/" + a token signed with ACK_SECRET_REF); e-mails show it, as the relay sends them.
 PLACEHOLDER_ACK_URL = "https://<actions-url>/ack/<token>"
@@ -219,7 +227,8 @@ def _why_nothing(alerts: Sequence[Alert], config: Config | None, channel_type: s
     if kinds <= {NotificationKind.WARNING, None} and channel_type not in WARNING_CHANNEL_TYPES:
         return (
             "nothing to send: INSUFFICIENT_DATA is sent as a warning to Slack and email only; "
-            f"it never reaches {channel_type} unless the matched route sets insufficient_data: page"
+            f"it never triggers {SERVICE_NAMES.get(channel_type, channel_type)} unless the matched route "
+            "sets insufficient_data: page"
         )
     if channel_type == "sms" and kinds <= {NotificationKind.RESOLVE, None}:
         return "nothing to send: an sms channel texts resolves only with on_resolve: true"
