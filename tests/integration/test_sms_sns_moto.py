@@ -3,8 +3,7 @@ each request against the SNS service model before it leaves, moto records the te
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -12,14 +11,25 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns import sns_backends
 from uptime_relay.adapters.secrets import StaticSecrets
 from uptime_relay.config import Channel
-from uptime_relay.notifiers.base import DeliveryError
+from uptime_relay.domain.alert import Alert, AlertSource, AlertState
+from uptime_relay.notifiers.base import DeliveryError, Notification, NotificationKind
 from uptime_relay.notifiers.registry import make_notifiers
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from channel_kit import alarm, note  # noqa: E402
 
 pytestmark = pytest.mark.integration
 REGION = "us-east-1"
+
+
+def page() -> Notification:
+    alert = Alert(
+        source=AlertSource.CLOUDWATCH,
+        id="arn:aws:cloudwatch:us-east-1:123456789012:alarm:uptime-api-availability",
+        name="uptime-api-availability",
+        state=AlertState.ALARM,
+        reason="2 of the last 3 probes failed",
+        time=datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC),
+        labels={"check": "api", "severity": "critical"},
+    )
+    return Notification(NotificationKind.TRIGGER, (alert,), incident_id="inc-0123456789abcdef0123")
 
 
 def texts() -> list[tuple[str, str]]:
@@ -31,7 +41,7 @@ def test_a_page_is_published_to_each_phone_number_through_sns(aws):
     notifier (boto3 from the environment, as in Lambda) THEN SNS holds one text per number."""
     before = len(texts())
     channel = Channel("phones", "sms", {"to": ("+15555550100", "+447700900123"), "sender_id": "Uptime"})
-    delivery = make_notifiers()["sms"].send(channel, note(alerts=[alarm()]), StaticSecrets())
+    delivery = make_notifiers()["sms"].send(channel, page(), StaticSecrets())
     sent = texts()[before:]
     assert [number for number, _ in sent] == ["+15555550100", "+447700900123"]
     assert all(message.startswith("FIRING: uptime-api-availability") for _, message in sent)

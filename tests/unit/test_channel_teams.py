@@ -110,3 +110,15 @@ def test_a_throttled_workflow_is_retried_later_and_the_url_is_not_in_the_error()
             )
     assert not failed.value.permanent and failed.value.retry_after == 3
     assert "s3cret" not in str(failed.value)
+
+
+def test_the_local_stack_console_shows_a_card_as_plain_lines():
+    """GIVEN a Teams channel with no real destination on the local stack WHEN a card is printed
+    THEN its title, facts and buttons read as text, without the Markdown escapes."""
+    from uptime_relay_tools.local.channels import render_payload
+
+    body = TeamsNotifier().message(note(alerts=[alarm(reason="HTTP 503 *down*")], ack_url=ACK))
+    text = render_payload(Channel("teams", "teams", {}), body)
+    assert "[FIRING] uptime-api-availability" in text
+    assert "Reason: HTTP 503 *down*" in text
+    assert "[Acknowledge]" in text

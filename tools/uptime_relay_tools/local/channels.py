@@ -90,6 +90,8 @@ def unresolvable_secrets(config: Config, resolver: Any) -> dict[str, str]:
         smtp = channel.get("smtp") or {}
         if channel.type == "email" and isinstance(smtp, dict):
             refs.append(smtp.get("password"))
+        if channel.type == "webhook":
+            refs.extend((channel.get("headers") or {}).values())
         for ref in refs:
             if isinstance(ref, str) and is_secret_ref(ref):
                 try:
