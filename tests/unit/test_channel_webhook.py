@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from channel_kit import EVENTS, alarm, note, rendered
@@ -127,3 +128,17 @@ def test_bad_webhook_options_are_refused_with_their_line(options, reason):
     with pytest.raises(ConfigError) as refused:
         parse_config(f"channels:\n  hook: {{type: webhook, {options}}}\n")
     assert reason in str(refused.value) and ":2" in str(refused.value)
+
+
+def test_the_readme_verification_snippet_accepts_a_signed_request_and_refuses_a_changed_one(hook):
+    """The README's "Verify a webhook" code, run as written against a real signed request."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Verify a webhook", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    WebhookNotifier().send(channel(hook, secret="env:HOOK_SECRET"), note(), SECRETS)
+    request = hook.requests[0]
+    verify = namespace["verify"]
+    assert verify(SECRET.encode(), request.headers, request.body)
+    assert not verify(SECRET.encode(), request.headers, request.body + b" ")
