@@ -142,3 +142,11 @@ def test_the_readme_verification_snippet_accepts_a_signed_request_and_refuses_a_
     verify = namespace["verify"]
     assert verify(SECRET.encode(), request.headers, request.body)
     assert not verify(SECRET.encode(), request.headers, request.body + b" ")
+
+
+def test_a_header_whose_secret_is_missing_fails_naming_the_header_not_the_value(hook):
+    ch = channel(hook, headers={"Authorization": "env:NOT_SET_ANYWHERE"})
+    with pytest.raises(DeliveryError) as failed:
+        WebhookNotifier().send(ch, note(), SECRETS)
+    assert "header Authorization could not be resolved" in str(failed.value)
+    assert hook.requests == []

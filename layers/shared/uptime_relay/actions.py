@@ -646,9 +646,7 @@ class Actions:
     # ------------------------------------------------------------------------------ Opsgenie
     def _opsgenie(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         """Opsgenie's outgoing webhook (``opsgenie_webhook``): token header, then ack / close."""
-        tokens = [
-            self._resolve(ref, "opsgenie webhook_token") for ref in opsgenie_webhook.token_refs(self.config)
-        ]
+        tokens = opsgenie_webhook.tokens(self.config, self.secrets)
         verify_shared_token(tokens, headers.get(opsgenie_webhook.TOKEN_HEADER))
         try:
             kind, alias, who = opsgenie_webhook.parse(body)

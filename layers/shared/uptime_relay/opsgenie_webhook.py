@@ -15,6 +15,7 @@ or close uptime-relay mirrored to it does nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,7 +23,10 @@ from .config import Config
 from .domain.incident import Incident
 from .followups import ACK, RESOLVE
 from .notifiers.opsgenie import alias as alert_alias
+from .ports import SecretResolver
 from .shapes import Nullable, Obj, Text, check, read_json
+
+log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "x-uptime-relay-token"
 MAX_ALIAS_LEN = 512
@@ -45,14 +49,19 @@ OPSGENIE_WEBHOOK = Obj(
 )
 
 
-def token_refs(config: Config) -> list[str]:
-    """The ``webhook_token`` references of the config's opsgenie channels."""
-    refs: list[str] = []
+def tokens(config: Config, secrets: SecretResolver) -> list[str]:
+    """The tokens behind the ``webhook_token`` of the config's opsgenie channels; one that cannot
+    be read is logged (by reference) and left out, so the others still work."""
+    found: list[str] = []
     for channel in config.channels.values():
         ref = channel.get("webhook_token") if channel.type == "opsgenie" else None
-        if ref and ref not in refs:
-            refs.append(str(ref))
-    return refs
+        if not ref:
+            continue
+        try:
+            found.append(secrets.resolve(str(ref)))
+        except Exception as exc:
+            log.warning("Opsgenie webhook_token %s could not be read (%s)", ref, type(exc).__name__)
+    return found
 
 
 def parse(body: bytes) -> tuple[str | None, str, str]:

@@ -14,8 +14,9 @@ when the alarm changed state). Each text is published with ``AWS.SNS.SMS.SMSType
 ``AWS.SNS.SMS.SenderID`` / ``AWS.MM.SMS.OriginationNumber``.
 
 SNS answers per recipient: if the second of three publishes fails, a retry of the whole
-notification would text the first again, so each notifier remembers (for ``SENT_MEMORY_S``) which
-recipient already got which message and skips them on a retry in the same process.
+notification would text the first again, so each notifier remembers for a minute
+(``SENT_MEMORY_S``: the Dispatcher's retries of one delivery end within about 30 s) which recipient
+already got which message and skips them on a retry in the same process.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .base import Delivery, DeliveryError, Notification, NotificationKind, Secre
 from .sms_rules import ONCALL_PREFIX, PERSON_PREFIX, PHONES, SCHEDULES
 
 MAX_SEPTETS = 160
-SENT_MEMORY_S = 900.0
+SENT_MEMORY_S = 60.0  # longer than one delivery's retries (at most ~30 s), shorter than any re-page
 DEFAULT_SMS_TYPE = "Transactional"
 GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

@@ -26,7 +26,7 @@ from typing import Any
 from ..config import Channel, is_secret_ref
 from ..domain.alert import Alert, AlertSource, AlertState
 from . import format as fmt
-from .base import Delivery, Notification, NotificationKind, SecretResolver
+from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
 from .http import encode_json, post_data
 from .options import resolve_option
 
@@ -157,7 +157,7 @@ class WebhookNotifier:
         hidden = [url]
         headers: dict[str, str] = {}
         for name, value in (channel.get("headers") or {}).items():
-            resolved = secrets.resolve(value) if is_secret_ref(value) else str(value)
+            resolved = _header_value(secrets, channel, str(name), value)
             headers[str(name)] = resolved
             hidden.append(resolved)
         data = encode_json(self.document(channel, notification))
@@ -169,3 +169,15 @@ class WebhookNotifier:
             headers[SIGNATURE_HEADER] = signature(secret, timestamp, data)
         response = post_data(url, data, headers, timeout=self.timeout_s, secrets=hidden, http=self._http)
         return Delivery(channel=channel.name, handles={}, status=response.status_code)
+
+
+def _header_value(secrets: SecretResolver, channel: Channel, name: str, value: Any) -> str:
+    if not is_secret_ref(value):
+        return str(value)
+    try:
+        return secrets.resolve(str(value))
+    except Exception as exc:  # resolver errors name the reference, never the value
+        raise DeliveryError(
+            f"webhook channel {channel.name}: header {name} could not be resolved ({type(exc).__name__}: {exc})",
+            permanent=bool(getattr(exc, "permanent", False)),
+        ) from None
