@@ -90,6 +90,8 @@ def test_an_outage_reaches_the_webhook_teams_opsgenie_and_sms_and_resolves(
     cards = [r.json() for r in services.requests if r.path.startswith("/workflows")]
     titles = [c["attachments"][0]["content"]["body"][0]["items"][0]["text"] for c in cards]
     assert len(titles) == 2 and "FIRING" in titles[0] and "RESOLVED" in titles[1]
+    (ack,) = [a for a in cards[0]["attachments"][0]["content"]["actions"] if a["title"] == "Acknowledge"]
+    assert ack["url"].startswith(stack.actions_url + "/ack/")  # the signed link, as in e-mails
     genie = [r for r in services.requests if r.path.startswith("/v2/alerts")]
     assert genie[0].path == "/v2/alerts" and genie[0].json()["priority"] == "P1"
     assert genie[1].path.endswith("/close?identifierType=alias")
