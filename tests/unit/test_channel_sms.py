@@ -146,6 +146,7 @@ def test_every_sample_event_renders_sns_publish_requests(capsys, event):
             "oncall:p: person 'carol' has no phone",
         ),
         ("people:\n  carol: {phone: '555'}\n", "not an E.164 phone number"),
+        ("channels:\n  s: {type: sms, to: [+15555550100]}\n", 'quote it, with its +: "+15555550100"'),
         ("channels:\n  s: {type: sms, to: ['+15555550100'], sender_id: 'way too long id'}\n", "1 to 11"),
     ],
 )

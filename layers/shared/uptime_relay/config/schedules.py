@@ -17,6 +17,8 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 DEFAULT_HANDOFF = time(9, 0)
 DEFAULT_START = date(2026, 1, 5)  # a Monday
 E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")  # ITU-T E.164, as SNS Publish takes PhoneNumber
+# YAML reads an unquoted +15555550100 as the integer 15555550100
+QUOTE_HINT = ' (quote it, with its +: "+15555550100"; YAML reads an unquoted number as an integer)'
 CRON_FIELD_RE = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 
 
@@ -41,7 +43,8 @@ def read_person(v: Validator, people: PosDict, name: str, value: Any) -> Person 
 def _phone(v: Validator, data: PosDict, path: str) -> str | None:
     phone = data["phone"]
     if not isinstance(phone, str) or not E164_RE.match(phone):
-        v.error(data, "phone", path, f"not an E.164 phone number (+ and up to 15 digits): {phone!r}")
+        hint = QUOTE_HINT if isinstance(phone, int) and not isinstance(phone, bool) else ""
+        v.error(data, "phone", path, f"not an E.164 phone number (+ and up to 15 digits): {phone!r}{hint}")
         return None
     return phone
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config.model import Channel, Person, Schedule
-from ..config.schedules import E164_RE
+from ..config.schedules import E164_RE, QUOTE_HINT
 from ..config.validator import ChannelRules, Validator, kind, where_item
 from ..config.yamlpos import PosDict
 
@@ -70,10 +70,11 @@ def _targets(v: Validator, data: PosDict, path: str) -> tuple[str, ...]:
             v.refer(*where, f"{path}[{i}]", "schedule", item[len(ONCALL_PREFIX) :])
         elif not isinstance(item, str) or not E164_RE.match(item):
             shown = repr(item) if isinstance(item, str) else kind(item)
+            hint = QUOTE_HINT if isinstance(item, int) and not isinstance(item, bool) else ""
             v.error(
                 *where,
                 f"{path}[{i}]",
-                f"expected an E.164 number (+15555550100), person:NAME or oncall:SCHEDULE, got {shown}",
+                f"expected an E.164 number (+15555550100), person:NAME or oncall:SCHEDULE, got {shown}{hint}",
             )
             continue
         out.append(item)
