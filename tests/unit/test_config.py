@@ -76,7 +76,7 @@ def test_it_reports_every_error_at_once_with_line_and_key_path():
         "uptime.yaml:6: checks[1].name: duplicate check name 'api' (first defined on line 2)",
         "uptime.yaml:7: checks[1].tcp: port 99999 is out of range (1-65535)",
         "uptime.yaml:9: channels.slack.type: unknown channel type 'slak' (did you mean 'slack'?); "
-        "one of slack, pagerduty, email",
+        "one of slack, pagerduty, email, webhook, teams, opsgenie, sms",
         "uptime.yaml:11: routes[0].notify[0]: 'slack-critcal' names a channel that is not defined",
         "uptime.yaml:12: routes[0].escalation: 'crit' names an escalation policy that is not defined "
         "(did you mean 'critical'?)",

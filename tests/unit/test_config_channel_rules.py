@@ -67,7 +67,7 @@ def test_a_new_channel_type_is_read_by_its_own_rules_once_registered(monkeypatch
         "uptime.yaml:2: channels.hook.token: unknown key 'token' (allowed: type, url)",
         "uptime.yaml:2: channels.hook.url: expected an http/https URL with a host, got 'ftp://x'",
         "uptime.yaml:3: channels.other.type: unknown channel type 'webhok' (did you mean 'webhook'?); "
-        "one of slack, pagerduty, email, webhook",
+        "one of slack, pagerduty, email, webhook, teams, opsgenie, sms",
     ]
 
 

@@ -340,11 +340,15 @@ def test_the_registry_has_one_notifier_per_channel_type_and_creates_no_aws_clien
 
     notifiers = make_notifiers(timeout_s=2.0)
 
-    assert set(notifiers) == {"slack", "pagerduty", "email"}
+    assert set(notifiers) == {"slack", "pagerduty", "email", "webhook", "teams", "opsgenie", "sms"}
     assert {name: n.groups_alerts for name, n in notifiers.items()} == {
         "slack": True,
         "pagerduty": False,
         "email": True,
+        "webhook": True,
+        "teams": True,
+        "opsgenie": False,
+        "sms": True,
     }
     assert all(n.type == name for name, n in notifiers.items())
     assert made == []

@@ -289,7 +289,7 @@ def test_no_role_grants_a_wildcard_action(translated):
 
 def test_resource_star_only_where_the_api_allows_nothing_narrower(translated):
     for role, policy, statement in role_statements(translated):
-        if "*" in as_list(statement["Resource"]):
+        if "*" in as_list(statement.get("Resource", [])):
             assert set(as_list(statement["Action"])) <= STAR_RESOURCE_ALLOWED, (role, policy, statement)
 
 
@@ -471,3 +471,20 @@ def test_a_channel_failing_for_five_minutes_pages_the_emergency_topic_and_names_
     assert alarm["DatapointsToAlarm"] == 1 and alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == [{"Ref": "EmergencyTopic"}]
     assert alarm["OKActions"] == [{"Ref": "EmergencyTopic"}]
+
+
+def test_sms_channels_may_publish_to_phone_numbers_but_never_to_a_topic(translated):
+    """The functions that send may call sns:Publish only on what is not an SNS ARN (a phone
+    number); no statement lets them publish to a topic or endpoint, and the probe cannot at all."""
+    sms = [
+        (role, statement)
+        for role, _, statement in role_statements(translated)
+        if "sns:Publish" in as_list(statement["Action"])
+    ]
+    roles = sorted(role for role, _ in sms)
+    assert len(roles) == 3 and all(
+        any(name in role for role in roles) for name in ("Relay", "Escalator", "Actions")
+    ), roles
+    for _, statement in sms:
+        assert "Resource" not in statement
+        assert statement["NotResource"] == {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}

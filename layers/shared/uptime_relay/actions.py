@@ -23,6 +23,8 @@ Routes (anything else 404, a known path with another method 405):
   window, applies the event.
 - ``GET|POST /ping/{check}/{token}`` (``/fail``, ``/start``): a heartbeat check's job reports in
   (``pings.py``: token compared in constant time; a wrong one answers 404 and records nothing).
+- ``POST /opsgenie``       Opsgenie outgoing webhooks: Acknowledge / Close of an alert we created
+  acknowledge / resolve its incident (``opsgenie_webhook``; ``X-Uptime-Relay-Token`` header).
 - ``POST /alertmanager``   Alertmanager webhook v4 intake, handed to the relay (unparseable bodies go
   on as a fallback alert: nothing is dropped). Requires ``Authorization: Bearer <token>`` matching
   the secret behind ``ALERTMANAGER_TOKEN_REF``; refused (401) when none is configured unless
@@ -50,6 +52,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 from . import clock as clockmod
+from . import opsgenie_webhook
 from .acklinks import ack_link_incident_ids, button_incident_ids
 from .adapters.ack_tokens import InMemoryUsedTokens
 from .adapters.heartbeats import InMemoryHeartbeats
@@ -69,6 +72,7 @@ from .security import (
     verify_ack_token,
     verify_bearer_token,
     verify_pagerduty_signature,
+    verify_shared_token,
     verify_slack_signature,
 )
 from .shapes import BadShape, ListOf, Nullable, Obj, Text, check, read_json
@@ -308,6 +312,7 @@ class Actions:
                 "/slack/actions": (self._slack, ("POST",)),
                 "/pagerduty": (self._pagerduty, ("POST",)),
                 "/alertmanager": (self._alertmanager, ("POST",)),
+                "/opsgenie": (self._opsgenie, ("POST",)),
             }.get(path.rstrip("/") or "/", (None, ()))
         if route is None:
             return _text(404, "not found")
@@ -651,6 +656,25 @@ class Actions:
             if incident.alert is not None and alert_dedup_key(incident.alert) == key:
                 return incident
         return None
+
+    # ------------------------------------------------------------------------------ Opsgenie
+    def _opsgenie(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        """Opsgenie's outgoing webhook (``opsgenie_webhook``): token header, then ack / close."""
+        tokens = opsgenie_webhook.tokens(self.config, self.secrets)
+        verify_shared_token(tokens, headers.get(opsgenie_webhook.TOKEN_HEADER))
+        try:
+            kind, alias, who = opsgenie_webhook.parse(body)
+        except BadShape as exc:
+            return _text(400, f"expected an Opsgenie webhook: {exc}")
+        incident = None
+        if kind is not None:
+            incident = opsgenie_webhook.find_incident(self.store.list(statuses=OPEN_STATUSES), alias)
+        outcome = (
+            self.apply(kind, incident.id, by=who, via="opsgenie", at=self.now())
+            if kind is not None and incident is not None
+            else Outcome(False, incident)
+        )
+        return _json(200, opsgenie_webhook.answer(kind, incident, outcome.changed, outcome.reason))
 
     # ------------------------------------------------------------------------------ Alertmanager
     def _alertmanager(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:

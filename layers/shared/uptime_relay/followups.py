@@ -67,7 +67,7 @@ class ChangeNotifier:
             channel = self.config.channels.get(name)
             if channel is None:
                 continue
-            if via == "pagerduty" and channel.type == "pagerduty":
+            if via in ("pagerduty", "opsgenie") and channel.type == via:  # it told us itself
                 continue
             if name in pressed:
                 continue

@@ -245,3 +245,20 @@ def verify_bearer_token(expected: str | bytes | None, header_value: str | None) 
         raise Unauthorized("Authorization is not a Bearer token")
     if not hmac.compare_digest(key, offered.strip().encode("utf-8", "replace")):
         raise Unauthorized("bearer token does not match")
+
+
+def verify_shared_token(expected: Iterable[str | bytes], offered: str | None) -> None:
+    """Refuse unless ``offered`` equals one of the ``expected`` tokens (each compared in constant
+    time). For senders that cannot sign but can add a header of their own: Opsgenie's outgoing
+    webhooks (``X-Uptime-Relay-Token``, set under the integration's custom headers)."""
+    keys = [k.encode("utf-8") if isinstance(k, str) else bytes(k) for k in expected if k]
+    if not keys:
+        raise Unauthorized("no webhook token is configured")
+    if not offered:
+        raise Unauthorized("missing token header")
+    given = offered.strip().encode("utf-8", "replace")
+    matched = False
+    for key in keys:  # every key compared: the time taken does not tell which one matched
+        matched = hmac.compare_digest(key, given) or matched
+    if not matched:
+        raise Unauthorized("webhook token does not match")

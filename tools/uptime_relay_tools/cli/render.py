@@ -1,4 +1,4 @@
-"""uptime-relay render EVENT_FILE --channel slack|pagerduty|email [--config CONFIG]
+"""uptime-relay render EVENT_FILE --channel slack|pagerduty|email|webhook|teams|opsgenie|sms [--config CONFIG]
 
 Prints the exact JSON bodies a channel would be sent for an event file, one per line, using the
 relay's own code path: the same intake (``parse_event``, ``enrich``), the relay's
@@ -43,6 +43,22 @@ EXAMPLE_CHANNELS: dict[str, Channel] = {
         type="email",
         options={"to": ("oncall@example.com",), "from": "uptime-relay@example.com"},
     ),
+    "webhook": Channel(name="example-webhook", type="webhook", options={"url": "https://example.com/hook"}),
+    "teams": Channel(
+        name="example-teams", type="teams", options={"webhook_url": "https://example.com/teams-workflow"}
+    ),
+    "opsgenie": Channel(
+        name="example-opsgenie", type="opsgenie", options={"api_key": "env:OPSGENIE_API_KEY"}
+    ),
+    "sms": Channel(name="example-sms", type="sms", options={"to": ("+15555550100",)}),
+}
+
+SERVICE_NAMES = {
+    "pagerduty": "PagerDuty",
+    "opsgenie": "Opsgenie",
+    "teams": "Teams",
+    "webhook": "a webhook",
+    "sms": "an SMS",
 }
 
 # What render shows where the deployed relay puts its signed acknowledge link (ACTIONS_URL +
@@ -63,6 +79,11 @@ cannot recognise renders as a fallback notification carrying the raw text. ALARM
 trigger form, OK the resolve form, INSUFFICIENT_DATA the warning form (not sent to PagerDuty:
 nothing is printed and stderr says why; with --config the matched route's insufficient_data
 setting applies: page renders a trigger, ignore renders nothing). Email bodies are {"subject","text","html","to","from"}.
+Webhook bodies are Alertmanager webhook v4 documents plus an "incident" object (the signature
+headers are not part of the body); Teams bodies are the Workflows envelope around an Adaptive
+Card 1.5; Opsgenie bodies are Alert API v2 requests (create, or acknowledge/close, whose alias is
+in the URL); SMS bodies are SNS Publish requests {"PhoneNumber","Message","MessageAttributes"},
+one per recipient, none for a resolve unless the channel sets on_resolve: true.
 
 The relay's own planning is used, as if each ALARM opened an incident and each OK resolved one:
 Slack and email get one message per Alertmanager body (a body with firing and resolved alerts
@@ -75,8 +96,9 @@ incident ids, comma-separated for a group) and email its Acknowledge link as the
 
 Without --config (or when the config has no channel of that type) a built-in example channel is
 used: slack webhook https://hooks.slack.com/services/EXAMPLE, pagerduty routing_key
-env:PAGERDUTY_ROUTING_KEY, email to oncall@example.com from uptime-relay@example.com. None of
-these is a secret. With --config, the first channel of that type in the file is used and the
+env:PAGERDUTY_ROUTING_KEY, email to oncall@example.com from uptime-relay@example.com, webhook
+https://example.com/hook, teams https://example.com/teams-workflow, opsgenie api_key
+env:OPSGENIE_API_KEY, sms to +15555550100. None of these is a secret. With --config, the first channel of that type in the file is used and the
 check's labels and runbook are merged in. Secrets are never resolved or printed.
 
 Exit status: 0 when rendered (also for fallback input and when nothing is sent); 2 when the
@@ -197,14 +219,19 @@ def _read(path: str) -> bytes:
 
 
 def _why_nothing(alerts: Sequence[Alert], config: Config | None, channel_type: str) -> str:
+    from uptime_relay.relay import WARNING_CHANNEL_TYPES
+
     kinds = {_kind(alert, config) for alert in alerts}
     if kinds == {None}:
         return "nothing to send: the matched route sets insufficient_data: ignore"
-    if kinds <= {NotificationKind.WARNING, None} and channel_type == "pagerduty":
+    if kinds <= {NotificationKind.WARNING, None} and channel_type not in WARNING_CHANNEL_TYPES:
         return (
             "nothing to send: INSUFFICIENT_DATA is sent as a warning to Slack and email only; "
-            "it never triggers PagerDuty unless the matched route sets insufficient_data: page"
+            f"it never triggers {SERVICE_NAMES.get(channel_type, channel_type)} unless the matched route "
+            "sets insufficient_data: page"
         )
+    if channel_type == "sms" and kinds <= {NotificationKind.RESOLVE, None}:
+        return "nothing to send: an sms channel texts resolves only with on_resolve: true"
     return f"nothing to send: the {channel_type} channel has no message for this event"
 
 

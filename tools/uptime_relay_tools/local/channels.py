@@ -52,6 +52,10 @@ def has_real_destination(channel: Channel) -> bool:
         return not placeholder_host(_url_host(url))
     if channel.type == "pagerduty":
         return not placeholder_host(_url_host(channel.get("events_url")))
+    if channel.type in ("webhook", "teams"):
+        return not placeholder_host(_url_host(channel.get("url") or channel.get("webhook_url")))
+    if channel.type == "opsgenie":
+        return not placeholder_host(_url_host(channel.get("api_url")))
     if channel.type == "email":
         if channel.get("smtp"):
             return True
@@ -66,7 +70,15 @@ def console_channels(config: Config, *, everything: bool = False) -> set[str]:
     return {name for name, ch in config.channels.items() if everything or not has_real_destination(ch)}
 
 
-SECRET_OPTIONS = {"slack": ("webhook_url", "bot_token"), "pagerduty": ("routing_key",), "email": ()}
+SECRET_OPTIONS = {
+    "slack": ("webhook_url", "bot_token"),
+    "pagerduty": ("routing_key",),
+    "email": (),
+    "webhook": ("url", "secret"),
+    "teams": ("webhook_url",),
+    "opsgenie": ("api_key",),
+    "sms": (),
+}
 
 
 def unresolvable_secrets(config: Config, resolver: Any) -> dict[str, str]:
@@ -78,6 +90,8 @@ def unresolvable_secrets(config: Config, resolver: Any) -> dict[str, str]:
         smtp = channel.get("smtp") or {}
         if channel.type == "email" and isinstance(smtp, dict):
             refs.append(smtp.get("password"))
+        if channel.type == "webhook":
+            refs.extend((channel.get("headers") or {}).values())
         for ref in refs:
             if isinstance(ref, str) and is_secret_ref(ref):
                 try:
@@ -133,7 +147,41 @@ def render_payload(channel: Channel, payload: dict[str, Any]) -> str:
     if channel.type == "email":
         to = ", ".join(payload.get("to") or [])
         return f"To: {to}\nSubject: {payload.get('subject', '')}\n\n{payload.get('text', '').strip()}"
+    if channel.type == "sms":
+        return f"To: {payload.get('PhoneNumber')}\n{payload.get('Message', '')}"
+    if channel.type == "opsgenie":
+        if "message" in payload:
+            return f"create {payload.get('priority')} alias={payload.get('alias')}\n{payload.get('message')}"
+        return f"{payload.get('note', '')}"
+    if channel.type == "webhook":
+        incident = payload.get("incident") or {}
+        return f"{payload.get('status')} {incident.get('title', '')}\n{incident.get('summary', '')}"
+    if channel.type == "teams":
+        return _card_text(payload)
     return json.dumps(payload, indent=2, default=str)
+
+
+def _card_text(payload: dict[str, Any]) -> str:
+    """The texts and facts of a Teams Adaptive Card, one per line."""
+    lines: list[str] = []
+
+    def walk(items: Any) -> None:
+        for item in items or []:
+            if not isinstance(item, dict):
+                continue
+            if item.get("type") == "TextBlock":
+                lines.append(str(item.get("text", "")))
+            for fact in item.get("facts") or []:
+                lines.append(f"{fact.get('title')}: {fact.get('value')}")
+            walk(item.get("items"))
+
+    for attachment in payload.get("attachments") or []:
+        card = attachment.get("content") or {}
+        walk(card.get("body"))
+        buttons = [f"[{a.get('title')}]" for a in card.get("actions") or [] if isinstance(a, dict)]
+        if buttons:
+            lines.append(" ".join(buttons))
+    return re.sub(r"\\([\\*_\[\]`~#<>])", r"\1", "\n".join(lines))
 
 
 # --------------------------------------------------------------------------------------- wrapper

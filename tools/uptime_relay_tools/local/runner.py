@@ -11,7 +11,8 @@
    its SNS topic and, for the alert topic, delivered to the relay handler as a Lambda SNS event
    (``local.sns``). At :30 the escalator handler runs (its EventBridge schedule).
 4. The HTTP port serves the actions handler (``functions/actions/app.py``) as its Function URL:
-   ``POST /slack/actions``, ``GET``+``POST /ack/{token}``, ``POST /pagerduty``, ``POST /alertmanager``.
+   ``POST /slack/actions``, ``GET``+``POST /ack/{token}``, ``POST /pagerduty``, ``POST /opsgenie``,
+   ``POST /alertmanager``.
    A Slack click's follow-ups run in an asynchronous invocation of the same function, as in Lambda.
 
 Every invocation gets a Lambda context whose remaining time is the function's ``Timeout`` in real

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..notifiers.sms_rules import link_phones
 from . import yamlpos
 from .channels import read_channel
 from .checks import read_check
@@ -93,6 +94,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     policies = _named(v, root, "escalation_policies", read_policy)
     people = _named(v, root, "people", read_person)
     schedules = _named(v, root, "schedules", read_schedule)
+    channels = link_phones(v, root, channels, people, schedules)  # sms: person:/oncall: targets
     routes = _listed(v, root, "routes", read_route)
     maintenance = _listed(v, root, "maintenance", read_maintenance)
     inhibit_rules = _listed(v, root, "inhibit_rules", read_inhibit_rule)

@@ -272,6 +272,7 @@ class Person:
     email: str | None = None
     slack: str | None = None  # Slack user id (U…) for mentions
     full_name: str | None = None
+    phone: str | None = None  # E.164, for `sms` channels naming the person (or their schedule)
 
 
 @dataclass(frozen=True)

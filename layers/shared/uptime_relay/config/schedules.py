@@ -16,6 +16,9 @@ SCHEDULE_KEYS = ("timezone", "rotation", "handoff", "handoff_day", "start", "mem
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_HANDOFF = time(9, 0)
 DEFAULT_START = date(2026, 1, 5)  # a Monday
+E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")  # ITU-T E.164, as SNS Publish takes PhoneNumber
+# YAML reads an unquoted +15555550100 as the integer 15555550100
+QUOTE_HINT = ' (quote it, with its +: "+15555550100"; YAML reads an unquoted number as an integer)'
 CRON_FIELD_RE = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 
 
@@ -24,16 +27,26 @@ def read_person(v: Validator, people: PosDict, name: str, value: Any) -> Person 
     data = v.mapping(people, name, path, value)
     if data is None:
         return None
-    v.keys(data, path, ("email", "slack", "name"))
+    v.keys(data, path, ("email", "slack", "name", "phone"))
     if not data:
-        v.error(people, name, path, "a person needs at least one contact: email or slack")
+        v.error(people, name, path, "a person needs at least one contact: email, slack or phone")
     email = data.get("email")
     if email is not None and (not isinstance(email, str) or "@" not in email):
         v.error(data, "email", f"{path}.email", f"not an email address: {email!r}")
         email = None
     slack = v.string(data, "slack", f"{path}.slack", data["slack"]) if "slack" in data else None
     full = v.string(data, "name", f"{path}.name", data["name"]) if "name" in data else None
-    return Person(name=name, email=email, slack=slack, full_name=full)
+    phone = _phone(v, data, f"{path}.phone") if "phone" in data else None
+    return Person(name=name, email=email, slack=slack, full_name=full, phone=phone)
+
+
+def _phone(v: Validator, data: PosDict, path: str) -> str | None:
+    phone = data["phone"]
+    if not isinstance(phone, str) or not E164_RE.match(phone):
+        hint = QUOTE_HINT if isinstance(phone, int) and not isinstance(phone, bool) else ""
+        v.error(data, "phone", path, f"not an E.164 phone number (+ and up to 15 digits): {phone!r}{hint}")
+        return None
+    return phone
 
 
 # --------------------------------------------------------------------------------------- schedules

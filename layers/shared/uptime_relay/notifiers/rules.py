@@ -8,7 +8,7 @@ notifier module, its rules module, and one line here and in ``notifiers.registry
 from __future__ import annotations
 
 from ..config.validator import ChannelRules
-from . import email_rules, pagerduty_rules, slack_rules
+from . import email_rules, opsgenie_rules, pagerduty_rules, slack_rules, sms_rules, teams_rules, webhook_rules
 
 CHANNEL_RULES: dict[str, ChannelRules] = {
     rules.type: rules
@@ -16,6 +16,10 @@ CHANNEL_RULES: dict[str, ChannelRules] = {
         slack_rules.RULES,
         pagerduty_rules.RULES,
         email_rules.RULES,
+        webhook_rules.RULES,
+        teams_rules.RULES,
+        opsgenie_rules.RULES,
+        sms_rules.RULES,
     )
 }
 CHANNEL_TYPES = tuple(CHANNEL_RULES)
