@@ -25,6 +25,9 @@ Routes (anything else 404, a known path with another method 405):
   on as a fallback alert: nothing is dropped). Requires ``Authorization: Bearer <token>`` matching
   the secret behind ``ALERTMANAGER_TOKEN_REF``; refused (401) when none is configured unless
   ``ALERTMANAGER_ALLOW_UNAUTHENTICATED=true`` (the local stack).
+- ``GET|HEAD /status``, ``/status.json``, ``/badge/{check}.svg``, ``/badge/{check}/uptime-30d.svg``
+  the public status page and badges (``statuspage``), from a cached snapshot; 404 without
+  ``status_page`` in the config.
 
 The signed routes (Slack, PagerDuty) check the payload's shape once, at their start
 (``shapes``): a field of the wrong JSON type answers 400 naming it. Every answer carries the
@@ -67,6 +70,7 @@ from .security import (
     verify_slack_signature,
 )
 from .shapes import BadShape, ListOf, Nullable, Obj, Text, check, read_json
+from .statuspage import StatusPageService
 
 logger = logging.getLogger(__name__)
 
@@ -247,8 +251,10 @@ class Actions:
         follow_up_runner: Callable[[dict[str, Any]], object] | None = None,
         allow_unauthenticated_alertmanager: bool | None = None,
         environ: Mapping[str, str] | None = None,
+        status_page: StatusPageService | None = None,
     ):
         env = os.environ if environ is None else environ
+        self.status_page = status_page
         self.config = config
         self.store = store
         self.secrets = secrets
@@ -294,6 +300,8 @@ class Actions:
         headers = _lower(headers)
         if path.startswith("/ack/"):
             route, allowed = self._ack_link, ("GET", "HEAD", "POST")
+        elif StatusPageService.routes(path):
+            route, allowed = self._status, ("GET", "HEAD")
         else:
             route, allowed = {
                 "/slack/actions": (self._slack, ("POST",)),
@@ -321,6 +329,13 @@ class Actions:
         if method == "HEAD":
             return Response(response.status, response.headers, "")
         return response
+
+    def _status(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        """The public status page and badges (``statuspage``); 404 without ``status_page``."""
+        if self.status_page is None:
+            return _text(404, "not found")
+        page = self.status_page.respond(path)
+        return Response(page.status, {"Content-Type": page.content_type, **page.headers}, page.body)
 
     def _refuse(self, method: str, path: str, reason: str) -> None:
         shown = "/ack/<token>" if path.startswith("/ack/") else path

@@ -31,6 +31,7 @@ from .model import (
 )
 from .routing import read_policy, read_route
 from .schedules import read_maintenance, read_person, read_schedule
+from .statuspage import read_status_page
 from .validator import Validator, kind
 from .yamlpos import PosDict, as_posdict, line_of
 
@@ -46,6 +47,7 @@ TOP_KEYS = (
     "maintenance",
     "probe",
     "retention",
+    "status_page",
 )
 # the kinds of name one section may give another (see Validator.refer), and where each is defined
 _SECTION_OF = {
@@ -93,6 +95,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     schedules = _named(v, root, "schedules", read_schedule)
     routes = _listed(v, root, "routes", read_route)
     maintenance = _listed(v, root, "maintenance", read_maintenance)
+    status_page = read_status_page(v, root)
     _duplicate_check_names(v, root)
     _undefined_names(v, root)
     if v.issues:
@@ -109,6 +112,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         probe=probe,
         retention=retention,
         source=source,
+        status_page=status_page,
     )
 
 

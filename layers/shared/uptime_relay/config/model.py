@@ -140,6 +140,7 @@ class Check:
     retries: int = 1
     latency_metric: bool = False
     line: int = 0
+    sla: float | None = None  # target uptime in percent (e.g. 99.9), judged by `uptime-relay uptime`
 
     @property
     def kind(self) -> str:
@@ -229,6 +230,24 @@ class Maintenance:
 
 
 @dataclass(frozen=True)
+class StatusGroup:
+    name: str
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """The public status page (``status_page``): only the checks its groups list appear on it."""
+
+    title: str
+    groups: tuple[StatusGroup, ...]
+    description: str | None = None
+
+    def check_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for group in self.groups for name in group.checks))
+
+
+@dataclass(frozen=True)
 class SlackSettings:
     signing_secret: str | None = None
 
@@ -251,6 +270,7 @@ class Config:
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     retention: float = RETENTION_DEFAULT_S  # seconds a resolved incident and its timeline are kept
     source: str = "<config>"
+    status_page: StatusPage | None = None  # no `status_page` key: no page, no badges
 
     def check(self, name: str) -> Check | None:
         for check in self.checks:
