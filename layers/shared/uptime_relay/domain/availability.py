@@ -87,10 +87,8 @@ def spans(start: datetime, end: datetime, now: datetime, cuts: Iterable[datetime
 
     The oldest edge moves back to its period (5 minutes past day 15, an hour past day 63); data
     older than CloudWatch keeps is left out."""
-    oldest = now - RETENTION[-1][0]
-    if start < oldest:
-        start = ceil_to(oldest, HOUR)
-    start, end = aligned(start, now), floor_to(end, MINUTE)
+    oldest = ceil_to(now - RETENTION[-1][0], HOUR)
+    start, end = max(aligned(start, now), oldest), floor_to(end, MINUTE)
     points = sorted({c for c in (aligned(c, now) for c in cuts) if start < c < end})
     out: list[Span] = []
     for a, b in zip([start, *points], [*points, end], strict=True):
