@@ -88,8 +88,9 @@ def render_html(snapshot: Mapping[str, Any], description: str | None = None) -> 
         parts.append("</section>")
     parts.append(_incidents(snapshot["incidents"]))
     parts.append(
-        f"<footer>Updated {escape(_when(str(snapshot['updated_at'])))}. Uptime counts the minutes each "
-        "check was probed; days without data are grey.</footer></main></body></html>"
+        f"<footer>Uptime as of {escape(_when(str(snapshot['updated_at'])))}; states and incidents are at "
+        "most a minute old. Uptime counts the minutes each check was probed; days without data are "
+        "grey.</footer></main></body></html>"
     )
     return "".join(parts)
 
