@@ -112,56 +112,54 @@ class StatusPageService:
 
     # ------------------------------------------------------------------ the snapshot
     def snapshot(self) -> dict[str, Any] | None:
-        """The public data (the ``/status.json`` body), refreshed where too old."""
+        """The public data (the ``/status.json`` body), refreshed where too old.
+
+        The item keeps the compact parts (``history``: per check the windows' uptime, the 90 days'
+        uptime as bare numbers, whether it was probed in the last 24 h; ``live``: who is down,
+        the incidents); the public body is built from them on each view."""
         now = self.now()
         cached = self.cache.get()
-        if (
-            cached is not None
-            and now - cached.history_at < HISTORY_MAX_AGE
-            and now - cached.live_at < LIVE_MAX_AGE
-        ):
-            return cached.body["public"]
-        if not self.cache.claim(now, now + REFRESH_LEASE):
-            return cached.body["public"] if cached is not None else None  # another view is refreshing it
+        fresh = cached is not None and now - cached.live_at < LIVE_MAX_AGE
+        if cached is not None and fresh and now - cached.history_at < HISTORY_MAX_AGE:
+            return self._public(cached.body, cached.history_at)
+        if not self.cache.claim(now, now + REFRESH_LEASE):  # another view is refreshing it
+            return self._public(cached.body, cached.history_at) if cached is not None else None
         if cached is None or now - cached.history_at >= HISTORY_MAX_AGE:
             history, history_at = self._history(now), now
         else:
             history, history_at = cached.body["history"], cached.history_at
-        public = self._public(history, self._live(now), updated=history_at)
+        body = {"history": history, "live": self._live(now)}
         stored = Snapshot(
-            body={"public": public, "history": history},
+            body=body,
             history_at=history_at,
             live_at=now,
             version=(cached.version if cached is not None else 0) + 1,
         )
         if not self.cache.put(stored):
             log.info("status snapshot: another refresh was stored first")
-        return public
+        return self._public(body, history_at)
 
-    def _history(self, now: datetime) -> dict[str, dict[str, Any]]:
+    def _history(self, now: datetime) -> dict[str, Any]:
         first_day = day_start(now) - timedelta(days=DAYS - 1)
         daily = self.reader.series(self.checks, first_day, floor_to(now, MINUTE), DAY)
         recent = window_tallies(self.reader, self.checks, ["24h"], now)
-        out: dict[str, dict[str, Any]] = {}
+        checks: dict[str, dict[str, Any]] = {}
         for name in self.checks:
             by_day = {day_start(at): tally for at, tally in daily.get(name, {}).items()}
-            days = []
-            for index in range(DAYS):
-                day = first_day + timedelta(days=index)
-                days.append(
-                    {"date": day.date().isoformat(), "uptime_pct": by_day.get(day, Tally()).uptime_pct}
-                )
             last24 = recent[name]["24h"][1]
-            uptime = {"24h": last24.uptime_pct}
+            uptime = {"24h": _short(last24.uptime_pct)}
             for window, count in WINDOW_DAYS.items():
                 since = day_start(now) - timedelta(days=count - 1)
                 total = Tally()
                 for day, tally in by_day.items():
                     if day >= since:
                         total = total + tally
-                uptime[window] = total.uptime_pct
-            out[name] = {"uptime_pct": uptime, "days": days, "probed_24h": last24.probed > 0}
-        return out
+                uptime[window] = _short(total.uptime_pct)
+            days = [
+                _short(by_day.get(first_day + timedelta(days=i), Tally()).uptime_pct) for i in range(DAYS)
+            ]
+            checks[name] = {"uptime_pct": uptime, "days": days, "probed_24h": last24.probed > 0}
+        return {"first_day": first_day.date().isoformat(), "checks": checks}
 
     def _live(self, now: datetime) -> dict[str, Any]:
         wanted = set(self.checks)
@@ -186,14 +184,19 @@ class StatusPageService:
             ],
         }
 
-    def _public(
-        self, history: dict[str, dict[str, Any]], live: dict[str, Any], updated: datetime
-    ) -> dict[str, Any]:
+    def _public(self, body: dict[str, Any], updated: datetime) -> dict[str, Any]:
+        history, live = body["history"], body["live"]
+        first_day = datetime.fromisoformat(history["first_day"])
+        dates = [(first_day + timedelta(days=i)).date().isoformat() for i in range(DAYS)]
         down = set(live["down"])
         checks = []
         for group in self.page.groups:
             for name in group.checks:
-                part = history.get(name) or {"uptime_pct": {}, "days": [], "probed_24h": False}
+                part = history["checks"].get(name) or {
+                    "uptime_pct": {},
+                    "days": [None] * DAYS,
+                    "probed_24h": False,
+                }
                 status = "down" if name in down else "up" if part["probed_24h"] else "unknown"
                 checks.append(
                     {
@@ -201,7 +204,9 @@ class StatusPageService:
                         "group": group.name,
                         "status": status,
                         "uptime_pct": {w: part["uptime_pct"].get(w) for w in ("24h", "7d", "30d", "90d")},
-                        "days": part["days"],
+                        "days": [
+                            {"date": d, "uptime_pct": u} for d, u in zip(dates, part["days"], strict=True)
+                        ],
                     }
                 )
         return {
@@ -210,6 +215,11 @@ class StatusPageService:
             "checks": checks,
             "incidents": live["incidents"],
         }
+
+
+def _short(pct: float | None) -> float | None:
+    """Three decimals are enough for a page and keep the cached item small (~0.8 KB per check)."""
+    return None if pct is None else round(pct, 3)
 
 
 def _iso(at: datetime) -> str:

@@ -9,6 +9,9 @@ from .validator import Validator, join, where_item
 from .yamlpos import PosDict
 
 STATUS_PAGE_KEYS = ("title", "description", "groups")
+# the page's cached snapshot is one DynamoDB item (at most 400 KB; ~0.8 KB per check) and one
+# GetMetricData call reads 250 checks (500 metrics)
+MAX_CHECKS = 250
 GROUP_KEYS = ("name", "checks")
 
 
@@ -34,7 +37,16 @@ def read_status_page(v: Validator, root: PosDict) -> StatusPage | None:
             groups.append(group)
     if title is None or items is None or len(groups) != len(items):
         return None
-    return StatusPage(title=title, groups=tuple(groups), description=description)
+    page = StatusPage(title=title, groups=tuple(groups), description=description)
+    if len(page.check_names()) > MAX_CHECKS:
+        v.error(
+            data,
+            "groups",
+            "status_page.groups",
+            f"lists {len(page.check_names())} checks; a status page shows at most {MAX_CHECKS}",
+        )
+        return None
+    return page
 
 
 def _group(v: Validator, items: Any, index: int, item: Any, root: PosDict) -> StatusGroup | None:
