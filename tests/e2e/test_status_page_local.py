@@ -112,8 +112,10 @@ def test_the_status_page_shows_the_outage_in_a_browser_and_uptime_counts_it_to_t
     # every minute of the run complete, then the SLA report against the hand count
     assert stack.clock.sleep_until(stack.clock.start + timedelta(minutes=MINUTES, seconds=1))
     args = build_parser().parse_args(
-        ["uptime", "--config", str(config), "--stack", stack.stack_name, "--endpoint-url", stack.endpoint]
-        + ["--window", "24h", "--json"]
+        [
+            *("uptime", "--config", str(config), "--stack", stack.stack_name),
+            *("--endpoint-url", stack.endpoint, "--window", "24h", "--json"),
+        ]
     )
     out, err = io.StringIO(), io.StringIO()
     assert uptime_cli.run(args, out=out, err=err) == 0, err.getvalue()

@@ -4,6 +4,7 @@ read at the resolution CloudWatch still keeps (fakes for CloudWatch and the inci
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -116,6 +117,7 @@ def test_minutes_never_probed_are_a_gap_not_uptime_and_a_check_never_probed_has_
     reader = FakeAvailability()
     reader.record_minutes("api", NOW.replace(second=0) - timedelta(minutes=10), 10, ok=True)
     code, out, _ = run(tmp_path, reader, InMemoryIncidentStore(), "--window", "24h", "--json")
+    assert code == 0
     api, web = lines(out)
     assert (api["uptime_pct"], api["minutes_probed"], api["gap_minutes"]) == (100.0, 10, 1430)
     assert web["uptime_pct"] is None and web["minutes_probed"] == 0 and web["sla_met"] is None
@@ -252,7 +254,7 @@ def test_spans_tile_the_range_at_periods_cloudwatch_still_keeps(start_min, lengt
     start = now - timedelta(minutes=start_min)
     end = min(now, start + timedelta(minutes=length_min))
     parts = spans(start, end, now, [now - timedelta(minutes=c) for c in cut_min])
-    for a, b in zip(parts, parts[1:], strict=False):
+    for a, b in itertools.pairwise(parts):
         assert a.end == b.start
     for part in parts:
         assert part.start < part.end
