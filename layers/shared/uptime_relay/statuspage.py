@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from .adapters.status_cache import Snapshot
 from .config import Config, StatusPage
-from .domain.availability import DAY, MINUTE, Tally, day_start, floor_to
+from .domain.availability import DAY, MINUTE, Span, Tally, day_start, floor_to
 from .ports import IncidentStore
 from .sla import window_tallies
 from .statusrender import badge_svg, render_html, uptime_badge
@@ -55,7 +55,7 @@ class SeriesReader(Protocol):
     def series(
         self, checks: Sequence[str], start: datetime, end: datetime, period: int
     ) -> dict[str, dict[datetime, Tally]]: ...
-    def tallies(self, checks: Sequence[str], parts: Any) -> dict[str, list[Tally]]: ...
+    def tallies(self, checks: Sequence[str], parts: Iterable[Span]) -> dict[str, list[Tally]]: ...
 
 
 @dataclass(frozen=True)
