@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -68,12 +69,14 @@ def test_the_status_page_shows_the_outage_in_a_browser_and_uptime_counts_it_to_t
     without JavaScript and without sideways scrolling; and `uptime` afterwards counts 12 probed
     minutes, 4 of them down: 66.6667%, the hand count."""
     config = write_config(tmp_path / "c.yaml", target_url=target.url, receiver=receiver)
-    with config.open("a", encoding="utf-8") as f:
-        f.write(
-            "status_page:\n  title: Example status\n  description: Public services\n"
-            "  groups: [{name: Public, checks: [api]}]\n"
-        )
-    config.write_text(config.read_text().replace("    timeout: 2s\n", "    timeout: 2s\n    sla: 99.9\n", 1))
+    # moto keeps one CloudWatch per process: a name of its own keeps other tests' `api` minutes out
+    check = f"api-{uuid.uuid4().hex[:6]}"
+    text = config.read_text().replace("  - name: api\n", f"  - name: {check}\n", 1)
+    text = text.replace("    timeout: 2s\n", "    timeout: 2s\n    sla: 99.9\n", 1)
+    config.write_text(
+        text + "status_page:\n  title: Example status\n  description: Public services\n"
+        f"  groups: [{{name: Public, checks: [{check}]}}]\n"
+    )
     stack = local_stack(config, outage=OUTAGE, minutes=MINUTES)
     seen: dict[int, dict] = {}
 
@@ -86,7 +89,7 @@ def test_the_status_page_shows_the_outage_in_a_browser_and_uptime_counts_it_to_t
         keep(shot)
         seen[minute] = browser.execute_script(
             """
-            const check = document.getElementById('check-api');
+            const check = document.getElementById('check-' + arguments[0]);
             return {
               status: check.dataset.status,
               state: check.querySelector('.state').textContent,
@@ -95,15 +98,16 @@ def test_the_status_page_shows_the_outage_in_a_browser_and_uptime_counts_it_to_t
               resolved: [...document.querySelectorAll('.incident.resolved')].map(e => e.dataset.check),
               scripts: document.scripts.length,
               fits: document.documentElement.scrollWidth <= window.innerWidth,
-            };"""
+            };""",
+            check,
         )
 
     stack.after_minute = look
     stack.run()
 
     down, up = seen[SEEN_DOWN_AT], seen[SEEN_UP_AT]
-    assert (down["status"], down["state"], down["open"]) == ("down", "Down", ["api"])
-    assert (up["status"], up["state"], up["open"], up["resolved"]) == ("up", "Up", [], ["api"])
+    assert (down["status"], down["state"], down["open"]) == ("down", "Down", [check])
+    assert (up["status"], up["state"], up["open"], up["resolved"]) == ("up", "Up", [], [check])
     for page in (down, up):
         assert page["segments"] == 90 and page["scripts"] == 0 and page["fits"]
     assert (tmp_path / "status-during-outage.png").stat().st_size > 0
