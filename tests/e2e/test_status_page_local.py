@@ -32,7 +32,8 @@ SEEN_DOWN_AT, SEEN_UP_AT = 5, 10  # the alarm (2 of 3) fires at minute 4 and cle
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager never fetches a browser or driver
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
     from selenium import webdriver
