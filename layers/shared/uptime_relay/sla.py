@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from .config import Check, Config
 from .domain.availability import (
+    MINUTE,
     WINDOWS,
     Outage,
     Span,
@@ -20,6 +21,7 @@ from .domain.availability import (
     WindowReport,
     aligned,
     clip,
+    floor_to,
     merge,
     report,
     spans,
@@ -117,7 +119,7 @@ def uptime_reports(
                     check.name,
                     window,
                     start,
-                    now,
+                    floor_to(now, MINUTE),  # complete minutes only
                     tally,
                     outages,
                     sla=check.sla,
