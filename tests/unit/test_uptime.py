@@ -267,3 +267,26 @@ def test_spans_tile_the_range_at_periods_cloudwatch_still_keeps(start_min, lengt
         assert parts[0].start <= max(start, oldest_kept) or parts[0].start - max(
             start, oldest_kept
         ) < timedelta(hours=1)
+
+
+def test_at_ends_the_windows_at_a_given_time_such_as_the_local_stacks_simulated_one(tmp_path, clock):
+    """GIVEN 30 minutes probed an hour after the CLI's now (a simulated clock running ahead)
+    WHEN uptime runs with --at two hours ahead THEN it counts them; without --at it does not."""
+    reader = FakeAvailability()
+    reader.record_minutes("api", NOW.replace(second=0) + timedelta(hours=1), 30, ok=True)
+    later = (NOW + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S")
+    _, ahead, _ = run(
+        tmp_path,
+        reader,
+        InMemoryIncidentStore(),
+        "--window",
+        "24h",
+        "--json",
+        "--check",
+        "api",
+        "--at",
+        later,
+    )
+    _, now, _ = run(tmp_path, reader, InMemoryIncidentStore(), "--window", "24h", "--json", "--check", "api")
+    assert lines(ahead)[0]["minutes_probed"] == 30
+    assert lines(now)[0]["minutes_probed"] == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from uptime_relay import clock
@@ -37,6 +38,13 @@ def register(sub) -> None:
         help="leave minutes inside maintenance windows and silences out of uptime and the SLA",
     )
     p.add_argument("--namespace", help="metric namespace (default: the stack's MetricsNamespace output)")
+    p.add_argument(
+        "--at",
+        type=_at,
+        metavar="TIME",
+        help="end the windows at this time (ISO 8601, UTC if no offset) instead of now, e.g. the "
+        "local stack's simulated time",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per check per window per line")
     add_location_arguments(p)
     p.set_defaults(func=run)
@@ -74,7 +82,7 @@ def run(
             config,
             reader,
             store,
-            now=clock.now(),
+            now=args.at or clock.now(),
             windows=windows,
             checks=args.check,
             silences=silences,
@@ -89,6 +97,14 @@ def run(
     else:
         _table(reports, out)
     return 0
+
+
+def _at(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _reader(args: argparse.Namespace) -> Any:
