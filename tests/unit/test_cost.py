@@ -120,3 +120,18 @@ def test_the_estimate_prices_the_storage_of_the_incidents_retention_keeps():
     assert "1,315 incidents kept 400 d" in default.item  # 100 incidents a month for 400 days
     assert "12,000 incidents kept 3650 d" in decade.item
     assert decade.quantity > 9 * default.quantity and decade.usd > 9 * default.usd > 0
+
+
+def test_the_estimate_prices_the_dashboard_and_a_status_page_only_when_one_is_configured():
+    """GIVEN the same checks without and with a status page listing both
+    THEN both pay $3 for the dashboard; only the second pays for the page's uptime reads
+    (8 metrics per listed check every 15 minutes) and its cached snapshot and views."""
+    without = cost.estimate(cost.usage_from_config(parse_config(CONFIG)))
+    page = CONFIG + "status_page: {title: S, groups: [{name: G, checks: [api, web]}]}\n"
+    with_page = cost.estimate(cost.usage_from_config(parse_config(page)))
+    assert line(without, "CloudWatch dashboard").usd == 3.00
+    assert not [i for i in without.items if i.item.startswith("Status page")]
+    reads = line(with_page, "Status page uptime reads")
+    assert reads.quantity == cost.MINUTES_PER_MONTH // 15 * 8 * 2
+    assert reads.usd == pytest.approx(reads.quantity * 0.01 / 1000)
+    assert 0 < line(with_page, "Status page cache and views").usd < 1

@@ -24,6 +24,7 @@ FUNCTIONS = {
 STAR_RESOURCE_ALLOWED = {
     "cloudwatch:GetMetricWidgetImage",  # no resource types
     "cloudwatch:DescribeAlarms",  # read-only listing; narrower scopes hide alarms
+    "cloudwatch:GetMetricData",  # no resource types (service authorization reference); the status page
 }
 ALLOWED_MANAGED = {
     MANAGED_POLICIES["AWSLambdaBasicExecutionRole"],

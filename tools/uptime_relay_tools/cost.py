@@ -22,8 +22,14 @@ from uptime_relay.config import Check, Config, is_secret_ref
 MINUTES_PER_MONTH = 43_800  # 730 hours, the month AWS pricing uses
 DAYS_PER_MONTH = 730 / 24
 SELF_MONITORING_ALARMS = 10  # template.yaml: probe not running/slow, 3x errors, 3x throttles, 2x DLQ
-FIXED_METRICS = 7  # ProbeRunCompleted, ProbeRunDuration, AlertsRelayed, NotificationsSent,
-# DeliveryFailures, DeliveriesDeadLettered, EscalationsFired (each with the service dimension)
+FIXED_METRICS = 8  # ProbeRunCompleted, ProbeRunDuration, AlertsRelayed, NotificationsSent,
+# DeliveryFailures, DeliveriesDeadLettered, EscalationsFired, IncidentsOpened (service dimension)
+# The status page, viewed at least once a minute all month (its upper bound; unviewed it costs
+# nothing): the uptime part re-read every 15 minutes, the live part every minute (statuspage.py).
+STATUS_HISTORY_REFRESHES = MINUTES_PER_MONTH // 15
+STATUS_LIVE_REFRESHES = MINUTES_PER_MONTH
+STATUS_METRICS_PER_CHECK = 8  # Sum + SampleCount: the 90 daily segments, and the last 24 h in 3 spans
+STATUS_BYTES_PER_CHECK = 700  # the cached item per listed check (~650 measured) + incidents
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Prices:
     kms_request: float = 0.03 / 1e4
     secret_month: float = 0.40
     secret_call: float = 0.05 / 1e4
+    dashboard_month: float = 3.00  # CloudWatch dashboard (first 3 of up to 50 metrics free per account)
+    get_metric_data: float = 0.01 / 1e3  # per metric requested by GetMetricData
     xray_trace: float = 5.00 / 1e6
     # Alternatives
     route53_check: float = 0.75  # health check on a non-AWS endpoint (AWS endpoint: 0.50)
@@ -70,6 +78,8 @@ class Usage:
     # one incident item after ALARM + OK (timeline, handles, opening alert), measured on moto with
     # uptime_relay_tools.testing.table_load
     incident_bytes: int = 4_700
+    status_page_checks: int = 0  # checks listed under status_page (0: no page)
+    status_page_views: int = 100_000  # page and badge views a month
 
 
 @dataclass(frozen=True)
@@ -188,7 +198,36 @@ def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
     )
     traces = 2 * runs + u.alerts_per_month + u.acks_per_month
     add(LineItem("X-Ray traces (Tracing: Active)", traces, "traces", traces * p.xray_trace))
+    add(LineItem("CloudWatch dashboard", 1, "dashboard-months", p.dashboard_month))
+    if u.status_page_checks:
+        _status_page(u, p, add)
     return est
+
+
+def _status_page(u: Usage, p: Prices, add) -> None:
+    """The status page's cache at its upper bound (viewed at least once a minute): GetMetricData
+    every 15 minutes, the snapshot item rewritten every minute, each view one item read."""
+    metrics = STATUS_HISTORY_REFRESHES * STATUS_METRICS_PER_CHECK * u.status_page_checks
+    add(
+        LineItem(
+            f"Status page uptime reads ({u.status_page_checks} checks, GetMetricData every 15 min)",
+            metrics,
+            "metrics",
+            metrics * p.get_metric_data,
+        )
+    )
+    item_kb = (u.status_page_checks * STATUS_BYTES_PER_CHECK + 2_000) / 1024
+    writes = STATUS_LIVE_REFRESHES * math.ceil(item_kb)
+    reads = u.status_page_views * math.ceil(item_kb / 4) / 2 + STATUS_LIVE_REFRESHES * 2
+    lambda_usd = u.status_page_views * (p.lambda_request + 0.05 * 0.25 * p.lambda_gb_s)
+    add(
+        LineItem(
+            f"Status page cache and views ({u.status_page_views:,} views: DynamoDB, Lambda)",
+            u.status_page_views,
+            "views",
+            writes * p.dynamodb_write + reads * p.dynamodb_read + lambda_usd,
+        )
+    )
 
 
 DEPENDENCIES_PER_CHECK = 5  # assumed per check with `dependencies` (they are known at run time only)
@@ -209,6 +248,7 @@ def usage_from_config(config: Config, **overrides: object) -> Usage:
         secrets_manager_secrets=len(refs),
         concurrency=config.probe.concurrency,
         retention_days=config.retention / 86400,
+        status_page_checks=len(config.status_page.check_names()) if config.status_page else 0,
     )
     return replace(usage, **overrides)  # type: ignore[arg-type]
 

@@ -29,6 +29,9 @@ Routes (anything else 404, a known path with another method 405):
   on as a fallback alert: nothing is dropped). Requires ``Authorization: Bearer <token>`` matching
   the secret behind ``ALERTMANAGER_TOKEN_REF``; refused (401) when none is configured unless
   ``ALERTMANAGER_ALLOW_UNAUTHENTICATED=true`` (the local stack).
+- ``GET|HEAD /status``, ``/status.json``, ``/badge/{check}.svg``, ``/badge/{check}/uptime-30d.svg``
+  the public status page and badges (``statuspage``), from a cached snapshot; 404 without
+  ``status_page`` in the config.
 
 The signed routes (Slack, PagerDuty) check the payload's shape once, at their start
 (``shapes``): a field of the wrong JSON type answers 400 naming it. Every answer carries the
@@ -76,6 +79,7 @@ from .security import (
     verify_slack_signature,
 )
 from .shapes import BadShape, ListOf, Nullable, Obj, Text, check, read_json
+from .statuspage import StatusPageService
 
 logger = logging.getLogger(__name__)
 
@@ -257,9 +261,11 @@ class Actions:
         allow_unauthenticated_alertmanager: bool | None = None,
         environ: Mapping[str, str] | None = None,
         heartbeats: Heartbeats | None = None,
+        status_page: StatusPageService | None = None,
     ):
         env = os.environ if environ is None else environ
         self.heartbeats = heartbeats if heartbeats is not None else InMemoryHeartbeats()
+        self.status_page = status_page
         self.config = config
         self.store = store
         self.secrets = secrets
@@ -307,6 +313,8 @@ class Actions:
             route, allowed = self._ack_link, ("GET", "HEAD", "POST")
         elif path.startswith("/ping/"):
             route, allowed = self._ping, PING_METHODS
+        elif StatusPageService.routes(path):
+            route, allowed = self._status, ("GET", "HEAD")
         else:
             route, allowed = {
                 "/slack/actions": (self._slack, ("POST",)),
@@ -339,6 +347,13 @@ class Actions:
     def _ping(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         answer = ping(self.config, self.heartbeats, self.secrets, path, self.now())
         return _text(answer.status, answer.text)
+
+    def _status(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        """The public status page and badges (``statuspage``); 404 without ``status_page``."""
+        if self.status_page is None:
+            return _text(404, "not found")
+        page = self.status_page.respond(path)
+        return Response(page.status, {"Content-Type": page.content_type, **page.headers}, page.body)
 
     def _refuse(self, method: str, path: str, reason: str) -> None:
         shown = "/ack/<token>" if path.startswith("/ack/") else path

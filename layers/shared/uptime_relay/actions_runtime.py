@@ -4,7 +4,7 @@ Lambda entry point around ``handle_event``.
 
 Adapters are built on first use from the environment (``TABLE_NAME``, ``ACK_SECRET_REF``,
 ``UPTIME_CONFIG``, ``DLQ_URL``, ``ALERTMANAGER_TOKEN_REF`` or ``ALERTMANAGER_ALLOW_UNAUTHENTICATED``,
-optional ``PAGERDUTY_WEBHOOK_SECRET_REF``); the Slack signing secret is ``slack.signing_secret``
+optional ``PAGERDUTY_WEBHOOK_SECRET_REF``; the status page reads ``POWERTOOLS_METRICS_NAMESPACE``); the Slack signing secret is ``slack.signing_secret``
 from the config, resolved through SecretResolver.
 
 The follow-ups of a Slack click (PagerDuty, other Slack channels, email) leave the 3 s answer's
@@ -31,10 +31,12 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from . import clock
 from .actions import FOLLOW_UP_EVENT_KEY, Actions
 from .adapters.ack_tokens import PAGERDUTY_EVENT_PREFIX, DynamoUsedTokens
+from .adapters.availability import CloudWatchAvailability
 from .adapters.heartbeats import DynamoHeartbeats
 from .adapters.incidents import DynamoIncidentStore
 from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
 from .adapters.secrets import SecretResolver
+from .adapters.status_cache import DynamoStatusCache
 from .config import Config
 from .config.loader import default_config_path, load_config
 from .delivery import Dispatcher
@@ -44,6 +46,7 @@ from .notifiers.registry import make_notifiers
 from .ports import IncidentStore
 from .ports import SecretResolver as Secrets
 from .relay import Relay, RelayError, RelayResult, build_relay_from_env
+from .statuspage import StatusPageService
 
 FOLLOW_UP_TIMEOUT_S = 1.5  # inline follow-ups (email link, PagerDuty webhook): someone is waiting
 ASYNC_FOLLOW_UP_TIMEOUT_S = 3.0  # in the asynchronous self-invocation nobody waits: retry a little
@@ -67,7 +70,16 @@ def build_actions() -> Actions:
         on_change=_change_notifier(config, store, secrets),
         follow_up_runner=self_invoker(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
         heartbeats=DynamoHeartbeats(table),
+        status_page=_status_page(config, store, table),
     )
+
+
+def _status_page(config: Config, store: IncidentStore, table: str) -> StatusPageService | None:
+    """The status page of ``status_page`` (None without it): its snapshot in the table, its
+    uptime from the stack's metric namespace, its times on the (possibly simulated) clock."""
+    if config.status_page is None:
+        return None
+    return StatusPageService(config, store, CloudWatchAvailability(), DynamoStatusCache(table), now=clock.now)
 
 
 def _change_notifier(

@@ -11,6 +11,9 @@ RUN_COMPLETED = (
     "ProbeRunCompleted"  # 1 per finished run; {SERVICE_DIMENSION: service}; alarmed on missing data
 )
 RUN_DURATION = "ProbeRunDuration"  # milliseconds per run; {SERVICE_DIMENSION: service}
+CHECKS_NOT_PROBED = (
+    "ChecksNotProbed"  # checks a run did not get to (issue 16 emits it; the dashboard shows it)
+)
 CHECK_DIMENSION = "Check"
 DEPENDENCY_DIMENSION = "Dependency"  # Availability per health-JSON dependency: {Check, Dependency}
 SERVICE_DIMENSION = "service"
@@ -32,6 +35,7 @@ NOTIFICATIONS_SENT = "NotificationsSent"  # successful channel deliveries
 DELIVERY_FAILURES = "DeliveryFailures"  # attempts that failed (before retry)
 DELIVERIES_DEAD_LETTERED = "DeliveriesDeadLettered"  # gave up: message is on the dead-letter queue
 ESCALATIONS_FIRED = "EscalationsFired"  # escalation steps fired by the escalator
+INCIDENTS_OPENED = "IncidentsOpened"  # incidents the relay opened (the dashboard's incidents per hour)
 DEAD_LETTER_FAILURES = "DeadLetterFailures"  # a dead-letter record SQS refused: only in the logs (marker)
 
 # One metric per failing channel (dimension CHANNEL_DIMENSION only, emitted only on a failed send,

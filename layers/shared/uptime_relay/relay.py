@@ -282,6 +282,8 @@ class Relay:
             results.append(result)
             sends.extend(alert_sends)
             self._metric(metricnames.ALERTS_RELAYED)
+            if result.action == Action.OPENED.value:
+                self._metric(metricnames.INCIDENTS_OPENED)
         if sends:
             self._deliver(sends, results, now)
         return results

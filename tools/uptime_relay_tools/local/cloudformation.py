@@ -66,7 +66,12 @@ def outputs_parameter(stack_name: str) -> str:
 # Resource types moto CloudFormation creates (and the local stack needs).
 MOTO_TYPES = {"AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SQS::Queue", "AWS::KMS::Key"}
 # Created with boto3 after the stack, because moto CloudFormation skips them.
-DIRECT_TYPES = {"AWS::CloudWatch::Alarm", "AWS::SecretsManager::Secret", "AWS::SNS::Subscription"}
+DIRECT_TYPES = {
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::SecretsManager::Secret",
+    "AWS::SNS::Subscription",
+}
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -372,7 +377,12 @@ def _clients_beside(cfn_client: Any) -> Callable[[str], Any]:
 
 
 # The order the directly created types are created in (secrets and subscriptions before alarms).
-_DIRECT_ORDER = {"AWS::SecretsManager::Secret": 0, "AWS::SNS::Subscription": 1, "AWS::CloudWatch::Alarm": 2}
+_DIRECT_ORDER = {
+    "AWS::SecretsManager::Secret": 0,
+    "AWS::SNS::Subscription": 1,
+    "AWS::CloudWatch::Alarm": 2,
+    "AWS::CloudWatch::Dashboard": 3,
+}
 
 
 class _StackBuild:
@@ -510,6 +520,12 @@ class _StackBuild:
             elif kind == "AWS::CloudWatch::Alarm":
                 name = props.pop("AlarmName", None) or f"{self.stack.stack_name}-{lid}-{uuid.uuid4().hex[:8]}"
                 self.clients("cloudwatch").put_metric_alarm(AlarmName=name, **props)
+                self.stack.resources[lid] = name
+            elif kind == "AWS::CloudWatch::Dashboard":
+                name = props.get("DashboardName") or f"{self.stack.stack_name}-{lid}"
+                self.clients("cloudwatch").put_dashboard(
+                    DashboardName=name, DashboardBody=props["DashboardBody"]
+                )
                 self.stack.resources[lid] = name
             direct.append(lid)
         return direct

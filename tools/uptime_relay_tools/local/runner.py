@@ -12,7 +12,7 @@
    (``local.sns``). At :30 the escalator handler runs (its EventBridge schedule).
 4. The HTTP port serves the actions handler (``functions/actions/app.py``) as its Function URL:
    ``POST /slack/actions``, ``GET``+``POST /ack/{token}``, ``POST /pagerduty``, ``POST /opsgenie``,
-   ``POST /alertmanager``.
+   ``POST /alertmanager``, and with a ``status_page`` ``GET /status``, ``/status.json`` and ``/badge/...``.
    A Slack click's follow-ups run in an asynchronous invocation of the same function, as in Lambda.
 
 Every invocation gets a Lambda context whose remaining time is the function's ``Timeout`` in real
@@ -365,6 +365,10 @@ class LocalStack:
             f"incidents: uptime-relay incidents list --stack {self.stack_name} --endpoint-url {self.endpoint} "
             f"--region {REGION}  # any AWS credentials do"
         )
+        if self.config.status_page is not None:
+            self.say(
+                f"status page: {self.actions_url}/status (JSON: /status.json, badges: /badge/<check>.svg)"
+            )
         for line in self.faults.describe():
             self.say(f"fault: {line}")
 

@@ -49,6 +49,7 @@ CHECK_KEYS = (
     "heartbeat",
     "token",
     "dependencies",
+    "sla",
 )
 DEPENDENCIES_KEYS = ("path", "status_key", "healthy", "forget_after")
 HEARTBEAT_KEYS = ("period", "grace", "cron", "tz")
@@ -90,6 +91,8 @@ def read_check(v: Validator, checks: PosList, index: int, value: Any) -> Check |
     if "tcp" in data and "url" not in data:
         _refuse_http_settings(v, data, path)
     fields.update(_about(v, data, path))
+    if "sla" in data:
+        fields["sla"] = read_sla(v, data, f"{path}.sla")
     if "alarm" in data:
         fields["alarm"] = _alarm(v, data, f"{path}.alarm")
     fields.update(read_noise(v, data, path))
@@ -484,3 +487,21 @@ def _alarm(v: Validator, data: PosDict, path: str) -> AlarmPolicy | None:
         )
         return None
     return AlarmPolicy(m_ok, n_ok)
+
+
+def read_sla(v: Validator, data: PosDict, path: str) -> float | None:
+    """``sla: 99.9``: the uptime the check promises, in percent (above 0, at most 100)."""
+    value = data["sla"]
+    if isinstance(value, str):
+        value = value.strip().removesuffix("%").strip()
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        v.error(data, "sla", path, f"expected a percentage such as 99.9, got {kind(data['sla'])}")
+        return None
+    if not 0 < value <= 100:
+        v.error(data, "sla", path, f"must be above 0 and at most 100 (a percentage), got {value:g}")
+        return None
+    return float(value)

@@ -33,6 +33,7 @@ from .model import (
 from .noise import check_dependencies, read_inhibit_rule
 from .routing import read_policy, read_route
 from .schedules import read_maintenance, read_person, read_schedule
+from .statuspage import read_status_page
 from .validator import Validator, kind
 from .yamlpos import PosDict, as_posdict, line_of
 
@@ -49,6 +50,7 @@ TOP_KEYS = (
     "probe",
     "retention",
     "inhibit_rules",
+    "status_page",
 )
 # the kinds of name one section may give another (see Validator.refer), and where each is defined
 _SECTION_OF = {
@@ -98,6 +100,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     routes = _listed(v, root, "routes", read_route)
     maintenance = _listed(v, root, "maintenance", read_maintenance)
     inhibit_rules = _listed(v, root, "inhibit_rules", read_inhibit_rule)
+    status_page = read_status_page(v, root)
     _duplicate_check_names(v, root)
     check_dependencies(v, root)
     _undefined_names(v, root)
@@ -116,6 +119,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         retention=retention,
         source=source,
         inhibit_rules=inhibit_rules,
+        status_page=status_page,
     )
 
 

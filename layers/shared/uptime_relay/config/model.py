@@ -212,6 +212,7 @@ class Check:
     heartbeat: Heartbeat | None = None  # a heartbeat check: pinged by the job, never probed
     token: str | None = None  # its ping token (a secret reference; a literal for local runs)
     dependencies: Dependencies | None = None  # one availability metric per dependency in its JSON
+    sla: float | None = None  # target uptime in percent (e.g. 99.9), judged by `uptime-relay uptime`
 
     @property
     def kind(self) -> str:
@@ -306,6 +307,24 @@ class Maintenance:
 
 
 @dataclass(frozen=True)
+class StatusGroup:
+    name: str
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """The public status page (``status_page``): only the checks its groups list appear on it."""
+
+    title: str
+    groups: tuple[StatusGroup, ...]
+    description: str | None = None
+
+    def check_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for group in self.groups for name in group.checks))
+
+
+@dataclass(frozen=True)
 class SlackSettings:
     signing_secret: str | None = None
 
@@ -329,6 +348,7 @@ class Config:
     retention: float = RETENTION_DEFAULT_S  # seconds a resolved incident and its timeline are kept
     source: str = "<config>"
     inhibit_rules: tuple[InhibitRule, ...] = ()  # as written; ``domain.inhibition`` adds depends_on's
+    status_page: StatusPage | None = None  # no `status_page` key: no page, no badges
 
     def check(self, name: str) -> Check | None:
         for check in self.checks:
