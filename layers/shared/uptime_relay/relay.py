@@ -32,20 +32,24 @@ on their own (a duplicate with a different MessageId, e.g. EventBridge + SNS, al
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from . import clock, metricnames
+from .adapters.evidence import DynamoEvidenceStore
 from .config import Config, EscalationPolicy, Route
 from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
 from .domain.escalation import initial_cursor as default_initial_cursor
 from .domain.escalation import targets_at_open as default_targets_at_open
+from .domain.evidence import EXTRA_KEY as EVIDENCE_KEY
+from .domain.evidence import LOG_GROUP_KEY, Evidence
 from .domain.incident import Action, Incident, OpeningPlan, Transition, decide
 from .domain.routing import RouteMatch, match_routes
 from .domain.silence import Silence, is_silenced
@@ -172,8 +176,12 @@ class Relay:
         idempotent: Callable[[Callable[[dict], dict]], Callable[..., dict]] | None = None,
         lease: timedelta = FIRST_PAGE_LEASE,
         alarm_tags: AlarmTagSource | None = None,
+        evidence: Callable[[str], Evidence | None] | None = None,
+        probe_log_group: str | None = None,
     ):
         self.config = config
+        self.evidence = evidence  # a check's latest failure, as the probe recorded it
+        self.probe_log_group = probe_log_group
         self.alarm_tags = alarm_tags  # CloudWatch alarm tags as labels
         self.store = store
         self.dispatcher = dispatcher
@@ -195,7 +203,8 @@ class Relay:
 
     def enrich(self, alert: Alert) -> Alert:
         tags = self._alarm_tags(alert)
-        return self._enrich(alert, self.config, tags=tags) if tags else self._enrich(alert, self.config)
+        alert = self._enrich(alert, self.config, tags=tags) if tags else self._enrich(alert, self.config)
+        return with_evidence(alert, self.config, self.evidence, self.probe_log_group)
 
     def _alarm_tags(self, alert: Alert) -> dict[str, str]:
         """The CloudWatch alarm's tags (best effort, cached), for CloudWatch and EventBridge alerts."""
@@ -533,6 +542,32 @@ def covered_by_contributors(alert: Alert) -> bool:
     return found is not None and int(found.group(1)) > 0
 
 
+def with_evidence(
+    alert: Alert,
+    config: Config,
+    evidence: Callable[[str], Evidence | None] | None,
+    probe_log_group: str | None,
+) -> Alert:
+    """A firing alert about one of our checks, with the probe's evidence of its latest failure
+    (``extra["evidence"]``) and the probe's log group (for the Logs Insights link). Best effort:
+    a store that cannot be read leaves the alert as it is."""
+    check = alert.check
+    if not check or config.check(check) is None or alert.state is not AlertState.ALARM:
+        return alert
+    extra = dict(alert.extra)
+    if probe_log_group:
+        extra[LOG_GROUP_KEY] = probe_log_group
+    if evidence is not None:
+        try:
+            found = evidence(check)
+        except Exception:
+            log.warning("evidence of check %s could not be read", check, exc_info=True)
+            found = None
+        if found is not None:
+            extra[EVIDENCE_KEY] = found.to_dict()
+    return replace(alert, extra=extra) if extra != alert.extra else alert
+
+
 # --------------------------------------------------------------------------------------- wiring
 def make_idempotent(table_name: str, *, client: Any = None, expires_after_s: int = 86400):
     """Wrap a per-record function in Powertools Idempotency keyed on the SNS MessageId.
@@ -621,5 +656,7 @@ def build_relay_from_env(
         idempotent=wrap,
         silenced=silencer(wired.config, silences),
         alarm_tags=wired.alarm_tags,
+        evidence=DynamoEvidenceStore(table, client=dynamodb).get if table else None,
+        probe_log_group=(environ if environ is not None else os.environ).get("PROBE_LOG_GROUP") or None,
     )
     return RelayService(relay, idem_config)

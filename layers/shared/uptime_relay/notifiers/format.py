@@ -9,9 +9,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
+from .. import consoles
 from ..domain.alert import Alert, AlertSource, AlertState, Link
+from ..safetext import safe_text
 from ..urls import display_url
 from .base import Notification, NotificationKind
 
@@ -100,8 +102,10 @@ def _is_combining(ch: str) -> bool:
 
 
 def one_line(text: str | None) -> str:
-    """Collapse whitespace (newlines, tabs) into single spaces: safe for subjects and headers."""
-    return " ".join((text or "").split())
+    """Collapse whitespace (newlines, tabs) into single spaces, bidi controls made visible and
+    invisible or control characters removed (``safetext.safe_text``): safe for subjects, headers
+    and summaries."""
+    return " ".join(safe_text(text).split())
 
 
 # ------------------------------------------------------------------------------- state words
@@ -163,10 +167,16 @@ def status_word(notification: Notification) -> str:
     if kind is NotificationKind.ACKNOWLEDGE:
         return "ACKNOWLEDGED"
     if kind is NotificationKind.WARNING:
-        return "NO DATA"
+        return "INFO" if informational(notification) else "NO DATA"
     if kind is NotificationKind.ESCALATION:
         return "ESCALATED"
     return "FIRING"
+
+
+def informational(notification: Notification) -> bool:
+    """Every alert of it is an event that informs and never pages (``extra["informational"]``:
+    an SNS subscription confirmation, an AWS Health notice)."""
+    return bool(notification.alerts) and all(a.extra.get("informational") for a in notification.alerts)
 
 
 def colour(notification: Notification, default_severity: str | None = None) -> str:
@@ -180,6 +190,8 @@ def colour(notification: Notification, default_severity: str | None = None) -> s
 
 
 def emoji(notification: Notification) -> str:
+    if notification.kind is NotificationKind.WARNING and informational(notification):
+        return "📣"
     return {
         NotificationKind.TRIGGER: "🔴",
         NotificationKind.ESCALATION: "🚨",
@@ -191,10 +203,14 @@ def emoji(notification: Notification) -> str:
 
 # ------------------------------------------------------------------------------- names and lines
 def display_name(notification: Notification) -> str:
-    """The name of what is alerting: the alarm / alertname, or "N alerts" for a mixed group."""
+    """The name of what is alerting: the check (for our checks), the alarm / alertname, or
+    "<first> and N more" for a mixed group."""
     alerts = notification.alerts
     if not alerts:
         return "alert"
+    checks = {a.check for a in alerts}
+    if len(checks) == 1 and None not in checks:  # our check: its name, not its alarm's
+        return str(checks.pop())
     names = {a.name for a in alerts}
     if len(names) == 1:
         return alerts[0].name or "alert"
@@ -229,7 +245,8 @@ def summary(notification: Notification) -> str:
         by = f" by {notification.acknowledged_by}" if notification.acknowledged_by else ""
         return one_line(f"Acknowledged{by}: {subject}")
     if kind is NotificationKind.WARNING:
-        return one_line(f"No data: {subject} — {alert.reason}")
+        word = "Info" if informational(notification) else "No data"
+        return one_line(f"{word}: {subject} — {alert.reason}")
     return one_line(f"{subject} — {alert.reason}" if alert.reason else subject)
 
 
@@ -308,16 +325,8 @@ def console_url(alert: Alert) -> str | None:
     """CloudWatch console deep link for a CloudWatch alarm (needs the region code)."""
     if alert.source not in (AlertSource.CLOUDWATCH, AlertSource.EVENTBRIDGE):
         return None
-    region = alert.region
-    if not region or not all(c.isalnum() or c == "-" for c in region):
-        return None
     name = alert.labels.get("alarm") or alert.extra.get("alarm_name") or alert.name
-    if not name:
-        return None
-    return (
-        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-        f"#alarmsV2:alarm/{quote(str(name), safe='')}"
-    )
+    return consoles.alarm_url(alert.region, str(name) if name else None)
 
 
 def generator_url(alert: Alert) -> str | None:

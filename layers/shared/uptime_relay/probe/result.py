@@ -71,6 +71,8 @@ class ProbeResult:
     target: str | None = None
     final_url: str | None = None  # after redirects (HTTP only), display form too
     body_truncated: bool = False  # the body was over the read bound; expectations saw its prefix
+    # the start of the body, sanitised (probe.evidence.body_excerpt), when expect checked the body
+    body_excerpt: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `uptime-relay check --json` object (contract keys first, then the extras)."""
