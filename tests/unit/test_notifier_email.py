@@ -104,7 +104,7 @@ def test_the_render_shape_is_subject_text_html_to_from():
     [payload] = EmailNotifier().build_payloads(email_channel(subject_prefix="[uptime]"), note())
 
     assert set(payload) == {"subject", "text", "html", "to", "from"}
-    assert payload["subject"] == "[uptime] [FIRING] api"  # titled by the check (issue 15)
+    assert payload["subject"] == "[uptime] [FIRING] uptime-api-availability"
     assert payload["to"] == ["oncall@example.com", "lead@example.com"]
     assert payload["from"] == "alerts@example.com"
     assert "2 of the last 3 probes failed" in payload["text"] and "Since:" in payload["text"]
@@ -179,7 +179,7 @@ def test_ses_sends_raw_mime_with_the_metric_graph_inline():
     assert call["FromEmailAddress"] == "alerts@example.com"
     assert call["Destination"] == {"ToAddresses": ["oncall@example.com", "lead@example.com"]}
     message = ses.sent()
-    assert message["Subject"] == "[FIRING] api"
+    assert message["Subject"] == "[FIRING] uptime-api-availability"
     [image] = inline_images(message)
     assert image.get_content() == PNG
     cid = image["Content-ID"].strip("<>")
@@ -247,7 +247,7 @@ def test_smtp_delivers_the_same_message_with_the_inline_graph():
 
         [message] = smtp.messages
         assert smtp.envelopes == [("alerts@example.com", ["oncall@example.com", "lead@example.com"])]
-        assert message["Subject"] == "[FIRING] api"
+        assert message["Subject"] == "[FIRING] uptime-api-availability"
         assert ACK_URL in message.get_body(("plain",)).get_content()
         assert len(inline_images(message)) == 1
         assert delivery.status == 250

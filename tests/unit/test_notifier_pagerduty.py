@@ -64,7 +64,9 @@ def test_a_trigger_is_an_events_v2_body_with_summary_source_severity_links_and_d
     assert event["routing_key"] == KEY_REF  # the reference, never the key
     assert event["dedup_key"] == dedup_key(alarm())
     payload = event["payload"]
-    assert payload["summary"].startswith("api — 2 of the last 3 probes failed")  # the check's name (issue 15)
+    assert payload["summary"].startswith(
+        "uptime-api-availability (check api) — 2 of the last 3 probes failed"
+    )
     assert payload["source"] == "https://api.example.com/health"
     assert payload["severity"] == "critical"
     assert payload["timestamp"] == "2026-11-20T10:15:30+00:00"
@@ -184,7 +186,7 @@ def test_send_posts_each_event_with_the_resolved_key_and_returns_the_dedup_key()
 
         [request] = receiver.to("/v2/enqueue")
         assert request.json()["routing_key"] == ROUTING_KEY
-        assert request.json()["payload"]["summary"].startswith("api — ")
+        assert request.json()["payload"]["summary"].startswith("uptime-api-availability")
         assert delivery.handles == {"dedup_key": dedup_key(alarm())}
         assert delivery.status == 202
 

@@ -124,7 +124,7 @@ def test_a_trigger_is_one_message_with_check_state_reason_since_and_ack_resolve_
 
     text = all_text(payload)
     assert blocks_of(payload)[0]["type"] == "header"
-    assert "[FIRING] api" in blocks_of(payload)[0]["text"]["text"]  # titled by the check (issue 15)
+    assert "[FIRING] uptime-api-availability" in blocks_of(payload)[0]["text"]["text"]
     fields = next(b["fields"] for b in blocks_of(payload) if "fields" in b)
     labels = [f["text"].split("\n")[0] for f in fields]
     assert labels[:4] == ["*Check*", "*State*", "*Reason*", "*Since*"]
@@ -270,7 +270,7 @@ def test_webhook_resolve_posts_a_new_message_because_webhooks_cannot_edit():
         )
 
         [request] = receiver.requests
-        assert "[RESOLVED] api" in request.json()["blocks"][0]["text"]["text"]
+        assert "[RESOLVED] uptime-api-availability" in request.json()["blocks"][0]["text"]["text"]
         assert "lasted 9m" in request.text
 
 

@@ -329,7 +329,7 @@ class Relay:
         if covered_by_contributors(alert):
             return _alarm_level(alert), []
         match = match_routes(self.config.routes, alert.labels)
-        mode = match.insufficient_data
+        mode = insufficient_mode(alert, match)
         plan: OpeningPlan | None = None
         if alert.state is AlertState.ALARM or (
             alert.state is AlertState.INSUFFICIENT_DATA and mode == "page"
@@ -385,7 +385,7 @@ class Relay:
                 Send(NotificationKind.RESOLVE, c, alert, incident) for c in incident.notified_channels()
             ]
             return resolves, None
-        if action is Action.INSUFFICIENT and match.insufficient_data == "warn":
+        if action is Action.INSUFFICIENT and insufficient_mode(alert, match) == "warn":
             return self._warnings(alert, incident, match, now)
         return [], None
 
@@ -542,6 +542,16 @@ def covered_by_contributors(alert: Alert) -> bool:
     return found is not None and int(found.group(1)) > 0
 
 
+def insufficient_mode(alert: Alert, match: RouteMatch) -> str:
+    """How an INSUFFICIENT_DATA alert is handled: the route's ``insufficient_data``, except that an
+    informational event (an SNS subscription confirmation, an AWS Health notice) never pages:
+    ``page`` becomes ``warn`` for it (the route's Slack and e-mail channels, as information)."""
+    mode = match.insufficient_data
+    if mode == "page" and alert.extra.get("informational"):
+        return "warn"
+    return mode
+
+
 def with_evidence(
     alert: Alert,
     config: Config,
@@ -552,7 +562,12 @@ def with_evidence(
     (``extra["evidence"]``) and the probe's log group (for the Logs Insights link). Best effort:
     a store that cannot be read leaves the alert as it is."""
     check = alert.check
-    if not check or config.check(check) is None or alert.state is not AlertState.ALARM:
+    if (
+        not check
+        or alert.labels.get("metric") != metricnames.AVAILABILITY  # the check's own alarm only
+        or config.check(check) is None
+        or alert.state is not AlertState.ALARM
+    ):
         return alert
     extra = dict(alert.extra)
     if probe_log_group:

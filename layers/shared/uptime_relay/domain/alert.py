@@ -18,6 +18,8 @@ class AlertSource(StrEnum):
     CLOUDWATCH = "cloudwatch"  # CloudWatch alarm notification delivered through SNS
     EVENTBRIDGE = "eventbridge"  # EventBridge "CloudWatch Alarm State Change"
     ALERTMANAGER = "alertmanager"  # Alertmanager webhook v4, one Alert per alerts[] item
+    AWS_EVENT = "aws_event"  # an AWS service's event (Health, GuardDuty, Security Hub, CodePipeline,
+    # CodeBuild, Backup) or an SNS subscription confirmation
     FALLBACK = "fallback"  # anything unrecognised: carries the raw text, never dropped
 
 

@@ -17,12 +17,13 @@ from ..domain.alert import Alert, AlertSource, AlertState, Link
 from ..domain.evidence import EXTRA_KEY as EVIDENCE_KEY
 from ..domain.evidence import LOG_GROUP_KEY, Evidence
 from .base import Notification, NotificationKind
-from .format import format_duration, one_line
+from .format import check_page, format_duration, one_line
 from .format import links as alert_links
 
 INFO_KEY = "informational"  # Alert.extra: an event that informs and never pages
 FACTS_KEY = "facts"  # Alert.extra: [[label, value], …] an intake parser states about the event
 MAX_FACT = 300  # characters of one fact's value
+MAX_URL = 1500  # characters of a URL fact
 
 # CloudWatch's "Threshold Crossed: 3 out of the last 3 datapoints [0.0 (03/12/26 13:36:00), …]"
 _OUT_OF = re.compile(r"\b(\d+) out of the last (\d+) datapoints?\b")
@@ -57,7 +58,10 @@ _COMPARISONS = {
 
 # ------------------------------------------------------------------------------- our checks
 def check_name(notification: Notification) -> str | None:
-    return notification.check.name if notification.check else notification.alert.check
+    """The check this single-alert message pages about (``format.check_page``), if any."""
+    if len(notification.alerts) != 1:
+        return None
+    return check_page(notification.alert)
 
 
 def evidence(alert: Alert) -> Evidence | None:
@@ -216,8 +220,11 @@ def _condition(alert: Alert) -> str | None:
     if threshold is None and comparison is None:
         return None
     stat = alert.metric.stat if alert.metric and alert.metric.stat else None
-    op = _COMPARISONS.get(str(comparison), str(comparison)) if comparison else "vs"
-    text = " ".join(p for p in (stat, op, _number(threshold) if threshold is not None else None) if p)
+    if comparison:
+        op = _COMPARISONS.get(str(comparison), str(comparison))
+        text = " ".join(p for p in (stat, op, _number(threshold) if threshold is not None else None) if p)
+    else:  # EventBridge and Lambda action events state the threshold only
+        text = ", ".join(p for p in (stat, f"threshold {_number(threshold)}") if p)
     m, n = extra.get("datapoints_to_alarm"), extra.get("evaluation_periods")
     period = _period(alert.metric.period if alert.metric else None)
     if isinstance(n, int):
@@ -232,7 +239,9 @@ def event_facts(alert: Alert) -> list[tuple[str, str]]:
     out = []
     for item in alert.extra.get(FACTS_KEY) or ():
         if isinstance(item, list | tuple) and len(item) == 2 and item[1] not in (None, ""):
-            out.append((str(item[0]), _cut(str(item[1]))))
+            value = str(item[1])
+            # a URL is shown whole (a cut one does not work); the channels' own limits still hold
+            out.append((str(item[0]), _cut(value, MAX_URL if value.startswith("https://") else MAX_FACT)))
     return out
 
 
@@ -248,9 +257,9 @@ def facts(notification: Notification) -> list[tuple[str, str]]:
     return evidence_facts(alert) + named + alarm_facts(alert) + event_facts(alert)
 
 
-def _cut(text: str) -> str:
+def _cut(text: str, limit: int = MAX_FACT) -> str:
     text = one_line(text)
-    return text if len(text) <= MAX_FACT else text[: MAX_FACT - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # ------------------------------------------------------------------------------- links

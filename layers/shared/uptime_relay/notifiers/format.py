@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from .. import consoles
+from .. import consoles, metricnames
 from ..domain.alert import Alert, AlertSource, AlertState, Link
 from ..safetext import safe_text
 from ..urls import display_url
@@ -202,13 +202,22 @@ def emoji(notification: Notification) -> str:
 
 
 # ------------------------------------------------------------------------------- names and lines
+def check_page(alert: Alert) -> str | None:
+    """The check an alert pages about when it is one of our checks' availability alarms (or a
+    test alert shaped like one): its pages are titled by the check and say what the probe saw.
+    None for any other alarm, also one that names a check (a latency anomaly alarm on it)."""
+    if alert.check and alert.labels.get("metric") == metricnames.AVAILABILITY:
+        return alert.check
+    return None
+
+
 def display_name(notification: Notification) -> str:
     """The name of what is alerting: the check (for our checks), the alarm / alertname, or
     "<first> and N more" for a mixed group."""
     alerts = notification.alerts
     if not alerts:
         return "alert"
-    checks = {a.check for a in alerts}
+    checks = {check_page(a) for a in alerts}
     if len(checks) == 1 and None not in checks:  # our check: its name, not its alarm's
         return str(checks.pop())
     names = {a.name for a in alerts}
