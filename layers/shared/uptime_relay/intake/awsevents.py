@@ -104,7 +104,7 @@ def _health(event: Mapping[str, Any], detail: Mapping[str, Any]) -> Reading:
 
 # ----------------------------------------------------------------------------------- GuardDuty
 def guardduty_severity(score: Any) -> str:
-    """GuardDuty's levels: Critical 9.0–10.0, High 7.0–8.9, Medium 4.0–6.9, Low 1.0–3.9."""
+    """GuardDuty's levels: Critical 9.0-10.0, High 7.0-8.9, Medium 4.0-6.9, Low 1.0-3.9."""
     if isinstance(score, str):
         try:
             score = float(score)
