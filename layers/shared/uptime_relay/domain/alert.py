@@ -8,6 +8,11 @@ from enum import StrEnum
 from typing import Any
 
 
+# The label a test alert (``uptime-relay test``) carries, its value the test run's id: its
+# incident is a test, titled as one and left out of reports.
+TEST_LABEL = "uptime_relay_test"
+
+
 class AlertState(StrEnum):
     ALARM = "ALARM"
     OK = "OK"
@@ -71,6 +76,10 @@ class Alert:
     @property
     def firing(self) -> bool:
         return self.state is AlertState.ALARM
+
+    @property
+    def is_test(self) -> bool:
+        return bool(self.labels.get(TEST_LABEL))
 
     @property
     def check(self) -> str | None:

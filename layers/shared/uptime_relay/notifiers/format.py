@@ -230,22 +230,26 @@ def display_name(notification: Notification) -> str:
 
 
 def title(notification: Notification) -> str:
-    """``[FIRING] uptime-api-availability`` / ``[FIRING:3] HighErrorRate`` (one line, untruncated).
+    """``[FIRING] uptime-api-availability`` / ``[FIRING:3] HighErrorRate`` (one line, untruncated;
+    ``[TEST] `` first for a test alert).
     A mixed TRIGGER counts its firing alerts only, as Alertmanager's own Slack template does
     (``[FIRING:2] HighErrorRate`` for two firing and one resolved, ``[FIRING:1]`` for one)."""
     word = status_word(notification)
     count = len(firing_alerts(notification))
     if count > 1 or is_mixed(notification):
         word = f"{word}:{count}"
-    return one_line(f"[{word}] {display_name(notification)}")
+    test = "[TEST] " if any(a.is_test for a in notification.alerts) else ""
+    return one_line(f"{test}[{word}] {display_name(notification)}")
 
 
 def summary(notification: Notification) -> str:
     """One sentence about what happened, for notifications and the PagerDuty summary."""
     alert = notification.alert
     what = display_name(notification)
+    if any(a.is_test for a in notification.alerts):
+        what = f"[TEST] {what}"
     check = notification.check.name if notification.check else alert.check
-    subject = f"{what} (check {check})" if check and check != what else what
+    subject = f"{what} (check {check})" if check and check not in what else what
     kind = notification.kind
     if kind is NotificationKind.RESOLVE:
         by = resolved_by(notification)
