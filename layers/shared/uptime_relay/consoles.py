@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 # Characters the console's rison-like fragment (``~(key~'value)``) cannot carry as they are.
@@ -87,3 +87,28 @@ def logs_insights_url(
     )
     # the fragment's own "?queryDetail=" is written with "$" for "%"
     return f"{_cloudwatch(region or '')}#logsV2:logs-insights$3FqueryDetail$3D{state}"
+
+
+def shorten_url(href: str, limit: int) -> str | None:
+    """A shorter URL that still works, when ``href`` is longer than ``limit``: a CloudWatch alarm
+    link becomes the alarm list searched for the alarm's name; any other URL loses its query and
+    fragment, else keeps only its site. None when nothing fits. ``href`` itself when it fits."""
+    if len(href) <= limit:
+        return href
+    parts = urlsplit(href)
+    if parts.fragment.startswith("alarmsV2:alarm/"):
+        region = (parse_qs(parts.query).get("region") or [None])[0]
+        shorter = alarm_list_url(region, unquote(parts.fragment[len("alarmsV2:alarm/") :]))
+        if shorter and len(shorter) <= limit:
+            return shorter
+    for candidate in (
+        urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+        urlunsplit((parts.scheme, parts.netloc, "/", "", "")),
+    ):
+        if len(candidate) <= limit:
+            return candidate
+    return None
+
+
+def is_alarm_list(href: str) -> bool:
+    return "#alarmsV2:?~(search~" in href

@@ -558,21 +558,20 @@ def with_evidence(
     evidence: Callable[[str], Evidence | None] | None,
     probe_log_group: str | None,
 ) -> Alert:
-    """A firing alert about one of our checks, with the probe's evidence of its latest failure
-    (``extra["evidence"]``) and the probe's log group (for the Logs Insights link). Best effort:
-    a store that cannot be read leaves the alert as it is."""
+    """An alert of one of our checks' alarms with the probe's log group (for the Logs Insights
+    link) and, when it fires, the probe's evidence of its latest failure (``extra["evidence"]``).
+    Best effort: a store that cannot be read leaves the evidence out."""
     check = alert.check
     if (
         not check
         or alert.labels.get("metric") != metricnames.AVAILABILITY  # the check's own alarm only
         or config.check(check) is None
-        or alert.state is not AlertState.ALARM
     ):
         return alert
     extra = dict(alert.extra)
     if probe_log_group:
         extra[LOG_GROUP_KEY] = probe_log_group
-    if evidence is not None:
+    if evidence is not None and alert.state is AlertState.ALARM:
         try:
             found = evidence(check)
         except Exception:

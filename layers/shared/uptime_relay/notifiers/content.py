@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from .. import consoles
 from ..domain.alert import Alert, AlertSource, AlertState, Link
@@ -291,25 +290,15 @@ def insights_link(notification: Notification, now: datetime | None = None) -> Li
 
 
 def short_link(link: Link, limit: int) -> Link | None:
-    """``link`` if it fits in ``limit`` characters, else a shorter one that still works: a
-    CloudWatch alarm link becomes the alarm list searched for the alarm's name; any other the
-    same address without its query and fragment, or the site alone. None if nothing fits."""
+    """``link`` if it fits in ``limit`` characters, else a shorter one that still works
+    (``consoles.shorten_url``: the alarm list searched for the alarm's name, or the address
+    without its query); None if nothing fits."""
     if len(link.href) <= limit:
         return link
-    parts = urlsplit(link.href)
-    if parts.fragment.startswith("alarmsV2:alarm/"):
-        region = (parse_qs(parts.query).get("region") or [None])[0]
-        name = unquote(parts.fragment[len("alarmsV2:alarm/") :])
-        shorter = consoles.alarm_list_url(region, name)
-        if shorter and len(shorter) <= limit:
-            return Link(href=shorter, text=f"{link.text} (list)")
-    for candidate in (
-        urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
-        urlunsplit((parts.scheme, parts.netloc, "/", "", "")),
-    ):
-        if len(candidate) <= limit:
-            return Link(href=candidate, text=link.text)
-    return None
+    shorter = consoles.shorten_url(link.href, limit)
+    if shorter is None:
+        return None
+    return Link(href=shorter, text=f"{link.text} (list)" if consoles.is_alarm_list(shorter) else link.text)
 
 
 def links(notification: Notification) -> list[Link]:

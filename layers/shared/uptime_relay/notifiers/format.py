@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from .. import consoles, metricnames
 from ..domain.alert import Alert, AlertSource, AlertState, Link
 from ..safetext import safe_text
+from ..urls import MAX_LENGTH as URL_LIMIT
 from ..urls import display_url
 from .base import Notification, NotificationKind
 
@@ -358,14 +359,23 @@ def generator_url(alert: Alert) -> str | None:
 
 def links(notification: Notification) -> list[Link]:
     """Runbook, console / source links and any other links the alerts carry; http(s) only, no
-    duplicates, each in its link form (``urls.display_url(link=True)``: no credentials)."""
+    duplicates, each in its link form (``urls.display_url(link=True)``: no credentials). A link
+    too long to show whole is replaced by a shorter one that works (``consoles.shorten_url``)."""
     out: list[Link] = []
     seen: set[str] = set()
 
     def add(href: str | None, text: str) -> None:
         if href is None or not is_web_url(href):
             return
-        href = display_url(href.strip(), link=True)
+        href = href.strip()
+        if len(href) > URL_LIMIT:  # shown whole it would be cut: a shorter one that works instead
+            shorter = consoles.shorten_url(href, URL_LIMIT)
+            if shorter is None:
+                return
+            if consoles.is_alarm_list(shorter) and not consoles.is_alarm_list(href):
+                text = f"{text} (list)"
+            href = shorter
+        href = display_url(href, link=True)
         if href not in seen:
             seen.add(href)
             out.append(Link(href=href, text=text))
