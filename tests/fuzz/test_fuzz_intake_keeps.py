@@ -24,7 +24,8 @@ from uptime_relay.intake.alarm import REGION_CODES
 RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)  # never any event's own time
 CODES = sorted(set(REGION_CODES.values()))
 # Every spelling CloudWatch has used for a Region, display names and older ones
-SPELLINGS = sorted(REGION_CODES) + [
+SPELLINGS = [
+    *sorted(REGION_CODES),
     "US - N. Virginia",
     "US (Virginia)",
     "US East - N. Virginia",

@@ -198,9 +198,9 @@ def test_a_foreign_metric_alarm_shows_namespace_metric_dimensions_statistic_comp
 
 
 def test_a_metric_math_alarm_shows_its_expression_and_a_composite_its_rule_and_children():
-    math, slack, email = _payloads("sns-alarm-metric-math.json")
+    _, _, email = _payloads("sns-alarm-metric-math.json")
     assert "Expression: e1 = 100 * errors / requests" in " ".join(email["text"].split())
-    composite, slack, email = _payloads("sns-alarm-composite.json")
+    _, slack, email = _payloads("sns-alarm-composite.json")
     text = slack_text(slack)
     assert '*Rule:* ALARM(\\"uptime-api-availability\\") OR ALARM(\\"checkout-error-rate\\")' in text
     assert "*Triggered by:* uptime-api-availability (ALARM)" in text

@@ -215,7 +215,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[fl
         args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     )
     now = datetime.now(UTC)
-    message, subject, arn = alarm_message(
+    message, _, _ = alarm_message(
         "ALARM",
         run_id=run_id,
         labels=labels,

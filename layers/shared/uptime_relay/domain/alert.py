@@ -7,7 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-
 # The label a test alert (``uptime-relay test``) carries, its value the test run's id: its
 # incident is a test, titled as one and left out of reports.
 TEST_LABEL = "uptime_relay_test"
