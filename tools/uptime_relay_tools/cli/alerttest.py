@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from uptime_relay.config import Config, ConfigError, parse_duration
@@ -179,17 +179,42 @@ def _route_lines(config: Config, alert: Any, now: datetime) -> tuple[list[str], 
 
 
 # --------------------------------------------------------------------------------------- run
+Connect = Callable[[argparse.Namespace], tuple[str, Any, Any]]
+
+
+def connect(args: argparse.Namespace) -> tuple[str, Any, Any]:
+    """(alert topic ARN, incident store, SNS client) of the stack the arguments name."""
+    if (
+        args.endpoint_url
+        and is_local_endpoint(args.endpoint_url)
+        and not (args.stack or os.environ.get("UPTIME_STACK"))
+    ):
+        args.stack = LOCAL_STACK
+    stack = args.stack or os.environ.get("UPTIME_STACK")
+    if not stack:
+        raise UsageError(
+            "name the stack with --stack NAME (or $UPTIME_STACK), or --endpoint-url for the local stack"
+        )
+    topic = stack_output(args, stack, "AlertTopicArn")
+    if not topic:
+        raise UsageError(f"stack {stack} has no AlertTopicArn output")
+    args.table = getattr(args, "table", None)
+    return topic, make_store(args), aws_client("sns", args)
+
+
 def run(
     args: argparse.Namespace,
     *,
     out: TextIO | None = None,
     err: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    connect: Connect = connect,
 ) -> int:
+    """``connect`` finds the topic, the store and an SNS client (tests hand in their own)."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        return _run(args, out, err, sleep)
+        return _run(args, out, sleep, connect)
     except UsageError as exc:
         print(f"uptime-relay test: {exc}", file=err)
         return 2
@@ -199,7 +224,7 @@ def _say(out: TextIO, text: str) -> None:
     print(text, file=out, flush=True)
 
 
-def _run(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[float], None]) -> int:
+def _run(args: argparse.Namespace, out: TextIO, sleep: Callable[[float], None], connect: Connect) -> int:
     from uptime_relay import metricnames
     from uptime_relay.intake import enrich, parse_event
 
@@ -249,32 +274,22 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[fl
         )
         return _dry_run(config, alert, ok_message, channels, out)
 
-    if (
-        args.endpoint_url
-        and is_local_endpoint(args.endpoint_url)
-        and not (args.stack or os.environ.get("UPTIME_STACK"))
-    ):
-        args.stack = LOCAL_STACK
-    stack = args.stack or os.environ.get("UPTIME_STACK")
-    if not stack:
-        raise UsageError(
-            "name the stack with --stack NAME (or $UPTIME_STACK), or --endpoint-url for the local stack"
-        )
-    topic = stack_output(args, stack, "AlertTopicArn")
-    if not topic:
-        raise UsageError(f"stack {stack} has no AlertTopicArn output")
-    args.table = getattr(args, "table", None)
-    store = make_store(args)
+    topic, store, sns = connect(args)
     region = topic.split(":")[3] or region
     account = topic.split(":")[4] or "123456789012"
-    sns = aws_client("sns", args)
+
+    published: list[datetime] = []
 
     def publish(state: str) -> str:
+        at = datetime.now(UTC)
+        if published and at <= published[-1]:  # the OK is always later than its ALARM
+            at = published[-1] + timedelta(milliseconds=1)
+        published.append(at)
         body, title, alarm_arn = alarm_message(
             state,
             run_id=run_id,
             labels=labels,
-            at=datetime.now(UTC),
+            at=at,
             region=region,
             account=account,
             namespace=metricnames.namespace(),
