@@ -314,3 +314,11 @@ def test_no_title_subject_or_summary_carries_a_bidi_override_or_zero_width_chara
     ):
         assert not any(ch in text for ch in "\u202e\u200b\u2067\x00"), text
         assert "[U+202E]" in text
+
+
+def test_pagerduty_keeps_every_metric_of_a_metric_math_alarm_in_its_facts():
+    [alert] = parse_event((EVENTS / "sns-alarm-metric-math.json").read_bytes())
+    [pd] = PagerDutyNotifier().build_payloads(PD, note(alert))
+    facts = pd["payload"]["custom_details"]["facts"]
+    assert facts["Expression"] == "e1 = 100 * errors / requests"
+    assert facts["Metric"].startswith("errors: ") and facts["Metric 2"].startswith("requests: ")

@@ -50,7 +50,7 @@ from .console import Timeline, incident_lines
 from .faults import Faults
 from .functions import LambdaContext, function_url_event, function_url_response, load_function, project_root
 from .simclock import SimulatedClock, floor_minute
-from .sns import Delivered, SnsBus
+from .sns import ORIGIN_ATTRIBUTE, Delivered, SnsBus
 
 REGION = "us-east-1"
 DEFAULT_STACK = "uptime-relay-local"
@@ -610,12 +610,16 @@ class LocalStack:
         """Messages others publish to the alert topic (``uptime-relay test --endpoint-url``, an
         ``aws sns publish``) reach the relay too: moto delivers them to an HTTP subscription on
         the local port, and they go to the relay as SNS would deliver them. The local alarm
-        evaluator's own messages are delivered by the bus already, so their copies are dropped."""
+        evaluator's own messages are delivered by the bus already: they carry the attribute
+        ``uptime_relay_origin``, which the subscription's filter policy keeps out."""
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-sns")
         self._exit.callback(worker.shutdown)
         self._sns_worker = worker
         self.client("sns").subscribe(
-            TopicArn=self.alert_topic_arn, Protocol="http", Endpoint=self.actions_url + SNS_PATH
+            TopicArn=self.alert_topic_arn,
+            Protocol="http",
+            Endpoint=self.actions_url + SNS_PATH,
+            Attributes={"FilterPolicy": json.dumps({ORIGIN_ATTRIBUTE: [{"exists": False}]})},
         )
 
     def _on_topic_post(self, body: bytes) -> None:
@@ -626,7 +630,7 @@ class LocalStack:
         if not isinstance(posted, dict) or posted.get("Type") != "Notification":
             return  # a subscription confirmation: moto confirms HTTP subscriptions itself
         message = posted.get("Message")
-        if not isinstance(message, str) or self.bus.own_copy(message):
+        if not isinstance(message, str):
             return
         subject = posted.get("Subject") if isinstance(posted.get("Subject"), str) else None
         message_id = posted.get("MessageId") if isinstance(posted.get("MessageId"), str) else None

@@ -19,6 +19,7 @@ from typing import Any
 
 from .alarms import Transition
 
+ORIGIN_ATTRIBUTE = "uptime_relay_origin"  # on the messages the local alarm evaluator publishes
 ASYNC_RETRIES = 2  # Lambda retries an asynchronous invocation twice after the first failure
 
 
@@ -105,20 +106,6 @@ class SnsBus:
     deliveries: list[Delivered] = field(default_factory=list)
     _held: list[_Held] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    # messages this bus is publishing: moto's copy of them (to an HTTP subscription) is not theirs to deliver
-    _publishing: dict[str, int] = field(default_factory=dict)
-
-    def own_copy(self, message: str) -> bool:
-        """True (once per publish) when ``message`` is one this bus published and delivers itself."""
-        with self._lock:
-            count = self._publishing.get(message, 0)
-            if count <= 0:
-                return False
-            if count == 1:
-                del self._publishing[message]
-            else:
-                self._publishing[message] = count - 1
-            return True
 
     def deliver_published(self, message: str, subject: str | None, message_id: str | None) -> None:
         """Deliver a message someone else put on the topic, as SNS would (its own MessageId)."""
@@ -137,8 +124,11 @@ class SnsBus:
             kwargs: dict[str, Any] = {"TopicArn": self.topic_arn, "Message": message}
             if subject:
                 kwargs["Subject"] = subject[:100]
-            with self._lock:
-                self._publishing[message] = self._publishing.get(message, 0) + 1
+            # marked as this bus's own: the topic's HTTP subscription (LocalStack) filters it out,
+            # since the bus delivers it itself
+            kwargs["MessageAttributes"] = {
+                ORIGIN_ATTRIBUTE: {"DataType": "String", "StringValue": "local-alarms"}
+            }
             message_id = self.publish(**kwargs).get("MessageId")
         event = sns_event(
             message, topic_arn=self.topic_arn, subject=subject, timestamp=self.now(), message_id=message_id

@@ -256,6 +256,19 @@ def facts(notification: Notification) -> list[tuple[str, str]]:
     return evidence_facts(alert) + named + alarm_facts(alert) + event_facts(alert)
 
 
+def facts_dict(found: list[tuple[str, str]]) -> dict[str, str]:
+    """Facts as a JSON object for structured channels; a repeated label (the metrics of a
+    metric-math alarm) gets its number: ``Metric``, ``Metric 2``, …"""
+    out: dict[str, str] = {}
+    for label, value in found:
+        key, n = label, 1
+        while key in out:
+            n += 1
+            key = f"{label} {n}"
+        out[key] = value
+    return out
+
+
 def _cut(text: str, limit: int = MAX_FACT) -> str:
     text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -247,10 +247,10 @@ def summary(notification: Notification) -> str:
     """One sentence about what happened, for notifications and the PagerDuty summary."""
     alert = notification.alert
     what = display_name(notification)
-    if any(a.is_test for a in notification.alerts):
-        what = f"[TEST] {what}"
     check = notification.check.name if notification.check else alert.check
-    subject = f"{what} (check {check})" if check and check not in what else what
+    subject = f"{what} (check {check})" if check and check != what else what
+    if any(a.is_test for a in notification.alerts):
+        subject = f"[TEST] {subject}"
     kind = notification.kind
     if kind is NotificationKind.RESOLVE:
         by = resolved_by(notification)

@@ -134,7 +134,7 @@ class PagerDutyNotifier:
             details["account"] = alert.account
         shown = content.facts(single)
         if shown:
-            details["facts"] = dict(shown)
+            details["facts"] = content.facts_dict(shown)
         found_evidence = content.evidence(alert)
         if found_evidence is not None:
             details["evidence"] = found_evidence.to_dict()
