@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from uptime_relay import clock, metricnames
 from uptime_relay.adapters.dependencies import DynamoDependencySets
+from uptime_relay.adapters.evidence import DynamoEvidenceStore
 from uptime_relay.adapters.heartbeats import DynamoHeartbeats
 from uptime_relay.adapters.secrets import SecretResolver
 from uptime_relay.config import Config
@@ -21,6 +22,7 @@ from uptime_relay.config.loader import default_config_path, load_config
 from uptime_relay.observability import init_sentry
 from uptime_relay.probe import run_checks
 from uptime_relay.probe.dependencies import settle
+from uptime_relay.probe.evidence import EvidenceRecorder
 from uptime_relay.probe.heartbeats import heartbeat_checks, heartbeat_results
 from uptime_relay.probe.report import record_run
 
@@ -34,9 +36,12 @@ RUN_DEADLINE_S = 50.0
 
 
 @functools.cache
-def _deps() -> tuple[Config, SecretResolver]:
-    """Built on first use and kept for the container's life (tests clear it with cache_clear)."""
-    return load_config(default_config_path()), SecretResolver()
+def _deps() -> tuple[Config, SecretResolver, EvidenceRecorder | None]:
+    """Built on first use and kept for the container's life (tests clear it with cache_clear).
+    The evidence recorder remembers what it wrote, so an unchanged failure is not written again."""
+    table = os.environ.get("TABLE_NAME")
+    recorder = EvidenceRecorder(DynamoEvidenceStore(table)) if table else None
+    return load_config(default_config_path()), SecretResolver(), recorder
 
 
 @functools.cache
@@ -57,7 +62,7 @@ def _dependency_sets() -> DynamoDependencySets | None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    config, secrets = _deps()
+    config, secrets, evidence = _deps()
     started = time.perf_counter()
     probed, beats = heartbeat_checks(config.checks)
     results = run_checks(
@@ -69,4 +74,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     results += heartbeat_results(beats, _heartbeats() if beats else None, clock.now())
     settle(results, probed, _dependency_sets(), clock.now())
     duration_ms = (time.perf_counter() - started) * 1000.0
+    if evidence is not None:
+        evidence.record(results, clock.now())
     return record_run(results, config.checks, metrics=metrics, logger=logger, duration_ms=duration_ms)

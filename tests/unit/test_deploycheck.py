@@ -58,6 +58,7 @@ def test_each_role_shows_the_actions_it_is_granted(translated, report):
     assert probe.actions == [
         "dynamodb:BatchGetItem",  # heartbeat pings and dependency names, by key
         "dynamodb:GetItem",
+        "dynamodb:PutItem",  # its latest failure per check (EVIDENCE# items only)
         "dynamodb:UpdateItem",  # the dependency names a check's health JSON held
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",

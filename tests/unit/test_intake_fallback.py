@@ -25,7 +25,7 @@ def only(alerts):
 def assert_fallback(alert):
     assert alert.source is AlertSource.FALLBACK
     assert alert.state is AlertState.ALARM
-    assert alert.reason.startswith("Could not parse this notification")
+    assert alert.reason.startswith("Could not read this notification")
     assert len(alert.raw.encode("utf-8")) <= RAW_LIMIT_BYTES
     assert alert.extra["group_key"] == alert.id
 

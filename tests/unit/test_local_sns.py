@@ -47,7 +47,15 @@ def test_a_message_is_published_to_the_topic_and_delivered_once():
     message_id = bus.publish_message('{"AlarmName": "a"}', 'ALARM: "a" in US East (N. Virginia)')
     assert message_id == "moto-1"
     assert published == [
-        {"TopicArn": TOPIC, "Message": '{"AlarmName": "a"}', "Subject": 'ALARM: "a" in US East (N. Virginia)'}
+        {
+            "TopicArn": TOPIC,
+            "Message": '{"AlarmName": "a"}',
+            "Subject": 'ALARM: "a" in US East (N. Virginia)',
+            # the alert topic's local HTTP subscription filters the evaluator's own messages out
+            "MessageAttributes": {
+                "uptime_relay_origin": {"DataType": "String", "StringValue": "local-alarms"}
+            },
+        }
     ]
     assert [e["Records"][0]["Sns"]["MessageId"] for e in received] == ["moto-1"]
 

@@ -108,7 +108,7 @@ def test_stdin_can_be_rendered(capsys, monkeypatch):
     data = (ROOT / "events/sns-alarm-metric.json").read_bytes()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     code, [body], _ = render(capsys, "-", "--channel", "slack")
-    assert code == 0 and "uptime-api-availability" in body["text"]
+    assert code == 0 and "[FIRING] api" in body["text"]  # titled by the check (issue 15)
 
 
 @pytest.mark.parametrize("bad", ["does-not-exist.json", "."])

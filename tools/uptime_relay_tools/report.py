@@ -4,6 +4,7 @@ Works on anything shaped like an incident (``opened_at``, ``acknowledged_at``, `
 ``check``, ``name``, ``timeline``). When ``acknowledged_at`` / ``resolved_at`` are missing the
 timeline is consulted (first entry of kind ``acknowledged`` / ``resolved``). An incident resolved
 without an acknowledgement counts for MTTR but not for MTTA; open incidents count for neither.
+Test incidents (``uptime-relay test``, label ``uptime_relay_test``) are left out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from uptime_relay.domain.alert import TEST_LABEL
 
 ACK_KINDS = ("acknowledged", "acknowledge", "ack")
 RESOLVE_KINDS = ("resolved", "resolve")
@@ -81,11 +84,17 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def is_test(incident: Any) -> bool:
+    """An incident of a test alert (``uptime-relay test``): never counted in a report."""
+    labels = getattr(incident, "labels", None) or {}
+    return bool(labels.get(TEST_LABEL))
+
+
 def response_report(incidents: Iterable[Any], start: datetime, end: datetime) -> list[CheckFigures]:
     """MTTA / MTTR per check for incidents opened in ``[start, end)``, rows sorted by check."""
     groups: dict[str, list[IncidentFigures]] = {}
     for incident in incidents:
-        if not start <= incident.opened_at < end:
+        if not start <= incident.opened_at < end or is_test(incident):
             continue
         figures = incident_figures(incident)
         groups.setdefault(figures.check, []).append(figures)

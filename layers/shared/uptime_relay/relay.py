@@ -36,15 +36,17 @@ on their own (a duplicate with a different MessageId, e.g. EventBridge + SNS, al
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from . import clock, metricnames
+from .adapters.evidence import DynamoEvidenceStore
 from .adapters.heartbeats import DynamoHeartbeats
 from .check_pages import CheckNotes
 from .config import Config, EscalationPolicy, Route
@@ -52,6 +54,8 @@ from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
 from .domain.escalation import initial_cursor as default_initial_cursor
 from .domain.escalation import targets_at_open as default_targets_at_open
+from .domain.evidence import EXTRA_KEY as EVIDENCE_KEY
+from .domain.evidence import LOG_GROUP_KEY, Evidence
 from .domain.flapping import FlapState
 from .domain.incident import Action, Incident, OpeningPlan, Transition, decide
 from .domain.routing import RouteMatch, match_routes
@@ -182,8 +186,12 @@ class Relay:
         lease: timedelta = FIRST_PAGE_LEASE,
         alarm_tags: AlarmTagSource | None = None,
         flaps: FlapStore | None = None,
+        evidence: Callable[[str], Evidence | None] | None = None,
+        probe_log_group: str | None = None,
     ):
         self.config = config
+        self.evidence = evidence  # a check's latest failure, as the probe recorded it
+        self.probe_log_group = probe_log_group
         self.alarm_tags = alarm_tags  # CloudWatch alarm tags as labels
         self.store = store
         self.dispatcher = dispatcher
@@ -207,7 +215,8 @@ class Relay:
 
     def enrich(self, alert: Alert) -> Alert:
         tags = self._alarm_tags(alert)
-        return self._enrich(alert, self.config, tags=tags) if tags else self._enrich(alert, self.config)
+        alert = self._enrich(alert, self.config, tags=tags) if tags else self._enrich(alert, self.config)
+        return with_evidence(alert, self.config, self.evidence, self.probe_log_group)
 
     def _alarm_tags(self, alert: Alert) -> dict[str, str]:
         """The CloudWatch alarm's tags (best effort, cached), for CloudWatch and EventBridge alerts."""
@@ -334,7 +343,7 @@ class Relay:
         if covered_by_contributors(alert):
             return _alarm_level(alert), []
         match = match_routes(self.config.routes, alert.labels)
-        mode = match.insufficient_data
+        mode = insufficient_mode(alert, match)
         plan: OpeningPlan | None = None
         if alert.state is AlertState.ALARM or (
             alert.state is AlertState.INSUFFICIENT_DATA and mode == "page"
@@ -391,7 +400,7 @@ class Relay:
                 Send(NotificationKind.RESOLVE, c, alert, incident) for c in incident.notified_channels()
             ]
             return resolves, None
-        if action is Action.INSUFFICIENT and match.insufficient_data == "warn":
+        if action is Action.INSUFFICIENT and insufficient_mode(alert, match) == "warn":
             return self._warnings(alert, incident, match, now)
         return [], None
 
@@ -574,6 +583,46 @@ def covered_by_contributors(alert: Alert) -> bool:
     return found is not None and int(found.group(1)) > 0
 
 
+def insufficient_mode(alert: Alert, match: RouteMatch) -> str:
+    """How an INSUFFICIENT_DATA alert is handled: the route's ``insufficient_data``, except that an
+    informational event (an SNS subscription confirmation, an AWS Health notice) never pages:
+    ``page`` becomes ``warn`` for it (the route's Slack and e-mail channels, as information)."""
+    mode = match.insufficient_data
+    if mode == "page" and alert.extra.get("informational"):
+        return "warn"
+    return mode
+
+
+def with_evidence(
+    alert: Alert,
+    config: Config,
+    evidence: Callable[[str], Evidence | None] | None,
+    probe_log_group: str | None,
+) -> Alert:
+    """An alert of one of our checks' alarms with the probe's log group (for the Logs Insights
+    link) and, when it fires, the probe's evidence of its latest failure (``extra["evidence"]``).
+    Best effort: a store that cannot be read leaves the evidence out."""
+    check = alert.check
+    if (
+        not check
+        or alert.labels.get("metric") != metricnames.AVAILABILITY  # the check's own alarm only
+        or config.check(check) is None
+    ):
+        return alert
+    extra = dict(alert.extra)
+    if probe_log_group:
+        extra[LOG_GROUP_KEY] = probe_log_group
+    if evidence is not None and alert.state is AlertState.ALARM:
+        try:
+            found = evidence(check)
+        except Exception:
+            log.warning("evidence of check %s could not be read", check, exc_info=True)
+            found = None
+        if found is not None:
+            extra[EVIDENCE_KEY] = found.to_dict()
+    return replace(alert, extra=extra) if extra != alert.extra else alert
+
+
 # --------------------------------------------------------------------------------------- wiring
 def make_idempotent(table_name: str, *, client: Any = None, expires_after_s: int = 86400):
     """Wrap a per-record function in Powertools Idempotency keyed on the SNS MessageId.
@@ -664,6 +713,8 @@ def build_relay_from_env(
         alarm_tags=wired.alarm_tags,
         flaps=wired.flaps,
         enrich=_check_notes(wired.config, table, dynamodb),
+        evidence=DynamoEvidenceStore(table, client=dynamodb).get if table else None,
+        probe_log_group=(environ if environ is not None else os.environ).get("PROBE_LOG_GROUP") or None,
     )
     return RelayService(relay, idem_config)
 

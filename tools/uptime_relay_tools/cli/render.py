@@ -124,8 +124,9 @@ def insufficient_data_mode(alert: Alert, config: Config | None) -> str:
     if config is None:
         return "warn"
     from uptime_relay.domain.routing import match_routes
+    from uptime_relay.relay import insufficient_mode
 
-    return match_routes(config.routes, alert.labels).insufficient_data
+    return insufficient_mode(alert, match_routes(config.routes, alert.labels))
 
 
 def _kind(alert: Alert, config: Config | None) -> NotificationKind | None:

@@ -52,10 +52,11 @@ from .faults import Faults
 from .functions import LambdaContext, function_url_event, function_url_response, load_function, project_root
 from .insights import InsightsAlarm
 from .simclock import SimulatedClock, floor_minute
-from .sns import Delivered, SnsBus
+from .sns import ORIGIN_ATTRIBUTE, Delivered, SnsBus
 
 REGION = "us-east-1"
 DEFAULT_STACK = "uptime-relay-local"
+SNS_PATH = "/_local/sns"  # the alert topic's HTTP subscription on the local port
 ENV_KEYS = (
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
@@ -159,10 +160,17 @@ def scheduled_event(rule: str, at: datetime, account: str = "123456789012") -> d
 class ActionsServer:
     """The actions function's Function URL on 127.0.0.1:<port> (0 picks a free port)."""
 
-    def __init__(self, port: int, invoke: Callable[[dict[str, Any]], Any]):
+    def __init__(
+        self,
+        port: int,
+        invoke: Callable[[dict[str, Any]], Any],
+        *,
+        sns: Callable[[bytes], None] | None = None,
+    ):
         self._invoke = invoke
         self._requested_port = port
         self._server: ThreadingHTTPServer | None = None
+        self._sns = sns  # POST /_local/sns: the alert topic's HTTP subscription (see LocalStack)
 
     def start(self) -> ActionsServer:
         server_self = self
@@ -173,6 +181,12 @@ class ActionsServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if self.command == "POST" and self.path == SNS_PATH and server_self._sns is not None:
+                    server_self._sns(body)
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 event = function_url_event(self.command, self.path, dict(self.headers.items()), body)
                 try:
                     status, headers, payload = function_url_response(server_self._invoke(event))
@@ -338,7 +352,7 @@ class LocalStack:
         self._set_env({"AWS_ENDPOINT_URL": self.endpoint})
 
         # the actions Function URL: bind first, so ACTIONS_URL is known when the stack is created
-        self.http = ActionsServer(self.http_port, self._invoke_actions).start()
+        self.http = ActionsServer(self.http_port, self._invoke_actions, sns=self._on_topic_post).start()
         self._exit.callback(self.http.stop)
         self.actions_url = self.http.url
 
@@ -355,6 +369,7 @@ class LocalStack:
             on_delivery=self._on_sns_delivery,
             on_exhausted=self._to_alert_dead_letters,
         )
+        self._subscribe_to_alert_topic()
         self.clock.restart()  # setup took real time: simulated minute 0 starts now
         self._live = True
         self.say(
@@ -614,6 +629,39 @@ class LocalStack:
             MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": error[:256] or "error"}},
         )
         self.say("relay failed 3 times on a message: it is on the alert dead-letter queue")
+
+    def _subscribe_to_alert_topic(self) -> None:
+        """Messages others publish to the alert topic (``uptime-relay test --endpoint-url``, an
+        ``aws sns publish``) reach the relay too: moto delivers them to an HTTP subscription on
+        the local port, and they go to the relay as SNS would deliver them. The local alarm
+        evaluator's own messages are delivered by the bus already: they carry the attribute
+        ``uptime_relay_origin``, which the subscription's filter policy keeps out."""
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-sns")
+        self._exit.callback(worker.shutdown)
+        self._sns_worker = worker
+        self.client("sns").subscribe(
+            TopicArn=self.alert_topic_arn,
+            Protocol="http",
+            Endpoint=self.actions_url + SNS_PATH,
+            Attributes={"FilterPolicy": json.dumps({ORIGIN_ATTRIBUTE: [{"exists": False}]})},
+        )
+
+    def _on_topic_post(self, body: bytes) -> None:
+        try:
+            posted = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(posted, dict) or posted.get("Type") != "Notification":
+            return  # a subscription confirmation: moto confirms HTTP subscriptions itself
+        message = posted.get("Message")
+        if not isinstance(message, str):
+            return
+        subject = posted.get("Subject") if isinstance(posted.get("Subject"), str) else None
+        message_id = posted.get("MessageId") if isinstance(posted.get("MessageId"), str) else None
+        self.say(
+            f"SNS message {str(message_id)[:8]} published to the alert topic from outside: delivering it"
+        )
+        self._sns_worker.submit(self.bus.deliver_published, message, subject, message_id)
 
     def _on_sns_delivery(self, delivery: Delivered) -> None:
         if not delivery.ok:

@@ -19,6 +19,7 @@ from typing import Any
 
 from .alarms import Transition
 
+ORIGIN_ATTRIBUTE = "uptime_relay_origin"  # on the messages the local alarm evaluator publishes
 ASYNC_RETRIES = 2  # Lambda retries an asynchronous invocation twice after the first failure
 
 
@@ -106,6 +107,13 @@ class SnsBus:
     _held: list[_Held] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def deliver_published(self, message: str, subject: str | None, message_id: str | None) -> None:
+        """Deliver a message someone else put on the topic, as SNS would (its own MessageId)."""
+        event = sns_event(
+            message, topic_arn=self.topic_arn, subject=subject, timestamp=self.now(), message_id=message_id
+        )
+        self._deliver(event)
+
     def publish_transition(self, transition: Transition) -> str:
         return self.publish_message(transition.message_json(), transition.subject)
 
@@ -116,6 +124,11 @@ class SnsBus:
             kwargs: dict[str, Any] = {"TopicArn": self.topic_arn, "Message": message}
             if subject:
                 kwargs["Subject"] = subject[:100]
+            # marked as this bus's own: the topic's HTTP subscription (LocalStack) filters it out,
+            # since the bus delivers it itself
+            kwargs["MessageAttributes"] = {
+                ORIGIN_ATTRIBUTE: {"DataType": "String", "StringValue": "local-alarms"}
+            }
             message_id = self.publish(**kwargs).get("MessageId")
         event = sns_event(
             message, topic_arn=self.topic_arn, subject=subject, timestamp=self.now(), message_id=message_id

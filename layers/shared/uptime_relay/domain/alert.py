@@ -7,6 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+# The label a test alert (``uptime-relay test``) carries, its value the test run's id: its
+# incident is a test, titled as one and left out of reports.
+TEST_LABEL = "uptime_relay_test"
+
 
 class AlertState(StrEnum):
     ALARM = "ALARM"
@@ -18,6 +22,8 @@ class AlertSource(StrEnum):
     CLOUDWATCH = "cloudwatch"  # CloudWatch alarm notification delivered through SNS
     EVENTBRIDGE = "eventbridge"  # EventBridge "CloudWatch Alarm State Change"
     ALERTMANAGER = "alertmanager"  # Alertmanager webhook v4, one Alert per alerts[] item
+    AWS_EVENT = "aws_event"  # an AWS service's event (Health, GuardDuty, Security Hub, CodePipeline,
+    # CodeBuild, Backup) or an SNS subscription confirmation
     FALLBACK = "fallback"  # anything unrecognised: carries the raw text, never dropped
 
 
@@ -69,6 +75,10 @@ class Alert:
     @property
     def firing(self) -> bool:
         return self.state is AlertState.ALARM
+
+    @property
+    def is_test(self) -> bool:
+        return bool(self.labels.get(TEST_LABEL))
 
     @property
     def check(self) -> str | None:

@@ -2,8 +2,10 @@
 
 ``parse_event`` accepts what the relay and ``render`` are handed: a Lambda SNS event, an SQS event
 wrapping SNS (or raw) messages, a bare CloudWatch alarm message (dict or JSON text), an EventBridge
-"CloudWatch Alarm State Change" / "... Contributor State Change" event, or an Alertmanager v4 webhook
-body. Anything else becomes one FALLBACK alert (state ALARM, raw text truncated safely): nothing is
+"CloudWatch Alarm State Change" / "... Contributor State Change" event, a CloudWatch alarm -> Lambda
+action event, EventBridge events of AWS Health, GuardDuty, Security Hub, CodePipeline, CodeBuild
+and AWS Backup (``awsevents``), an SNS subscription confirmation, or an Alertmanager v4 webhook
+body. An EventBridge event of another kind falls back titled by its detail-type, at its own time. Anything else becomes one FALLBACK alert (state ALARM, raw text truncated safely): nothing is
 ever dropped, and content never makes it raise.
 
 ``enrich`` adds what the configuration and the alarm's tags know about the alert (labels, runbook).
@@ -20,7 +22,7 @@ from typing import Any
 from .. import clock
 from ..config import Config
 from ..domain.alert import Alert
-from . import alertmanager, cloudwatch, eventbridge, fallback
+from . import alarm_action, alertmanager, awsevents, cloudwatch, eventbridge, fallback
 from .common import Envelope, clean, decode, parse_time, string_map, text
 
 __all__ = ["enrich", "parse_event"]
@@ -122,6 +124,12 @@ def _from_object(obj: Mapping[str, Any], raw: str, envelope: Envelope) -> list[A
         return alerts
     if eventbridge.looks_like(obj):
         return [eventbridge.parse(obj, raw=raw, envelope=envelope)]
+    if alarm_action.looks_like(obj):
+        return [alarm_action.parse(obj, raw=raw, envelope=envelope)]
+    if awsevents.looks_like(obj):
+        return [awsevents.parse(obj, raw=raw, envelope=envelope)]
+    if awsevents.is_subscription(obj):
+        return [awsevents.subscription(obj, raw=raw, envelope=envelope)]
     if alertmanager.looks_like(obj):
         why = "an Alertmanager body with no alerts"
         if obj["alerts"]:
@@ -133,13 +141,18 @@ def _from_object(obj: Mapping[str, Any], raw: str, envelope: Envelope) -> list[A
         return [cloudwatch.parse(obj, raw=raw, envelope=envelope)]
     if isinstance(obj.get("Sns"), Mapping):
         return _from_sns(obj["Sns"], envelope, via="sns")
-    if obj.get("Type") in ("Notification", "SubscriptionConfirmation") and "Message" in obj:
+    if obj.get("Type") == "Notification" and "Message" in obj:
         return _from_sns(obj, envelope, via=envelope.via or "sns")
     if isinstance(obj.get("detail-type"), str):
-        why = f"an EventBridge event of detail-type {obj['detail-type']!r}, not an alarm state change"
-    else:
-        keys = ", ".join(sorted(str(k) for k in obj)[:8]) or "none"
-        why = f"JSON of an unknown shape (top-level keys: {keys})"
+        # an EventBridge event nobody reads natively: titled by what it is, at its own time
+        detail_type = obj["detail-type"]
+        why = f"an EventBridge event of detail-type {detail_type!r}, not one read natively"
+        source = text(obj.get("source"))
+        title = f"{detail_type} ({source})" if source else detail_type
+        at = parse_time(obj.get("time"))
+        return [fallback.parse(raw, why=why, envelope=envelope, kind="JSON", title=title, time=at)]
+    keys = ", ".join(sorted(str(k) for k in obj)[:8]) or "none"
+    why = f"JSON of an unknown shape (top-level keys: {keys})"
     return [fallback.parse(raw, why=why, envelope=envelope, kind="JSON")]
 
 
@@ -159,6 +172,8 @@ def _from_record(record: Mapping[str, Any], envelope: Envelope) -> list[Alert]:
             parsed = None
         if isinstance(parsed, Mapping) and parsed.get("Type") == "Notification" and "Message" in parsed:
             return _from_sns(parsed, envelope, via="sqs+sns")
+        if isinstance(parsed, Mapping) and awsevents.is_subscription(parsed):
+            return [awsevents.subscription(parsed, raw=body, envelope=sqs_envelope)]
         return _from_text(body, sqs_envelope)
     source = text(record.get("eventSource")) or text(record.get("EventSource")) or "unknown"
     return [
@@ -172,6 +187,8 @@ def _from_record(record: Mapping[str, Any], envelope: Envelope) -> list[Alert]:
 
 
 def _from_sns(sns: Mapping[str, Any], envelope: Envelope, *, via: str) -> list[Alert]:
+    if awsevents.is_subscription(sns):
+        return [awsevents.subscription(sns, raw=_raw_text(sns), envelope=replace(envelope, via=via))]
     # String message attributes become labels of a fallback alert (another publisher's metadata).
     declared = sns.get("MessageAttributes")
     attributes = []

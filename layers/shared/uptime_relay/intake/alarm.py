@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
+from .. import consoles
 from ..alarms import SPEC_MARK
 from ..domain.alert import Alert, AlertSource, AlertState, Link, MetricRef
 from ..metricnames import CHECK_DIMENSION, DEPENDENCY_DIMENSION
@@ -70,6 +70,51 @@ REGION_CODES = {
     "AWS GovCloud (US-West)": "us-gov-west-1",
     "AWS GovCloud (US)": "us-gov-west-1",
 }
+# Older spellings CloudWatch has used in "Region" and in SNS subjects ("US - N. Virginia",
+# "EU - Ireland", "US (Virginia)", "Asia Pacific - Tokyo", "AWS GovCloud (US)"): each display name
+# has one distinctive place word, so a spelling is recognised by its words, whatever the
+# punctuation and the prefix. Checked in order: the first entry whose words all appear wins.
+_REGION_WORDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("govcloud", "east"), "us-gov-east-1"),
+    (("govcloud",), "us-gov-west-1"),
+    (("virginia",), "us-east-1"),
+    (("ohio",), "us-east-2"),
+    (("california",), "us-west-1"),
+    (("oregon",), "us-west-2"),
+    (("cape", "town"), "af-south-1"),
+    (("hong", "kong"), "ap-east-1"),
+    (("taipei",), "ap-east-2"),
+    (("hyderabad",), "ap-south-2"),
+    (("mumbai",), "ap-south-1"),
+    (("jakarta",), "ap-southeast-3"),
+    (("malaysia",), "ap-southeast-5"),
+    (("new", "zealand"), "ap-southeast-6"),
+    (("thailand",), "ap-southeast-7"),
+    (("melbourne",), "ap-southeast-4"),
+    (("osaka",), "ap-northeast-3"),
+    (("seoul",), "ap-northeast-2"),
+    (("tokyo",), "ap-northeast-1"),
+    (("singapore",), "ap-southeast-1"),
+    (("sydney",), "ap-southeast-2"),
+    (("calgary",), "ca-west-1"),
+    (("canada",), "ca-central-1"),
+    (("beijing",), "cn-north-1"),
+    (("ningxia",), "cn-northwest-1"),
+    (("frankfurt",), "eu-central-1"),
+    (("zurich",), "eu-central-2"),
+    (("ireland",), "eu-west-1"),
+    (("london",), "eu-west-2"),
+    (("paris",), "eu-west-3"),
+    (("milan",), "eu-south-1"),
+    (("spain",), "eu-south-2"),
+    (("stockholm",), "eu-north-1"),
+    (("tel", "aviv"), "il-central-1"),
+    (("mexico",), "mx-central-1"),
+    (("bahrain",), "me-south-1"),
+    (("uae",), "me-central-1"),
+    (("paulo",), "sa-east-1"),
+)
+_WORD = re.compile(r"[a-z]+")
 _REGION_CODE_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _ARN_RE = re.compile(
     r"^arn:(?P<partition>[\w-]+):cloudwatch:(?P<region>[\w-]*):(?P<account>\d*):alarm:(?P<name>.+)$"
@@ -112,14 +157,22 @@ def region_code(display_or_code: Any) -> str | None:
     name = name.strip()
     if _REGION_CODE_RE.match(name):
         return name
-    return REGION_CODES.get(name)
+    if found := REGION_CODES.get(name):
+        return found
+    if len(name) > 80:
+        return None
+    words = set(_WORD.findall(name.lower().replace("ã", "a")))
+    for needed, code in _REGION_WORDS:
+        if words.issuperset(needed):
+            return code
+    return None
 
 
 def alarm_identity(arn: str | None, region: str | None, account: str | None, name: str) -> str:
     """The alarm ARN; built from region, account and name when the message had no ARN."""
     if arn:
         return arn
-    partition = "aws-cn" if (region or "").startswith("cn-") else "aws"
+    partition = consoles.partition(region)
     if region and account:
         return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}"
     return f"cloudwatch:{region or 'unknown-region'}:{account or 'unknown-account'}:alarm:{name}"
@@ -156,17 +209,10 @@ def identify_alarm(
 
 
 def console_link(region: str | None, name: str) -> Link | None:
-    """Deep link to the alarm in the CloudWatch console (China and GovCloud have their own hosts)."""
-    if not region:
-        return None
-    if region.startswith("cn-"):
-        host = f"{region}.console.amazonaws.cn"
-    elif region.startswith("us-gov-"):
-        host = "console.amazonaws-us-gov.com"
-    else:
-        host = f"{region}.console.aws.amazon.com"
-    href = f"https://{host}/cloudwatch/home?region={region}#alarmsV2:alarm/{quote(name, safe='')}"
-    return Link(href=href, text="CloudWatch alarm")
+    """Deep link to the alarm in the CloudWatch console (``consoles.alarm_url``: China and
+    GovCloud have their own hosts)."""
+    href = consoles.alarm_url(region, name)
+    return Link(href=href, text="CloudWatch alarm") if href else None
 
 
 def console_links(region: str | None, name: str) -> tuple[Link, ...]:
@@ -368,6 +414,19 @@ class AlarmDraft:
         )
 
 
+def _query_dict(query: MetricQuery) -> dict[str, Any]:
+    """One of an alarm's metric queries as shown on its page (metric math, anomaly bands)."""
+    out: dict[str, Any] = {}
+    for key in ("id", "namespace", "name", "stat", "expression", "label"):
+        if (value := getattr(query, key)) is not None:
+            out[key] = value
+    if query.dimensions:
+        out["dimensions"] = [list(d) for d in query.dimensions]
+    if query.return_data is not None:
+        out["return_data"] = query.return_data
+    return out
+
+
 def alarm_draft(
     alarm: AlarmIdentity,
     metrics: list[MetricQuery],
@@ -389,6 +448,8 @@ def alarm_draft(
     kind = alarm_kind(metrics, composite=alarm_rule is not None, threshold_metric_id=threshold_metric_id)
     labels, metric = metric_labels(metrics)
     extra: dict[str, Any] = {"alarm_kind": kind, **envelope.extra()}
+    if kind != "metric" and metrics:
+        extra["metrics"] = [_query_dict(m) for m in metrics[:10]]
     if event_id:
         extra["event_id"] = event_id
     draft = AlarmDraft(

@@ -7,6 +7,7 @@ garbage still reaches a human, with the reason it could not be parsed.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from ..domain.alert import Alert, AlertSource, AlertState
@@ -29,11 +30,21 @@ def _name(subject: str | None, kind: str) -> str:
     return f"Unrecognised notification ({kind})"
 
 
-def parse(raw: str, *, why: str, envelope: Envelope, kind: str = "text") -> Alert:
-    """One FALLBACK alert for ``raw``; ``why`` says what was wrong with it."""
+def parse(
+    raw: str,
+    *,
+    why: str,
+    envelope: Envelope,
+    kind: str = "text",
+    title: str | None = None,
+    time: datetime | None = None,
+) -> Alert:
+    """One FALLBACK alert for ``raw``; ``why`` says what was wrong with it. It is named by the
+    SNS Subject, else ``title`` (an event's detail-type), else "Unrecognised notification"; its
+    time is ``time`` (the event's own), else the delivery's."""
     digest = hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
     alert_id = f"message:{envelope.message_id}" if envelope.message_id else f"fallback:{digest}"
-    name = _name(envelope.subject, kind)
+    name = _name(envelope.subject or title, kind)
     labels: dict[str, str] = {"alarm": name}
     for key, value in envelope.attributes:
         labels.setdefault(key, value)
@@ -51,12 +62,12 @@ def parse(raw: str, *, why: str, envelope: Envelope, kind: str = "text") -> Aler
         name=name,
         state=AlertState.ALARM,
         reason=(
-            f"Could not parse this notification as a CloudWatch alarm, EventBridge alarm event or "
-            f"Alertmanager webhook: {why}. The raw text is attached"
+            f"Could not read this notification as any format uptime-relay knows (CloudWatch alarms, "
+            f"EventBridge events, Alertmanager webhooks): {why}. The raw text is attached"
             + (" (truncated)." if size > RAW_LIMIT_BYTES else ".")
             + CLOSE_HINT
         ),
-        time=envelope.fallback_time,
+        time=time or envelope.fallback_time,
         labels=labels,
         raw=truncate(raw),
         # The raw text is also the description, so every channel shows it (not only those that

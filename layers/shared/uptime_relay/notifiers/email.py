@@ -25,6 +25,7 @@ from .. import clock
 from ..config import Channel
 from ..domain.alert import Alert
 from ..redaction import redact
+from . import content
 from . import format as fmt
 from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
 
@@ -78,6 +79,7 @@ def _facts(notification: Notification) -> list[tuple[str, str]]:
         facts.append(("Since", since))
     if len(notification.alerts) == 1 and alert.reason:
         facts.append(("Reason", alert.reason))
+    facts.extend(content.facts(notification))
     if fmt.resolved_by(notification):
         facts.append(("Resolved by", notification.acknowledged_by or ""))
     elif notification.acknowledged_by:
@@ -136,6 +138,9 @@ def _alert_sections(notification: Notification) -> list[tuple[str, list[str]]]:
 def render_text(notification: Notification) -> str:
     alert = notification.alert
     lines = [fmt.title(notification), ""]
+    headline = content.headline(notification)
+    if headline:
+        lines += [headline, ""]
     if alert.description and len(notification.alerts) == 1:
         lines += [alert.description, ""]
     width = max(len(k) for k, _ in _facts(notification))
@@ -144,7 +149,7 @@ def render_text(notification: Notification) -> str:
         lines += ["", f"{heading}:", *(f"  - {line}" for line in listed)]
     if _wants_ack(notification):
         lines += ["", f"Acknowledge: {notification.ack_url}"]
-    found = fmt.links(notification)
+    found = content.links(notification)
     if found:
         lines += ["", *(f"{item.text}: {item.href}" for item in found)]
     lines += ["", "-- ", "Sent by uptime-relay."]
@@ -163,6 +168,9 @@ def render_html(notification: Notification, *, image_cid: str | None = None) -> 
         f'<div style="border-left:6px solid {e(colour)};padding:8px 16px">',
         f'<h2 style="margin:0 0 8px 0">{e(fmt.title(notification))}</h2>',
     ]
+    headline = content.headline(notification)
+    if headline:
+        parts.append(f'<p style="font-size:16px"><strong>{e(headline)}</strong></p>')
     if alert.description and len(notification.alerts) == 1:
         parts.append(f'<p style="white-space:pre-wrap">{e(alert.description)}</p>')
     parts.append('<table style="border-collapse:collapse">')
@@ -186,7 +194,7 @@ def render_html(notification: Notification, *, image_cid: str | None = None) -> 
             f'<p><a href="{e(notification.ack_url or "")}" style="display:inline-block;padding:8px 16px;'
             'background:#1264a3;color:#ffffff;text-decoration:none;border-radius:4px">Acknowledge</a></p>'
         )
-    found = fmt.links(notification)
+    found = content.links(notification)
     if found:
         anchors = " · ".join(f'<a href="{e(item.href)}">{e(item.text)}</a>' for item in found)
         parts.append(f"<p>{anchors}</p>")

@@ -9,10 +9,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
+from .. import consoles, metricnames
 from ..domain import severity as _severity
 from ..domain.alert import Alert, AlertSource, AlertState, Link
+from ..safetext import safe_text
+from ..urls import MAX_LENGTH as URL_LIMIT
 from ..urls import display_url
 from .base import Notification, NotificationKind
 
@@ -71,8 +74,10 @@ def _is_combining(ch: str) -> bool:
 
 
 def one_line(text: str | None) -> str:
-    """Collapse whitespace (newlines, tabs) into single spaces: safe for subjects and headers."""
-    return " ".join((text or "").split())
+    """Collapse whitespace (newlines, tabs) into single spaces, bidi controls made visible and
+    invisible or control characters removed (``safetext.safe_text``): safe for subjects, headers
+    and summaries."""
+    return " ".join(safe_text(text).split())
 
 
 # ------------------------------------------------------------------------------- state words
@@ -136,12 +141,18 @@ def status_word(notification: Notification) -> str:
     if kind is NotificationKind.ACKNOWLEDGE:
         return "ACKNOWLEDGED"
     if kind is NotificationKind.WARNING:
-        return "NO DATA"
+        return "INFO" if informational(notification) else "NO DATA"
     if kind is NotificationKind.ESCALATION:
         return "ESCALATED"
     if kind is NotificationKind.FLAPPING:
         return "FLAPPING" if notification.alert.state is not AlertState.OK else "STABLE"
     return "FIRING"
+
+
+def informational(notification: Notification) -> bool:
+    """Every alert of it is an event that informs and never pages (``extra["informational"]``:
+    an SNS subscription confirmation, an AWS Health notice)."""
+    return bool(notification.alerts) and all(a.extra.get("informational") for a in notification.alerts)
 
 
 def colour(notification: Notification, default_severity: str | None = None) -> str:
@@ -157,6 +168,8 @@ def colour(notification: Notification, default_severity: str | None = None) -> s
 
 
 def emoji(notification: Notification) -> str:
+    if notification.kind is NotificationKind.WARNING and informational(notification):
+        return "📣"
     return {
         NotificationKind.TRIGGER: "🔴",
         NotificationKind.ESCALATION: "🚨",
@@ -168,11 +181,24 @@ def emoji(notification: Notification) -> str:
 
 
 # ------------------------------------------------------------------------------- names and lines
+def check_page(alert: Alert) -> str | None:
+    """The check an alert pages about when it is one of our checks' availability alarms (or a
+    test alert shaped like one): its pages are titled by the check and say what the probe saw.
+    None for any other alarm, also one that names a check (a latency anomaly alarm on it)."""
+    if alert.check and alert.labels.get("metric") == metricnames.AVAILABILITY:
+        return alert.check
+    return None
+
+
 def display_name(notification: Notification) -> str:
-    """The name of what is alerting: the alarm / alertname, or "N alerts" for a mixed group."""
+    """The name of what is alerting: the check (for our checks), the alarm / alertname, or
+    "<first> and N more" for a mixed group."""
     alerts = notification.alerts
     if not alerts:
         return "alert"
+    checks = {check_page(a) for a in alerts}
+    if len(checks) == 1 and None not in checks:  # our check: its name, not its alarm's
+        return str(checks.pop())
     names = {a.name for a in alerts}
     if len(names) == 1:
         return alerts[0].name or "alert"
@@ -183,14 +209,16 @@ def display_name(notification: Notification) -> str:
 
 
 def title(notification: Notification) -> str:
-    """``[FIRING] uptime-api-availability`` / ``[FIRING:3] HighErrorRate`` (one line, untruncated).
+    """``[FIRING] uptime-api-availability`` / ``[FIRING:3] HighErrorRate`` (one line, untruncated;
+    ``[TEST] `` first for a test alert).
     A mixed TRIGGER counts its firing alerts only, as Alertmanager's own Slack template does
     (``[FIRING:2] HighErrorRate`` for two firing and one resolved, ``[FIRING:1]`` for one)."""
     word = status_word(notification)
     count = len(firing_alerts(notification))
     if count > 1 or is_mixed(notification):
         word = f"{word}:{count}"
-    return one_line(f"[{word}] {display_name(notification)}")
+    test = "[TEST] " if any(a.is_test for a in notification.alerts) else ""
+    return one_line(f"{test}[{word}] {display_name(notification)}")
 
 
 def summary(notification: Notification) -> str:
@@ -199,6 +227,8 @@ def summary(notification: Notification) -> str:
     what = display_name(notification)
     check = notification.check.name if notification.check else alert.check
     subject = f"{what} (check {check})" if check and check != what else what
+    if any(a.is_test for a in notification.alerts):
+        subject = f"[TEST] {subject}"
     kind = notification.kind
     if kind is NotificationKind.RESOLVE:
         by = resolved_by(notification)
@@ -207,7 +237,8 @@ def summary(notification: Notification) -> str:
         by = f" by {notification.acknowledged_by}" if notification.acknowledged_by else ""
         return one_line(f"Acknowledged{by}: {subject}")
     if kind is NotificationKind.WARNING:
-        return one_line(f"No data: {subject} — {alert.reason}")
+        word = "Info" if informational(notification) else "No data"
+        return one_line(f"{word}: {subject} — {alert.reason}")
     if kind is NotificationKind.FLAPPING:
         word = "Flapping" if alert.state is not AlertState.OK else "Stable again"
         return one_line(f"{word}: {subject} — {alert.reason}")
@@ -289,16 +320,8 @@ def console_url(alert: Alert) -> str | None:
     """CloudWatch console deep link for a CloudWatch alarm (needs the region code)."""
     if alert.source not in (AlertSource.CLOUDWATCH, AlertSource.EVENTBRIDGE):
         return None
-    region = alert.region
-    if not region or not all(c.isalnum() or c == "-" for c in region):
-        return None
     name = alert.labels.get("alarm") or alert.extra.get("alarm_name") or alert.name
-    if not name:
-        return None
-    return (
-        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-        f"#alarmsV2:alarm/{quote(str(name), safe='')}"
-    )
+    return consoles.alarm_url(alert.region, str(name) if name else None)
 
 
 def generator_url(alert: Alert) -> str | None:
@@ -317,14 +340,23 @@ def generator_url(alert: Alert) -> str | None:
 
 def links(notification: Notification) -> list[Link]:
     """Runbook, console / source links and any other links the alerts carry; http(s) only, no
-    duplicates, each in its link form (``urls.display_url(link=True)``: no credentials)."""
+    duplicates, each in its link form (``urls.display_url(link=True)``: no credentials). A link
+    too long to show whole is replaced by a shorter one that works (``consoles.shorten_url``)."""
     out: list[Link] = []
     seen: set[str] = set()
 
     def add(href: str | None, text: str) -> None:
         if href is None or not is_web_url(href):
             return
-        href = display_url(href.strip(), link=True)
+        href = href.strip()
+        if len(href) > URL_LIMIT:  # shown whole it would be cut: a shorter one that works instead
+            shorter = consoles.shorten_url(href, URL_LIMIT)
+            if shorter is None:
+                return
+            if consoles.is_alarm_list(shorter) and not consoles.is_alarm_list(href):
+                text = f"{text} (list)"
+            href = shorter
+        href = display_url(href, link=True)
         if href not in seen:
             seen.add(href)
             out.append(Link(href=href, text=text))

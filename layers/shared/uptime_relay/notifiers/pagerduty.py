@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import Channel, is_secret_ref
 from ..domain.alert import Alert
+from . import content
 from . import format as fmt
 from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
 from .http import post_json
@@ -40,6 +41,15 @@ def dedup_key(alert: Alert) -> str:
     """``uptime-relay:`` + 40 hex chars of sha256(alert.id): stable per alarm, ≤ 255 chars."""
     digest = hashlib.sha256(alert.id.encode("utf-8")).hexdigest()[:40]
     return f"{DEDUP_PREFIX}{digest}"
+
+
+def _summary(notification: Notification) -> str:
+    """The check's headline when the probe's evidence says what failed (``shop is DOWN — HTTP
+    503 (expected 2xx), 3 of the last 3 minutes, since 13:34 UTC``), else ``format.summary``."""
+    headline = content.headline(notification)
+    if headline and content.evidence(notification.alert) is not None:
+        return headline
+    return fmt.summary(notification)
 
 
 def event_action(notification: Notification) -> str | None:
@@ -82,7 +92,7 @@ class PagerDutyNotifier:
         labels = dict(alert.labels)
         check = notification.check.name if notification.check else alert.check
         payload: dict[str, Any] = {
-            "summary": fmt.truncate(fmt.summary(single), MAX_SUMMARY),
+            "summary": fmt.truncate(_summary(single), MAX_SUMMARY),
             "source": fmt.truncate(self._source(single), MAX_FIELD),
             "severity": fmt.severity(alert, channel.get("severity")),
             "timestamp": alert.time.isoformat(),
@@ -122,11 +132,17 @@ class PagerDutyNotifier:
             details["region"] = alert.region
         if alert.account:
             details["account"] = alert.account
+        shown = content.facts(single)
+        if shown:
+            details["facts"] = content.facts_dict(shown)
+        found_evidence = content.evidence(alert)
+        if found_evidence is not None:
+            details["evidence"] = found_evidence.to_dict()
         if alert.raw:
             details["raw"] = fmt.truncate(alert.raw, MAX_RAW)
         payload["custom_details"] = details
         body["payload"] = payload
-        found = fmt.links(single)
+        found = content.links(single)
         if found:
             body["links"] = [
                 {"href": item.href, "text": fmt.truncate(item.text, MAX_FIELD)} for item in found

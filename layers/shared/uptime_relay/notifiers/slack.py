@@ -26,6 +26,7 @@ from typing import Any
 
 from ..config import Channel
 from ..domain.alert import AlertSource
+from . import content
 from . import format as fmt
 from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
 from .http import parse_retry_after, post_json
@@ -265,6 +266,9 @@ def _lead(notification: Notification, who: list[str]) -> list[str]:
     """The opening lines: mentions, what happened (acknowledged, resolved, escalated, no data),
     earlier alerts still firing, and the description of a single alert."""
     lead = [" ".join(who)] if who else []
+    headline = content.headline(notification)
+    if headline:
+        lead.append(f"*{escape(headline)}*")
     lead.extend(_what_happened(notification))
     earlier = fmt.earlier_still_firing(notification)
     if earlier:
@@ -297,6 +301,8 @@ def _what_happened(notification: Notification) -> list[str]:
         return lines
     if kind is NotificationKind.ESCALATION and notification.escalation_step is not None:
         return [f"*Escalated* (step {notification.escalation_step + 1}): still not acknowledged."]
+    if kind is NotificationKind.WARNING and fmt.informational(notification):
+        return ["*For information*: nobody is paged for this."]
     if kind is NotificationKind.WARNING:
         return ["*No data*: the alarm cannot tell whether the check is healthy."]
     return []
@@ -345,13 +351,37 @@ def _alert_lists(notification: Notification) -> list[dict[str, Any]]:
     return blocks
 
 
-def _links(notification: Notification) -> list[dict[str, Any]]:
-    """One section of links (runbook, console, sources), when there are any."""
-    found = fmt.links(notification)
+def _facts(notification: Notification) -> list[dict[str, Any]]:
+    """What the probe saw (our checks), the alarm's definition (other alarms) or the event's
+    facts (AWS events): one section, a fact a line (``content.facts``)."""
+    found = content.facts(notification)
     if not found:
         return []
-    text = " · ".join(link(item.href, item.text) for item in found[:10])
-    return [{"type": "section", "text": _mrkdwn(text)}]
+    lines = [f"*{escape(label)}:* {escape(value)}" for label, value in found]
+    return [{"type": "section", "text": _mrkdwn("\n".join(lines))}]
+
+
+def _links(notification: Notification) -> list[dict[str, Any]]:
+    """One section of links (runbook, console, sources, probe logs), when there are any. A link
+    too long for the section is replaced by a shorter one that works (``content.short_link``),
+    never by a cut one; what still cannot fit is counted, not cut."""
+    found = content.links(notification)[:10]
+    if not found:
+        return []
+    parts: list[str] = []
+    left_out = 0
+    room = MAX_SECTION_TEXT - 40  # " · and N more links" stays within the section
+    for item in found:
+        fitted = content.short_link(item, min(MAX_FIELD_TEXT, room) - len(item.text) - 8)
+        rendered = link(fitted.href, fitted.text) if fitted else ""
+        if not rendered or len(rendered) + 3 > room:
+            left_out += 1
+            continue
+        parts.append(rendered)
+        room -= len(rendered) + 3
+    if left_out:
+        parts.append(f"{left_out} more link{'s' if left_out != 1 else ''} in the e-mail and PagerDuty event")
+    return [{"type": "section", "text": _mrkdwn(" · ".join(parts))}] if parts else []
 
 
 def _context(notification: Notification, ids: list[str]) -> dict[str, Any]:
@@ -423,14 +453,16 @@ class SlackNotifier:
             {"type": "header", "text": _plain(f"{fmt.emoji(notification)} {title}", MAX_HEADER)},
             *([{"type": "section", "text": _mrkdwn("\n".join(lead))}] if lead else []),
             _fields(notification, reason, ids),
+            *_facts(notification),
             *_alert_lists(notification),
             *_links(notification),
             _context(notification, ids),
             *_buttons(notification.kind, ids),
         ]
+        said = content.headline(notification) or reason
         fallback = " ".join(
             part
-            for part in (" ".join(who), escape(title), "—" if reason else "", escape(fmt.one_line(reason)))
+            for part in (" ".join(who), escape(title), "—" if said else "", escape(fmt.one_line(said)))
             if part
         )
         return {

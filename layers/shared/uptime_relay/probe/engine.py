@@ -32,7 +32,8 @@ from ..config import Check, is_secret_ref
 from ..urls import display_url
 from .conditions import check_conditions, observed
 from .dependencies import read_dependencies
-from .expect import check_cert, check_latency, check_response
+from .evidence import body_excerpt
+from .expect import body_text, check_cert, check_latency, check_response
 from .http11 import MAX_BODY_BYTES, ProtocolError, build_request, read_response
 from .result import ProbeResult, Timings
 from .targets import blocked_reason
@@ -75,6 +76,7 @@ class _Attempt:
         self.cert_days: float | None = None
         self.final_url: str | None = check.url
         self.truncated = False
+        self.body_excerpt: str | None = None
         self.connections: list[asyncio.StreamWriter] = []
         self.response: Any = None  # the last response read (http11.Response), for conditions
 
@@ -248,6 +250,7 @@ async def _attempt(
         target=check.target,
         final_url=display_url(state.final_url) if check.kind == "http" and state.final_url else None,
         body_truncated=state.truncated,
+        body_excerpt=state.body_excerpt if reason != "ok" else None,
     )
     if check.dependencies is not None and state.response is not None:
         seen = observed(state.response, {}, None, total)
@@ -345,6 +348,11 @@ async def _http(
         MAX_BODY_BYTES,
     )
     state.truncated = response.truncated
+    expect = check.expect
+    if verdict and (expect.body_contains is not None or expect.body_regex is not None or expect.json):
+        # the body was checked: a short excerpt tells the page what came back instead
+        text = body_text(response.body, response.header("content-type"))
+        state.body_excerpt = body_excerpt(text, (headers[k] for k in headers if k.lower() in secret_names))
     if verdict:
         raise _Failure(verdict[0], "expect", verdict[1])
     return response.status

@@ -79,6 +79,8 @@ class ProbeResult:
     # came to read them from) and why some could not be read
     dependencies: list[Any] | None = None
     dependencies_error: str | None = None
+    # the start of the body, sanitised (probe.evidence.body_excerpt), when expect checked the body
+    body_excerpt: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `uptime-relay check --json` object (contract keys first, then the extras)."""
