@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
@@ -41,14 +41,23 @@ def make_alert(alarm: str = "api", *, at: datetime = SIM_START, name: str | None
 
 
 def open_incident(
-    store, alarm: str = "api", *, name: str | None = None, at: datetime = SIM_START, pd_key=None
+    store,
+    alarm: str = "api",
+    *,
+    name: str | None = None,
+    at: datetime = SIM_START,
+    pd_key=None,
+    labels: dict[str, str] | None = None,
 ):
-    """Seed one open incident with a pending escalation step (due in 10 minutes)."""
+    """Seed one open incident with a pending escalation step (due in 10 minutes); ``labels`` are
+    added to the alert's."""
 
     class Cursor:
         step, round, due_at = 1, 0, at + timedelta(minutes=10)
 
     alert = make_alert(alarm, at=at, name=name)
+    if labels:
+        alert = replace(alert, labels={**alert.labels, **labels})
     incident = _open(
         alert,
         OpeningPlan(

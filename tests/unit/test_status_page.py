@@ -15,6 +15,7 @@ from uptime_relay.actions import Actions
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.status_cache import InMemoryStatusCache
 from uptime_relay.config.loader import parse_config
+from uptime_relay.domain.alert import TEST_LABEL
 from uptime_relay.statuspage import HISTORY_MAX_AGE, LIVE_MAX_AGE, StatusPageService
 from uptime_relay_tools.testing.availability import FakeAvailability
 
@@ -195,3 +196,12 @@ def test_status_page_config_errors_name_the_group_and_the_unknown_check():
     text = str(caught.value)
     assert "status_page.groups[0].checks[1]: unknown check 'nope'" in text
     assert "status_page.groups[1].checks: missing required key 'checks'" in text
+
+
+def test_a_test_alert_never_shows_on_the_status_page(world):
+    """GIVEN `uptime-relay test --labels check=api` left an open test incident for a listed check
+    WHEN /status.json is fetched THEN api is up and no incident is shown."""
+    open_incident(world.store, "api", at=SIM_START - timedelta(minutes=5), labels={TEST_LABEL: "run-1"})
+    body = json.loads(world.get("/status.json").body)
+    assert body["incidents"] == []
+    assert {c["name"]: c["status"] for c in body["checks"]}["api"] == "up"

@@ -87,7 +87,7 @@ def _median(values: list[float]) -> float | None:
 def is_test(incident: Any) -> bool:
     """An incident of a test alert (``uptime-relay test``): never counted in a report."""
     labels = getattr(incident, "labels", None) or {}
-    return bool(labels.get(TEST_LABEL))
+    return bool(labels.get(TEST_LABEL))  # also for the plain records `incidents report` reads
 
 
 def response_report(incidents: Iterable[Any], start: datetime, end: datetime) -> list[CheckFigures]:

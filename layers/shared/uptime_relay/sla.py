@@ -111,7 +111,7 @@ def uptime_reports(
             outages = [
                 Outage(i.opened_at, i.resolved_at)
                 for i in incidents
-                if i.check == check.name and start <= i.opened_at < now
+                if i.check == check.name and start <= i.opened_at < now and not i.is_test
             ]
             maintenance = _quiet_tally(reader, check.name, clip(quiet, start, now), now)
             reports.append(

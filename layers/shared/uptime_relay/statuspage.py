@@ -163,11 +163,15 @@ class StatusPageService:
 
     def _live(self, now: datetime) -> dict[str, Any]:
         wanted = set(self.checks)
-        open_ = [i for i in self.store.list(statuses=("open", "acknowledged")) if i.check in wanted]
+        open_ = [
+            i
+            for i in self.store.list(statuses=("open", "acknowledged"))
+            if i.check in wanted and not i.is_test
+        ]
         resolved = [
             i
             for i in self.store.list(statuses=("resolved",), since=now - RECENT)
-            if i.check in wanted and i.resolved_at is not None
+            if i.check in wanted and i.resolved_at is not None and not i.is_test
         ]
         shown = sorted(open_, key=lambda i: i.opened_at, reverse=True) + sorted(
             resolved, key=lambda i: i.resolved_at or i.opened_at, reverse=True

@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .alert import Alert, AlertSource, AlertState, Link, MetricRef
+from .alert import TEST_LABEL, Alert, AlertSource, AlertState, Link, MetricRef
 
 OPEN_STATUSES = ("open", "acknowledged")
 
@@ -96,6 +96,11 @@ class Incident:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_test(self) -> bool:
+        """An incident of a test alert (``uptime-relay test``): never in reports, uptime or the status page."""
+        return bool(self.labels.get(TEST_LABEL))
 
     def notified_channels(self) -> tuple[str, ...]:
         """Every channel that got a message for this incident (open, escalations), order kept."""
