@@ -52,11 +52,14 @@ from .acklinks import ack_link_incident_ids, button_incident_ids
 from .adapters.ack_tokens import InMemoryUsedTokens
 from .config import Config
 from .domain.alert import Alert
+from .domain.grouping import acknowledge as acknowledge_group
+from .domain.grouping import key_of, resolve_member
 from .domain.incident import Incident
 from .followups import ACK, RESOLVE
 from .intake import parse_event as default_parse_event
 from .notifiers.pagerduty import dedup_key as alert_dedup_key
-from .ports import Clock, IncidentStore, SecretResolver, UsedTokens
+from .notifiers.pagerduty import key_for
+from .ports import Clock, GroupStore, IncidentStore, SecretResolver, UsedTokens
 from .security import (
     AckClaim,
     Expired,
@@ -247,10 +250,12 @@ class Actions:
         follow_up_runner: Callable[[dict[str, Any]], object] | None = None,
         allow_unauthenticated_alertmanager: bool | None = None,
         environ: Mapping[str, str] | None = None,
+        groups: GroupStore | None = None,
     ):
         env = os.environ if environ is None else environ
         self.config = config
         self.store = store
+        self.groups = groups  # route groups: a button or link naming a group acts on its members
         self.secrets = secrets
         self.relay = relay
         self._on_alerts = on_alerts
@@ -444,14 +449,15 @@ class Actions:
         if action is None:
             return Response(200)
         kind, value = action["action_id"], str(action.get("value") or "")
-        # a grouped message's buttons carry every incident it covers: "inc-a,inc-b,inc-c"
-        incident_ids = button_incident_ids(value)
         user = payload.get("user") or {}
         user_id = str(user.get("id") or "")
         by = str(user.get("username") or user.get("name") or user_id or "someone in Slack")
         response_url = payload.get("response_url")
         source = _pressed_message(payload)
         at = self.now()
+        # a grouped message's buttons carry every incident it covers: "inc-a,inc-b,inc-c"; a
+        # route group's carry the group's id, which stands for its members
+        incident_ids = self.expand_groups(kind, button_incident_ids(value), by=by, at=at)
         outcomes = [
             self.apply(kind, incident_id, by=by, via="slack", at=at, source=source, defer=True)
             for incident_id in incident_ids
@@ -504,9 +510,10 @@ class Actions:
             raise _Replayed("ack link already used")
         by = claim.recipient or EMAIL_LINK_BY
         # a grouped e-mail's link acknowledges every incident the mail listed
+        named = ack_link_incident_ids(self.store, claim.incident_id)
         outcomes = [
             self.apply(ACK, incident_id, by=by, via="email link", at=now)
-            for incident_id in ack_link_incident_ids(self.store, claim.incident_id)
+            for incident_id in self.expand_groups(ACK, named, by=by, at=now)
         ]
         changed = [o for o in outcomes if o.changed]
         if len(changed) > 1:
@@ -530,7 +537,7 @@ class Actions:
     def _ack_confirmation(self, claim: AckClaim, token: str) -> Response:
         if self.used_tokens.is_used(claim.jti):
             raise _Replayed("ack link already used")
-        ids = ack_link_incident_ids(self.store, claim.incident_id)
+        ids = self.group_members(ack_link_incident_ids(self.store, claim.incident_id))
         incident = self.store.get(ids[0]) if ids else None
         if incident is None:
             return _page(404, "Unknown incident", Outcome(False, None, "not_found").message(ACK))
@@ -621,7 +628,13 @@ class Actions:
                 data.get("id"),
             )
             return _json(200, {"result": "no matching incident"})
-        outcome = self.apply(kind, incident.id, by=who, via="pagerduty", at=self.now())
+        at = self.now()
+        if incident.group_id and key == key_for(incident.group_id):  # a route group's incident
+            members = self.expand_groups(kind, [incident.group_id], by=who, at=at)
+            outcomes = [self.apply(kind, i, by=who, via="pagerduty", at=at) for i in members]
+            changed = any(o.changed for o in outcomes)
+            return _json(200, {"result": "changed" if changed else "unchanged", "group": incident.group_id})
+        outcome = self.apply(kind, incident.id, by=who, via="pagerduty", at=at)
         return _json(
             200, {"result": "changed" if outcome.changed else outcome.reason, "incident": incident.id}
         )
@@ -636,7 +649,51 @@ class Actions:
                     return incident
             if incident.alert is not None and alert_dedup_key(incident.alert) == key:
                 return incident
+            if incident.group_id and key_for(incident.group_id) == key:
+                return incident
         return None
+
+    # ------------------------------------------------------------------------------ route groups
+    def group_members(self, ids: Iterable[str]) -> list[str]:
+        """``ids`` with each route group's id (``grp-…``) replaced by its firing members."""
+        out: list[str] = []
+        for one in ids:
+            key = key_of(one)
+            if key is None or self.groups is None:
+                out.append(one)
+                continue
+            group = self.groups.get(key)
+            if group is not None and group.id == one:
+                out.extend(m.id for m in group.firing)
+        return list(dict.fromkeys(out))
+
+    def expand_groups(self, kind: str, ids: Iterable[str], *, by: str, at: datetime) -> list[str]:
+        """``group_members``, and the group itself changed first (conditional writes):
+        acknowledged (its repeats and escalation stop; Slack and PagerDuty are told at the next
+        sweep), or its members marked resolved (its resolve goes out at the next sweep)."""
+        ids = list(ids)
+        members = self.group_members(ids)
+        if self.groups is None:
+            return members
+        for one in ids:
+            key = key_of(one)
+            if key is None:
+                continue
+
+            def change(group, one=one):
+                if group is None or group.id != one:
+                    return None
+                if kind == ACK:
+                    return acknowledge_group(group, by, at)
+                for member in group.firing:
+                    group = resolve_member(group, member.id, at) or group
+                return group
+
+            try:
+                self.groups.change(key, change)
+            except Exception:  # the members are still acknowledged/resolved; the sweep reconciles
+                logger.exception("group %s could not be changed", one)
+        return members
 
     # ------------------------------------------------------------------------------ Alertmanager
     def _alertmanager(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:

@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from . import clock
 from .actions import FOLLOW_UP_EVENT_KEY, Actions
 from .adapters.ack_tokens import PAGERDUTY_EVENT_PREFIX, DynamoUsedTokens
+from .adapters.groups import DynamoGroupStore
 from .adapters.incidents import DynamoIncidentStore
 from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
 from .adapters.secrets import SecretResolver
@@ -59,6 +60,7 @@ def build_actions() -> Actions:
     return Actions(
         config,
         store,
+        groups=DynamoGroupStore(table, retention=timedelta(seconds=config.retention)),
         secrets=secrets,
         used_tokens=DynamoUsedTokens(table),
         used_events=DynamoUsedTokens(table, prefix=PAGERDUTY_EVENT_PREFIX),

@@ -132,7 +132,16 @@ from .paging import (
     plan_sends,
     send_ack_link,
 )
-from .ports import AckUrlFor, ActiveSilences, DeliveryOutcome, Dispatcher, IncidentStore, SecretResolver
+from .paging.groups import FlushReport, GroupFlusher
+from .ports import (
+    AckUrlFor,
+    ActiveSilences,
+    DeliveryOutcome,
+    Dispatcher,
+    GroupStore,
+    IncidentStore,
+    SecretResolver,
+)
 from .wiring import delivery_from_env
 
 log = logging.getLogger(__name__)
@@ -169,12 +178,14 @@ class SweepReport:
     fired: list[Fired] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (incident id, why)
     failed: list[Fired] = field(default_factory=list)  # steps with at least one failed delivery
+    groups: FlushReport = field(default_factory=FlushReport)  # route groups and storm summaries
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "fired": [dataclasses.asdict(f) for f in self.fired],
             "skipped": [{"incident": i, "reason": r} for i, r in self.skipped],
             "failed": [dataclasses.asdict(f) for f in self.failed],
+            "groups": [dataclasses.asdict(f) for f in self.groups.flushed],
         }
 
     def add(self, fired: Fired) -> None:
@@ -218,6 +229,7 @@ def sweep(
     ack_url_for: AckUrlFor | None = None,
     silences: Iterable[Silence] | ActiveSilences = (),
     max_step_attempts: int = MAX_STEP_ATTEMPTS,
+    groups: GroupStore | None = None,
 ) -> SweepReport:
     """Fire every due escalation step once (see the module docstring). Never raises for one
     incident's trouble: it is logged, reported as skipped, and the sweep goes on.
@@ -249,6 +261,17 @@ def sweep(
         except Exception as exc:  # one bad incident must not stop the others' escalations
             log.exception("escalation of %s failed", incident.id)
             run.report.skipped.append((incident.id, f"error: {type(exc).__name__}: {exc}"))
+    if groups is not None:  # route groups and storm summaries due now (``paging.groups``)
+        flusher = GroupFlusher(
+            config,
+            store,
+            groups,
+            dispatcher,
+            ack_url_for=ack_url_for,
+            resolve_targets=resolve_targets,
+            pipeline=run.pipeline,
+        )
+        flusher.flush_due(now, run.report.groups)
     return run.report
 
 
@@ -645,6 +668,7 @@ class Escalator:
     ack_url_for: AckUrlFor | None = None
     silences: ActiveSilences | None = None  # e.g. SilenceStore.active
     migration: OneTimeMigration | None = None  # e.g. the listing index's backfill after an upgrade
+    groups: GroupStore | None = None  # route groups and storm summaries to flush
 
     def run(self, now: datetime) -> SweepReport:
         report = sweep(
@@ -654,6 +678,7 @@ class Escalator:
             now,
             ack_url_for=self.ack_url_for,
             silences=self.silences or (),
+            groups=self.groups,
         )
         self.migrate()
         return report
@@ -703,4 +728,5 @@ def build_escalator_from_env(
         migration=OneTimeMigration("listing-v1", ListingBackfill(wired.store, wired.silences))
         if isinstance(wired.store, DynamoIncidentStore) and isinstance(wired.silences, DynamoSilences)
         else None,
+        groups=wired.groups,
     )

@@ -27,10 +27,12 @@ from typing import Any, Protocol
 
 from .clock import Clock
 from .domain.alert import Alert
+from .domain.grouping import Group
 from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
 from .domain.pacing import Pace
 from .domain.redelivery import Pending
 from .domain.silence import Silence
+from .domain.storm import StormCounter
 from .notifiers.base import Delivery, Notification, SecretResolver
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "Decider",
     "DeliveryOutcome",
     "Dispatcher",
+    "GroupStore",
     "IncidentStore",
     "Received",
     "SecretResolver",
@@ -128,6 +131,19 @@ class IncidentStore(Protocol):
     # -- alert intake
     def commit(self, transition: Transition) -> bool: ...
     def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = ...) -> Transition: ...
+    def mute_opening(
+        self, id: str, *, expected_until: datetime | None, group_id: str, entry: TimelineEntry
+    ) -> bool: ...
+
+
+class GroupStore(Protocol):
+    """Route groups and storm counters (``adapters.groups``), every change conditional."""
+
+    def get(self, key: str) -> Group | None: ...
+    def put(self, group: Group) -> bool: ...
+    def change(self, key: str, decide: Callable[[Group | None], Group | None]) -> Group | None: ...
+    def due(self, now: datetime) -> builtins.list[Group]: ...
+    def count_opening(self, route: int, now: datetime, window_s: float) -> StormCounter: ...
 
 
 class SilenceStore(Protocol):

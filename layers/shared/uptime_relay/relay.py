@@ -41,14 +41,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from . import clock, metricnames
+from .adapters.groups import InMemoryGroupStore
 from .config import Config, EscalationPolicy, Route
 from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
 from .domain.escalation import initial_cursor as default_initial_cursor
 from .domain.escalation import targets_at_open as default_targets_at_open
-from .domain.incident import Action, Incident, OpeningPlan, Transition, decide
+from .domain.grouping import Spec, Timing, group_key, join, key_of, opens_new_group, resolve_member, storm_key
+from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
 from .domain.routing import RouteMatch, match_routes
 from .domain.silence import Silence, is_silenced
+from .domain.storm import StormCounter, in_storm
 from .domain.sweep import SILENCE_RECHECK_S
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
@@ -71,12 +74,14 @@ from .paging import (
     plan_notifications,
     plan_sends,
 )
+from .paging.groups import GroupFlusher, group_label
 from .ports import (
     AckUrlFor,
     ActiveSilences,
     AlarmTagSource,
     DeliveryOutcome,
     Dispatcher,
+    GroupStore,
     IncidentStore,
     SecretResolver,
 )
@@ -85,9 +90,28 @@ from .wiring import delivery_from_env
 log = logging.getLogger(__name__)
 
 WARNING_CHANNEL_TYPES = ("slack", "email")
+# a storm summary's timing: sent by the next sweep (so the openings of that minute are in it),
+# updated at most every 5 minutes while it grows, never repeated (its escalation still runs)
+STORM_TIMING = Timing(wait_s=30.0, interval_s=300.0, repeat_s=None)
 # CloudWatch's reason on a multi-time-series alarm's own notification ("1 out of 6 time series
 # evaluated to ALARM"): at least one contributor is in ALARM, and it notifies on its own
 _CONTRIBUTORS_IN_ALARM = re.compile(r"\b(\d+) out of \d+ time series evaluated to ALARM", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PageNow:
+    """The opening pages on its own (its first page, its own escalation)."""
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """The opening goes into a group (its route's ``group_by``) or its route's storm summary."""
+
+    spec: Spec
+    why: str  # the member's timeline entry after "grouped into <group>"
+
+
+Disposition = PageNow | Grouped
 
 
 class RelayError(Exception):
@@ -172,8 +196,14 @@ class Relay:
         idempotent: Callable[[Callable[[dict], dict]], Callable[..., dict]] | None = None,
         lease: timedelta = FIRST_PAGE_LEASE,
         alarm_tags: AlarmTagSource | None = None,
+        groups: GroupStore | None = None,
     ):
         self.config = config
+        self.groups: GroupStore = groups if groups is not None else InMemoryGroupStore()
+        self._due_groups: dict[str, None] = {}  # groups to flush at the end of this batch
+        # the storm counter read for each Alertmanager body of this batch: one body is one
+        # opening (it is already one message), however many alerts it carries
+        self._storm_by_body: dict[str, StormCounter] = {}
         self.alarm_tags = alarm_tags  # CloudWatch alarm tags as labels
         self.store = store
         self.dispatcher = dispatcher
@@ -188,6 +218,15 @@ class Relay:
         self.metrics = metrics
         self.lease = lease
         self._process_record = idempotent(self.process_record) if idempotent else None
+        self.flusher = GroupFlusher(
+            config,
+            store,
+            self.groups,
+            dispatcher,
+            ack_url_for=ack_url_for,
+            resolve_targets=self.resolve_targets,
+            pipeline=self.pipeline,
+        )
 
     # -- the Lambda path
     def parse(self, obj: Any) -> list[Alert]:
@@ -257,6 +296,7 @@ class Relay:
         sends: list[Send] = []
         if isinstance(self.silenced, silencer):
             self.silenced.reset()
+        self._storm_by_body = {}
         for alert in alerts:
             try:
                 result, alert_sends = self._transition(alert, now)
@@ -273,7 +313,18 @@ class Relay:
             self._metric(metricnames.ALERTS_RELAYED)
         if sends:
             self._deliver(sends, results, now)
+        self._flush_due_groups(now)
         return results
+
+    def _flush_due_groups(self, now: datetime) -> None:
+        """Groups this batch made due now (``group_wait: 0s``, a last member's resolve): flushed
+        here, once each, after the whole batch joined; the escalation sweep flushes the rest."""
+        keys, self._due_groups = list(self._due_groups), {}
+        for key in keys:
+            try:
+                self.flusher.flush(key, now)
+            except Exception:  # the sweep flushes it next minute: it is still due
+                log.exception("group %s could not be flushed now; the escalation sweep will", key)
 
     def _metric(self, name: str, value: float = 1) -> None:
         if self.metrics is not None:
@@ -364,13 +415,16 @@ class Relay:
         incident = transition.current
         action = transition.action
         if action is Action.OPENED and incident is not None:
-            return self._opened(alert, incident, match, plan, extra)
+            return self._opened(alert, incident, match, plan, now, extra)
         if (
             action in (Action.DUPLICATE, Action.JOINED)
             and incident is not None
             and self._orphaned(incident, now)
         ):
             return self._take_over(alert, incident, now, extra), None
+        if action is Action.RESOLVED and incident is not None and incident.group_id:
+            self._member_resolved(incident, now)
+            return [], None
         if action is Action.RESOLVED and incident is not None:
             resolves = [
                 Send(NotificationKind.RESOLVE, c, alert, incident) for c in incident.notified_channels()
@@ -386,6 +440,7 @@ class Relay:
         incident: Incident,
         match: RouteMatch,
         plan: OpeningPlan | None,
+        now: datetime,
         extra: dict[str, Any],
     ) -> tuple[list[Send], str | None]:
         if incident.silenced:  # the escalation sweep sends the first page when the silence ends
@@ -396,7 +451,116 @@ class Relay:
             log.warning(
                 "no route matched alert %s (labels %s): nobody notified", alert.name, dict(alert.labels)
             )
+            return self._opening(alert, incident, incident.pending), None
+        disposition = self._disposition(alert, incident, match, plan, now)
+        if isinstance(disposition, Grouped) and self._group(alert, incident, disposition, now, extra):
+            return [], None
         return self._opening(alert, incident, incident.pending), None
+
+    # -- grouping and the storm guard
+    def _disposition(
+        self, alert: Alert, incident: Incident, match: RouteMatch, plan: OpeningPlan | None, now: datetime
+    ) -> Disposition:
+        """THE one place that decides whether a new, routed, unsilenced incident pages now or
+        is muted into something that pages for it. Mute stages stand here in order; grouping
+        (the first matched route's ``group_by``) and the storm guard (``storm``: openings per
+        route per window; on a grouped route it counts new groups, not members) come last."""
+        route = match.primary
+        assert route is not None
+        index = self.config.routes.index(route)
+        storm = self.config.storm
+        spec: Spec | None = None
+        if route.grouping is not None:
+            key, labels = group_key(index, route.grouping, alert.labels)
+            spec = self._spec(key, index, labels, Timing.of(route.grouping), match, plan, storm=False)
+            if not storm.enabled or not opens_new_group(self.groups.get(key)):
+                return Grouped(spec, f"route {index + 1} groups by {', '.join(route.grouping.by)}")
+        elif not storm.enabled:
+            return PageNow()
+        body = str(alert.extra.get("group_key") or "") if spec is None else ""
+        counter = self._storm_by_body.get(body) if body else None
+        if counter is None:
+            counter = self.groups.count_opening(index, now, storm.window_s)
+            if body:
+                self._storm_by_body[body] = counter
+        if in_storm(counter, storm):
+            storm_spec = self._spec(storm_key(index), index, {}, STORM_TIMING, match, plan, storm=True)
+            what = "groups" if spec is not None else "incidents"
+            return Grouped(
+                storm_spec,
+                f"storm guard: {counter.count} {what} opened on route {index + 1} within "
+                f"{storm.window_s:g}s (threshold {storm.threshold})",
+            )
+        if spec is not None:
+            return Grouped(spec, f"route {index + 1} groups by {', '.join(route.grouping.by)}")  # type: ignore[union-attr]
+        return PageNow()
+
+    def _spec(
+        self,
+        key: str,
+        index: int,
+        labels: Mapping[str, str],
+        timing: Timing,
+        match: RouteMatch,
+        plan: OpeningPlan | None,
+        *,
+        storm: bool,
+    ) -> Spec:
+        return Spec(
+            key=key,
+            route=index,
+            labels=dict(labels),
+            channels=tuple(plan.route_channels) if plan is not None else match.channels,
+            timing=timing,
+            policy=match.policy,
+            storm=storm,
+            mentions=tuple(plan.mentions) if plan is not None else (),
+            emails=tuple(plan.emails) if plan is not None else (),
+        )
+
+    def _group(
+        self, alert: Alert, incident: Incident, grouped: Grouped, now: datetime, extra: dict[str, Any]
+    ) -> bool:
+        """Join the group (conditional write) and hand it the incident's first page and
+        escalation (``mute_opening``). False when the incident could not be handed over: it
+        then pages on its own, as without grouping (nothing is dropped)."""
+        spec = grouped.spec
+        group = self.groups.change(spec.key, lambda g: join(g, spec, incident.id, alert.name, now))
+        if group is None:
+            group = self.groups.get(spec.key)
+        if group is None or group.member(incident.id) is None:
+            return False
+        entry = TimelineEntry(
+            now, "grouped", f"grouped into {group.id} ({group_label(group)}): {grouped.why}"
+        )
+        if not self.store.mute_opening(
+            incident.id, expected_until=incident.pending_until, group_id=group.id, entry=entry
+        ):
+            log.warning(
+                "incident %s: could not be handed to group %s; paging it on its own", incident.id, group.id
+            )
+            return False
+        log.info("incident %s grouped into %s", incident.id, group.id, extra={**extra, "group_id": group.id})
+        if group.due_at is not None and group.due_at <= now:
+            self._due_groups[spec.key] = None
+        return True
+
+    def _member_resolved(self, incident: Incident, now: datetime) -> None:
+        """A grouped incident resolved: its group learns it (the group's resolve goes out when
+        its last member resolves; until then its messages list it as resolved)."""
+        group_id = incident.group_id or ""
+        key = key_of(group_id)
+        if key is None:
+            return
+
+        def decide(group):
+            if group is None or group.id != group_id:
+                return None
+            return resolve_member(group, incident.id, now)
+
+        changed = self.groups.change(key, decide)
+        if changed is not None and changed.due_at is not None and changed.due_at <= now:
+            self._due_groups[key] = None
 
     def _take_over(
         self, alert: Alert, incident: Incident, now: datetime, extra: dict[str, Any]
@@ -621,5 +785,6 @@ def build_relay_from_env(
         idempotent=wrap,
         silenced=silencer(wired.config, silences),
         alarm_tags=wired.alarm_tags,
+        groups=wired.groups,
     )
     return RelayService(relay, idem_config)

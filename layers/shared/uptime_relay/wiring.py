@@ -20,6 +20,7 @@ from typing import Any
 
 from .acklinks import ack_url_factory
 from .adapters.alarm_tags import AlarmTags
+from .adapters.groups import DynamoGroupStore, InMemoryGroupStore
 from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
 from .adapters.pacing import DynamoPacer, InMemoryPacer
 from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
@@ -30,7 +31,7 @@ from .config.loader import default_config_path, load_config
 from .delivery import Dispatcher
 from .notifiers.base import Notifier
 from .notifiers.registry import make_notifiers
-from .ports import AckUrlFor, AlarmTagSource, DeadLetters, IncidentStore, Pacer, SilenceStore
+from .ports import AckUrlFor, AlarmTagSource, DeadLetters, GroupStore, IncidentStore, Pacer, SilenceStore
 from .ports import SecretResolver as Secrets
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Delivery:
     ack_url_for: AckUrlFor | None
     silences: SilenceStore
     alarm_tags: AlarmTagSource | None
+    groups: GroupStore  # route groups and storm counters (``adapters.groups``), same table
 
 
 def delivery_from_env(
@@ -90,6 +92,11 @@ def delivery_from_env(
         ack_url_for = ack_url_factory(actions_url, lambda: resolver.resolve(ack_ref))
     silences: SilenceStore = DynamoSilences(table, client=dynamodb) if table else InMemorySilences()
     alarm_tags = AlarmTags() if table else None
+    groups: GroupStore = (
+        DynamoGroupStore(table, client=dynamodb, retention=timedelta(seconds=config.retention))
+        if table
+        else InMemoryGroupStore()
+    )
     return Delivery(
-        config, table, store, dead_letters, secrets, dispatcher, ack_url_for, silences, alarm_tags
+        config, table, store, dead_letters, secrets, dispatcher, ack_url_for, silences, alarm_tags, groups
     )

@@ -191,7 +191,11 @@ def emoji(notification: Notification) -> str:
 
 # ------------------------------------------------------------------------------- names and lines
 def display_name(notification: Notification) -> str:
-    """The name of what is alerting: the alarm / alertname, or "N alerts" for a mixed group."""
+    """The name of what is alerting: the alarm / alertname, or "N alerts" for a mixed group; a
+    route group's label (``team=web``, set by ``paging.groups`` in ``handles["group"]``)."""
+    group = (notification.handles or {}).get("group")
+    if isinstance(group, dict) and group.get("label"):
+        return str(group["label"])
     alerts = notification.alerts
     if not alerts:
         return "alert"

@@ -46,6 +46,7 @@ MAX_LISTED_ALERTS = 10
 GROUP_HANDLE = "incidents"  # handles: the incident ids one grouped message covers
 STILL_FIRING_HANDLE = "still_firing"  # handles on a RESOLVE: group members still open
 BUTTON_VALUE_SEPARATOR = ","
+UPDATE_HANDLE = "update"  # handles on a route group's TRIGGER: edit the earlier message
 
 ACK_ACTION = "ack"
 RESOLVE_ACTION = "resolve"
@@ -307,7 +308,7 @@ def _fields(notification: Notification, reason: str, ids: list[str]) -> dict[str
     kind = notification.kind
     fields = []
     check = notification.check.name if notification.check else notification.alert.check
-    if check:
+    if check and len(notification.alerts) == 1:
         fields.append(f"*Check*\n{escape(check)}")
     state = fmt.status_word(notification)
     fields.append(
@@ -500,6 +501,9 @@ class SlackNotifier:
                         },
                     ),
                 ]
+            if notification.kind is NotificationKind.TRIGGER and handles.get(UPDATE_HANDLE):
+                # a route group's membership changed: its one message is edited in place
+                return [("chat.update", {"channel": original_channel, "ts": ts, **message})]
             if notification.kind is NotificationKind.ESCALATION:
                 return [
                     (
