@@ -44,7 +44,7 @@ FLUSH_LEASE = timedelta(seconds=120)
 _KINDS = {
     "first": NotificationKind.TRIGGER,
     "update": NotificationKind.TRIGGER,
-    "repeat": NotificationKind.ESCALATION,
+    "repeat": NotificationKind.TRIGGER,  # re-sent as it was: a new message, the same PagerDuty key
     "escalate": NotificationKind.ESCALATION,
     "resolve": NotificationKind.RESOLVE,
     "acknowledge": NotificationKind.ACKNOWLEDGE,
