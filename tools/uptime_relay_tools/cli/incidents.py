@@ -368,6 +368,8 @@ def _show(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: d
         print(f"  check     {incident.check}", file=out)
     if incident.acknowledged_by:
         print(f"  acked by  {incident.acknowledged_by}", file=out)
+    if getattr(incident, "group_id", None):
+        print(f"  group     {incident.group_id} (pages, resolves and escalates for it)", file=out)
     if getattr(incident, "resolved_by", None):
         print(f"  resolved  by {incident.resolved_by}", file=out)
     if incident.policy:

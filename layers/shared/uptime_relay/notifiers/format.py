@@ -208,6 +208,23 @@ def display_name(notification: Notification) -> str:
     return f"{alerts[0].name} and {len(alerts) - 1} more"
 
 
+def group_note(notification: Notification) -> str | None:
+    """One line about the route group a notification speaks for (``handles["group"]``, set by
+    ``paging.groups``), or None: how many of its members fire; a storm summary says why it exists
+    and where the full list is."""
+    group = (notification.handles or {}).get("group")
+    if not isinstance(group, dict) or not group.get("id"):
+        return None
+    members, firing = int(group.get("members") or 0), int(group.get("firing") or 0)
+    if group.get("storm"):
+        return (
+            f"Storm guard: {members} incident{'s' if members != 1 else ''} opened on this route past "
+            "the threshold and are summarised here (the first are listed; every one is in "
+            "`uptime-relay incidents list`)."
+        )
+    return f"{firing} of {members} alert{'s' if members != 1 else ''} of group {group.get('label')} firing."
+
+
 def title(notification: Notification) -> str:
     """``[FIRING] uptime-api-availability`` / ``[FIRING:3] HighErrorRate`` (one line, untruncated).
     A mixed TRIGGER counts its firing alerts only, as Alertmanager's own Slack template does

@@ -267,6 +267,9 @@ def _lead(notification: Notification, who: list[str]) -> list[str]:
     earlier alerts still firing, and the description of a single alert."""
     lead = [" ".join(who)] if who else []
     lead.extend(_what_happened(notification))
+    note = fmt.group_note(notification)
+    if note:
+        lead.append(escape(note))
     earlier = fmt.earlier_still_firing(notification)
     if earlier:
         lead.append(
