@@ -71,6 +71,10 @@ writes), delivers through the paging pipeline (``paging.Pipeline``) and records:
    attempt time), sent through the pipeline (a failure is kept again, further out), then
    settled; a TRIGGER or step page that got through after the resolve was written is followed
    by its RESOLVE.
+9. Route groups and storm summaries (``paging.groups``). After the incidents, every group whose
+   flush is due (``GroupStore.due``: the ``due`` index's ``GROUP`` partition) is flushed once:
+   claimed, sent through the pipeline (first message, update, repeat, the group's escalation
+   step, acknowledgement or resolve) and recorded on the group.
 """
 
 from __future__ import annotations

@@ -20,6 +20,11 @@ resolved alert has a bot message of its own to edit (that one is edited and thre
 render`` calls too. A grouped message names its incidents (``handles["incidents"]``, stored with every
 member's handles) so its buttons act on all of them, and a member's resolve says how many still
 fire (``handles["still_firing"]``) so the message stays FIRING until the last one resolves.
+A new incident on a route with ``group_by``, or one past the storm guard's threshold, does not
+page on its own: ``_disposition`` (the one place that decides whether an opening pages now) puts
+it into its route group or the route's storm summary (``domain.grouping``, a conditional write),
+and the group pages, resolves and escalates for it (``paging.groups``: the escalation sweep
+flushes due groups; the relay flushes one that is due at once, after its batch).
 The messages go out through the one send pipeline (``paging.Pipeline``): every delivery outcome
 lands on the incident timeline, with the handles the channel returned, and a settled first page
 gives the escalation cursor back.
