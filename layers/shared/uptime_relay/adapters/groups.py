@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import builtins
 import json
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..config.model import RETENTION_DEFAULT_S
@@ -204,7 +205,8 @@ class DynamoGroupStore(_Changes):
         }
         if not group.finished and group.due_at is not None:
             item["due_pk"] = {"S": GROUP_DUE_PK}
-            item["due_at"] = {"N": f"{group.due_at.timestamp():.3f}"}
+            # floored to the ms: the index never finds a flush later than it is due
+            item["due_at"] = {"N": f"{math.floor(group.due_at.timestamp() * 1000) / 1000:.3f}"}
         if group.finished:
             ended = group.last_sent_at or group.opened_at
             item["expires_at"] = {"N": str(int((ended + self.retention).timestamp()))}
@@ -250,7 +252,7 @@ class DynamoGroupStore(_Changes):
             current = (
                 StormCounter(
                     route,
-                    datetime.fromtimestamp(float(item["window_start"]["N"]), UTC),
+                    datetime.fromisoformat(item["window_start"]["S"]),
                     int(item["count"]["N"]),
                     int(item["version"]["N"]),
                 )
@@ -273,7 +275,7 @@ class DynamoGroupStore(_Changes):
                     Item={
                         **pk,
                         "kind": {"S": "storm"},
-                        "window_start": {"N": f"{counted.window_start.timestamp():.3f}"},
+                        "window_start": {"S": counted.window_start.isoformat()},  # exact, to the µs
                         "count": {"N": str(counted.count)},
                         "version": {"N": str(counted.version + 1)},
                         "expires_at": {"N": str(int((now + timedelta(days=1)).timestamp()))},

@@ -28,8 +28,10 @@ def count_opening(counter: StormCounter | None, route: int, now: datetime, windo
     """The counter after one more opening at ``now`` (a new window once the last one ended)."""
     if counter is None:
         return StormCounter(route, now, 1)
-    if now >= counter.window_start + timedelta(seconds=window_s) or now < counter.window_start:
+    if now >= counter.window_start + timedelta(seconds=window_s):
         return replace(counter, window_start=now, count=1)
+    # (an opening a little before the window's start, from a relay whose clock or batch is
+    # behind, counts in the current window)
     return replace(counter, count=counter.count + 1)
 
 
