@@ -49,18 +49,25 @@ class World:
         self.groups: dict[str, Group] = {}
         self.messages: dict[str, list[tuple[str, str]]] = {c: [] for c in CHANNELS}
         self.now = T0
+        self.joined: set[int] = set()
+        self.closed: set[int] = set()
 
     def apply(self, key: str, changed: Group | None) -> None:
         if changed is not None:
             self.groups[key] = changed
 
     def join(self, n: int) -> None:
+        if n in self.closed:  # an incident opens once: the relay never joins a resolved one again
+            return
         key = key_of_incident(n)
         self.apply(key, join(self.groups.get(key), spec(key), f"inc-{n}", f"check {n}", self.now))
+        self.joined.add(n)
 
     def resolve(self, n: int) -> None:
         key = key_of_incident(n)
         self.apply(key, resolve_member(self.groups.get(key), f"inc-{n}", self.now))
+        if n in self.joined:
+            self.closed.add(n)
 
     def ack(self, key: str) -> None:
         self.apply(key, acknowledge(self.groups.get(key), "alice", self.now))
@@ -84,13 +91,17 @@ def run(world: World, script) -> None:
 
 
 def open_incidents(script) -> set[str]:
-    """The model: an incident is open when it joined and did not resolve after its join."""
+    """The model: an incident is open once it joined until it resolves (a resolve arriving before
+    its join changes nothing; a join repeated after its resolve is a stale duplicate)."""
     open_: set[str] = set()
+    closed: set[str] = set()
     for (kind, arg), _ in script:
-        if kind == "join":
-            open_.add(f"inc-{arg}")
-        elif kind == "resolve":
-            open_.discard(f"inc-{arg}")
+        name = f"inc-{arg}"
+        if kind == "join" and name not in closed:
+            open_.add(name)
+        elif kind == "resolve" and name in open_:
+            open_.discard(name)
+            closed.add(name)
     return open_
 
 
