@@ -475,11 +475,13 @@ class Relay:
         index = self.config.routes.index(route)
         storm = self.config.storm
         spec: Spec | None = None
+        why = ""
         if route.grouping is not None:
             key, labels = group_key(index, route.grouping, alert.labels)
             spec = self._spec(key, index, labels, Timing.of(route.grouping), match, plan, storm=False)
+            why = f"route {index + 1} groups by {', '.join(route.grouping.by)}"
             if not storm.enabled or not opens_new_group(self.groups.get(key)):
-                return Grouped(spec, f"route {index + 1} groups by {', '.join(route.grouping.by)}")
+                return Grouped(spec, why)
         elif not storm.enabled:
             return PageNow()
         body = str(alert.extra.get("group_key") or "") if spec is None else ""
@@ -496,9 +498,7 @@ class Relay:
                 f"storm guard: {counter.count} {what} opened on route {index + 1} within "
                 f"{storm.window_s:g}s (threshold {storm.threshold})",
             )
-        if spec is not None:
-            return Grouped(spec, f"route {index + 1} groups by {', '.join(route.grouping.by)}")  # type: ignore[union-attr]
-        return PageNow()
+        return Grouped(spec, why) if spec is not None else PageNow()
 
     def _spec(
         self,
