@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from uptime_relay.actions import Actions
+from uptime_relay.actions import RESOLVE, Actions, apply_action
 from uptime_relay.adapters.groups import InMemoryGroupStore
 from uptime_relay.adapters.incidents import InMemoryIncidentStore
 from uptime_relay.adapters.queue import InMemoryDeadLetters
@@ -322,3 +322,23 @@ def test_grouping_timers_without_group_by_and_bad_storm_settings_are_config_erro
     assert "routes[0].repeat_interval" in text
     assert "storm.threshold: must be between 1" in text and "storm.window: must be at least 60s" in text
     assert "grouping.yaml:" in text
+
+
+def test_members_resolved_by_hand_resolve_an_acknowledged_group_at_the_next_sweep(world):
+    """GIVEN a paged group that was acknowledged (nothing of it is due) WHEN its members are resolved
+    by hand (``incidents resolve``, ``apply_action``) THEN the group learns it and the next sweep
+    sends its resolve once."""
+    world.alarm(0, AlertState.ALARM, T0)
+    world.alarm(1, AlertState.ALARM, T0)
+    world.sweep(T0 + timedelta(seconds=30))
+    group_id = world.channels["slack"].sent[0][1].incident_id
+    world.press("ack", group_id)
+    world.sweep(T0 + timedelta(minutes=21))
+    world.take()
+    at = T0 + timedelta(minutes=30)
+    for incident in world.store.list(statuses=("acknowledged",)):
+        assert apply_action(
+            world.store, RESOLVE, incident.id, by="bob", via="cli", at=at, groups=world.groups
+        ).changed
+    world.sweep(at + timedelta(minutes=1))
+    assert world.take()["pagerduty"] == [(NotificationKind.RESOLVE, 2)]

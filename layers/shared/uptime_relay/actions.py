@@ -59,6 +59,7 @@ from .followups import ACK, RESOLVE
 from .intake import parse_event as default_parse_event
 from .notifiers.pagerduty import dedup_key as alert_dedup_key
 from .notifiers.pagerduty import key_for
+from .paging.groups import member_resolved
 from .ports import Clock, GroupStore, IncidentStore, SecretResolver, UsedTokens
 from .security import (
     AckClaim,
@@ -348,7 +349,7 @@ class Actions:
     ) -> Outcome:
         """Acknowledge or resolve one incident (``apply_action``), then ``on_change`` — inline, or
         with ``defer`` not at all (the caller hands ``follow_up_job(...)`` off after answering)."""
-        outcome = apply_action(self.store, kind, incident_id, by=by, via=via, at=at)
+        outcome = apply_action(self.store, kind, incident_id, by=by, via=via, at=at, groups=self.groups)
         if outcome.changed and not defer:
             self._follow_up(kind, outcome.incident, by, via, source)
         return outcome
@@ -733,13 +734,21 @@ class Actions:
 
 
 def apply_action(
-    store: IncidentStore, kind: str, incident_id: str, *, by: str, via: str, at: datetime
+    store: IncidentStore,
+    kind: str,
+    incident_id: str,
+    *,
+    by: str,
+    via: str,
+    at: datetime,
+    groups: GroupStore | None = None,
 ) -> Outcome:
     """Acknowledge (``kind="ack"``) or resolve one incident through the store's conditional writes.
 
     Shared by the actions router and ``uptime-relay incidents ack|resolve``. Nothing changes when
     the incident is unknown, already resolved, or (for an ack) already acknowledged; a lost race
-    is reported the same way."""
+    is reported the same way. A resolved member of a route group is marked resolved in its group
+    (``groups``; best effort: the group's next flush reconciles it anyway)."""
     if kind not in (ACK, RESOLVE):
         raise ValueError(f"unknown action {kind!r}: expected {ACK!r} or {RESOLVE!r}")
     incident = store.get(incident_id)
@@ -754,6 +763,11 @@ def apply_action(
         if incident is None:
             return Outcome(False, None, "not_found")
         return Outcome(False, incident, _blocked(kind, incident.status) or "already_acknowledged")
+    if groups is not None and kind == RESOLVE and incident.group_id:
+        try:
+            member_resolved(groups, incident.group_id, incident_id, at)
+        except Exception:
+            logger.exception("group %s could not learn that %s resolved", incident.group_id, incident_id)
     logger.info(
         "%s incident %s by %s via %s",
         "acknowledged" if kind == ACK else "resolved",

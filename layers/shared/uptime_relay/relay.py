@@ -52,7 +52,7 @@ from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
 from .domain.escalation import initial_cursor as default_initial_cursor
 from .domain.escalation import targets_at_open as default_targets_at_open
-from .domain.grouping import Spec, Timing, group_key, join, key_of, opens_new_group, resolve_member, storm_key
+from .domain.grouping import Spec, Timing, group_key, join, opens_new_group, storm_key
 from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
 from .domain.routing import RouteMatch, match_routes
 from .domain.silence import Silence, is_silenced
@@ -79,7 +79,7 @@ from .paging import (
     plan_notifications,
     plan_sends,
 )
-from .paging.groups import GroupFlusher, group_label
+from .paging.groups import GroupFlusher, group_label, member_resolved
 from .ports import (
     AckUrlFor,
     ActiveSilences,
@@ -553,19 +553,9 @@ class Relay:
     def _member_resolved(self, incident: Incident, now: datetime) -> None:
         """A grouped incident resolved: its group learns it (the group's resolve goes out when
         its last member resolves; until then its messages list it as resolved)."""
-        group_id = incident.group_id or ""
-        key = key_of(group_id)
-        if key is None:
-            return
-
-        def decide(group):
-            if group is None or group.id != group_id:
-                return None
-            return resolve_member(group, incident.id, now)
-
-        changed = self.groups.change(key, decide)
+        changed = member_resolved(self.groups, incident.group_id or "", incident.id, now)
         if changed is not None and changed.due_at is not None and changed.due_at <= now:
-            self._due_groups[key] = None
+            self._due_groups[changed.key] = None
 
     def _take_over(
         self, alert: Alert, incident: Incident, now: datetime, extra: dict[str, Any]

@@ -27,7 +27,17 @@ from ..acklinks import ack_link, ack_recipient
 from ..config import Config
 from ..domain.alert import AlertState
 from ..domain.escalation import Cursor, initial_cursor, next_cursor
-from ..domain.grouping import Flush, Group, after_flush, claim, decide_flush, reconcile, with_due
+from ..domain.grouping import (
+    Flush,
+    Group,
+    after_flush,
+    claim,
+    decide_flush,
+    key_of,
+    reconcile,
+    resolve_member,
+    with_due,
+)
 from ..domain.incident import Incident
 from ..domain.targets import Resolved
 from ..domain.targets import resolve_targets as default_resolve_targets
@@ -134,6 +144,22 @@ def group_notification(
         handles=handles,
         escalation_step=step,
     )
+
+
+def member_resolved(groups: GroupStore, group_id: str, incident_id: str, now: datetime) -> Group | None:
+    """A grouped incident resolved (its alarm, a button, the CLI): its group marks it resolved (a
+    conditional write; None when the group no longer has it firing). Once its last member has,
+    the group's resolve is due at once."""
+    key = key_of(group_id)
+    if key is None:
+        return None
+
+    def decide(group: Group | None) -> Group | None:
+        if group is None or group.id != group_id:
+            return None
+        return resolve_member(group, incident_id, now)
+
+    return groups.change(key, decide)
 
 
 class GroupFlusher:
