@@ -61,13 +61,17 @@ from .adapters.ack_tokens import InMemoryUsedTokens
 from .adapters.heartbeats import InMemoryHeartbeats
 from .config import Config
 from .domain.alert import Alert
+from .domain.grouping import acknowledge as acknowledge_group
+from .domain.grouping import key_of, resolve_member
 from .domain.incident import Incident
 from .followups import ACK, RESOLVE
 from .intake import parse_event as default_parse_event
 from .notifiers.pagerduty import dedup_key as alert_dedup_key
+from .notifiers.pagerduty import key_for
+from .paging.groups import member_resolved
 from .pings import METHODS as PING_METHODS
 from .pings import ping, shown_path
-from .ports import Clock, Heartbeats, IncidentStore, SecretResolver, UsedTokens
+from .ports import Clock, GroupStore, Heartbeats, IncidentStore, SecretResolver, UsedTokens
 from .security import (
     AckClaim,
     Expired,
@@ -262,12 +266,14 @@ class Actions:
         environ: Mapping[str, str] | None = None,
         heartbeats: Heartbeats | None = None,
         status_page: StatusPageService | None = None,
+        groups: GroupStore | None = None,
     ):
         env = os.environ if environ is None else environ
         self.heartbeats = heartbeats if heartbeats is not None else InMemoryHeartbeats()
         self.status_page = status_page
         self.config = config
         self.store = store
+        self.groups = groups  # route groups: a button or link naming a group acts on its members
         self.secrets = secrets
         self.relay = relay
         self._on_alerts = on_alerts
@@ -377,7 +383,7 @@ class Actions:
     ) -> Outcome:
         """Acknowledge or resolve one incident (``apply_action``), then ``on_change`` — inline, or
         with ``defer`` not at all (the caller hands ``follow_up_job(...)`` off after answering)."""
-        outcome = apply_action(self.store, kind, incident_id, by=by, via=via, at=at)
+        outcome = apply_action(self.store, kind, incident_id, by=by, via=via, at=at, groups=self.groups)
         if outcome.changed and not defer:
             self._follow_up(kind, outcome.incident, by, via, source)
         return outcome
@@ -478,14 +484,15 @@ class Actions:
         if action is None:
             return Response(200)
         kind, value = action["action_id"], str(action.get("value") or "")
-        # a grouped message's buttons carry every incident it covers: "inc-a,inc-b,inc-c"
-        incident_ids = button_incident_ids(value)
         user = payload.get("user") or {}
         user_id = str(user.get("id") or "")
         by = str(user.get("username") or user.get("name") or user_id or "someone in Slack")
         response_url = payload.get("response_url")
         source = _pressed_message(payload)
         at = self.now()
+        # a grouped message's buttons carry every incident it covers: "inc-a,inc-b,inc-c"; a
+        # route group's carry the group's id, which stands for its members
+        incident_ids = self.expand_groups(kind, button_incident_ids(value), by=by, at=at)
         outcomes = [
             self.apply(kind, incident_id, by=by, via="slack", at=at, source=source, defer=True)
             for incident_id in incident_ids
@@ -538,9 +545,10 @@ class Actions:
             raise _Replayed("ack link already used")
         by = claim.recipient or EMAIL_LINK_BY
         # a grouped e-mail's link acknowledges every incident the mail listed
+        named = ack_link_incident_ids(self.store, claim.incident_id)
         outcomes = [
             self.apply(ACK, incident_id, by=by, via="email link", at=now)
-            for incident_id in ack_link_incident_ids(self.store, claim.incident_id)
+            for incident_id in self.expand_groups(ACK, named, by=by, at=now)
         ]
         changed = [o for o in outcomes if o.changed]
         if len(changed) > 1:
@@ -564,7 +572,7 @@ class Actions:
     def _ack_confirmation(self, claim: AckClaim, token: str) -> Response:
         if self.used_tokens.is_used(claim.jti):
             raise _Replayed("ack link already used")
-        ids = ack_link_incident_ids(self.store, claim.incident_id)
+        ids = self.group_members(ack_link_incident_ids(self.store, claim.incident_id))
         incident = self.store.get(ids[0]) if ids else None
         if incident is None:
             return _page(404, "Unknown incident", Outcome(False, None, "not_found").message(ACK))
@@ -655,7 +663,13 @@ class Actions:
                 data.get("id"),
             )
             return _json(200, {"result": "no matching incident"})
-        outcome = self.apply(kind, incident.id, by=who, via="pagerduty", at=self.now())
+        at = self.now()
+        if incident.group_id and key == key_for(incident.group_id):  # a route group's incident
+            members = self.expand_groups(kind, [incident.group_id], by=who, at=at)
+            outcomes = [self.apply(kind, i, by=who, via="pagerduty", at=at) for i in members]
+            changed = any(o.changed for o in outcomes)
+            return _json(200, {"result": "changed" if changed else "unchanged", "group": incident.group_id})
+        outcome = self.apply(kind, incident.id, by=who, via="pagerduty", at=at)
         return _json(
             200, {"result": "changed" if outcome.changed else outcome.reason, "incident": incident.id}
         )
@@ -669,6 +683,8 @@ class Actions:
                 ):
                     return incident
             if incident.alert is not None and alert_dedup_key(incident.alert) == key:
+                return incident
+            if incident.group_id and key_for(incident.group_id) == key:
                 return incident
         return None
 
@@ -690,6 +706,48 @@ class Actions:
             else Outcome(False, incident)
         )
         return _json(200, opsgenie_webhook.answer(kind, incident, outcome.changed, outcome.reason))
+
+    # ------------------------------------------------------------------------------ route groups
+    def group_members(self, ids: Iterable[str]) -> list[str]:
+        """``ids`` with each route group's id (``grp-…``) replaced by its firing members."""
+        out: list[str] = []
+        for one in ids:
+            key = key_of(one)
+            if key is None or self.groups is None:
+                out.append(one)
+                continue
+            group = self.groups.get(key)
+            if group is not None and group.id == one:
+                out.extend(m.id for m in group.firing)
+        return list(dict.fromkeys(out))
+
+    def expand_groups(self, kind: str, ids: Iterable[str], *, by: str, at: datetime) -> list[str]:
+        """``group_members``, and the group itself changed first (conditional writes):
+        acknowledged (its repeats and escalation stop; Slack and PagerDuty are told at the next
+        sweep), or its members marked resolved (its resolve goes out at the next sweep)."""
+        ids = list(ids)
+        members = self.group_members(ids)
+        if self.groups is None:
+            return members
+        for one in ids:
+            key = key_of(one)
+            if key is None:
+                continue
+
+            def change(group, one=one):
+                if group is None or group.id != one:
+                    return None
+                if kind == ACK:
+                    return acknowledge_group(group, by, at)
+                for member in group.firing:
+                    group = resolve_member(group, member.id, at) or group
+                return group
+
+            try:
+                self.groups.change(key, change)
+            except Exception:  # the members are still acknowledged/resolved; the sweep reconciles
+                logger.exception("group %s could not be changed", one)
+        return members
 
     # ------------------------------------------------------------------------------ Alertmanager
     def _alertmanager(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
@@ -729,13 +787,21 @@ class Actions:
 
 
 def apply_action(
-    store: IncidentStore, kind: str, incident_id: str, *, by: str, via: str, at: datetime
+    store: IncidentStore,
+    kind: str,
+    incident_id: str,
+    *,
+    by: str,
+    via: str,
+    at: datetime,
+    groups: GroupStore | None = None,
 ) -> Outcome:
     """Acknowledge (``kind="ack"``) or resolve one incident through the store's conditional writes.
 
     Shared by the actions router and ``uptime-relay incidents ack|resolve``. Nothing changes when
     the incident is unknown, already resolved, or (for an ack) already acknowledged; a lost race
-    is reported the same way."""
+    is reported the same way. A resolved member of a route group is marked resolved in its group
+    (``groups``; best effort: the group's next flush reconciles it anyway)."""
     if kind not in (ACK, RESOLVE):
         raise ValueError(f"unknown action {kind!r}: expected {ACK!r} or {RESOLVE!r}")
     incident = store.get(incident_id)
@@ -750,6 +816,11 @@ def apply_action(
         if incident is None:
             return Outcome(False, None, "not_found")
         return Outcome(False, incident, _blocked(kind, incident.status) or "already_acknowledged")
+    if groups is not None and kind == RESOLVE and incident.group_id:
+        try:
+            member_resolved(groups, incident.group_id, incident_id, at)
+        except Exception:
+            logger.exception("group %s could not learn that %s resolved", incident.group_id, incident_id)
     logger.info(
         "%s incident %s by %s via %s",
         "acknowledged" if kind == ACK else "resolved",

@@ -32,6 +32,7 @@ from . import clock
 from .actions import FOLLOW_UP_EVENT_KEY, Actions
 from .adapters.ack_tokens import PAGERDUTY_EVENT_PREFIX, DynamoUsedTokens
 from .adapters.availability import CloudWatchAvailability
+from .adapters.groups import DynamoGroupStore
 from .adapters.heartbeats import DynamoHeartbeats
 from .adapters.incidents import DynamoIncidentStore
 from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
@@ -63,6 +64,7 @@ def build_actions() -> Actions:
     return Actions(
         config,
         store,
+        groups=DynamoGroupStore(table, retention=timedelta(seconds=config.retention)),
         secrets=secrets,
         used_tokens=DynamoUsedTokens(table),
         used_events=DynamoUsedTokens(table, prefix=PAGERDUTY_EVENT_PREFIX),

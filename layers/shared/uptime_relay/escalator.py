@@ -81,6 +81,10 @@ writes), delivers through the paging pipeline (``paging.Pipeline``) and records:
    (``FlapStore.due``, the due index's ``FLAP`` partition): each leaves flapping (conditional:
    one sweep wins) and one notice gives its current state, unless a held first page of the
    check is about to give it (that page then goes out in this sweep or the next).
+10. Route groups and storm summaries (``paging.groups``). After the incidents, every group whose
+   flush is due (``GroupStore.due``: the ``due`` index's ``GROUP`` partition) is flushed once:
+   claimed, sent through the pipeline (first message, update, repeat, the group's escalation
+   step, acknowledgement or resolve) and recorded on the group.
 """
 
 from __future__ import annotations
@@ -144,12 +148,14 @@ from .paging import (
     plan_sends,
     send_ack_link,
 )
+from .paging.groups import FlushReport, GroupFlusher
 from .ports import (
     AckUrlFor,
     ActiveSilences,
     DeliveryOutcome,
     Dispatcher,
     FlapStore,
+    GroupStore,
     IncidentStore,
     SecretResolver,
 )
@@ -189,12 +195,14 @@ class SweepReport:
     fired: list[Fired] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (incident id, why)
     failed: list[Fired] = field(default_factory=list)  # steps with at least one failed delivery
+    groups: FlushReport = field(default_factory=FlushReport)  # route groups and storm summaries
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "fired": [dataclasses.asdict(f) for f in self.fired],
             "skipped": [{"incident": i, "reason": r} for i, r in self.skipped],
             "failed": [dataclasses.asdict(f) for f in self.failed],
+            "groups": [dataclasses.asdict(f) for f in self.groups.flushed],
         }
 
     def add(self, fired: Fired) -> None:
@@ -239,6 +247,7 @@ def sweep(
     silences: Iterable[Silence] | ActiveSilences = (),
     max_step_attempts: int = MAX_STEP_ATTEMPTS,
     flaps: FlapStore | None = None,
+    groups: GroupStore | None = None,
 ) -> SweepReport:
     """Fire every due escalation step once (see the module docstring). Never raises for one
     incident's trouble: it is logged, reported as skipped, and the sweep goes on.
@@ -278,6 +287,17 @@ def sweep(
         except Exception as exc:  # one bad incident must not stop the others' escalations
             log.exception("escalation of %s failed", incident.id)
             run.report.skipped.append((incident.id, f"error: {type(exc).__name__}: {exc}"))
+    if groups is not None:  # route groups and storm summaries due now (``paging.groups``)
+        flusher = GroupFlusher(
+            config,
+            store,
+            groups,
+            dispatcher,
+            ack_url_for=ack_url_for,
+            resolve_targets=resolve_targets,
+            pipeline=run.pipeline,
+        )
+        flusher.flush_due(now, run.report.groups)
     return run.report
 
 
@@ -725,6 +745,7 @@ class Escalator:
     silences: ActiveSilences | None = None  # e.g. SilenceStore.active
     migration: OneTimeMigration | None = None  # e.g. the listing index's backfill after an upgrade
     flaps: FlapStore | None = None  # checks' flap state (``adapters.flapping``)
+    groups: GroupStore | None = None  # route groups and storm summaries to flush
 
     def run(self, now: datetime) -> SweepReport:
         report = sweep(
@@ -735,6 +756,7 @@ class Escalator:
             ack_url_for=self.ack_url_for,
             silences=self.silences or (),
             flaps=self.flaps,
+            groups=self.groups,
         )
         self.migrate()
         return report
@@ -785,4 +807,5 @@ def build_escalator_from_env(
         if isinstance(wired.store, DynamoIncidentStore) and isinstance(wired.silences, DynamoSilences)
         else None,
         flaps=wired.flaps,
+        groups=wired.groups,
     )

@@ -61,6 +61,8 @@ class ChangeNotifier:
     def targets(
         self, kind: str, incident: Incident, via: str, source: Mapping[str, Any] | None = None
     ) -> list[str]:
+        if incident.group_id:  # a route group's member: the group tells its channels (``paging.groups``)
+            return []
         names = []
         pressed = _pressed_channels(self.config, incident, source) if via == "slack" else set()
         for name in incident.notified_channels():

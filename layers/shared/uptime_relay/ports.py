@@ -29,11 +29,13 @@ from typing import Any, Protocol
 from .clock import Clock
 from .domain.alert import Alert
 from .domain.flapping import FlapState
+from .domain.grouping import Group
 from .domain.heartbeat import HeartbeatRecord
 from .domain.incident import OPEN_STATUSES, AlarmRecord, Incident, TimelineEntry, Transition
 from .domain.pacing import Pace
 from .domain.redelivery import Pending
 from .domain.silence import Silence
+from .domain.storm import StormCounter
 from .notifiers.base import Delivery, Notification, SecretResolver
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "DeliveryOutcome",
     "Dispatcher",
     "FlapStore",
+    "GroupStore",
     "IncidentStore",
     "Received",
     "SecretResolver",
@@ -132,6 +135,19 @@ class IncidentStore(Protocol):
     # -- alert intake
     def commit(self, transition: Transition) -> bool: ...
     def apply(self, alert: Alert, decide: Decider, *, max_attempts: int = ...) -> Transition: ...
+    def mute_opening(
+        self, id: str, *, expected_until: datetime | None, group_id: str, entry: TimelineEntry
+    ) -> bool: ...
+
+
+class GroupStore(Protocol):
+    """Route groups and storm counters (``adapters.groups``), every change conditional."""
+
+    def get(self, key: str) -> Group | None: ...
+    def put(self, group: Group) -> bool: ...
+    def change(self, key: str, decide: Callable[[Group | None], Group | None]) -> Group | None: ...
+    def due(self, now: datetime) -> builtins.list[Group]: ...
+    def count_opening(self, route: int, now: datetime, window_s: float) -> StormCounter: ...
 
 
 class FlapStore(Protocol):

@@ -24,6 +24,11 @@ resolved alert has a bot message of its own to edit (that one is edited and thre
 render`` calls too. A grouped message names its incidents (``handles["incidents"]``, stored with every
 member's handles) so its buttons act on all of them, and a member's resolve says how many still
 fire (``handles["still_firing"]``) so the message stays FIRING until the last one resolves.
+A new incident on a route with ``group_by``, or one past the storm guard's threshold, does not
+page on its own: ``_disposition`` (the one place that decides whether an opening pages now) puts
+it into its route group or the route's storm summary (``domain.grouping``, a conditional write),
+and the group pages, resolves and escalates for it (``paging.groups``: the escalation sweep
+flushes due groups; the relay flushes one that is due at once, after its batch).
 The messages go out through the one send pipeline (``paging.Pipeline``): every delivery outcome
 lands on the incident timeline, with the handles the channel returned, and a settled first page
 gives the escalation cursor back.
@@ -47,6 +52,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from . import clock, metricnames
 from .adapters.evidence import DynamoEvidenceStore
+from .adapters.groups import InMemoryGroupStore
 from .adapters.heartbeats import DynamoHeartbeats
 from .check_pages import CheckNotes
 from .config import Config, EscalationPolicy, Route
@@ -57,9 +63,11 @@ from .domain.escalation import targets_at_open as default_targets_at_open
 from .domain.evidence import EXTRA_KEY as EVIDENCE_KEY
 from .domain.evidence import LOG_GROUP_KEY, Evidence
 from .domain.flapping import FlapState
-from .domain.incident import Action, Incident, OpeningPlan, Transition, decide
+from .domain.grouping import Spec, Timing, group_key, join, opens_new_group, storm_key
+from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
 from .domain.routing import RouteMatch, match_routes
 from .domain.silence import Silence, is_silenced
+from .domain.storm import StormCounter, in_storm
 from .domain.sweep import SILENCE_RECHECK_S
 from .domain.targets import Resolved
 from .domain.targets import resolve_targets as default_resolve_targets
@@ -83,6 +91,7 @@ from .paging import (
     plan_notifications,
     plan_sends,
 )
+from .paging.groups import GroupFlusher, group_label, member_resolved
 from .ports import (
     AckUrlFor,
     ActiveSilences,
@@ -90,6 +99,7 @@ from .ports import (
     DeliveryOutcome,
     Dispatcher,
     FlapStore,
+    GroupStore,
     IncidentStore,
     SecretResolver,
 )
@@ -98,9 +108,28 @@ from .wiring import delivery_from_env
 log = logging.getLogger(__name__)
 
 WARNING_CHANNEL_TYPES = ("slack", "email")
+# a storm summary's timing: sent by the next sweep (so the openings of that minute are in it),
+# updated at most every 5 minutes while it grows, never repeated (its escalation still runs)
+STORM_TIMING = Timing(wait_s=30.0, interval_s=300.0, repeat_s=None)
 # CloudWatch's reason on a multi-time-series alarm's own notification ("1 out of 6 time series
 # evaluated to ALARM"): at least one contributor is in ALARM, and it notifies on its own
 _CONTRIBUTORS_IN_ALARM = re.compile(r"\b(\d+) out of \d+ time series evaluated to ALARM", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PageNow:
+    """The opening pages on its own (its first page, its own escalation)."""
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """The opening goes into a group (its route's ``group_by``) or its route's storm summary."""
+
+    spec: Spec
+    why: str  # the member's timeline entry after "grouped into <group>"
+
+
+Disposition = PageNow | Grouped
 
 
 class RelayError(Exception):
@@ -188,10 +217,16 @@ class Relay:
         flaps: FlapStore | None = None,
         evidence: Callable[[str], Evidence | None] | None = None,
         probe_log_group: str | None = None,
+        groups: GroupStore | None = None,
     ):
         self.config = config
         self.evidence = evidence  # a check's latest failure, as the probe recorded it
         self.probe_log_group = probe_log_group
+        self.groups: GroupStore = groups if groups is not None else InMemoryGroupStore()
+        self._due_groups: dict[str, None] = {}  # groups to flush at the end of this batch
+        # the storm counter read for each Alertmanager body of this batch: one body is one
+        # opening (it is already one message), however many alerts it carries
+        self._storm_by_body: dict[str, StormCounter] = {}
         self.alarm_tags = alarm_tags  # CloudWatch alarm tags as labels
         self.store = store
         self.dispatcher = dispatcher
@@ -208,6 +243,15 @@ class Relay:
         self.metrics = metrics
         self.lease = lease
         self._process_record = idempotent(self.process_record) if idempotent else None
+        self.flusher = GroupFlusher(
+            config,
+            store,
+            self.groups,
+            dispatcher,
+            ack_url_for=ack_url_for,
+            resolve_targets=self.resolve_targets,
+            pipeline=self.pipeline,
+        )
 
     # -- the Lambda path
     def parse(self, obj: Any) -> list[Alert]:
@@ -277,6 +321,7 @@ class Relay:
         results: list[RelayResult] = []
         sends: list[Send] = []
         self.muting.reset()
+        self._storm_by_body = {}
         for alert in alerts:
             try:
                 result, alert_sends = self._transition(alert, now)
@@ -295,7 +340,18 @@ class Relay:
                 self._metric(metricnames.INCIDENTS_OPENED)
         if sends:
             self._deliver(sends, results, now)
+        self._flush_due_groups(now)
         return results
+
+    def _flush_due_groups(self, now: datetime) -> None:
+        """Groups this batch made due now (``group_wait: 0s``, a last member's resolve): flushed
+        here, once each, after the whole batch joined; the escalation sweep flushes the rest."""
+        keys, self._due_groups = list(self._due_groups), {}
+        for key in keys:
+            try:
+                self.flusher.flush(key, now)
+            except Exception:  # the sweep flushes it next minute: it is still due
+                log.exception("group %s could not be flushed now; the escalation sweep will", key)
 
     def _metric(self, name: str, value: float = 1) -> None:
         if self.metrics is not None:
@@ -388,13 +444,16 @@ class Relay:
         incident = transition.current
         action = transition.action
         if action is Action.OPENED and incident is not None:
-            return self._opened(alert, incident, match, plan, extra)
+            return self._opened(alert, incident, match, plan, now, extra)
         if (
             action in (Action.DUPLICATE, Action.JOINED)
             and incident is not None
             and self._orphaned(incident, now)
         ):
             return self._take_over(alert, incident, now, extra), None
+        if action is Action.RESOLVED and incident is not None and incident.group_id:
+            self._member_resolved(incident, now)
+            return [], None
         if action is Action.RESOLVED and incident is not None:
             resolves = [
                 Send(NotificationKind.RESOLVE, c, alert, incident) for c in incident.notified_channels()
@@ -410,6 +469,7 @@ class Relay:
         incident: Incident,
         match: RouteMatch,
         plan: OpeningPlan | None,
+        now: datetime,
         extra: dict[str, Any],
     ) -> tuple[list[Send], str | None]:
         if incident.silenced:  # the escalation sweep sends the first page when the silence ends
@@ -420,7 +480,108 @@ class Relay:
             log.warning(
                 "no route matched alert %s (labels %s): nobody notified", alert.name, dict(alert.labels)
             )
+            return self._opening(alert, incident, incident.pending), None
+        disposition = self._disposition(alert, incident, match, plan, now)
+        if isinstance(disposition, Grouped) and self._group(alert, incident, disposition, now, extra):
+            return [], None
         return self._opening(alert, incident, incident.pending), None
+
+    # -- grouping and the storm guard
+    def _disposition(
+        self, alert: Alert, incident: Incident, match: RouteMatch, plan: OpeningPlan | None, now: datetime
+    ) -> Disposition:
+        """THE one place that decides whether a new, routed, unmuted incident pages now or goes
+        into something that pages for it. The mute stages (``muting.Muting``: silences, flapping,
+        inhibition) stand before it: a muted incident is held at open (``_plan``) and never gets
+        here. Then grouping (the first matched route's ``group_by``) and the storm guard
+        (``storm``: openings per route per window; on a grouped route it counts new groups, not
+        members)."""
+        route = match.primary
+        assert route is not None
+        index = self.config.routes.index(route)
+        storm = self.config.storm
+        spec: Spec | None = None
+        why = ""
+        if route.grouping is not None:
+            key, labels = group_key(index, route.grouping, alert.labels)
+            spec = self._spec(key, index, labels, Timing.of(route.grouping), match, plan, storm=False)
+            why = f"route {index + 1} groups by {', '.join(route.grouping.by)}"
+            if not storm.enabled or not opens_new_group(self.groups.get(key)):
+                return Grouped(spec, why)
+        elif not storm.enabled:
+            return PageNow()
+        body = str(alert.extra.get("group_key") or "") if spec is None else ""
+        counter = self._storm_by_body.get(body) if body else None
+        if counter is None:
+            counter = self.groups.count_opening(index, now, storm.window_s)
+            if body:
+                self._storm_by_body[body] = counter
+        if in_storm(counter, storm):
+            storm_spec = self._spec(storm_key(index), index, {}, STORM_TIMING, match, plan, storm=True)
+            what = "groups" if spec is not None else "incidents"
+            return Grouped(
+                storm_spec,
+                f"storm guard: {counter.count} {what} opened on route {index + 1} within "
+                f"{storm.window_s:g}s (threshold {storm.threshold})",
+            )
+        return Grouped(spec, why) if spec is not None else PageNow()
+
+    def _spec(
+        self,
+        key: str,
+        index: int,
+        labels: Mapping[str, str],
+        timing: Timing,
+        match: RouteMatch,
+        plan: OpeningPlan | None,
+        *,
+        storm: bool,
+    ) -> Spec:
+        return Spec(
+            key=key,
+            route=index,
+            labels=dict(labels),
+            channels=tuple(plan.route_channels) if plan is not None else match.channels,
+            timing=timing,
+            policy=match.policy,
+            storm=storm,
+            mentions=tuple(plan.mentions) if plan is not None else (),
+            emails=tuple(plan.emails) if plan is not None else (),
+        )
+
+    def _group(
+        self, alert: Alert, incident: Incident, grouped: Grouped, now: datetime, extra: dict[str, Any]
+    ) -> bool:
+        """Join the group (conditional write) and hand it the incident's first page and
+        escalation (``mute_opening``). False when the incident could not be handed over: it
+        then pages on its own, as without grouping (nothing is dropped)."""
+        spec = grouped.spec
+        group = self.groups.change(spec.key, lambda g: join(g, spec, incident.id, alert.name, now))
+        if group is None:
+            group = self.groups.get(spec.key)
+        if group is None or group.member(incident.id) is None:
+            return False
+        entry = TimelineEntry(
+            now, "grouped", f"grouped into {group.id} ({group_label(group)}): {grouped.why}"
+        )
+        if not self.store.mute_opening(
+            incident.id, expected_until=incident.pending_until, group_id=group.id, entry=entry
+        ):
+            log.warning(
+                "incident %s: could not be handed to group %s; paging it on its own", incident.id, group.id
+            )
+            return False
+        log.info("incident %s grouped into %s", incident.id, group.id, extra={**extra, "group_id": group.id})
+        if group.due_at is not None and group.due_at <= now:
+            self._due_groups[spec.key] = None
+        return True
+
+    def _member_resolved(self, incident: Incident, now: datetime) -> None:
+        """A grouped incident resolved: its group learns it (the group's resolve goes out when
+        its last member resolves; until then its messages list it as resolved)."""
+        changed = member_resolved(self.groups, incident.group_id or "", incident.id, now)
+        if changed is not None and changed.due_at is not None and changed.due_at <= now:
+            self._due_groups[changed.key] = None
 
     def _take_over(
         self, alert: Alert, incident: Incident, now: datetime, extra: dict[str, Any]
@@ -715,6 +876,7 @@ def build_relay_from_env(
         enrich=_check_notes(wired.config, table, dynamodb),
         evidence=DynamoEvidenceStore(table, client=dynamodb).get if table else None,
         probe_log_group=(environ if environ is not None else os.environ).get("PROBE_LOG_GROUP") or None,
+        groups=wired.groups,
     )
     return RelayService(relay, idem_config)
 

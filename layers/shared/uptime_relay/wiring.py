@@ -21,6 +21,7 @@ from typing import Any
 from .acklinks import ack_url_factory
 from .adapters.alarm_tags import AlarmTags
 from .adapters.flapping import DynamoFlaps, InMemoryFlaps
+from .adapters.groups import DynamoGroupStore, InMemoryGroupStore
 from .adapters.incidents import DynamoIncidentStore, InMemoryIncidentStore
 from .adapters.pacing import DynamoPacer, InMemoryPacer
 from .adapters.queue import InMemoryDeadLetters, SqsDeadLetters
@@ -31,7 +32,16 @@ from .config.loader import default_config_path, load_config
 from .delivery import Dispatcher
 from .notifiers.base import Notifier
 from .notifiers.registry import make_notifiers
-from .ports import AckUrlFor, AlarmTagSource, DeadLetters, FlapStore, IncidentStore, Pacer, SilenceStore
+from .ports import (
+    AckUrlFor,
+    AlarmTagSource,
+    DeadLetters,
+    FlapStore,
+    GroupStore,
+    IncidentStore,
+    Pacer,
+    SilenceStore,
+)
 from .ports import SecretResolver as Secrets
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,7 @@ class Delivery:
     ack_url_for: AckUrlFor | None
     silences: SilenceStore
     alarm_tags: AlarmTagSource | None
+    groups: GroupStore  # route groups and storm counters (``adapters.groups``), same table
     flaps: FlapStore = field(default_factory=InMemoryFlaps)  # checks' flap state (``adapters.flapping``)
 
 
@@ -92,7 +103,22 @@ def delivery_from_env(
         ack_url_for = ack_url_factory(actions_url, lambda: resolver.resolve(ack_ref))
     silences: SilenceStore = DynamoSilences(table, client=dynamodb) if table else InMemorySilences()
     alarm_tags = AlarmTags() if table else None
+    groups: GroupStore = (
+        DynamoGroupStore(table, client=dynamodb, retention=timedelta(seconds=config.retention))
+        if table
+        else InMemoryGroupStore()
+    )
     flaps: FlapStore = DynamoFlaps(table, client=dynamodb) if table else InMemoryFlaps()
     return Delivery(
-        config, table, store, dead_letters, secrets, dispatcher, ack_url_for, silences, alarm_tags, flaps
+        config,
+        table,
+        store,
+        dead_letters,
+        secrets,
+        dispatcher,
+        ack_url_for,
+        silences,
+        alarm_tags,
+        groups,
+        flaps,
     )

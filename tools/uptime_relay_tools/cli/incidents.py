@@ -146,11 +146,14 @@ def quiet_package_logs() -> Iterator[None]:
 
 def make_store(args: argparse.Namespace) -> Any:
     """The DynamoDB incident store named by the arguments / environment."""
+    from uptime_relay.adapters.groups import DynamoGroupStore
     from uptime_relay.adapters.incidents import DynamoIncidentStore
 
     table = resolve_table(args)
-    store = DynamoIncidentStore(table, client=aws_client("dynamodb", args), retention=_retention(args))
-    return _Guarded(store, table)
+    client = aws_client("dynamodb", args)
+    store = _Guarded(DynamoIncidentStore(table, client=client, retention=_retention(args)), table)
+    store.groups = DynamoGroupStore(table, client=client)  # a resolved member's group learns it
+    return store
 
 
 def _retention(args: argparse.Namespace) -> timedelta:
@@ -368,6 +371,8 @@ def _show(store: Any, args: argparse.Namespace, out: TextIO, err: TextIO, now: d
         print(f"  check     {incident.check}", file=out)
     if incident.acknowledged_by:
         print(f"  acked by  {incident.acknowledged_by}", file=out)
+    if getattr(incident, "group_id", None):
+        print(f"  group     {incident.group_id} (pages, resolves and escalates for it)", file=out)
     if getattr(incident, "resolved_by", None):
         print(f"  resolved  by {incident.resolved_by}", file=out)
     if incident.policy:
@@ -446,7 +451,9 @@ def _change(
     by = args.by or _login()
     # never before what the timeline already holds: the local stack's clock runs ahead of ours
     at = max([now, incident.opened_at, *(entry.at for entry in incident.timeline)])
-    outcome = apply_action(store, kind, incident.id, by=by, via="cli", at=at)
+    outcome = apply_action(
+        store, kind, incident.id, by=by, via="cli", at=at, groups=getattr(store, "groups", None)
+    )
     verb = "acknowledged" if kind == ACK else "resolved"
     told: list[dict[str, Any]] = []
     if outcome.changed:

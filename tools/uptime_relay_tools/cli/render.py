@@ -12,6 +12,7 @@ reference (or a placeholder), never a key.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -93,6 +94,11 @@ what only a running relay knows: the incident id is derived as the relay derives
 alarm id and opening time: "inc-" + 20 hex digits) and the acknowledge link is
 https://<actions-url>/ack/<token>, so Slack shows its Acknowledge/Resolve buttons (value: the
 incident ids, comma-separated for a group) and email its Acknowledge link as the relay sends them.
+
+With --config, alerts whose first matched route has group_by render as that route's group
+message (one per group: "[FIRING:n] team=web" naming its members, first ten on Slack, then "and K
+more"; one PagerDuty event with the group's dedup_key; buttons and ack link acting on the group),
+whether the event is an Alertmanager body or a JSON list of alarm events.
 
 Without --config (or when the config has no channel of that type) a built-in example channel is
 used: slack webhook https://hooks.slack.com/services/EXAMPLE, pagerduty routing_key
@@ -177,6 +183,7 @@ def plan(
     from uptime_relay.paging import Send, plan_notifications
     from uptime_relay.relay import WARNING_CHANNEL_TYPES
 
+    grouped, alerts = route_groups(alerts, channel, config)
     sends = []
     for alert in alerts:
         kind = _kind(alert, config)
@@ -194,7 +201,58 @@ def plan(
         groups_alerts=lambda _name: groups_alerts,
         ack_url_for=lambda _incident, **_: PLACEHOLDER_ACK_URL,
     )
-    return [p.notification for p in planned]
+    return [*grouped, *(p.notification for p in planned)]
+
+
+def route_groups(
+    alerts: Sequence[Alert], channel: Channel, config: Config | None
+) -> tuple[list[Notification], list[Alert]]:
+    """The messages of the alerts whose first matched route has ``group_by``: one per route group
+    (``paging.groups.group_notification``, as the escalation sweep sends a group's first message:
+    its firing members, then its resolved ones; a group with none firing renders its resolve),
+    and the alerts left for the ordinary planning (no config, no ``group_by``, INSUFFICIENT_DATA
+    that is not paged). The storm guard needs a stream of openings over time: render shows none."""
+    if config is None:
+        return [], list(alerts)
+    from uptime_relay.domain.grouping import Spec, Timing, group_key, join, resolve_member
+    from uptime_relay.domain.incident import OpeningPlan, open_incident
+    from uptime_relay.domain.routing import match_routes
+    from uptime_relay.paging.groups import group_notification
+
+    groups: dict = {}
+    incidents: dict[str, list] = {}
+    rest: list[Alert] = []
+    for alert in alerts:
+        route = match_routes(config.routes, alert.labels).primary
+        kind = _kind(alert, config)
+        if (
+            route is None
+            or route.grouping is None
+            or kind not in (NotificationKind.TRIGGER, NotificationKind.RESOLVE)
+        ):
+            rest.append(alert)
+            continue
+        index = config.routes.index(route)
+        key, labels = group_key(index, route.grouping, alert.labels)
+        spec = Spec(key, index, labels, (channel.name,), Timing.of(route.grouping))
+        opened = placeholder_incident(alert, kind).opened_at or alert.time
+        opening = dataclasses.replace(alert, state=AlertState.ALARM, time=opened)
+        incident = open_incident(
+            opening, OpeningPlan(name=alert.name, labels=alert.labels, check=alert.check)
+        )
+        group = join(groups.get(key), spec, incident.id, alert.name, opened) or groups[key]
+        if kind is NotificationKind.RESOLVE:
+            group = resolve_member(group, incident.id, alert.time) or group
+        groups[key] = group
+        incidents.setdefault(key, []).append(incident)
+    out = []
+    for key, group in groups.items():
+        kind = NotificationKind.TRIGGER if group.firing else NotificationKind.RESOLVE
+        ack_url = PLACEHOLDER_ACK_URL if kind is NotificationKind.TRIGGER else None
+        out.append(
+            group_notification(config, group, kind, incidents[key], channel=channel.name, ack_url=ack_url)
+        )
+    return out, rest
 
 
 def notifications(

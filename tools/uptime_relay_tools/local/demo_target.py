@@ -23,6 +23,12 @@ class Outage:
     status: int = 503
 
 
+class _Server(ThreadingHTTPServer):
+    # a demo with many checks probes them all at once: the default backlog (5) would drop
+    # connections and fail probes of a healthy target
+    request_queue_size = 256
+
+
 class DemoTarget:
     """``clock`` (a SimulatedClock, or anything with ``now()`` and ``start``) times the outages;
     it may be attached after the server started (the config needs the target's URL first)."""
@@ -81,7 +87,7 @@ class DemoTarget:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="demo-target", daemon=True).start()
         return self

@@ -408,6 +408,26 @@ class InMemoryIncidentStore(_PendingSends, _ApplyLoop):
             ),
         )
 
+    def mute_opening(
+        self, id: str, *, expected_until: datetime | None, group_id: str, entry: TimelineEntry
+    ) -> bool:
+        """The opener's first page and escalation cursor go to a group (``domain.grouping``):
+        nothing of its own is pending or due any more (conditional on the opener's lease)."""
+        return self._update(
+            id,
+            lambda i: i.status == "open" and i.pending_until == expected_until,
+            lambda i: replace(
+                i,
+                pending=(),
+                pending_until=None,
+                cursor_held=False,
+                held_due_at=None,
+                due_at=None,
+                group_id=group_id,
+                timeline=(*i.timeline, entry),
+            ),
+        )
+
 
 # --------------------------------------------------------------------------------------- DynamoDB
 def _s(value: str) -> dict:
@@ -467,7 +487,7 @@ def _incident_item(incident: Incident, retention: timedelta) -> dict[str, Any]:
         item["emails"] = {"L": [_s(e) for e in incident.emails]}
     if incident.cursor_held:  # present while the escalation cursor is held (NULL: no step left)
         item["held_due_at"] = {"N": _epoch(incident.held_due_at)} if incident.held_due_at else {"NULL": True}
-    for key in ("acknowledged_by", "resolved_by", "check", "policy", "group_key"):
+    for key in ("acknowledged_by", "resolved_by", "check", "policy", "group_key", "group_id"):
         value = getattr(incident, key)
         if value is not None:
             item[key] = _s(str(value))
@@ -548,6 +568,7 @@ def _incident_from_item(raw: Mapping[str, Any]) -> Incident:
             datetime.fromtimestamp(float(d["held_due_at"]), UTC) if d.get("held_due_at") is not None else None
         ),
         escalation_anchor=dt("escalation_anchor"),
+        group_id=d.get("group_id"),
     )
 
 
@@ -1044,6 +1065,29 @@ class DynamoIncidentStore(_PendingSends, _ApplyLoop):
                 "escalation_anchor": _s(anchor.isoformat()),
             },
             append=entries,
+            condition=condition,
+            names=names,
+            values=values,
+        )
+
+    def mute_opening(
+        self, id: str, *, expected_until: datetime | None, group_id: str, entry: TimelineEntry
+    ) -> bool:
+        """The opener's first page and escalation cursor go to a group: nothing of its own is
+        pending or due any more (conditional on the opener's lease)."""
+        names = {"#st": "status", "#pu": "pending_until"}
+        values: dict[str, dict] = {":open": _s("open")}
+        condition = "#st = :open AND "
+        if expected_until is None:
+            condition += "attribute_not_exists(#pu)"
+        else:
+            condition += "#pu = :lease"
+            values[":lease"] = _s(expected_until.isoformat())
+        return self._update(
+            id,
+            sets={"group_id": _s(group_id)},
+            remove=["pending", "pending_until", "held_due_at", "due_pk", "due_at"],
+            append=[entry],
             condition=condition,
             names=names,
             values=values,

@@ -24,11 +24,14 @@ from .model import (
     RETENTION_DEFAULT_S,
     RETENTION_MAX_S,
     RETENTION_MIN_S,
+    STORM_THRESHOLD_DEFAULT,
+    STORM_WINDOW_DEFAULT_S,
     Config,
     ConfigError,
     ConfigIssue,
     ProbeSettings,
     SlackSettings,
+    StormSettings,
 )
 from .noise import check_dependencies, read_inhibit_rule
 from .routing import read_policy, read_route
@@ -51,6 +54,7 @@ TOP_KEYS = (
     "retention",
     "inhibit_rules",
     "status_page",
+    "storm",
 )
 # the kinds of name one section may give another (see Validator.refer), and where each is defined
 _SECTION_OF = {
@@ -92,6 +96,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     slack = _slack_settings(v, root)
     probe = _probe_settings(v, root)
     retention = _retention(v, root)
+    storm = _storm(v, root)
     channels = _named(v, root, "channels", read_channel)
     policies = _named(v, root, "escalation_policies", read_policy)
     people = _named(v, root, "people", read_person)
@@ -120,6 +125,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         source=source,
         inhibit_rules=inhibit_rules,
         status_page=status_page,
+        storm=storm,
     )
 
 
@@ -205,6 +211,31 @@ def _retention(v: Validator, root: PosDict) -> float:
         )
         return RETENTION_DEFAULT_S
     return seconds
+
+
+def _storm(v: Validator, root: PosDict) -> StormSettings:
+    """``storm: {threshold: 10, window: 1m}`` (on by default), or ``storm: off``."""
+    value = root.get("storm")
+    if value is None:
+        return StormSettings()
+    if value is False or value == "off":
+        return StormSettings(enabled=False)
+    data = v.mapping(root, "storm", "storm", value)
+    if data is None:
+        return StormSettings()
+    v.keys(data, "storm", ("threshold", "window"))
+    threshold = (
+        v.integer(data, "threshold", "storm.threshold", data["threshold"], 1, 100000)
+        if "threshold" in data
+        else None
+    )
+    window = (
+        v.duration(data, "window", "storm.window", data["window"], minimum=60.0) if "window" in data else None
+    )
+    return StormSettings(
+        threshold=threshold if threshold is not None else STORM_THRESHOLD_DEFAULT,
+        window_s=window if window is not None else STORM_WINDOW_DEFAULT_S,
+    )
 
 
 def _duplicate_check_names(v: Validator, root: PosDict) -> None:

@@ -241,6 +241,27 @@ class Channel:
         return self.options.get(key, default)
 
 
+GROUP_BY_ALL = "..."  # `group_by: ['...']`: every label (Alertmanager's meaning): each alert its own group
+GROUP_WAIT_DEFAULT_S = 30.0  # Alertmanager's defaults
+GROUP_INTERVAL_DEFAULT_S = 300.0
+REPEAT_INTERVAL_DEFAULT_S = 4 * 3600.0
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A route's ``group_by`` / ``group_wait`` / ``group_interval`` / ``repeat_interval``
+    (Alertmanager's meaning; the relay acts on them at the escalation sweep's minute)."""
+
+    by: tuple[str, ...]  # label names; (GROUP_BY_ALL,) = every label
+    wait_s: float = GROUP_WAIT_DEFAULT_S
+    interval_s: float = GROUP_INTERVAL_DEFAULT_S
+    repeat_s: float = REPEAT_INTERVAL_DEFAULT_S
+
+    @property
+    def every_label(self) -> bool:
+        return GROUP_BY_ALL in self.by
+
+
 @dataclass(frozen=True)
 class Route:
     match: Mapping[str, str]
@@ -249,6 +270,7 @@ class Route:
     continue_: bool = False
     insufficient_data: str = "warn"
     line: int = 0
+    grouping: Grouping | None = None  # None: no group_by, each incident pages on its own
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(labels.get(k) == v for k, v in self.match.items())
@@ -334,6 +356,20 @@ class ProbeSettings:
     concurrency: int = 100
 
 
+STORM_THRESHOLD_DEFAULT = 10
+STORM_WINDOW_DEFAULT_S = 60.0
+
+
+@dataclass(frozen=True)
+class StormSettings:
+    """``storm: {threshold, window}``: past ``threshold`` openings on one route within ``window``,
+    the new ones go into one summary per channel. ``storm: off`` disables it."""
+
+    threshold: int = STORM_THRESHOLD_DEFAULT
+    window_s: float = STORM_WINDOW_DEFAULT_S
+    enabled: bool = True
+
+
 @dataclass(frozen=True)
 class Config:
     checks: tuple[Check, ...] = ()
@@ -349,6 +385,7 @@ class Config:
     source: str = "<config>"
     inhibit_rules: tuple[InhibitRule, ...] = ()  # as written; ``domain.inhibition`` adds depends_on's
     status_page: StatusPage | None = None  # no `status_page` key: no page, no badges
+    storm: StormSettings = field(default_factory=StormSettings)
 
     def check(self, name: str) -> Check | None:
         for check in self.checks:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import INSUFFICIENT_DATA_MODES, EscalationPolicy, EscalationStep, Route
+from .model import (
+    GROUP_BY_ALL,
+    GROUP_INTERVAL_DEFAULT_S,
+    GROUP_WAIT_DEFAULT_S,
+    INSUFFICIENT_DATA_MODES,
+    LABEL_KEY_RE,
+    REPEAT_INTERVAL_DEFAULT_S,
+    EscalationPolicy,
+    EscalationStep,
+    Grouping,
+    Route,
+)
 from .validator import Validator, kind, where_item
 from .yamlpos import PosDict, PosList, line_of
 
-ROUTE_KEYS = ("match", "notify", "escalation", "continue", "insufficient_data")
+GROUPING_KEYS = ("group_by", "group_wait", "group_interval", "repeat_interval")
+ROUTE_KEYS = ("match", "notify", "escalation", "continue", "insufficient_data", *GROUPING_KEYS)
+MIN_GROUP_INTERVAL_S = 60.0  # the escalation sweep runs once a minute: nothing finer can be kept
 
 
 def notify_list(
@@ -67,6 +80,55 @@ def read_route(v: Validator, routes: PosList, index: int, value: Any) -> Route |
         continue_=bool(cont),
         insufficient_data=mode,
         line=line_of(routes, index),
+        grouping=read_grouping(v, data, path),
+    )
+
+
+def read_grouping(v: Validator, data: PosDict, path: str) -> Grouping | None:
+    """``group_by`` (label names, or ``['...']`` for every label) and its three timers, with
+    Alertmanager's defaults. A timer without ``group_by`` is an error that says to add it."""
+    if "group_by" not in data:
+        for key in GROUPING_KEYS[1:]:
+            if key in data:
+                v.error(
+                    data,
+                    key,
+                    f"{path}.{key}",
+                    f"`{key}` needs `group_by` on the same route: add e.g. group_by: [team], "
+                    "or group_by: ['...'] to group by every label",
+                )
+        return None
+    raw = data["group_by"]
+    items = v.sequence(data, "group_by", f"{path}.group_by", raw)
+    if items is None:
+        return None
+    by: list[str] = []
+    for i, item in enumerate(items):
+        where = where_item(items, i, data, "group_by")
+        if not isinstance(item, str) or not (item == GROUP_BY_ALL or LABEL_KEY_RE.match(item)):
+            v.error(*where, f"{path}.group_by[{i}]", f"expected a label name or '...', got {kind(item)}")
+            continue
+        by.append(item)
+    if not items:
+        v.error(data, "group_by", f"{path}.group_by", "expected at least one label name (or '...')")
+    if GROUP_BY_ALL in by and len(by) > 1:
+        v.error(data, "group_by", f"{path}.group_by", "'...' (every label) cannot be combined with names")
+    timers = {
+        "group_wait": (GROUP_WAIT_DEFAULT_S, 0.0),
+        "group_interval": (GROUP_INTERVAL_DEFAULT_S, MIN_GROUP_INTERVAL_S),
+        "repeat_interval": (REPEAT_INTERVAL_DEFAULT_S, MIN_GROUP_INTERVAL_S),
+    }
+    values: dict[str, float] = {}
+    for key, (default, minimum) in timers.items():
+        values[key] = default
+        if key in data:
+            seconds = v.duration(data, key, f"{path}.{key}", data[key], minimum=minimum)
+            values[key] = default if seconds is None else seconds
+    return Grouping(
+        by=tuple(dict.fromkeys(by)),
+        wait_s=values["group_wait"],
+        interval_s=values["group_interval"],
+        repeat_s=values["repeat_interval"],
     )
 
 

@@ -92,6 +92,9 @@ class Incident:
     # what the escalation schedule counts from (``domain.escalation``): the later of the alarm's
     # time and its arrival, set by the relay at open; None for incidents written before it existed
     escalation_anchor: datetime | None = None
+    # the route group (or storm summary) it was put in (``domain.grouping``): the group pages,
+    # resolves and escalates for it; None: it pages on its own
+    group_id: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -498,6 +501,7 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
         "cursor_held": incident.cursor_held,
         "held_due_at": iso(incident.held_due_at),
         "escalation_anchor": iso(incident.escalation_anchor),
+        "group_id": incident.group_id,
     }
 
 
@@ -537,4 +541,5 @@ def incident_from_dict(data: Mapping[str, Any]) -> Incident:
         cursor_held=bool(data.get("cursor_held")),
         held_due_at=dt("held_due_at"),
         escalation_anchor=dt("escalation_anchor"),
+        group_id=data.get("group_id"),
     )

@@ -68,8 +68,11 @@ def _facts(notification: Notification) -> list[tuple[str, str]]:
     alert = notification.alert
     facts: list[tuple[str, str]] = []
     check = notification.check.name if notification.check else alert.check
-    if check:
+    if check and len(notification.alerts) == 1:
         facts.append(("Check", check))
+    note = fmt.group_note(notification)
+    if note:
+        facts.append(("Group", note))
     if notification.check is not None:
         facts.append(("Target", notification.check.target))
     facts.append(("State", fmt.status_word(notification)))

@@ -191,8 +191,12 @@ def check_page(alert: Alert) -> str | None:
 
 
 def display_name(notification: Notification) -> str:
-    """The name of what is alerting: the check (for our checks), the alarm / alertname, or
-    "<first> and N more" for a mixed group."""
+    """The name of what is alerting: a route group's label (``team=web``, set by ``paging.groups``
+    in ``handles["group"]``), the check (for our checks), the alarm / alertname, or "<first> and N
+    more" for a mixed group."""
+    group = (notification.handles or {}).get("group")
+    if isinstance(group, dict) and group.get("label"):
+        return str(group["label"])
     alerts = notification.alerts
     if not alerts:
         return "alert"
@@ -206,6 +210,23 @@ def display_name(notification: Notification) -> str:
     if len(common) == 1 and None not in common:
         return str(common.pop())
     return f"{alerts[0].name} and {len(alerts) - 1} more"
+
+
+def group_note(notification: Notification) -> str | None:
+    """One line about the route group a notification speaks for (``handles["group"]``, set by
+    ``paging.groups``), or None: how many of its members fire; a storm summary says why it exists
+    and where the full list is."""
+    group = (notification.handles or {}).get("group")
+    if not isinstance(group, dict) or not group.get("id"):
+        return None
+    members, firing = int(group.get("members") or 0), int(group.get("firing") or 0)
+    if group.get("storm"):
+        return (
+            f"Storm guard: {members} incident{'s' if members != 1 else ''} opened on this route past "
+            "the threshold and are summarised here (the first are listed; every one is in "
+            "`uptime-relay incidents list`)."
+        )
+    return f"{firing} of {members} alert{'s' if members != 1 else ''} of group {group.get('label')} firing."
 
 
 def title(notification: Notification) -> str:

@@ -37,9 +37,17 @@ _ACTIONS = {
 }
 
 
+MAX_GROUP_MEMBERS = 50  # a group's event names its first members, then "and K more"
+
+
 def dedup_key(alert: Alert) -> str:
     """``uptime-relay:`` + 40 hex chars of sha256(alert.id): stable per alarm, ≤ 255 chars."""
-    digest = hashlib.sha256(alert.id.encode("utf-8")).hexdigest()[:40]
+    return key_for(alert.id)
+
+
+def key_for(text: str) -> str:
+    """The dedup key of an alarm id, or of a route group's id (one PagerDuty incident per group)."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
     return f"{DEDUP_PREFIX}{digest}"
 
 
@@ -50,6 +58,12 @@ def _summary(notification: Notification) -> str:
     if headline and content.evidence(notification.alert) is not None:
         return headline
     return fmt.summary(notification)
+
+
+def group_of(notification: Notification) -> dict[str, Any] | None:
+    """The route group a notification speaks for (``handles["group"]``), or None."""
+    info = (notification.handles or {}).get("group")
+    return info if isinstance(info, dict) and info.get("id") else None
 
 
 def event_action(notification: Notification) -> str | None:
@@ -75,19 +89,24 @@ class PagerDutyNotifier:
     def _targets(self, notification: Notification) -> tuple[Alert, ...]:
         if event_action(notification) is None:
             return ()
+        if group_of(notification) is not None:  # one event per group, not per member
+            return notification.alerts[:1]
         return notification.alerts
 
     def _event(
         self, channel: Channel, notification: Notification, alert: Alert, routing_key: str
     ) -> dict[str, Any]:
         action = event_action(notification)
+        group = group_of(notification)
         body: dict[str, Any] = {
             "routing_key": routing_key,
             "event_action": action,
-            "dedup_key": dedup_key(alert),
+            "dedup_key": key_for(str(group["id"])) if group is not None else dedup_key(alert),
         }
         if action != "trigger":
             return body  # acknowledge / resolve only need the key
+        if group is not None:
+            return self._group_event(channel, notification, group, body)
         single = replace(notification, alerts=(alert,))
         labels = dict(alert.labels)
         check = notification.check.name if notification.check else alert.check
@@ -151,6 +170,43 @@ class PagerDutyNotifier:
         client_url = fmt.console_url(alert) or fmt.generator_url(alert)
         if client_url:
             body["client_url"] = client_url
+        return body
+
+    def _group_event(
+        self, channel: Channel, notification: Notification, group: dict[str, Any], body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A route group's one trigger (first, update, repeat, escalation: same ``dedup_key``):
+        the summary names the group and its first members; the details list up to
+        ``MAX_GROUP_MEMBERS`` of them with their state, then how many more."""
+        alerts = notification.alerts
+        firing = fmt.firing_alerts(notification)
+        names = [a.name for a in firing]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        listed = [
+            {"name": fmt.truncate(a.name, MAX_FIELD), "state": a.state.value}
+            for a in alerts[:MAX_GROUP_MEMBERS]
+        ]
+        details: dict[str, Any] = {
+            "group": str(group.get("label") or group["id"]),
+            "group_id": str(group["id"]),
+            "firing": len(firing),
+            "members": listed,
+        }
+        if len(alerts) > MAX_GROUP_MEMBERS:
+            details["and_more"] = len(alerts) - MAX_GROUP_MEMBERS
+        if notification.escalation_step is not None:
+            details["escalation_step"] = notification.escalation_step
+        if notification.opened_at is not None:
+            details["since"] = notification.opened_at.isoformat()
+        body["payload"] = {
+            "summary": fmt.truncate(fmt.one_line(f"{fmt.title(notification)}: {shown}"), MAX_SUMMARY),
+            "source": CLIENT,
+            "severity": fmt.severity(notification, channel.get("severity")),
+            "timestamp": notification.alert.time.isoformat(),
+            "group": fmt.truncate(fmt.one_line(str(group.get("label") or "")), MAX_FIELD) or CLIENT,
+            "custom_details": details,
+        }
+        body["client"] = CLIENT
         return body
 
     @staticmethod

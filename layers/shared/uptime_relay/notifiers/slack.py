@@ -47,6 +47,7 @@ MAX_LISTED_ALERTS = 10
 GROUP_HANDLE = "incidents"  # handles: the incident ids one grouped message covers
 STILL_FIRING_HANDLE = "still_firing"  # handles on a RESOLVE: group members still open
 BUTTON_VALUE_SEPARATOR = ","
+UPDATE_HANDLE = "update"  # handles on a route group's TRIGGER: edit the earlier message
 
 ACK_ACTION = "ack"
 RESOLVE_ACTION = "resolve"
@@ -270,6 +271,9 @@ def _lead(notification: Notification, who: list[str]) -> list[str]:
     if headline:
         lead.append(f"*{escape(headline)}*")
     lead.extend(_what_happened(notification))
+    note = fmt.group_note(notification)
+    if note:
+        lead.append(escape(note))
     earlier = fmt.earlier_still_firing(notification)
     if earlier:
         lead.append(
@@ -313,7 +317,7 @@ def _fields(notification: Notification, reason: str, ids: list[str]) -> dict[str
     kind = notification.kind
     fields = []
     check = notification.check.name if notification.check else notification.alert.check
-    if check:
+    if check and len(notification.alerts) == 1:
         fields.append(f"*Check*\n{escape(check)}")
     state = fmt.status_word(notification)
     fields.append(
@@ -532,6 +536,9 @@ class SlackNotifier:
                         },
                     ),
                 ]
+            if notification.kind is NotificationKind.TRIGGER and handles.get(UPDATE_HANDLE):
+                # a route group's membership changed: its one message is edited in place
+                return [("chat.update", {"channel": original_channel, "ts": ts, **message})]
             if notification.kind is NotificationKind.ESCALATION:
                 return [
                     (
