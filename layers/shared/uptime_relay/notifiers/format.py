@@ -184,9 +184,11 @@ def emoji(notification: Notification) -> str:
 def check_page(alert: Alert) -> str | None:
     """The check an alert pages about when it is one of our checks' availability alarms (or a
     test alert shaped like one): its pages are titled by the check and say what the probe saw.
-    None for any other alarm, also one that names a check (a latency anomaly alarm on it)."""
+    A health-JSON dependency's page is about ``<check> / <dependency>``. None for any other
+    alarm, also one that names a check (a latency anomaly alarm on it)."""
     if alert.check and alert.labels.get("metric") == metricnames.AVAILABILITY:
-        return alert.check
+        dependency = alert.labels.get("dependency")
+        return f"{alert.check} / {dependency}" if dependency else alert.check
     return None
 
 
