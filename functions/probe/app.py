@@ -1,50 +1,52 @@
-"""Probe function: runs every minute (EventBridge schedule), probes all checks, emits EMF metrics.
+"""Probe function: the one-minute schedule plans shards and starts each as an asynchronous
+invocation of this function; a shard probes its checks and emits EMF metrics; a shard Lambda gave
+up on comes back through the on-failure destination and is counted in ChecksNotProbed.
 
-Thin handler: config loaded once per container; the engine, metrics and log lines live in
-``uptime_relay.probe``.
+Thin handler: config loaded once per container; planning, probing, metrics and log lines live in
+``uptime_relay.probe`` (``probe.run.ProbeRun``).
 """
 
 from __future__ import annotations
 
 import functools
-import time
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from uptime_relay import metricnames
 from uptime_relay.adapters.secrets import SecretResolver
-from uptime_relay.config import Config
 from uptime_relay.config.loader import default_config_path, load_config
 from uptime_relay.observability import init_sentry
-from uptime_relay.probe import run_checks
-from uptime_relay.probe.report import record_run
+from uptime_relay.probe.run import ProbeRun, ShardJob, lost_job
 
 init_sentry()
 logger = Logger(service=metricnames.service())
 metrics = Metrics(namespace=metricnames.namespace(), service=metricnames.service())
 tracer = Tracer(service=metricnames.service())
 
-# A scheduled run must end inside its minute: leave room for start-up and the EMF flush.
-RUN_DEADLINE_S = 50.0
-
 
 @functools.cache
-def _deps() -> tuple[Config, SecretResolver]:
-    """Built on first use and kept for the container's life (tests clear it with cache_clear)."""
-    return load_config(default_config_path()), SecretResolver()
+def _deps() -> ProbeRun:
+    """Built on first use and kept for the container's life (tests clear it with cache_clear).
+    HOME_REGION empty: this stack is the home stack; else a probe-only stack reporting there."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return ProbeRun(
+        load_config(default_config_path()),
+        SecretResolver(),
+        region=region,
+        home_region=os.environ.get("HOME_REGION") or region,
+    )
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    config, secrets = _deps()
-    started = time.perf_counter()
-    results = run_checks(
-        config.checks,
-        concurrency=config.probe.concurrency,
-        secrets=secrets,
-        deadline_s=RUN_DEADLINE_S,
-    )
-    duration_ms = (time.perf_counter() - started) * 1000.0
-    return record_run(results, config.checks, metrics=metrics, logger=logger, duration_ms=duration_ms)
+    run = _deps()
+    job = ShardJob.from_event(event)
+    if job is not None:
+        return run.run_shard(job, metrics=metrics, logger=logger)
+    if lost_job(event) is not None:
+        return run.lost_shard(event, metrics=metrics, logger=logger)
+    name = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    return run.scheduled(event, function_name=name, metrics=metrics, logger=logger)

@@ -47,3 +47,10 @@ def current() -> Clock:
 
 def now() -> datetime:
     return _current.now()
+
+
+def real_seconds(seconds: float) -> float:
+    """Real seconds that ``seconds`` of the process clock last (the same in Lambda; fewer under a
+    faster simulated clock): what timeouts and deadlines measured with ``time.monotonic`` use."""
+    convert = getattr(_current, "real_seconds", None)
+    return float(convert(seconds)) if callable(convert) else float(seconds)

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..urls import display_url
-from .model import CHECK_NAME_RE, AlarmPolicy, Check, Expect, StatusRange, is_secret_ref, secret_ref_problem
+from .model import CHECK_NAME_RE, INTERVALS, AlarmPolicy, Check, Expect, StatusRange, is_secret_ref, secret_ref_problem
 from .validator import Validator, join, kind, where_item
 from .yamlpos import PosDict, PosList
 
@@ -30,6 +30,9 @@ CHECK_KEYS = (
     "alarm",
     "retries",
     "latency_metric",
+    "interval",
+    "regions",
+    "quorum",
 )
 EXPECT_KEYS = ("status", "body_contains", "body_regex", "json", "max_latency", "cert_min_days")
 TCP_IGNORED_KEYS = ("method", "headers", "body", "follow_redirects", "max_redirects", "verify_tls", "ca_file")
@@ -53,6 +56,7 @@ def read_check(v: Validator, checks: PosList, index: int, value: Any) -> Check |
     fields.update(_about(v, data, path))
     if "alarm" in data:
         fields["alarm"] = _alarm(v, data, f"{path}.alarm")
+    fields.update(_cadence(v, data, path, fields.get("timeout_s")))
     fields = {k: val for k, val in fields.items() if val is not None}
     if not (named and targeted) or "name" not in fields:
         return None
@@ -316,3 +320,71 @@ def _alarm(v: Validator, data: PosDict, path: str) -> AlarmPolicy | None:
         )
         return None
     return AlarmPolicy(m_ok, n_ok)
+
+
+# AWS region names (partition-agnostic: us-east-1, eu-central-2, us-gov-west-1, cn-north-1 ...)
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def _cadence(v: Validator, data: PosDict, path: str, timeout_s: float | None) -> dict[str, Any]:
+    """``interval`` (how often), ``regions`` and ``quorum`` (from where, and how many must agree)."""
+    fields: dict[str, Any] = {}
+    interval = None
+    if "interval" in data:
+        raw = data["interval"]
+        interval = INTERVALS.get(raw) if isinstance(raw, str) else None
+        if interval is None:
+            v.error(
+                data,
+                "interval",
+                f"{path}.interval",
+                f"bad interval {raw!r}: one of {', '.join(INTERVALS)}",
+            )
+        else:
+            fields["interval_s"] = interval
+            timeout = timeout_s if timeout_s is not None else 10.0
+            if interval < 60 and timeout > interval:
+                v.error(
+                    data,
+                    "timeout" if "timeout" in data else "interval",
+                    f"{path}.timeout",
+                    f"timeout ({timeout:g}s) must not exceed the interval ({raw}): "
+                    "a fast check is probed again before a longer probe could end",
+                )
+    regions: tuple[str, ...] = ()
+    if "regions" in data:
+        listed = v.sequence(data, "regions", f"{path}.regions", data["regions"])
+        if listed is not None:
+            names = []
+            for index, item in enumerate(listed):
+                if not isinstance(item, str) or not REGION_RE.match(item):
+                    v.error(
+                        listed,
+                        index,
+                        f"{path}.regions[{index}]",
+                        f"bad region {item!r}: an AWS region name such as us-east-1",
+                    )
+                elif item in names:
+                    v.error(listed, index, f"{path}.regions[{index}]", f"region {item} is listed twice")
+                else:
+                    names.append(item)
+            if not listed:
+                v.error(data, "regions", f"{path}.regions", "list at least one region, or leave regions out")
+            regions = tuple(names)
+            fields["regions"] = regions
+        if interval == 20 and regions:
+            v.error(
+                data,
+                "regions",
+                f"{path}.regions",
+                "interval 20s cannot be probed from several regions: its alarm period (30s) would count "
+                "a region twice in some periods; use 10s or 30s",
+            )
+    if "quorum" in data:
+        if "regions" not in data:
+            v.error(data, "quorum", f"{path}.quorum", "quorum needs regions (the regions that vote)")
+        else:
+            fields["quorum"] = v.integer(
+                data, "quorum", f"{path}.quorum", data["quorum"], 1, max(1, len(regions))
+            )
+    return fields

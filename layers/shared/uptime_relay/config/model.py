@@ -17,6 +17,19 @@ from typing import Any
 from ..urls import display_url
 
 CHECK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# The check key ``interval``: how often a check is probed (seconds by its written form).
+INTERVALS = {
+    "10s": 10,
+    "20s": 20,
+    "30s": 30,
+    "1m": 60,
+    "2m": 120,
+    "5m": 300,
+    "10m": 600,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+}
 CHANNEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -140,6 +153,9 @@ class Check:
     retries: int = 1
     latency_metric: bool = False
     line: int = 0
+    interval_s: int = 60  # one of INTERVALS: how often it is probed
+    regions: tuple[str, ...] = ()  # empty: probed from the home region only
+    quorum: int | None = None  # regions that must see it failing; None: a majority of ``regions``
 
     @property
     def kind(self) -> str:
@@ -151,6 +167,18 @@ class Check:
         credentials, no query values; ``urls.display_url``) or ``host:port``. The probe itself
         uses ``url``."""
         return display_url(self.url) if self.url is not None else f"{self.tcp_host}:{self.tcp_port}"
+
+    @property
+    def fast(self) -> bool:
+        """Probed several times a minute (fast mode: high-resolution metrics and alarm periods)."""
+        return self.interval_s < 60
+
+    @property
+    def required_quorum(self) -> int:
+        """How many of ``regions`` must see it failing (a majority unless ``quorum`` is set)."""
+        if self.quorum is not None:
+            return self.quorum
+        return len(self.regions) // 2 + 1 if self.regions else 1
 
 
 @dataclass(frozen=True)

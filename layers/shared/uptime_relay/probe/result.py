@@ -21,7 +21,11 @@ REASONS = (
     "too_many_redirects",
     "blocked_target",
     "error",
+    "not_probed",
 )
+# The run could not probe the check in its minute (deadline, lost shard): no verdict, ``ok`` None,
+# and no Availability datapoint (a gap, never "down").
+NOT_PROBED = "not_probed"
 # Phases, named like the timings (a failure names the phase it happened in), plus the steps
 # around them: "setup" (secrets, CA bundle), "redirect" and "expect" (the response was read).
 PHASES = ("setup", "dns", "connect", "tls", "ttfb", "transfer", "redirect", "expect")
@@ -58,7 +62,7 @@ def _ms(value: float | None) -> float | None:
 @dataclass
 class ProbeResult:
     check: str
-    ok: bool
+    ok: bool | None  # None: not probed (reason ``not_probed``)
     reason: str
     status_code: int | None = None
     latency_ms: float | None = None
