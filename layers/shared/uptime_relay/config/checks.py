@@ -7,7 +7,16 @@ import re
 from typing import Any
 
 from ..urls import display_url
-from .model import CHECK_NAME_RE, INTERVALS, AlarmPolicy, Check, Expect, StatusRange, is_secret_ref, secret_ref_problem
+from .model import (
+    CHECK_NAME_RE,
+    INTERVALS,
+    AlarmPolicy,
+    Check,
+    Expect,
+    StatusRange,
+    is_secret_ref,
+    secret_ref_problem,
+)
 from .validator import Validator, join, kind, where_item
 from .yamlpos import PosDict, PosList
 
@@ -57,6 +66,7 @@ def read_check(v: Validator, checks: PosList, index: int, value: Any) -> Check |
     if "alarm" in data:
         fields["alarm"] = _alarm(v, data, f"{path}.alarm")
     fields.update(_cadence(v, data, path, fields.get("timeout_s")))
+    _alarm_span(v, data, path, fields.get("interval_s", 60), fields.get("alarm"))
     fields = {k: val for k, val in fields.items() if val is not None}
     if not (named and targeted) or "name" not in fields:
         return None
@@ -388,3 +398,16 @@ def _cadence(v: Validator, data: PosDict, path: str, timeout_s: float | None) ->
                 data, "quorum", f"{path}.quorum", data["quorum"], 1, max(1, len(regions))
             )
     return fields
+
+
+def _alarm_span(v: Validator, data: PosDict, path: str, interval_s: int, alarm: AlarmPolicy | None) -> None:
+    """CloudWatch: an alarm with periods under an hour may look back at most one day."""
+    if alarm is None or interval_s >= 3600 or interval_s * alarm.evaluation_periods <= 86400:
+        return
+    v.error(
+        data,
+        "alarm",
+        f"{path}.alarm.evaluation_periods",
+        f"{alarm.evaluation_periods} periods of {interval_s // 60}m look back more than one day, "
+        f"CloudWatch's limit: at most {86400 // interval_s}",
+    )
