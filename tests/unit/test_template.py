@@ -26,6 +26,7 @@ FUNCTIONS = {
 STAR_RESOURCE_ALLOWED = {
     "cloudwatch:GetMetricWidgetImage",  # no resource types
     "cloudwatch:DescribeAlarms",  # read-only listing; narrower scopes hide alarms
+    "cloudwatch:GetMetricData",  # no resource types (the relay names a check's failing regions)
     "cloudwatch:PutMetricData",  # no resource types (the probe's is bound to its namespace instead)
 }
 ALLOWED_MANAGED = {

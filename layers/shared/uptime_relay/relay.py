@@ -34,19 +34,22 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from . import clock, metricnames
+from .adapters.region_results import RegionResults
+from .alarms import alarm_period
 from .config import Config, EscalationPolicy, Route
 from .domain.alert import Alert, AlertSource, AlertState
 from .domain.escalation import Cursor
 from .domain.escalation import initial_cursor as default_initial_cursor
 from .domain.escalation import targets_at_open as default_targets_at_open
 from .domain.incident import Action, Incident, OpeningPlan, Transition, decide
+from .domain.regions import region_sentence
 from .domain.routing import RouteMatch, match_routes
 from .domain.silence import Silence, is_silenced
 from .domain.sweep import SILENCE_RECHECK_S
@@ -78,6 +81,7 @@ from .ports import (
     DeliveryOutcome,
     Dispatcher,
     IncidentStore,
+    RegionResultSource,
     SecretResolver,
 )
 from .wiring import delivery_from_env
@@ -172,8 +176,10 @@ class Relay:
         idempotent: Callable[[Callable[[dict], dict]], Callable[..., dict]] | None = None,
         lease: timedelta = FIRST_PAGE_LEASE,
         alarm_tags: AlarmTagSource | None = None,
+        region_results: RegionResultSource | None = None,
     ):
         self.config = config
+        self.region_results = region_results  # which regions failed, for checks with `regions`
         self.alarm_tags = alarm_tags  # CloudWatch alarm tags as labels
         self.store = store
         self.dispatcher = dispatcher
@@ -195,7 +201,23 @@ class Relay:
 
     def enrich(self, alert: Alert) -> Alert:
         tags = self._alarm_tags(alert)
-        return self._enrich(alert, self.config, tags=tags) if tags else self._enrich(alert, self.config)
+        alert = self._enrich(alert, self.config, tags=tags) if tags else self._enrich(alert, self.config)
+        return self._name_regions(alert)
+
+    def _name_regions(self, alert: Alert) -> Alert:
+        """A check probed from several regions: its page says which regions failed and which did not."""
+        check = self.config.check(alert.check) if alert.check else None
+        if self.region_results is None or check is None or not check.regions or not alert.firing:
+            return alert
+        verdicts = self.region_results.verdicts(
+            check.name, list(check.regions), period=alarm_period(check), at=alert.time
+        )
+        sentence = region_sentence(verdicts, check.regions, check.required_quorum)
+        annotations = dict(alert.annotations)
+        annotations["regions_failing"] = ",".join(r for r in check.regions if verdicts.get(r) is False)
+        annotations["regions_passing"] = ",".join(r for r in check.regions if verdicts.get(r) is True)
+        reason = f"{sentence} {alert.reason}".strip()
+        return replace(alert, reason=reason, annotations=annotations)
 
     def _alarm_tags(self, alert: Alert) -> dict[str, str]:
         """The CloudWatch alarm's tags (best effort, cached), for CloudWatch and EventBridge alerts."""
@@ -621,5 +643,6 @@ def build_relay_from_env(
         idempotent=wrap,
         silenced=silencer(wired.config, silences),
         alarm_tags=wired.alarm_tags,
+        region_results=RegionResults() if table and any(c.regions for c in wired.config.checks) else None,
     )
     return RelayService(relay, idem_config)
