@@ -218,7 +218,7 @@ class ProbeRun:
         namespace = metricnames.namespace()
         for offset in plan.round_offsets(interval):
             at = job.minute + timedelta(seconds=offset)
-            _wait_until(at)
+            clock.wait_until(at)
             deadline = _seconds_until(at + timedelta(seconds=interval))
             if deadline <= 0:  # this round's time has passed (a late start): its checks wait for the next
                 unprobed += len(checks)
@@ -308,15 +308,6 @@ class ProbeRun:
 
 def _seconds_until(at: datetime) -> float:
     return (at - clock.now()).total_seconds()
-
-
-def _wait_until(at: datetime) -> None:
-    """Sleep (process clock) until ``at``; returns at once when it has passed."""
-    while True:
-        remaining = _seconds_until(at)
-        if remaining <= 0:
-            return
-        clock.current().sleep(min(remaining, 1.0))
 
 
 def _lambda_invoker() -> Callable[[str, dict[str, Any]], Any]:
