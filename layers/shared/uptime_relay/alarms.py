@@ -15,9 +15,8 @@ which the relay records and (by default) sends as a warning, never a page. A che
 not probe in its minute emits nothing either (``not_probed``): the same gap, so an alarm keeps its
 state through a lost minute (its range still holds enough datapoints) and never fires on it.
 
-The period follows the check's ``interval``: a 5-minute check's alarm has 5-minute periods (one
-datapoint each), a fast check's 10 s (interval 10s) or 30 s (20s, 30s) periods on its
-high-resolution datapoints. A check with ``regions`` is alarmed on ``RegionsFailing`` (1 from
+The period is the check's ``interval``: a 5-minute check's alarm has 5-minute periods (one
+datapoint each), a fast check's 10, 20 or 30 s periods on its high-resolution datapoints. A check with ``regions`` is alarmed on ``RegionsFailing`` (1 from
 each region that saw it fail, 0 from each that saw it pass) with ``Sum >= quorum``: a region that
 reported nothing adds nothing, so one dark region never fires it. Each region other than the
 home one also gets a "probe did not run" alarm on its ``ProbeRunCompleted`` (emergency topic).
@@ -81,10 +80,8 @@ def region_alarm_name(prefix: str, region: str) -> str:
 
 
 def alarm_period(check: Check) -> int:
-    """10 s for a 10s check, 30 s for 20s and 30s checks (CloudWatch's high-resolution alarm
-    periods), else the interval itself."""
-    if check.interval_s < 60:
-        return 10 if check.interval_s == 10 else 30
+    """The check's interval: 10, 20 or 30 s for a fast check (CloudWatch's high-resolution alarm
+    periods, on its high-resolution datapoints), else 60 s to 1 h: one datapoint per period."""
     return check.interval_s
 
 

@@ -19,6 +19,7 @@ CHECKS_NOT_PROBED = "ChecksNotProbed"
 # saw it fail, 0 from each that saw it pass: its Sum per period is the number of failing regions,
 # which the check's alarm compares with the quorum.
 REGIONS_FAILING = "RegionsFailing"
+PROBE_SHARDS_STARTED = "ProbeShardsStarted"  # shards a scheduled run started; {SERVICE_DIMENSION}
 REGION_DIMENSION = "Region"
 CHECK_DIMENSION = "Check"
 SERVICE_DIMENSION = "service"

@@ -279,6 +279,7 @@ class LocalStack:
         self._remote_points: list[tuple[str, str, dict[str, str], datetime, float, str | None]] = []
         self._shard_pool: ThreadPoolExecutor | None = None
         self._fast_pool: ThreadPoolExecutor | None = None
+        self.shard_invocations = 0  # shards started by the probe's scheduled runs and run here
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalStack:
@@ -593,6 +594,8 @@ class LocalStack:
 
     def _invoke_shard(self, event: dict[str, Any]) -> None:
         """One shard invocation; a shard that fails comes back as Lambda's on-failure record."""
+        with self._metrics_lock:
+            self.shard_invocations += 1
         try:
             self.invoke("probe", event)
         except Exception as exc:

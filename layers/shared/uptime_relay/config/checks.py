@@ -382,14 +382,6 @@ def _cadence(v: Validator, data: PosDict, path: str, timeout_s: float | None) ->
                 v.error(data, "regions", f"{path}.regions", "list at least one region, or leave regions out")
             regions = tuple(names)
             fields["regions"] = regions
-        if interval == 20 and regions:
-            v.error(
-                data,
-                "regions",
-                f"{path}.regions",
-                "interval 20s cannot be probed from several regions: its alarm period (30s) would count "
-                "a region twice in some periods; use 10s or 30s",
-            )
     if "quorum" in data:
         if "regions" not in data:
             v.error(data, "quorum", f"{path}.quorum", "quorum needs regions (the regions that vote)")

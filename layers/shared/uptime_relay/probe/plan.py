@@ -9,8 +9,8 @@
 - **Where**: the checks of a region are split into shards. Every shard must end inside the minute
   even in the worst case, every one of its checks hanging until its timeout: with ``C`` probes at
   once (the run's concurrency, capped by the file descriptors one Lambda environment has), a
-  greedy run of probes with timeouts ``t_i`` ends within ``sum(t_i) / C + max(t_i)`` (Graham's
-  list-scheduling bound). Minute shards hold the checks of one run (budget: ``MINUTE_BUDGET_S``);
+  greedy run of probes with timeouts ``t_i`` ends within ``sum(t_i) / C + (1 - 1/C) max(t_i)``
+  (Graham's list-scheduling bound; ``max(t_i)`` when they all fit at once). Minute shards hold the checks of one run (budget: ``MINUTE_BUDGET_S``);
   fast shards hold fast checks of one interval, and every round must end before the next one
   (budget: the interval). A check's shard is ``hash(name) mod K`` with ``K`` the smallest count
   at which every shard fits, computed from the whole config (not from one minute's due checks),
@@ -87,10 +87,14 @@ def round_offsets(interval_s: int) -> list[int]:
 
 
 def worst_case_s(timeouts: Sequence[float], concurrency: int) -> float:
-    """Upper bound of the wall time of one run when every probe hangs until its timeout."""
+    """Upper bound of the wall time of one run when every probe hangs until its timeout: all at
+    once when they fit the concurrency, else Graham's bound for greedy list scheduling."""
     if not timeouts:
         return 0.0
-    return sum(timeouts) / effective_concurrency(concurrency) + max(timeouts)
+    slots = effective_concurrency(concurrency)
+    if len(timeouts) <= slots:
+        return max(timeouts)
+    return sum(timeouts) / slots + (1 - 1 / slots) * max(timeouts)
 
 
 @dataclass(frozen=True)
@@ -119,21 +123,24 @@ def _timeout(check: Check, budget_s: float) -> float:
 
 
 def _shard_count(checks: Sequence[Check], budget_s: float, concurrency: int) -> int:
+    """The smallest count at which every ``hash mod count`` bucket fits the budget (tried upward
+    from what the total alone needs; with distinct 64-bit hashes some count always separates
+    them, so the search ends)."""
     timeouts = [_timeout(c, budget_s) for c in checks]
-    total = worst_case_s(timeouts, concurrency)
-    # the first count worth trying: what the sum alone needs (each shard also pays one max timeout)
-    room = budget_s - max(timeouts)
-    count = max(1, math.ceil(sum(timeouts) / effective_concurrency(concurrency) / room)) if room > 0 else 1
-    if total <= budget_s:
+    if worst_case_s(timeouts, concurrency) <= budget_s:
         return 1
-    while count < len(checks):
+    hashes = [stable_hash(c.name) for c in checks]
+    room = budget_s - max(timeouts)
+    slots = effective_concurrency(concurrency)
+    count = max(2, math.ceil(sum(timeouts) / slots / room)) if room > 0 else 2
+    while count <= 64 * len(checks):
         buckets: dict[int, list[float]] = {}
-        for check, timeout in zip(checks, timeouts, strict=True):
-            buckets.setdefault(stable_hash(check.name) % count, []).append(timeout)
+        for digest, timeout in zip(hashes, timeouts, strict=True):
+            buckets.setdefault(digest % count, []).append(timeout)
         if all(worst_case_s(b, concurrency) <= budget_s for b in buckets.values()):
             return count
         count += 1
-    return max(1, len(checks))
+    return count
 
 
 def plan(checks: Iterable[Check], *, region: str, home: str, concurrency: int) -> list[ShardSet]:

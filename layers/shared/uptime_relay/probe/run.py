@@ -166,6 +166,8 @@ class ProbeRun:
                 )
         if lost:
             self._count_not_probed(lost, metrics, region)
+        if region == self.home_region:
+            metrics.add_metric(name=metricnames.PROBE_SHARDS_STARTED, unit=MetricUnit.Count, value=started)
         summary = {"shards": len(jobs), "started": started, "region": region, "minute": minute.isoformat()}
         if lost:
             summary["not_probed"] = lost
