@@ -17,7 +17,7 @@ from uptime_relay import metricnames
 from uptime_relay.adapters.secrets import SecretResolver
 from uptime_relay.config.loader import default_config_path, load_config
 from uptime_relay.observability import init_sentry
-from uptime_relay.probe.run import ProbeRun, ShardJob, lost_job
+from uptime_relay.probe.run import ProbeRun, ShardJob, is_failure_record
 
 init_sentry()
 logger = Logger(service=metricnames.service())
@@ -46,7 +46,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job = ShardJob.from_event(event)
     if job is not None:
         return run.run_shard(job, metrics=metrics, logger=logger)
-    if lost_job(event) is not None:
+    if is_failure_record(event):  # a shard (or a scheduled run) Lambda gave up on
         return run.lost_shard(event, metrics=metrics, logger=logger)
     name = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
     return run.scheduled(event, function_name=name, metrics=metrics, logger=logger)

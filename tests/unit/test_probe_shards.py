@@ -37,6 +37,8 @@ def env(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "UptimeRelayTest")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "uptime-relay")
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    yield
+    Metrics(namespace="UptimeRelayTest").clear_metrics()  # Powertools shares one metric set
 
 
 class FrozenClock:
@@ -269,3 +271,24 @@ def test_a_probe_only_region_reports_to_home_with_its_region(frozen):
     assert (metricnames.REGIONS_FAILING, {"Check": "api"}, 1.0) in data
     assert (metricnames.RUN_COMPLETED, {"service": "uptime-relay", "Region": "eu-west-1"}, 1.0) in data
     assert {p["Namespace"] for p in puts} == {"UptimeRelayTest"}
+
+
+def test_a_scheduled_run_lambda_gave_up_on_is_never_rerun_late(capsys, frozen):
+    """GIVEN the on-failure record of a scheduled run (not of a shard)
+    WHEN it reaches the probe function
+    THEN nothing is probed for that minute late (ProbeNotRunningAlarm covers the missing run)."""
+    started: list[dict] = []
+    run = ProbeRun(
+        Config(checks=(Check(name="a", url="http://127.0.0.1:9/"),)),
+        None,
+        region="us-east-1",
+        invoke=lambda name, event: started.append(event),
+    )
+    record = {"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": scheduled()}
+    answer = run.lost_shard(
+        record,
+        metrics=Metrics(namespace="UptimeRelayTest"),
+        logger=Logger(service="t-run", stream=io.StringIO()),
+    )
+    assert answer == {"lost_run": True}
+    assert started == [] and not emf(capsys.readouterr().out)

@@ -90,8 +90,8 @@ async def probe(
 ) -> ProbeResult:
     """Probe ``check`` once (plus its retries). Never raises for anything the target does.
 
-    ``region``: the AWS region probing, sent as ``X-Uptime-Relay-Region`` (HTTP) so a target's
-    owner can tell the regions' probes apart.
+    ``region``: the AWS region probing; a check probed from several ``regions`` sends it as
+    ``X-Uptime-Relay-Region`` (HTTP), so a target's owner can tell the regions' probes apart.
 
     ``secrets`` resolves header values that are secret references (``.resolve(ref)``; a
     ``SecretResolver`` is built when needed and none is given). ``resolver`` replaces the OS
@@ -110,7 +110,7 @@ async def probe(
             attempts=0,
             target=check.target,
         )
-    if region and check.kind == "http":
+    if region and check.regions and check.kind == "http":
         headers.setdefault(REGION_HEADER, region)
     max_attempts = 1 + max(0, check.retries)
     result: ProbeResult | None = None

@@ -74,6 +74,15 @@ class ShardJob:
             return None
 
 
+def is_failure_record(event: Any) -> bool:
+    """A Lambda on-failure destination record (``requestContext`` + ``requestPayload``)."""
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("requestContext"), dict)
+        and "requestPayload" in event
+    )
+
+
 def lost_job(event: Any) -> tuple[ShardJob, str] | None:
     """A Lambda on-failure destination record of a shard invocation: the job and why it failed."""
     if not isinstance(event, dict) or not isinstance(event.get("requestContext"), dict):
@@ -285,8 +294,12 @@ class ProbeRun:
     def lost_shard(self, event: Any, *, metrics: Any, logger: Any) -> dict[str, Any]:
         found = lost_job(event)
         if found is None:
-            logger.error("probe function got an event it does not know", extra={"keys": sorted(event)[:10]})
-            return {"ignored": True}
+            # a scheduled run Lambda gave up on: never re-run late (it would probe the wrong
+            # minute); the missing ProbeRunCompleted pages through ProbeNotRunningAlarm
+            context = event.get("requestContext") if isinstance(event, dict) else None
+            why = context.get("condition") if isinstance(context, dict) else None
+            logger.error("probe run lost: it did not complete", extra={"why": why or "unknown"})
+            return {"lost_run": True}
         job, why = found
         count = len(self.due(job))
         self._count_not_probed(count, metrics, job.region)
