@@ -55,7 +55,14 @@ def test_each_role_shows_the_actions_it_is_granted(translated, report):
     }
     probe = grants["ProbeFunction"]
     assert probe.role == "ProbeFunctionRole"
-    assert probe.actions == ["secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters"]
+    # + starting its shards on itself, and PutMetricData (a probe-only stack reports to home)
+    assert probe.actions == [
+        "cloudwatch:PutMetricData",
+        "lambda:InvokeFunction",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+    ]
     assert probe.managed == ["AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"]
     # only the reconciler writes alarms; Resource "*" is called out
     writers = [f for f, g in grants.items() if "cloudwatch:PutMetricAlarm" in g.actions]
