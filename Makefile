@@ -96,7 +96,7 @@ bench: venv
 	$(BIN)/python bench/probe.py
 	$(BIN)/python bench/relay.py
 	$(BIN)/python bench/shards.py
-	UPTIME_RELAY_FULL_SCALE=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_probe_scale_local.py
+	UPTIME_RELAY_FULL_SCALE=1 $(BIN)/pytest -q -p no:cacheprovider -p no:logging tests/e2e/test_probe_scale_local.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

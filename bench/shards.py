@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,6 +44,22 @@ def start_target() -> tuple[multiprocessing.Process, int]:
     proc = multiprocessing.Process(target=serve_in_process, args=(child,), daemon=True)
     proc.start()
     return proc, parent.recv()
+
+
+class _MinuteStartsNow:
+    """The process clock, shifted so the scheduled minute starts as the run does (the schedule
+    fires at :00; the real clock may be anywhere in its minute)."""
+
+    def __init__(self) -> None:
+        real = datetime.now(UTC)
+        self.minute = real.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        self._offset = self.minute - real
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
 
 
 class _Quiet(io.TextIOBase):
@@ -74,8 +90,12 @@ def run_minute(port: int, checks: int, hanging: int, concurrency: int, timeout_s
     config = Config(checks=tuple(fleet), probe=ProbeSettings(concurrency=concurrency))
     started: list[dict] = []
     run = ProbeRun(config, None, region="us-east-1", invoke=lambda name, event: started.append(event))
+    from uptime_relay import clock
+
     logger = Logger(service="bench-shards", stream=_Quiet())
-    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    shifted = _MinuteStartsNow()
+    previous_clock = clock.install(shifted)
+    minute = shifted.minute
     event = {"time": minute.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1"}
     shard_walls: dict[int, tuple[int, float, dict]] = {}
     lock = threading.Lock()
@@ -103,6 +123,7 @@ def run_minute(port: int, checks: int, hanging: int, concurrency: int, timeout_s
         cpu = time.process_time() - cpu0
     finally:
         sys.stdout = real_stdout
+        clock.install(previous_clock)
     summaries = [s for _, _, s in shard_walls.values()]
     return {
         "shards": shard_walls,

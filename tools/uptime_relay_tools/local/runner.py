@@ -725,11 +725,11 @@ class LocalStack:
                     break
                 with self.clock.frozen():
                     if second != 30:
-                        if self.tick_fast(minute):
+                        if self.tick_fast(minute, second):
                             self.watch_incidents()
                         continue
                     if len(steps) > 1:
-                        self.tick_fast(minute)
+                        self.tick_fast(minute, second)
                     self.tick_escalator(minute)
                     if self.after_minute is not None:
                         try:
@@ -747,12 +747,15 @@ class LocalStack:
             self.watch_incidents()
         return played
 
-    def tick_fast(self, minute: int) -> list[Transition]:
+    def tick_fast(self, minute: int, second: int) -> list[Transition]:
         """Between minute ticks: the fast shards' datapoints so far, then the high-resolution
-        alarms over their last ended period."""
+        alarms over their last ended period, evaluated at the 10 s boundary (as CloudWatch
+        evaluates them every 10 s), not at the tick's wake-up jitter."""
         self._report_probe_logs()
-        self._record_metrics(self.clock.start + timedelta(minutes=minute))
-        transitions = self.alarms.evaluate(self.clock.now(), high_resolution_only=True)
+        start = self.clock.start + timedelta(minutes=minute)
+        self._record_metrics(start)
+        boundary = min(self.clock.now(), start + timedelta(seconds=second))
+        transitions = self.alarms.evaluate(boundary, high_resolution_only=True)
         for transition in transitions:
             self.transitions.append((minute, transition))
             self._publish(transition)
@@ -774,7 +777,8 @@ class LocalStack:
         self._run_started_shards()
         self._report_probe_logs()
         self._record_metrics(at)
-        transitions = self.alarms.evaluate(self.clock.now(), through=floor_minute(at))
+        # evaluated at the minute's boundary, as CloudWatch does (not at the tick's wake-up jitter)
+        transitions = self.alarms.evaluate(min(self.clock.now(), at), through=floor_minute(at))
         for transition in transitions:
             self.transitions.append((minute, transition))
             self._publish(transition)
