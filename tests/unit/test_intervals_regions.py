@@ -200,3 +200,20 @@ def test_the_probe_only_stack_holds_the_probe_alone_and_references_nothing_it_la
         "SharedLayerArn",
         "ConfigLayerArn",
     }
+
+
+def test_a_check_alarm_keeps_its_state_through_an_unprobed_minute():
+    """GIVEN a check alarm (1-minute periods, 2 of 3) in ALARM after three failed minutes
+    WHEN the next minute brings no datapoint (the check was not probed)
+    THEN the alarm stays in ALARM (the gap is missing data, never a verdict), and a passing
+    minute after it still counts."""
+    check = Check(name="api", url="http://x/")
+    spec = alarms.desired_alarm(check, namespace="NS", topic_arn="arn:aws:sns:us-east-1:1:a", prefix="st")
+    local = LocalAlarms()
+    local.define(AlarmDefinition.from_api(spec), created=T0)
+    for minute in range(3):
+        local.put("NS", metricnames.AVAILABILITY, {"Check": "api"}, T0 + timedelta(minutes=minute), 0.0)
+    local.evaluate(T0 + timedelta(minutes=2), through=T0 + timedelta(minutes=2))
+    assert local.state(spec["AlarmName"]) == ALARM
+    assert local.evaluate(T0 + timedelta(minutes=3), through=T0 + timedelta(minutes=3)) == []
+    assert local.state(spec["AlarmName"]) == ALARM
