@@ -292,3 +292,18 @@ def test_a_scheduled_run_lambda_gave_up_on_is_never_rerun_late(capsys, frozen):
     )
     assert answer == {"lost_run": True}
     assert started == [] and not emf(capsys.readouterr().out)
+
+
+def test_a_scheduled_event_from_long_ago_probes_now_with_the_whole_budget(capsys, frozen):
+    """GIVEN an invocation by hand with the sample scheduled event (its time years ago)
+    WHEN the probe function runs it
+    THEN the check is probed now, not reported not_probed for a minute long gone."""
+    with FleetTarget() as target:
+        run = ProbeRun(Config(checks=(Check(name="a", url=target.url("/ok/a")),)), None, region="us-east-1")
+        summary = run.scheduled(
+            {"time": "2015-10-08T16:53:06Z", "region": "us-east-1"},
+            function_name="p",
+            metrics=Metrics(namespace="UptimeRelayTest"),
+            logger=Logger(service="t-stale", stream=io.StringIO()),
+        )
+    assert summary["checks"] == 1 and "not_probed" not in summary and summary["failed"] == 0

@@ -102,15 +102,25 @@ def floor_minute(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(second=0, microsecond=0)
 
 
+# A scheduled event older (or newer) than this is not the schedule's: a hand-made invocation (a
+# sample event, a console test). EventBridge drops its events after 60 s (the rule's retry policy).
+STALE_EVENT_S = 120.0
+
+
 def scheduled_minute(event: Any) -> datetime:
-    """The minute a scheduled event is for (its ``time``), else the current one."""
+    """The minute a scheduled event is for (its ``time``, floored). An event without a time, or
+    one far from now (an invocation by hand with a sample event), runs from now with the whole
+    budget: it is not a minute the schedule owns."""
+    now = clock.now()
     raw = event.get("time") if isinstance(event, dict) else None
     if isinstance(raw, str):
         try:
-            return floor_minute(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+            at = datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC)
         except ValueError:
-            pass
-    return floor_minute(clock.now())
+            return now
+        if abs((now - at).total_seconds()) <= STALE_EVENT_S:
+            return floor_minute(at)
+    return now
 
 
 class ProbeRun:
