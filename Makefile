@@ -90,9 +90,13 @@ FUZZ_SECONDS ?= 600
 fuzz: venv
 	$(BIN)/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
 
+# bench/shards.py: 10,000 checks, 10% hanging, through the real scheduler and shards; then the
+# issue-size local-stack e2e (2,100 checks, a third hanging; `make test` runs it scaled down).
 bench: venv
 	$(BIN)/python bench/probe.py
 	$(BIN)/python bench/relay.py
+	$(BIN)/python bench/shards.py
+	UPTIME_RELAY_FULL_SCALE=1 $(BIN)/pytest -q -p no:cacheprovider -p no:logging tests/e2e/test_probe_scale_local.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

@@ -1,79 +1,62 @@
-"""Probe function: runs every minute (EventBridge schedule), probes all checks, emits EMF metrics.
+"""Probe function: the one-minute schedule plans shards and starts each as an asynchronous
+invocation of this function; a shard probes its checks and emits EMF metrics; a shard Lambda gave
+up on comes back through the on-failure destination and is counted in ChecksNotProbed.
 
-Thin handler: config loaded once per container; the engine, metrics and log lines live in
-``uptime_relay.probe``.
+Thin handler: config loaded once per container; planning, probing, metrics and log lines live in
+``uptime_relay.probe`` (``probe.run.ProbeRun``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from uptime_relay import clock, metricnames
+from uptime_relay import metricnames
 from uptime_relay.adapters.dependencies import DynamoDependencySets
 from uptime_relay.adapters.evidence import DynamoEvidenceStore
 from uptime_relay.adapters.heartbeats import DynamoHeartbeats
 from uptime_relay.adapters.secrets import SecretResolver
-from uptime_relay.config import Config
 from uptime_relay.config.loader import default_config_path, load_config
 from uptime_relay.observability import init_sentry
-from uptime_relay.probe import run_checks
-from uptime_relay.probe.dependencies import settle
 from uptime_relay.probe.evidence import EvidenceRecorder
-from uptime_relay.probe.heartbeats import heartbeat_checks, heartbeat_results
-from uptime_relay.probe.report import record_run
+from uptime_relay.probe.run import ProbeRun, ShardJob, is_failure_record
 
 init_sentry()
 logger = Logger(service=metricnames.service())
 metrics = Metrics(namespace=metricnames.namespace(), service=metricnames.service())
 tracer = Tracer(service=metricnames.service())
 
-# A scheduled run must end inside its minute: leave room for start-up and the EMF flush.
-RUN_DEADLINE_S = 50.0
-
 
 @functools.cache
-def _deps() -> tuple[Config, SecretResolver, EvidenceRecorder | None]:
+def _deps() -> ProbeRun:
     """Built on first use and kept for the container's life (tests clear it with cache_clear).
-    The evidence recorder remembers what it wrote, so an unchanged failure is not written again."""
+    HOME_REGION empty: this stack is the home stack; else a probe-only stack reporting there.
+    The home stack's table (TABLE_NAME) holds heartbeat pings, the dependency names seen and the
+    latest failure per check; a probe-only stack has none (its heartbeats are judged at home)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     table = os.environ.get("TABLE_NAME")
-    recorder = EvidenceRecorder(DynamoEvidenceStore(table)) if table else None
-    return load_config(default_config_path()), SecretResolver(), recorder
-
-
-@functools.cache
-def _heartbeats() -> DynamoHeartbeats | None:
-    """Where heartbeat pings are read (the stack's table), or None without TABLE_NAME."""
-    table = os.environ.get("TABLE_NAME")
-    return DynamoHeartbeats(table) if table else None
-
-
-@functools.cache
-def _dependency_sets() -> DynamoDependencySets | None:
-    """Where the dependency names seen before are kept (the stack's table), or None."""
-    table = os.environ.get("TABLE_NAME")
-    return DynamoDependencySets(table) if table else None
+    return ProbeRun(
+        load_config(default_config_path()),
+        SecretResolver(),
+        region=region,
+        home_region=os.environ.get("HOME_REGION") or region,
+        heartbeats=DynamoHeartbeats(table) if table else None,
+        dependency_sets=DynamoDependencySets(table) if table else None,
+        evidence=EvidenceRecorder(DynamoEvidenceStore(table)) if table else None,
+    )
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    config, secrets, evidence = _deps()
-    started = time.perf_counter()
-    probed, beats = heartbeat_checks(config.checks)
-    results = run_checks(
-        probed,
-        concurrency=config.probe.concurrency,
-        secrets=secrets,
-        deadline_s=RUN_DEADLINE_S,
-    )
-    results += heartbeat_results(beats, _heartbeats() if beats else None, clock.now())
-    settle(results, probed, _dependency_sets(), clock.now())
-    duration_ms = (time.perf_counter() - started) * 1000.0
-    if evidence is not None:
-        evidence.record(results, clock.now())
-    return record_run(results, config.checks, metrics=metrics, logger=logger, duration_ms=duration_ms)
+    run = _deps()
+    job = ShardJob.from_event(event)
+    if job is not None:
+        return run.run_shard(job, metrics=metrics, logger=logger)
+    if is_failure_record(event):  # a shard (or a scheduled run) Lambda gave up on
+        return run.lost_shard(event, metrics=metrics, logger=logger)
+    name = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    return run.scheduled(event, function_name=name, metrics=metrics, logger=logger)

@@ -79,7 +79,7 @@ def test_self_monitoring_alarms_page_the_emergency_topic(aws, stack):
     assert probe["Namespace"] == f"UptimeRelay/{stack.stack_name}"
     relay_errors = by_name[f"{stack.stack_name}-relay-errors"]
     assert relay_errors["Dimensions"] == [{"Name": "FunctionName", "Value": f"{stack.stack_name}-relay"}]
-    assert len(by_name) == 11  # ChannelFailingAlarm (issue 13) is the 11th
+    assert len(by_name) == 12  # ChannelFailingAlarm (issue 13) is the 11th, ChecksNotProbed (16) the 12th
     for alarm in by_name.values():
         assert alarm["AlarmActions"] == [stack.outputs["EmergencyTopicArn"]]
 
@@ -95,7 +95,7 @@ def test_functions_get_lambdas_environment_with_every_reference_resolved(aws, st
     secret = aws("secretsmanager").get_secret_value(SecretId=ref.removeprefix("secretsmanager:"))
     assert len(secret["SecretString"]) == 64
     assert stack.function("alarms").environment["ALERT_TOPIC_ARN"] == stack.outputs["AlertTopicArn"]
-    assert stack.function("probe").timeout_s < 60
+    assert stack.function("probe").timeout_s <= 75  # a fast shard's last round ends at :60
     assert stack.outputs["SlackInteractivityUrl"] == "http://127.0.0.1:8080/slack/actions"
 
 

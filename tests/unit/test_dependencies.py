@@ -17,7 +17,7 @@ from uptime_relay.domain.alert import Alert, AlertSource, AlertState
 from uptime_relay.intake import enrich, parse_event
 from uptime_relay.probe import run_checks
 from uptime_relay.probe.dependencies import DependencyResult, read_dependencies, settle
-from uptime_relay.probe.report import emit_dependency_metrics
+from uptime_relay.probe.report import dependency_data, emit
 from uptime_relay.probe.result import ProbeResult
 from uptime_relay_tools.cost import Usage, estimate
 from uptime_relay_tools.local.alarms import LocalAlarms
@@ -146,9 +146,14 @@ def test_a_check_whose_request_failed_reports_no_dependency_down():
 def test_each_dependency_is_one_availability_metric_with_check_and_dependency(capsys):
     """GIVEN a result with two dependencies WHEN its metrics are emitted THEN one EMF document each,
     Availability with dimensions exactly Check and Dependency."""
-    emit_dependency_metrics(
-        ProbeResult(
-            "api", True, "ok", dependencies=[DependencyResult("db", True), DependencyResult("cache", False)]
+    emit(
+        dependency_data(
+            ProbeResult(
+                "api",
+                True,
+                "ok",
+                dependencies=[DependencyResult("db", True), DependencyResult("cache", False)],
+            )
         ),
         namespace="UptimeRelay",
     )

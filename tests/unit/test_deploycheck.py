@@ -55,11 +55,14 @@ def test_each_role_shows_the_actions_it_is_granted(translated, report):
     }
     probe = grants["ProbeFunction"]
     assert probe.role == "ProbeFunctionRole"
+    # + starting its shards on itself, and PutMetricData (a probe-only stack reports to home)
     assert probe.actions == [
+        "cloudwatch:PutMetricData",
         "dynamodb:BatchGetItem",  # heartbeat pings and dependency names, by key
         "dynamodb:GetItem",
         "dynamodb:PutItem",  # its latest failure per check (EVIDENCE# items only)
         "dynamodb:UpdateItem",  # the dependency names a check's health JSON held
+        "lambda:InvokeFunction",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
         "ssm:GetParameters",

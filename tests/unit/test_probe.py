@@ -451,13 +451,20 @@ def test_many_checks_run_concurrently_and_come_back_in_order():
     assert all(r.reason in REASONS for r in results)
 
 
-def test_the_run_deadline_bounds_hanging_checks_and_reports_unstarted_ones():
+def test_the_run_deadline_bounds_hanging_checks_and_reports_them_not_probed_never_down():
+    """GIVEN two checks hanging with a 30 s timeout, one probe at a time and a 0.3 s run deadline
+    WHEN the run ends
+    THEN the one cut off by the deadline and the one never started are not_probed with ok None
+    (the deadline, not the target, ended them), and only a check's own timeout says timeout."""
     with Target(hang=True) as t:
         checks = [chk(t.url("/"), name=f"h{i}", timeout_s=30) for i in range(2)]
         first, second = run_checks(checks, concurrency=1, deadline_s=0.3)
-    assert (first.reason, first.phase) == ("timeout", "ttfb")
-    assert (second.reason, second.attempts) == ("timeout", 0)
+        (own,) = run_checks([chk(t.url("/"), name="own", timeout_s=0.2, retries=0)], deadline_s=5)
+    assert (first.reason, first.ok, first.attempts) == ("not_probed", None, 1)
+    assert (second.reason, second.ok, second.attempts) == ("not_probed", None, 0)
     assert "deadline" in second.error
+    assert second.to_json()["ok"] is None
+    assert (own.reason, own.ok, own.phase) == ("timeout", False, "ttfb")
 
 
 def test_run_checks_also_works_when_called_from_inside_an_event_loop(target):

@@ -42,7 +42,7 @@ def test_a_check_failing_the_same_way_is_written_once_not_every_minute():
 
 def test_a_check_not_probed_in_a_run_records_nothing():
     store = InMemoryEvidenceStore()
-    not_probed = ProbeResult(check="shop", ok=False, reason="timeout", attempts=0, phase="setup")
+    not_probed = ProbeResult(check="shop", ok=None, reason="not_probed", attempts=0, phase="setup")
     EvidenceRecorder(store).record([not_probed], T0)
     assert store.get("shop") is None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -24,7 +25,8 @@ FUNCTIONS = {
 STAR_RESOURCE_ALLOWED = {
     "cloudwatch:GetMetricWidgetImage",  # no resource types
     "cloudwatch:DescribeAlarms",  # read-only listing; narrower scopes hide alarms
-    "cloudwatch:GetMetricData",  # no resource types (service authorization reference); the status page
+    "cloudwatch:GetMetricData",  # no resource types: the status page, and the relay naming a check's failing regions
+    "cloudwatch:PutMetricData",  # no resource types (the probe's is bound to its namespace instead)
 }
 ALLOWED_MANAGED = {
     MANAGED_POLICIES["AWSLambdaBasicExecutionRole"],
@@ -70,8 +72,14 @@ def test_every_function_runs_python_313_on_arm64_from_its_folder(template, resou
 
 
 def test_the_probe_finishes_inside_its_minute(resources):
+    from uptime_relay.probe.plan import MINUTE_BUDGET_S
+
     probe = resources["ProbeFunction"]["Properties"]
-    assert probe["Timeout"] < 60
+    # a minute shard ends at its 50 s deadline, a fast shard's last round by :60; the timeout
+    # only leaves a late start its room (shards of successive minutes may overlap)
+    assert MINUTE_BUDGET_S < 60 < probe["Timeout"] <= 75
+    assert probe["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert probe["EventInvokeConfig"]["MaximumEventAgeInSeconds"] == 60
     schedule = probe["Events"]["EveryMinute"]["Properties"]
     assert schedule["Schedule"] == "rate(1 minute)"
     assert schedule["RetryPolicy"]["MaximumRetryAttempts"] == 0
@@ -266,11 +274,20 @@ def test_outputs_name_what_operators_need(template):
 
 
 # --------------------------------------------------------------------------------------- IAM
+def home_policies(role_properties):
+    """A role's inline policies as the home stack has them (a policy only the home stack holds is
+    ``Fn::If [IsHomeStack, policy, AWS::NoValue]``)."""
+    for policy in role_properties.get("Policies", []):
+        if "Fn::If" in policy:
+            policy = policy["Fn::If"][1]
+        yield policy
+
+
 def role_statements(translated):
     for logical_id, res in translated["Resources"].items():
         if res["Type"] != "AWS::IAM::Role":
             continue
-        for policy in res["Properties"].get("Policies", []):
+        for policy in home_policies(res["Properties"]):
             for statement in policy["PolicyDocument"]["Statement"]:
                 yield logical_id, policy["PolicyName"], statement
 
@@ -324,20 +341,37 @@ def test_only_the_reconciler_manages_alarms_and_only_its_stacks_check_alarms(tra
     assert writers[0][1]["Resource"]["Fn::Sub"].endswith(":alarm:${AWS::StackName}-check-*")
 
 
-def test_only_the_reconciler_and_the_actions_function_invoke_and_only_themselves(translated, resources):
+def test_only_the_reconciler_the_actions_and_the_probe_function_invoke_and_only_themselves(
+    translated, resources
+):
     # the reconciler continues in a fresh invocation; the actions function runs Slack follow-ups
-    # asynchronously after answering within Slack's 3 s
+    # asynchronously after answering within Slack's 3 s; the probe starts its shards (and SAM's
+    # on-failure destination statement names the probe function itself too)
     invokers = sorted(
-        (role, statement["Resource"])
-        for role, _, statement in role_statements(translated)
-        if "lambda:InvokeFunction" in as_list(statement["Action"])
+        (
+            (role, statement["Resource"])
+            for role, _, statement in role_statements(translated)
+            if "lambda:InvokeFunction" in as_list(statement["Action"])
+        ),
+        key=lambda item: (item[0], json.dumps(item[1], sort_keys=True)),
     )
     function_arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
-    assert invokers == [
+    probe_arn = {"Fn::Sub": function_arn + "${AWS::StackName}-probe"}
+    assert [i for i in invokers if i[0] != "ProbeFunctionRole"] == [
         ("ActionsFunctionRole", {"Fn::Sub": function_arn + "${AWS::StackName}-actions"}),
         ("AlarmsReconcilerFunctionRole", {"Fn::Sub": function_arn + "${AWS::StackName}-alarms"}),
     ]
-    for fn, suffix in (("ActionsFunction", "-actions"), ("AlarmsReconcilerFunction", "-alarms")):
+    probe_targets = [resource for role, resource in invokers if role == "ProbeFunctionRole"]
+    assert probe_arn in probe_targets
+    assert all(
+        resource["Fn::Sub"].endswith(":${AWS::AccountId}:function:${AWS::StackName}-probe")
+        for resource in probe_targets
+    )
+    for fn, suffix in (
+        ("ActionsFunction", "-actions"),
+        ("AlarmsReconcilerFunction", "-alarms"),
+        ("ProbeFunction", "-probe"),
+    ):
         assert resources[fn]["Properties"]["FunctionName"] == {"Fn::Sub": "${AWS::StackName}" + suffix}
 
 
@@ -403,7 +437,7 @@ def test_every_async_invocation_that_carries_work_has_a_dead_letter_queue(resour
         role = translated["Resources"][f"{fn}Role"]["Properties"]
         sends = [
             s
-            for p in role["Policies"]
+            for p in home_policies(role)
             for s in as_list(p["PolicyDocument"]["Statement"])
             if "sqs:SendMessage" in as_list(s["Action"])
         ]

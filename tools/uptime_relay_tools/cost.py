@@ -21,9 +21,11 @@ from uptime_relay.config import Check, Config, is_secret_ref
 
 MINUTES_PER_MONTH = 43_800  # 730 hours, the month AWS pricing uses
 DAYS_PER_MONTH = 730 / 24
-SELF_MONITORING_ALARMS = 10  # template.yaml: probe not running/slow, 3x errors, 3x throttles, 2x DLQ
-FIXED_METRICS = 8  # ProbeRunCompleted, ProbeRunDuration, AlertsRelayed, NotificationsSent,
-# DeliveryFailures, DeliveriesDeadLettered, EscalationsFired, IncidentsOpened (service dimension)
+SELF_MONITORING_ALARMS = 11  # template.yaml: probe not running/slow, checks not probed, 3x errors,
+# 3x throttles, 2x DLQ
+FIXED_METRICS = 10  # ProbeRunCompleted, ProbeRunDuration, ChecksNotProbed, ProbeShardsStarted,
+# AlertsRelayed, NotificationsSent, DeliveryFailures, DeliveriesDeadLettered, EscalationsFired,
+# IncidentsOpened (each with the service dimension)
 # The status page, viewed at least once a minute all month (its upper bound; unviewed it costs
 # nothing): the uptime part re-read every 15 minutes, the live part every minute (statuspage.py).
 STATUS_HISTORY_REFRESHES = MINUTES_PER_MONTH // 15
@@ -37,6 +39,8 @@ class Prices:
     metric_month: float = 0.30  # CloudWatch custom metric, first 10k
     alarm_month: float = 0.10  # standard-resolution metric alarm
     insights_alarm_metric_month: float = 0.10  # Metrics Insights alarm: per metric it analyzes
+    high_res_alarm_month: float = 0.30  # high-resolution alarm (10 s / 30 s periods: fast checks)
+    put_metric_request: float = 0.01 / 1000  # PutMetricData (probe-only regions report with it)
     log_ingest_gb: float = 0.50  # CloudWatch Logs ingestion (EMF is billed as logs)
     lambda_gb_s: float = 0.0000133334  # arm64 (x86_64: 0.0000166667)
     lambda_request: float = 0.20 / 1e6
@@ -80,6 +84,17 @@ class Usage:
     incident_bytes: int = 4_700
     status_page_checks: int = 0  # checks listed under status_page (0: no page)
     status_page_views: int = 100_000  # page and badge views a month
+    # interval (seconds) -> checks; None: every check every minute
+    intervals: tuple[tuple[int, int], ...] | None = None
+    extra_region_metrics: int = 0  # checks with `regions`: one Availability per region, + RegionsFailing
+    extra_regions: int = 0  # probe-only stacks (each region the checks name besides the home one)
+
+    def by_interval(self) -> dict[int, int]:
+        return dict(self.intervals) if self.intervals else {60: self.checks}
+
+    def check_runs_per_minute(self) -> float:
+        """Probes per minute (a 5m check counts 0.2, a 10s check 6)."""
+        return sum(count * 60 / interval for interval, count in self.by_interval().items())
 
 
 @dataclass(frozen=True)
@@ -104,15 +119,68 @@ class Estimate:
 
 
 def probe_duration_s(usage: Usage) -> float:
-    """Wall time of one run: waves of ``concurrency`` probes each bounded by a typical latency,
-    or the CPU time (0.41 ms per probe measured on a full core, scaled to the probe's share of a
-    vCPU: 1,769 MB = 1 vCPU), whichever is longer, plus start-up and the metric flush."""
+    """Wall time of one minute's run of the minute shards: waves of ``concurrency`` probes each
+    bounded by a typical latency, or the CPU time (0.41 ms per probe measured on a full core,
+    scaled to the probe's share of a vCPU: 1,769 MB = 1 vCPU), whichever is longer, plus start-up
+    and the metric flush. Checks slower than a minute count by the share of minutes they run in."""
     if usage.probe_duration_s is not None:
         return usage.probe_duration_s
-    waves = math.ceil(usage.checks / max(1, usage.concurrency))
+    per_minute = sum(c * 60 / i for i, c in usage.by_interval().items() if i >= 60)
+    waves = math.ceil(per_minute / max(1, usage.concurrency))
     cpu_share = min(1.0, usage.probe_memory_mb / 1769)
-    cpu_s = usage.checks * 0.00041 / cpu_share
+    cpu_s = per_minute * 0.00041 / cpu_share
     return 0.2 + max(waves * usage.typical_latency_s, cpu_s)
+
+
+def fast_shard_gb_s(usage: Usage) -> float:
+    """Fast checks: a shard per fast interval (per ``concurrency`` checks) lives the whole minute."""
+    shards = sum(math.ceil(c / max(1, usage.concurrency)) for i, c in usage.by_interval().items() if i < 60)
+    return shards * MINUTES_PER_MONTH * 60.0 * usage.probe_memory_mb / 1024
+
+
+def interval_rows(usage: Usage, prices: Prices = Prices()) -> list[dict[str, float]]:
+    """What each interval costs: its checks' metrics, alarms and log ingestion per month."""
+    rows = []
+    for interval, count in sorted(usage.by_interval().items()):
+        probes = count * MINUTES_PER_MONTH * 60 / interval
+        alarm = prices.high_res_alarm_month if interval < 60 else prices.alarm_month
+        logs = probes * usage.log_bytes_per_check / 1e9 * prices.log_ingest_gb
+        # a fast interval keeps its shards alive the whole minute (slower ones share the minute run)
+        shards = math.ceil(count / max(1, usage.concurrency)) if interval < 60 else 0
+        compute = shards * MINUTES_PER_MONTH * 60.0 * usage.probe_memory_mb / 1024 * prices.lambda_gb_s
+        rows.append(
+            {
+                "interval_s": interval,
+                "checks": count,
+                "probes_per_month": probes,
+                "metrics_usd": count * prices.metric_month,
+                "alarms_usd": count * alarm,
+                "logs_usd": logs,
+                "fast_shard_compute_usd": compute,
+                "usd": count * (prices.metric_month + alarm) + logs + compute,
+            }
+        )
+    return rows
+
+
+def interval_markdown(rows: list[dict[str, float]]) -> str:
+    lines = [
+        "| interval | checks | probes / month | metrics | alarms | logs | fast shards (Lambda) | USD / month |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {_interval_text(int(r['interval_s']))} | {int(r['checks']):,} | {r['probes_per_month']:,.0f} | "
+            f"${r['metrics_usd']:,.2f} | ${r['alarms_usd']:,.2f} | ${r['logs_usd']:,.2f} | "
+            f"${r['fast_shard_compute_usd']:,.2f} | ${r['usd']:,.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _interval_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds}s"
+    return f"{seconds // 3600}h" if seconds >= 3600 else f"{seconds // 60}m"
 
 
 def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
@@ -120,9 +188,10 @@ def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
     est = Estimate(u)
     add = est.items.append
     runs = MINUTES_PER_MONTH
-    metrics = u.checks + u.latency_metrics + u.dependencies + FIXED_METRICS
+    metrics = u.checks + u.latency_metrics + u.dependencies + u.extra_region_metrics + FIXED_METRICS
     add(LineItem("CloudWatch custom metrics", metrics, "metric-months", metrics * p.metric_month))
-    alarms = u.checks + SELF_MONITORING_ALARMS
+    fast = sum(c for i, c in u.by_interval().items() if i < 60)
+    alarms = u.checks - fast + SELF_MONITORING_ALARMS + u.extra_regions
     add(
         LineItem(
             "CloudWatch alarms (checks + self-monitoring)", alarms, "alarm-months", alarms * p.alarm_month
@@ -138,15 +207,34 @@ def estimate(usage: Usage, prices: Prices = Prices()) -> Estimate:
                 analyzed * p.insights_alarm_metric_month,
             )
         )
-    log_gb = (u.checks * u.log_bytes_per_check + u.log_bytes_per_run) * runs / 1e9
+    if fast:
+        add(
+            LineItem(
+                "CloudWatch high-resolution alarms (fast checks)",
+                fast,
+                "alarm-months",
+                fast * p.high_res_alarm_month,
+            )
+        )
+    log_gb = (u.check_runs_per_minute() * u.log_bytes_per_check + u.log_bytes_per_run) * runs / 1e9
     log_gb += 2 * runs * 400 / 1e9  # escalator sweep lines + its REPORT line
     add(
         LineItem(
             "CloudWatch Logs ingestion (EMF + results)", round(log_gb, 3), "GB", log_gb * p.log_ingest_gb
         )
     )
-    gb_s = runs * probe_duration_s(u) * u.probe_memory_mb / 1024
+    gb_s = runs * probe_duration_s(u) * u.probe_memory_mb / 1024 + fast_shard_gb_s(u)
     add(LineItem("Lambda probe compute", round(gb_s), "GB-s", gb_s * p.lambda_gb_s))
+    if u.extra_regions:
+        put_calls = u.extra_regions * runs * 2  # the datapoints, then the run's own metrics
+        add(
+            LineItem(
+                f"PutMetricData from {u.extra_regions} probe-only region(s)",
+                put_calls,
+                "requests",
+                put_calls * p.put_metric_request,
+            )
+        )
     relay_gb_s = u.alerts_per_month * 1.0 * 0.25 + runs * 0.15 * 0.25 + u.acks_per_month * 0.5 * 0.25
     add(
         LineItem(
@@ -241,8 +329,16 @@ def usage_from_config(config: Config, **overrides: object) -> Usage:
         if is_secret_ref(value) and value.startswith("secretsmanager:")
     }
     refs |= {v for c in config.checks for v in c.headers.values() if v.startswith("secretsmanager:")}
+    intervals: dict[int, int] = {}
+    for check in config.checks:
+        intervals[check.interval_s] = intervals.get(check.interval_s, 0) + 1
+    regions = {r for c in config.checks for r in c.regions}
     usage = Usage(
         checks=len(config.checks),
+        intervals=tuple(sorted(intervals.items())),
+        extra_region_metrics=sum(len(c.regions) for c in config.checks if c.regions),
+        # the home region may be among them; counted as extra (an upper bound)
+        extra_regions=max(0, len(regions) - 1) if regions else 0,
         latency_metrics=sum(1 for c in config.checks if c.latency_metric),
         dependencies=DEPENDENCIES_PER_CHECK * sum(1 for c in config.checks if c.dependencies is not None),
         secrets_manager_secrets=len(refs),
@@ -280,7 +376,14 @@ def synthetics_monthly(checks: int, prices: Prices = Prices()) -> float:
 def comparison(counts: Sequence[int] = (10, 100, 1000), base: Usage | None = None) -> list[dict[str, float]]:
     rows = []
     for n in counts:
-        usage = replace(base or Usage(checks=n), checks=n, probe_duration_s=None)
+        usage = replace(
+            base or Usage(checks=n),
+            checks=n,
+            probe_duration_s=None,
+            intervals=None,  # the comparison prices every check every minute
+            extra_region_metrics=0,
+            extra_regions=0,
+        )
         rows.append(
             {
                 "checks": n,

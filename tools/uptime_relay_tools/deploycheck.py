@@ -212,6 +212,10 @@ def role_grants(translated: Mapping[str, Any]) -> list[RoleGrants]:
         )
         actions: set[str] = set()
         for policy in props.get("Policies") or []:
+            if isinstance(policy, Mapping) and "Fn::If" in policy:  # a home-stack-only policy:
+                policy = policy["Fn::If"][1]  # this check describes the home stack
+            if not isinstance(policy, Mapping) or "PolicyDocument" not in policy:
+                continue
             for statement in _as_list(policy["PolicyDocument"].get("Statement") or []):
                 if statement.get("Effect") != "Allow":
                     continue

@@ -11,7 +11,15 @@ minute, failed or not, so data is missing only when the probe itself did not run
 once, on the emergency topic, by the stack's probe-not-running alarm. With ``breaching`` a dead
 probe would page every check at once; with ``notBreaching`` it would resolve open incidents that
 nobody fixed. With ``missing``, an alarm whose whole window is empty goes to INSUFFICIENT_DATA,
-which the relay records and (by default) sends as a warning, never a page.
+which the relay records and (by default) sends as a warning, never a page. A check the run could
+not probe in its minute emits nothing either (``not_probed``): the same gap, so an alarm keeps its
+state through a lost minute (its range still holds enough datapoints) and never fires on it.
+
+The period is the check's ``interval``: a 5-minute check's alarm has 5-minute periods (one
+datapoint each), a fast check's 10, 20 or 30 s periods on its high-resolution datapoints. A check with ``regions`` is alarmed on ``RegionsFailing`` (1 from
+each region that saw it fail, 0 from each that saw it pass) with ``Sum >= quorum``: a region that
+reported nothing adds nothing, so one dark region never fires it. Each region other than the
+home one also gets a "probe did not run" alarm on its ``ProbeRunCompleted`` (emergency topic).
 """
 
 from __future__ import annotations
@@ -67,6 +75,18 @@ def alarm_name(prefix: str, check: str) -> str:
     return alarm_prefix(prefix) + check
 
 
+def region_alarm_name(prefix: str, region: str) -> str:
+    """Under the check alarms' prefix (the reconciler owns them the same way), with a capital
+    letter no check name can have."""
+    return f"{alarm_prefix(prefix)}Region-{region}-probe-not-running"
+
+
+def alarm_period(check: Check) -> int:
+    """The check's interval: 10, 20 or 30 s for a fast check (CloudWatch's high-resolution alarm
+    periods, on its high-resolution datapoints), else 60 s to 1 h: one datapoint per period."""
+    return check.interval_s
+
+
 def _tags(check: Check, prefix: str) -> list[dict[str, str]]:
     tags = [{"Key": CHECK_TAG, "Value": check.name}, {"Key": STACK_TAG, "Value": prefix[:256]}]
     for key, value in sorted(check.labels.items()):
@@ -110,7 +130,7 @@ def desired_alarm(check: Check, *, namespace: str, topic_arn: str, prefix: str) 
         "Namespace": namespace,
         "Statistic": "Minimum",
         "Dimensions": [{"Name": metricnames.CHECK_DIMENSION, "Value": check.name}],
-        "Period": 60,
+        "Period": alarm_period(check),
         "EvaluationPeriods": check.alarm.evaluation_periods,
         "DatapointsToAlarm": check.alarm.datapoints,
         "Threshold": 1.0,
@@ -118,6 +138,13 @@ def desired_alarm(check: Check, *, namespace: str, topic_arn: str, prefix: str) 
         "TreatMissingData": TREAT_MISSING_DATA,
         "Tags": _tags(check, prefix),
     }
+    if check.regions:
+        alarm.update(
+            MetricName=metricnames.REGIONS_FAILING,
+            Statistic="Sum",
+            Threshold=float(check.required_quorum),
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
     alarm["AlarmDescription"] += (
         f"\n[{SPEC_MARK}{spec_hash(alarm)}; managed by uptime-relay stack {prefix[:80]}: edit the config, not this alarm]"
     )
@@ -158,7 +185,7 @@ def desired_dependency_alarm(check: Check, *, namespace: str, topic_arn: str, pr
             {
                 "Id": "dependencies",
                 "Expression": dependency_query(check, namespace),
-                "Period": 60,
+                "Period": alarm_period(check),
                 "ReturnData": True,
                 "Label": f"{check.name} dependencies",
             }
@@ -176,22 +203,77 @@ def desired_dependency_alarm(check: Check, *, namespace: str, topic_arn: str, pr
     return alarm
 
 
-def desired_alarms(config: Config, *, namespace: str, topic_arn: str, prefix: str) -> list[dict[str, Any]]:
+def desired_alarms(
+    config: Config,
+    *,
+    namespace: str,
+    topic_arn: str,
+    prefix: str,
+    emergency_topic_arn: str | None = None,
+    home_region: str | None = None,
+) -> list[dict[str, Any]]:
     """One alarm per check (PutMetricAlarm kwargs), in config order, each followed by its
-    dependencies' alarm when it has ``dependencies``."""
-    out = []
+    dependencies' alarm when it has ``dependencies``; with ``emergency_topic_arn``,
+    then one "probe did not run" alarm per region the checks name other than ``home_region``."""
+    desired = []
     for check in config.checks:
-        out.append(desired_alarm(check, namespace=namespace, topic_arn=topic_arn, prefix=prefix))
+        desired.append(desired_alarm(check, namespace=namespace, topic_arn=topic_arn, prefix=prefix))
         if check.dependencies is not None:
-            out.append(
+            desired.append(
                 desired_dependency_alarm(check, namespace=namespace, topic_arn=topic_arn, prefix=prefix)
             )
-    return out
+    if emergency_topic_arn:
+        desired.extend(
+            region_alarm(region, namespace=namespace, topic_arn=emergency_topic_arn, prefix=prefix)
+            for region in extra_regions(config, home_region)
+        )
+    return desired
 
 
-def _watches_availability(alarm: Mapping[str, Any], namespace: str) -> bool:
-    """A check alarm of ``namespace``: on its Availability metric, or a dependency query over it."""
-    if alarm.get("Namespace") == namespace and alarm.get("MetricName") == metricnames.AVAILABILITY:
+def extra_regions(config: Config, home_region: str | None) -> list[str]:
+    """The regions the checks are probed from, other than the home one (each a probe-only stack)."""
+    regions = dict.fromkeys(r for c in config.checks for r in c.regions)
+    return [r for r in regions if r != home_region]
+
+
+def region_alarm(region: str, *, namespace: str, topic_arn: str, prefix: str) -> dict[str, Any]:
+    """The probe-only stack in ``region`` completed no run in 3 minutes (missing data breaches):
+    its checks are watched by the other regions only. The emergency topic, never a check page."""
+    alarm: dict[str, Any] = {
+        "AlarmName": region_alarm_name(prefix, region),
+        "AlarmDescription": (
+            f"The probe in {region} did not run in 3 consecutive minutes: checks probed from "
+            f"{region} are decided by the other regions only. Look at the probe-only stack in {region}."
+        ),
+        "ActionsEnabled": True,
+        "OKActions": [topic_arn],
+        "AlarmActions": [topic_arn],
+        "InsufficientDataActions": [],
+        "MetricName": metricnames.RUN_COMPLETED,
+        "Namespace": namespace,
+        "Statistic": "Sum",
+        "Dimensions": [
+            {"Name": metricnames.SERVICE_DIMENSION, "Value": metricnames.service()},
+            {"Name": metricnames.REGION_DIMENSION, "Value": region},
+        ],
+        "Period": 60,
+        "EvaluationPeriods": 3,
+        "DatapointsToAlarm": 3,
+        "Threshold": 1.0,
+        "ComparisonOperator": "LessThanThreshold",
+        "TreatMissingData": "breaching",
+        "Tags": [{"Key": STACK_TAG, "Value": prefix[:256]}],
+    }
+    alarm["AlarmDescription"] += (
+        f"\n[{SPEC_MARK}{spec_hash(alarm)}; managed by uptime-relay stack {prefix[:80]}: edit the config, not this alarm]"
+    )
+    return alarm
+
+
+def _owned(alarm: Mapping[str, Any], namespace: str) -> bool:
+    """An alarm the reconciler owns in ``namespace``: on one of ``OWNED_METRICS``, or a check's
+    dependency query."""
+    if alarm.get("Namespace") == namespace and alarm.get("MetricName") in OWNED_METRICS:
         return True
     schema = f'SCHEMA("{namespace.replace(chr(34), "")}",'
     return any(
@@ -220,6 +302,10 @@ class Changes:
         )
 
 
+# The metrics of the alarms the reconciler owns (per check, and per probe-only region).
+OWNED_METRICS = (metricnames.AVAILABILITY, metricnames.REGIONS_FAILING, metricnames.RUN_COMPLETED)
+
+
 def existing_alarms(client: Any, prefix: str, namespace: str | None = None) -> dict[str, dict[str, Any]]:
     """This stack's per-check alarms by name. With ``namespace``, only alarms on that namespace's
     Availability metric: another stack whose name happens to start with ours is never touched."""
@@ -227,7 +313,7 @@ def existing_alarms(client: Any, prefix: str, namespace: str | None = None) -> d
     paginator = client.get_paginator("describe_alarms")
     for page in paginator.paginate(AlarmNamePrefix=alarm_prefix(prefix), AlarmTypes=["MetricAlarm"]):
         for alarm in page.get("MetricAlarms", []):
-            if namespace is not None and not _watches_availability(alarm, namespace):
+            if namespace is not None and not _owned(alarm, namespace):
                 continue
             found[alarm["AlarmName"]] = alarm
     return found

@@ -47,3 +47,22 @@ def current() -> Clock:
 
 def now() -> datetime:
     return _current.now()
+
+
+def real_seconds(seconds: float) -> float:
+    """Real seconds that ``seconds`` of the process clock last (the same in Lambda; fewer under a
+    faster simulated clock): what timeouts and deadlines measured with ``time.monotonic`` use."""
+    convert = getattr(_current, "real_seconds", None)
+    return float(convert(seconds)) if callable(convert) else float(seconds)
+
+
+def wait_until(at: datetime) -> None:
+    """Wait until the process clock reads ``at`` (at once when it has passed). A clock may bring
+    its own ``wait_until`` (the local stack's simulated clock waits without moving its time)."""
+    own = getattr(_current, "wait_until", None)
+    if callable(own):
+        own(at)
+        return
+    remaining = (at - _current.now()).total_seconds()
+    if remaining > 0:
+        _current.sleep(remaining)

@@ -140,7 +140,15 @@ def handle(
                 raise
             # a rollback to an earlier config: refusing it would leave the stack UPDATE_ROLLBACK_FAILED
             logger.warning("secret references out of scope", extra={"problem": str(exc)})
-        desired = alarms.desired_alarms(config, namespace=namespace, topic_arn=topic_arn, prefix=prefix)
+        desired = alarms.desired_alarms(
+            config,
+            namespace=namespace,
+            topic_arn=topic_arn,
+            prefix=prefix,
+            # probe-only regions' "probe did not run" alarms (emergency topic)
+            emergency_topic_arn=props.get("EmergencyTopicArn") or env.get("EMERGENCY_TOPIC_ARN"),
+            home_region=env.get("AWS_REGION"),
+        )
         changes = alarms.reconcile(cloudwatch, desired, prefix, namespace=namespace, stop=stop)
         if not changes.complete:
             logger.info("time budget spent, continuing", extra={"alarms_done": changes.summary()})

@@ -11,9 +11,16 @@ RUN_COMPLETED = (
     "ProbeRunCompleted"  # 1 per finished run; {SERVICE_DIMENSION: service}; alarmed on missing data
 )
 RUN_DURATION = "ProbeRunDuration"  # milliseconds per run; {SERVICE_DIMENSION: service}
-CHECKS_NOT_PROBED = (
-    "ChecksNotProbed"  # checks a run did not get to (issue 16 emits it; the dashboard shows it)
-)
+# Checks a run could not probe in their minute (deadline, lost or throttled shard); {SERVICE_DIMENSION}.
+# They emit no Availability datapoint; ChecksNotProbedAlarm tells the emergency topic.
+CHECKS_NOT_PROBED = "ChecksNotProbed"
+# Checks with ``regions``: Availability carries {CHECK_DIMENSION, REGION_DIMENSION} (one series per
+# region, what the page names), and REGIONS_FAILING {CHECK_DIMENSION} is 1 from each region that
+# saw it fail, 0 from each that saw it pass: its Sum per period is the number of failing regions,
+# which the check's alarm compares with the quorum.
+REGIONS_FAILING = "RegionsFailing"
+PROBE_SHARDS_STARTED = "ProbeShardsStarted"  # shards a scheduled run started; {SERVICE_DIMENSION}
+REGION_DIMENSION = "Region"
 CHECK_DIMENSION = "Check"
 DEPENDENCY_DIMENSION = "Dependency"  # Availability per health-JSON dependency: {Check, Dependency}
 SERVICE_DIMENSION = "service"

@@ -260,6 +260,14 @@ class AlarmTagSource(Protocol):
         ...
 
 
+class RegionResultSource(Protocol):
+    def verdicts(
+        self, check: str, regions: list[str], *, period: int, at: datetime, namespace: str | None = None
+    ) -> dict[str, bool | None]:
+        """Each region's latest verdict on a check (True passed, False failed, None no report)."""
+        ...
+
+
 class AckUrlFor(Protocol):
     def __call__(
         self, incident: Incident, recipient: str | None = None, incident_ids: Iterable[str] = ()

@@ -54,6 +54,8 @@ from . import clock, metricnames
 from .adapters.evidence import DynamoEvidenceStore
 from .adapters.groups import InMemoryGroupStore
 from .adapters.heartbeats import DynamoHeartbeats
+from .adapters.region_results import RegionResults
+from .alarms import alarm_period
 from .check_pages import CheckNotes
 from .config import Config, EscalationPolicy, Route
 from .domain.alert import Alert, AlertSource, AlertState
@@ -65,6 +67,7 @@ from .domain.evidence import LOG_GROUP_KEY, Evidence
 from .domain.flapping import FlapState
 from .domain.grouping import Spec, Timing, group_key, join, opens_new_group, storm_key
 from .domain.incident import Action, Incident, OpeningPlan, TimelineEntry, Transition, decide
+from .domain.regions import region_sentence
 from .domain.routing import RouteMatch, match_routes
 from .domain.silence import Silence, is_silenced
 from .domain.storm import StormCounter, in_storm
@@ -101,6 +104,7 @@ from .ports import (
     FlapStore,
     GroupStore,
     IncidentStore,
+    RegionResultSource,
     SecretResolver,
 )
 from .wiring import delivery_from_env
@@ -218,8 +222,10 @@ class Relay:
         evidence: Callable[[str], Evidence | None] | None = None,
         probe_log_group: str | None = None,
         groups: GroupStore | None = None,
+        region_results: RegionResultSource | None = None,
     ):
         self.config = config
+        self.region_results = region_results  # which regions failed, for checks with `regions`
         self.evidence = evidence  # a check's latest failure, as the probe recorded it
         self.probe_log_group = probe_log_group
         self.groups: GroupStore = groups if groups is not None else InMemoryGroupStore()
@@ -260,7 +266,23 @@ class Relay:
     def enrich(self, alert: Alert) -> Alert:
         tags = self._alarm_tags(alert)
         alert = self._enrich(alert, self.config, tags=tags) if tags else self._enrich(alert, self.config)
-        return with_evidence(alert, self.config, self.evidence, self.probe_log_group)
+        alert = with_evidence(alert, self.config, self.evidence, self.probe_log_group)
+        return self._name_regions(alert)
+
+    def _name_regions(self, alert: Alert) -> Alert:
+        """A check probed from several regions: its page says which regions failed and which did not."""
+        check = self.config.check(alert.check) if alert.check else None
+        if self.region_results is None or check is None or not check.regions or not alert.firing:
+            return alert
+        verdicts = self.region_results.verdicts(
+            check.name, list(check.regions), period=alarm_period(check), at=alert.time
+        )
+        sentence = region_sentence(verdicts, check.regions, check.required_quorum)
+        annotations = dict(alert.annotations)
+        annotations["regions_failing"] = ",".join(r for r in check.regions if verdicts.get(r) is False)
+        annotations["regions_passing"] = ",".join(r for r in check.regions if verdicts.get(r) is True)
+        reason = f"{sentence} {alert.reason}".strip()
+        return replace(alert, reason=reason, annotations=annotations)
 
     def _alarm_tags(self, alert: Alert) -> dict[str, str]:
         """The CloudWatch alarm's tags (best effort, cached), for CloudWatch and EventBridge alerts."""
@@ -877,6 +899,7 @@ def build_relay_from_env(
         evidence=DynamoEvidenceStore(table, client=dynamodb).get if table else None,
         probe_log_group=(environ if environ is not None else os.environ).get("PROBE_LOG_GROUP") or None,
         groups=wired.groups,
+        region_results=RegionResults() if table and any(c.regions for c in wired.config.checks) else None,
     )
     return RelayService(relay, idem_config)
 

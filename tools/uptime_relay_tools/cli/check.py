@@ -1,7 +1,7 @@
 """uptime-relay check CONFIG [--check NAME ...] [--json] [--concurrency N]
 
 Probes the selected checks once, concurrently, with the same engine the probe function runs.
-Exit 0 when all are ok, 1 when any failed, 2 on a configuration error (or an unknown --check).
+Exit 0 when all are ok, 1 when any failed or could not be probed in time, 2 on a configuration error (or an unknown --check).
 """
 
 from __future__ import annotations
@@ -123,9 +123,14 @@ def format_table(results: list[ProbeResult]) -> str:
             cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])
         ]
         lines.append("  ".join([*cells, row[-1]]).rstrip())
-    failed = sum(1 for r in results if not r.ok)
+    failed = sum(1 for r in results if r.ok is False)
+    unprobed = sum(1 for r in results if r.ok is None)
+    ok = len(results) - failed - unprobed
     lines.append("")
-    lines.append(f"{len(results)} checks, {len(results) - failed} ok, {failed} failed")
+    summary = f"{len(results)} checks, {ok} ok, {failed} failed"
+    if unprobed:
+        summary += f", {unprobed} not probed (the run's deadline passed first)"
+    lines.append(summary)
     return "\n".join(lines)
 
 

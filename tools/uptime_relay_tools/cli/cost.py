@@ -63,6 +63,7 @@ def run(args) -> int:
     }
     if args.checks is not None:
         overrides["checks"] = args.checks
+        overrides["intervals"] = None  # so many checks, every minute
     if args.dependencies is not None:
         overrides["dependencies"] = max(0, args.dependencies)
     if args.duration_ms is not None:
@@ -81,6 +82,7 @@ def run(args) -> int:
                     "usage": asdict(usage),
                     "probe_duration_s": round(cost.probe_duration_s(usage), 3),
                     "items": [asdict(i) for i in est.items],
+                    "intervals": cost.interval_rows(usage),
                     "total_usd": round(est.total, 2),
                     "comparison": rows,
                 }
@@ -101,6 +103,8 @@ def run(args) -> int:
     )
     print(cost.estimate_markdown(est))
     print(f"\nper check: ${est.per_check():.3f} / month")
+    print("\nBy interval (each check's metric, alarm and log ingestion):\n")
+    print(cost.interval_markdown(cost.interval_rows(usage)))
     if rows:
         print("\nSame checks elsewhere (per month):\n")
         print(cost.comparison_markdown(rows))

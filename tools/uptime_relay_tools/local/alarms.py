@@ -554,15 +554,25 @@ class LocalAlarms:
             for start, values in by_period.items()
         }
 
-    def evaluate(self, now: datetime, *, through: datetime | None = None) -> list[Transition]:
+    def evaluate(
+        self, now: datetime, *, through: datetime | None = None, high_resolution_only: bool = False
+    ) -> list[Transition]:
         """Evaluate every alarm at ``now`` over the periods up to the one starting at ``through``
-        (default: the last period that has ended). Returns the transitions, in alarm order."""
+        (default: the last period that has ended). Returns the transitions, in alarm order.
+
+        High-resolution alarms (periods under a minute, evaluated every 10 s as CloudWatch does)
+        always look at the last period that has ended: ``through`` is the minute tick's model for
+        one-minute periods (the minute's probes are in by then). ``high_resolution_only``: only
+        those (the ticks between minutes)."""
         transitions: list[Transition] = []
         for status in self._alarms.values():
             alarm = status.alarm
+            fast = alarm.period < 60
+            if high_resolution_only and not fast:
+                continue
             last = (
                 through
-                if through is not None
+                if through is not None and not fast
                 else period_start(now, alarm.period) - timedelta(seconds=alarm.period)
             )
             last = period_start(last, alarm.period)

@@ -5,7 +5,12 @@
    the template gives them, every reference resolved against the local stack.
 2. The per-check alarms are reconciled into moto CloudWatch exactly as the ``Custom::CheckAlarms``
    resource does (``uptime_relay.alarms``).
-3. Each simulated minute (at :00) the probe handler (``functions/probe/app.py``) runs; its EMF
+3. Each simulated minute (at :00) the probe handler (``functions/probe/app.py``) runs, once per
+   region the checks are probed from (the home region, then each extra region as its probe-only
+   stack would, reporting with PutMetricData); the shards it starts as asynchronous invocations
+   of itself run here in threads, in parallel (those of a minute run are awaited within the
+   tick; fast shards, which probe in rounds through the minute, run on in the background while
+   alarms with 10 s and 30 s periods are evaluated every 10 simulated seconds); their EMF
    output becomes metric datapoints (kept for alarm evaluation and put into moto CloudWatch); every
    single-metric alarm in moto is evaluated (``local.alarms``); each state change is published to
    its SNS topic and, for the alert topic, delivered to the relay handler as a Lambda SNS event
@@ -286,6 +291,12 @@ class LocalStack:
         self.started = False
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._started_shards: list[dict[str, Any]] = []  # shard events the probe started this tick
+        self._fast_shards: list[Any] = []  # futures of fast shards still running their rounds
+        self._remote_points: list[tuple[str, str, dict[str, str], datetime, float, str | None]] = []
+        self._shard_pool: ThreadPoolExecutor | None = None
+        self._fast_pool: ThreadPoolExecutor | None = None
+        self.shard_invocations = 0  # shards started by the probe's scheduled runs and run here
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalStack:
@@ -462,7 +473,12 @@ class LocalStack:
 
         cloudwatch = self.client("cloudwatch")
         desired = check_alarms.desired_alarms(
-            self.config, namespace=self.namespace, topic_arn=self.alert_topic_arn, prefix=self.stack_name
+            self.config,
+            namespace=self.namespace,
+            topic_arn=self.alert_topic_arn,
+            prefix=self.stack_name,
+            emergency_topic_arn=self.emergency_topic_arn,
+            home_region=REGION,
         )
         changes = check_alarms.reconcile(cloudwatch, desired, self.stack_name, namespace=self.namespace)
         self.say(f"check alarms reconciled: {changes.summary()}")
@@ -555,6 +571,8 @@ class LocalStack:
             self._functions[short] = (module, fn)
         if "actions" in self._functions:
             self._follow_ups_in_their_own_invocation(self._functions["actions"][0])
+        if "probe" in self._functions:
+            self._shards_in_their_own_invocations(self._functions["probe"][0])
         self._capture_function_logs()
 
     def _follow_ups_in_their_own_invocation(self, actions_module: Any) -> None:
@@ -573,6 +591,85 @@ class LocalStack:
                 self.say(f"actions function failed on a follow-up: {type(exc).__name__}: {exc}")
 
         actions_module._deps().follow_up_runner = lambda job: worker.submit(invoke, job)
+
+    @property
+    def probe_regions(self) -> list[str]:
+        """The home region, then every other region the checks are probed from (each a simulated
+        probe-only stack)."""
+        extra = dict.fromkeys(r for c in self.config.checks for r in c.regions if r != REGION)
+        return [REGION, *extra]
+
+    def _shards_in_their_own_invocations(self, probe_module: Any) -> None:
+        """As in Lambda, the shards the scheduled run starts are asynchronous invocations of the
+        probe function (here: threads, awaited by the tick for minute shards, in the background
+        for fast ones), and a probe-only region's datapoints reach the home region's CloudWatch
+        (here: the local evaluator and moto)."""
+        run = probe_module._deps()
+        run.invoke = self._start_shard
+        run.remote_put = self._put_from_region
+        self._shard_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="local-probe-shard")
+        self._fast_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="local-probe-fast")
+        self._exit.callback(self._fast_pool.shutdown)
+        self._exit.callback(self._shard_pool.shutdown)
+
+    def _start_shard(self, function_name: str, event: dict[str, Any]) -> None:
+        with self._metrics_lock:
+            self._started_shards.append(event)
+
+    def _put_from_region(self, Namespace: str, MetricData: list[dict[str, Any]]) -> None:
+        with self._metrics_lock:
+            for datum in MetricData:
+                dims = {d["Name"]: d["Value"] for d in datum.get("Dimensions") or []}
+                self._remote_points.append(
+                    (
+                        Namespace,
+                        datum["MetricName"],
+                        dims,
+                        datum["Timestamp"],
+                        float(datum["Value"]),
+                        datum.get("Unit"),
+                    )
+                )
+
+    def _invoke_shard(self, event: dict[str, Any]) -> None:
+        """One shard invocation; a shard that fails comes back as Lambda's on-failure record."""
+        with self._metrics_lock:
+            self.shard_invocations += 1
+        try:
+            self.invoke("probe", event)
+        except Exception as exc:
+            self.say(f"probe shard failed: {type(exc).__name__}: {exc}")
+            record = {
+                "version": "1.0",
+                "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 1},
+                "requestPayload": event,
+                "responsePayload": {"errorMessage": f"{type(exc).__name__}: {exc}"},
+            }
+            try:
+                self.invoke("probe", record)
+            except Exception as again:
+                self.say(f"probe function failed on a lost shard: {type(again).__name__}: {again}")
+
+    def _run_started_shards(self) -> None:
+        with self._metrics_lock:
+            started, self._started_shards = self._started_shards, []
+        if not started or self._shard_pool is None or self._fast_pool is None:
+            return
+        minute = [e for e in started if e.get("uptime_relay_shard", {}).get("kind") == "minute"]
+        fast = [e for e in started if e not in minute]
+        for event in fast:
+            self._fast_shards.append(self._fast_pool.submit(self._invoke_shard, event))
+        list(self._shard_pool.map(self._invoke_shard, minute))
+
+    def _finish_fast_shards(self) -> None:
+        running, self._fast_shards = self._fast_shards, []
+        for future in running:
+            with contextlib.suppress(Exception):
+                future.result()
+
+    @property
+    def has_high_resolution_alarms(self) -> bool:
+        return any(a.period < 60 for a in self.alarms.alarms)
 
     def _capture_function_logs(self) -> None:
         """Point the functions' log handlers at the stdout sink for the run (Powertools reuses a
@@ -675,48 +772,86 @@ class LocalStack:
 
     # ------------------------------------------------------------------ the minute
     def run(self) -> int:
-        """Play minutes until ``minutes`` are done or ``stop_event`` is set. Returns minutes played."""
+        """Play minutes until ``minutes`` are done or ``stop_event`` is set. Returns minutes played.
+
+        Each minute: the probe tick at :00, the escalator at :30; with high-resolution alarms
+        (fast checks) also a tick every 10 s that records the fast shards' datapoints and
+        evaluates those alarms."""
         if not self.started:
             self.start()
         played = 0
         minute = 0
+        steps = (10, 20, 30, 40, 50) if self.has_high_resolution_alarms else (30,)
         while self.minutes is None or minute < self.minutes:
             if not self.clock.sleep_until(self.clock.start + timedelta(minutes=minute), stop=self.stop_event):
                 break
             with self.clock.frozen():  # handlers' real run time does not cost simulated minutes
                 self.tick_probe(minute)
                 self.watch_incidents()
-            if not self.clock.sleep_until(
-                self.clock.start + timedelta(minutes=minute, seconds=30), stop=self.stop_event
-            ):
+            stopped = False
+            for second in steps:
+                if not self.clock.sleep_until(
+                    self.clock.start + timedelta(minutes=minute, seconds=second), stop=self.stop_event
+                ):
+                    stopped = True
+                    break
+                with self.clock.frozen():
+                    if second != 30:
+                        if self.tick_fast(minute, second):
+                            self.watch_incidents()
+                        continue
+                    if len(steps) > 1:
+                        self.tick_fast(minute, second)
+                    self.tick_escalator(minute)
+                    if self.after_minute is not None:
+                        try:
+                            self.after_minute(self, minute)
+                        except Exception as exc:
+                            self.say(f"scenario step failed: {type(exc).__name__}: {exc}")
+                    self.watch_incidents()
+            if stopped:
                 break
-            with self.clock.frozen():
-                self.tick_escalator(minute)
-                if self.after_minute is not None:
-                    try:
-                        self.after_minute(self, minute)
-                    except Exception as exc:
-                        self.say(f"scenario step failed: {type(exc).__name__}: {exc}")
-                self.watch_incidents()
             played += 1
             minute += 1
+        self._finish_fast_shards()
         with self.clock.frozen():
             self.bus.flush()
             self.watch_incidents()
         return played
 
+    def tick_fast(self, minute: int, second: int) -> list[Transition]:
+        """Between minute ticks: the fast shards' datapoints so far, then the high-resolution
+        alarms over their last ended period, evaluated at the 10 s boundary (as CloudWatch
+        evaluates them every 10 s), not at the tick's wake-up jitter."""
+        self._report_probe_logs()
+        start = self.clock.start + timedelta(minutes=minute)
+        self._record_metrics(start)
+        boundary = min(self.clock.now(), start + timedelta(seconds=second))
+        transitions = self.alarms.evaluate(boundary, high_resolution_only=True)
+        for transition in transitions:
+            self.transitions.append((minute, transition))
+            self._publish(transition)
+        self.bus.release_due()
+        return transitions
+
     def tick_probe(self, minute: int) -> list[Transition]:
         """Probe, record metrics, evaluate alarms and publish their transitions."""
         self.minute = minute
         at = self.clock.start + timedelta(minutes=minute)  # the schedule's time, as EventBridge sends
-        try:
-            self.invoke("probe", scheduled_event(f"{self.stack_name}-probe", at))
-        except Exception as exc:
-            self.say(f"probe function failed: {type(exc).__name__}: {exc}")
+        self._finish_fast_shards()  # the last minute's fast rounds have ended by now
+        for region in self.probe_regions:  # each region's stack has its own schedule
+            event = scheduled_event(f"{self.stack_name}-probe", at)
+            event["region"] = region
+            try:
+                self.invoke("probe", event)
+            except Exception as exc:
+                self.say(f"probe function failed in {region}: {type(exc).__name__}: {exc}")
+        self._run_started_shards()
         self._report_probe_logs()
         self._record_metrics(at)
         self._add_contributors()
-        transitions = self.alarms.evaluate(self.clock.now(), through=floor_minute(at))
+        # evaluated at the minute's boundary, as CloudWatch does (not at the tick's wake-up jitter)
+        transitions = self.alarms.evaluate(min(self.clock.now(), at), through=floor_minute(at))
         for transition in transitions:
             self.transitions.append((minute, transition))
             self._publish(transition)
@@ -753,19 +888,24 @@ class LocalStack:
         ``aws cloudwatch get-metric-data`` against the local endpoint shows them)."""
         with self._metrics_lock:
             docs, self._pending_metrics = self._pending_metrics, []
+            remote, self._remote_points = self._remote_points, []
         by_namespace: dict[str, list[dict[str, Any]]] = {}
-        for doc in docs:
-            for namespace, name, dims, value, unit in emf_datapoints(doc):
-                self.alarms.put(namespace, name, dims, at, value)
-                datum: dict[str, Any] = {
-                    "MetricName": name,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
-                    "Timestamp": at,
-                    "Value": value,
-                }
-                if unit:
-                    datum["Unit"] = unit
-                by_namespace.setdefault(namespace, []).append(datum)
+        points = [
+            (namespace, name, dims, _own_time(doc) or at, value, unit)
+            for doc in docs
+            for namespace, name, dims, value, unit in emf_datapoints(doc)
+        ]
+        for namespace, name, dims, stamp, value, unit in [*points, *remote]:
+            self.alarms.put(namespace, name, dims, stamp, value)
+            datum: dict[str, Any] = {
+                "MetricName": name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                "Timestamp": stamp,
+                "Value": value,
+            }
+            if unit:
+                datum["Unit"] = unit
+            by_namespace.setdefault(namespace, []).append(datum)
         for namespace, items in by_namespace.items():
             for start in range(0, len(items), 500):
                 try:
@@ -829,6 +969,18 @@ class LocalStack:
     # ------------------------------------------------------------------ helpers for scenarios/tests
     def ack_link(self, incident_id: str) -> str | None:
         return self.ack_urls.get(incident_id)
+
+
+def _own_time(doc: Mapping[str, Any]) -> datetime | None:
+    """A high-resolution EMF document's own timestamp (a fast round's time); None for the others,
+    which the tick stamps with its minute."""
+    meta = doc.get("_aws") or {}
+    directives = meta.get("CloudWatchMetrics") or []
+    high = any(m.get("StorageResolution") == 1 for d in directives for m in d.get("Metrics") or [])
+    stamp = meta.get("Timestamp")
+    if not high or not isinstance(stamp, int | float):
+        return None
+    return datetime.fromtimestamp(stamp / 1000.0, UTC)
 
 
 def _short_reason(reason: str) -> str:

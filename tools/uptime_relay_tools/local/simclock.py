@@ -137,6 +137,16 @@ class SimulatedClock:
             return True
         return not stop.wait(self.real_seconds(remaining))
 
+    def wait_until(self, at: datetime, *, poll_s: float = 0.02) -> None:
+        """Wait, in short real sleeps, until simulated time reaches ``at``, without moving it
+        (unlike ``sleep``, which a frozen tick's own thread uses to step its time forward): what a
+        background thread (a fast probe shard between its rounds) does while ticks freeze and thaw."""
+        while True:
+            remaining = (at - self.now()).total_seconds()
+            if remaining <= 0:
+                return
+            self._real_sleep(min(self.real_seconds(remaining), poll_s))
+
     def elapsed(self) -> timedelta:
         return self.now() - self.start
 

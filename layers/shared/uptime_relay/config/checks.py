@@ -10,6 +10,7 @@ from ..urls import display_url
 from .conditions import Condition, ConditionSyntaxError, parse_condition, tcp_problem
 from .model import (
     CHECK_NAME_RE,
+    INTERVALS,
     AlarmPolicy,
     Check,
     ConfigIssue,
@@ -50,6 +51,9 @@ CHECK_KEYS = (
     "token",
     "dependencies",
     "sla",
+    "interval",
+    "regions",
+    "quorum",
 )
 DEPENDENCIES_KEYS = ("path", "status_key", "healthy", "forget_after")
 HEARTBEAT_KEYS = ("period", "grace", "cron", "tz")
@@ -100,6 +104,8 @@ def read_check(v: Validator, checks: PosList, index: int, value: Any) -> Check |
         fields.update(_heartbeat_fields(v, data, path))
     if "dependencies" in data and "heartbeat" not in data:
         fields["dependencies"] = _dependencies(v, data, f"{path}.dependencies")
+    fields.update(_cadence(v, data, path, fields.get("timeout_s")))
+    _alarm_span(v, data, path, fields.get("interval_s", 60), fields.get("alarm"))
     fields = {k: val for k, val in fields.items() if val is not None}
     if not (named and targeted) or "name" not in fields:
         return None
@@ -505,3 +511,76 @@ def read_sla(v: Validator, data: PosDict, path: str) -> float | None:
         v.error(data, "sla", path, f"must be above 0 and at most 100 (a percentage), got {value:g}")
         return None
     return float(value)
+
+
+# AWS region names (partition-agnostic: us-east-1, eu-central-2, us-gov-west-1, cn-north-1 ...)
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def _cadence(v: Validator, data: PosDict, path: str, timeout_s: float | None) -> dict[str, Any]:
+    """``interval`` (how often), ``regions`` and ``quorum`` (from where, and how many must agree)."""
+    fields: dict[str, Any] = {}
+    interval = None
+    if "interval" in data:
+        raw = data["interval"]
+        interval = INTERVALS.get(raw) if isinstance(raw, str) else None
+        if interval is None:
+            v.error(
+                data,
+                "interval",
+                f"{path}.interval",
+                f"bad interval {raw!r}: one of {', '.join(INTERVALS)}",
+            )
+        else:
+            fields["interval_s"] = interval
+            timeout = timeout_s if timeout_s is not None else 10.0
+            if interval < 60 and timeout > interval:
+                v.error(
+                    data,
+                    "timeout" if "timeout" in data else "interval",
+                    f"{path}.timeout",
+                    f"timeout ({timeout:g}s) must not exceed the interval ({raw}): "
+                    "a fast check is probed again before a longer probe could end",
+                )
+    regions: tuple[str, ...] = ()
+    if "regions" in data:
+        listed = v.sequence(data, "regions", f"{path}.regions", data["regions"])
+        if listed is not None:
+            names = []
+            for index, item in enumerate(listed):
+                if not isinstance(item, str) or not REGION_RE.match(item):
+                    v.error(
+                        listed,
+                        index,
+                        f"{path}.regions[{index}]",
+                        f"bad region {item!r}: an AWS region name such as us-east-1",
+                    )
+                elif item in names:
+                    v.error(listed, index, f"{path}.regions[{index}]", f"region {item} is listed twice")
+                else:
+                    names.append(item)
+            if not listed:
+                v.error(data, "regions", f"{path}.regions", "list at least one region, or leave regions out")
+            regions = tuple(names)
+            fields["regions"] = regions
+    if "quorum" in data:
+        if "regions" not in data:
+            v.error(data, "quorum", f"{path}.quorum", "quorum needs regions (the regions that vote)")
+        else:
+            fields["quorum"] = v.integer(
+                data, "quorum", f"{path}.quorum", data["quorum"], 1, max(1, len(regions))
+            )
+    return fields
+
+
+def _alarm_span(v: Validator, data: PosDict, path: str, interval_s: int, alarm: AlarmPolicy | None) -> None:
+    """CloudWatch: an alarm with periods under an hour may look back at most one day."""
+    if alarm is None or interval_s >= 3600 or interval_s * alarm.evaluation_periods <= 86400:
+        return
+    v.error(
+        data,
+        "alarm",
+        f"{path}.alarm.evaluation_periods",
+        f"{alarm.evaluation_periods} periods of {interval_s // 60}m look back more than one day, "
+        f"CloudWatch's limit: at most {86400 // interval_s}",
+    )

@@ -18,6 +18,19 @@ from ..urls import display_url
 from .conditions import Condition
 
 CHECK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# The check key ``interval``: how often a check is probed (seconds by its written form).
+INTERVALS = {
+    "10s": 10,
+    "20s": 20,
+    "30s": 30,
+    "1m": 60,
+    "2m": 120,
+    "5m": 300,
+    "10m": 600,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+}
 CHANNEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -213,6 +226,9 @@ class Check:
     token: str | None = None  # its ping token (a secret reference; a literal for local runs)
     dependencies: Dependencies | None = None  # one availability metric per dependency in its JSON
     sla: float | None = None  # target uptime in percent (e.g. 99.9), judged by `uptime-relay uptime`
+    interval_s: int = 60  # one of INTERVALS: how often it is probed
+    regions: tuple[str, ...] = ()  # empty: probed from the home region only
+    quorum: int | None = None  # regions that must see it failing; None: a majority of ``regions``
 
     @property
     def kind(self) -> str:
@@ -228,6 +244,18 @@ class Check:
         if self.heartbeat is not None:
             return "heartbeat"
         return display_url(self.url) if self.url is not None else f"{self.tcp_host}:{self.tcp_port}"
+
+    @property
+    def fast(self) -> bool:
+        """Probed several times a minute (fast mode: high-resolution metrics and alarm periods)."""
+        return self.interval_s < 60
+
+    @property
+    def required_quorum(self) -> int:
+        """How many of ``regions`` must see it failing (a majority unless ``quorum`` is set)."""
+        if self.quorum is not None:
+            return self.quorum
+        return len(self.regions) // 2 + 1 if self.regions else 1
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from .dependencies import read_dependencies
 from .evidence import body_excerpt
 from .expect import body_text, check_cert, check_latency, check_response
 from .http11 import MAX_BODY_BYTES, ProtocolError, build_request, read_response
-from .result import ProbeResult, Timings
+from .result import NOT_PROBED, ProbeResult, Timings
 from .targets import blocked_reason
 from .tls import TlsSetupError, cert_days_left, client_context
 
@@ -65,6 +65,9 @@ async def system_resolver(host: str, port: int) -> list[tuple[int, str]]:
     return list(seen)
 
 
+REGION_HEADER = "X-Uptime-Relay-Region"
+
+
 class _Attempt:
     """Mutable state of one attempt, so a timeout can say where it struck."""
 
@@ -88,8 +91,12 @@ async def probe(
     secrets: Any = None,
     resolver: Resolver | None = None,
     deadline: float | None = None,
+    region: str | None = None,
 ) -> ProbeResult:
     """Probe ``check`` once (plus its retries). Never raises for anything the target does.
+
+    ``region``: the AWS region probing; a check probed from several ``regions`` sends it as
+    ``X-Uptime-Relay-Region`` (HTTP), so a target's owner can tell the regions' probes apart.
 
     ``secrets`` resolves header values that are secret references (``.resolve(ref)``; a
     ``SecretResolver`` is built when needed and none is given). ``resolver`` replaces the OS
@@ -108,22 +115,27 @@ async def probe(
             attempts=0,
             target=check.target,
         )
+    if region and check.regions and check.kind == "http":
+        headers.setdefault(REGION_HEADER, region)
     max_attempts = 1 + max(0, check.retries)
     result: ProbeResult | None = None
     attempts = 0
     # ``timeout`` bounds the whole probe, retries included (so a 55 s timeout still ends within
     # the minute); a retry gets what the first attempt left over.
-    ends = time.monotonic() + check.timeout_s
-    if deadline is not None:
-        ends = min(ends, deadline)
+    own_end = time.monotonic() + clock.real_seconds(check.timeout_s)
+    ends = own_end if deadline is None else min(own_end, deadline)
     while attempts < max_attempts:
         budget = ends - time.monotonic()
         if budget <= 0:
             if result is None:
-                result = _deadline_result(check)
+                result = not_probed_result(check)
             break
         attempts += 1
         outcome, out_of_budget = await _attempt(check, headers, secret_names, budget, resolver)
+        if out_of_budget and ends < own_end and result is None:
+            # the run's deadline, not the check's own timeout, ended it: nothing was learnt
+            result = not_probed_result(check)
+            break
         if result is not None and out_of_budget:
             # The retry failed only because the first attempt had spent most of the timeout:
             # what the first attempt found (e.g. too_slow with its status and timings) is the
@@ -146,22 +158,28 @@ async def run_checks_async(
     secrets: Any = None,
     deadline_s: float = 50.0,
     resolver: Resolver | None = None,
+    region: str | None = None,
 ) -> list[ProbeResult]:
     """Probe every check concurrently (at most ``concurrency`` at once); results in input order.
 
     No attempt outlasts ``deadline_s`` from the start, so a run inside a one-minute schedule
-    finishes within the minute; checks not started by then are reported as ``timeout``.
+    finishes within the minute; a check the deadline leaves unprobed (never started, or cut off
+    before its own timeout) is reported ``not_probed`` (``ok`` None): unknown, not down.
+    ``deadline_s`` and the checks' timeouts are seconds of the process clock (``uptime_relay.clock``:
+    real time in Lambda, simulated under ``uptime-relay local``).
     """
     checks = list(checks)
     semaphore = asyncio.Semaphore(max(1, int(concurrency)))
-    deadline = time.monotonic() + deadline_s
+    deadline = time.monotonic() + clock.real_seconds(deadline_s)
     if secrets is None and any(_has_secret_headers(c) for c in checks):
         secrets = _default_secrets()
 
     async def one(check: Check) -> ProbeResult:
         async with semaphore:
             try:
-                return await probe(check, secrets=secrets, resolver=resolver, deadline=deadline)
+                return await probe(
+                    check, secrets=secrets, resolver=resolver, deadline=deadline, region=region
+                )
             except Exception as exc:  # a bug must not cost the other checks their results
                 return ProbeResult(
                     check=check.name,
@@ -182,11 +200,17 @@ def run_checks(
     secrets: Any = None,
     deadline_s: float = 50.0,
     resolver: Resolver | None = None,
+    region: str | None = None,
 ) -> list[ProbeResult]:
     """Synchronous wrapper of :func:`run_checks_async` (its own event loop; from inside a running
     loop, e.g. an async caller, that loop runs in a worker thread)."""
     coro = run_checks_async(
-        checks, concurrency=concurrency, secrets=secrets, deadline_s=deadline_s, resolver=resolver
+        checks,
+        concurrency=concurrency,
+        secrets=secrets,
+        deadline_s=deadline_s,
+        resolver=resolver,
+        region=region,
     )
     try:
         asyncio.get_running_loop()
@@ -262,11 +286,12 @@ def _timeout_reason(phase: str) -> str:
     return "connect_timeout" if phase == "connect" else "timeout"
 
 
-def _deadline_result(check: Check) -> ProbeResult:
+def not_probed_result(check: Check) -> ProbeResult:
+    """The run's deadline passed before this check could be probed: no verdict (``ok`` None)."""
     return ProbeResult(
         check=check.name,
-        ok=False,
-        reason="timeout",
+        ok=None,
+        reason=NOT_PROBED,
         error="the run deadline passed before this check could be probed",
         phase="setup",
         attempts=0,

@@ -75,8 +75,8 @@ class EvidenceRecorder:
         """Record this run's failures; returns how many records were written."""
         written = 0
         for result in results:
-            if result.ok or (result.attempts == 0 and result.reason == "timeout"):
-                # ok, or not probed in this run (the deadline passed): a recovery forgets
+            if result.ok is not False:
+                # ok, or not probed in this run (``ok`` None): a recovery forgets
                 if result.ok:
                     self.seen.pop(result.check, None)
                 continue

@@ -24,7 +24,11 @@ REASONS = (
     "condition_failed",
     "heartbeat_late",  # a heartbeat check's job did not ping within its period (or cron) + grace
     "heartbeat_failed",  # … or reported a failure (/fail)
+    "not_probed",
 )
+# The run could not probe the check in its minute (deadline, lost shard): no verdict, ``ok`` None,
+# and no Availability datapoint (a gap, never "down").
+NOT_PROBED = "not_probed"
 # Phases, named like the timings (a failure names the phase it happened in), plus the steps
 # around them: "setup" (secrets, CA bundle), "redirect" and "expect" (the response was read);
 # "heartbeat" for a heartbeat check judged from its pings.
@@ -62,7 +66,7 @@ def _ms(value: float | None) -> float | None:
 @dataclass
 class ProbeResult:
     check: str
-    ok: bool
+    ok: bool | None  # None: not probed (reason ``not_probed``)
     reason: str
     status_code: int | None = None
     latency_ms: float | None = None
