@@ -15,6 +15,10 @@ from uptime_relay_tools.local.demo import slack_button_request
 from uptime_relay_tools.local.demo_target import DemoTarget, Outage
 from uptime_relay_tools.local.runner import LocalStack
 
+# Probe timeouts and deadlines run on the simulated clock: at 0.6 s a minute, 60 checks' 2 s
+# timeouts are 20 ms of real time, room enough on a loaded CI machine (0.2 s would be 7 ms).
+FLEET_MINUTE_SECONDS = 0.6
+
 pytestmark = pytest.mark.e2e
 
 CHECKS = 60
@@ -49,10 +53,18 @@ routes:
     return path
 
 
-def start(config: Path, target: DemoTarget, *, minutes: int, outage: tuple[int, int], after_minute=None):
+def start(
+    config: Path,
+    target: DemoTarget,
+    *,
+    minutes: int,
+    outage: tuple[int, int],
+    after_minute=None,
+    minute_seconds: float = MINUTE_SECONDS,
+):
     stack = LocalStack(
         config,
-        minute_seconds=MINUTE_SECONDS,
+        minute_seconds=minute_seconds,
         minutes=minutes,
         http_port=0,
         quiet=True,
@@ -81,7 +93,7 @@ def test_sixty_checks_of_one_team_page_once_per_channel_and_resolve_once(tmp_pat
         checks=CHECKS,
         route="    group_by: [team]\n    group_wait: 30s\n",
     )
-    stack = start(config, target, minutes=4, outage=(1, 3))
+    stack = start(config, target, minutes=6, outage=(1, 3), minute_seconds=FLEET_MINUTE_SECONDS)
     try:
         stack.run()
         messages = slack_messages(receiver)
@@ -114,7 +126,7 @@ def test_sixty_checks_without_group_by_trip_the_storm_guard(tmp_path, target, re
         tmp_path / "c.yaml", target=target, receiver=receiver, smtp_port=smtp.port, checks=CHECKS, route=""
     )
     config.write_text(config.read_text() + "storm: {threshold: 3, window: 1m}\n")
-    stack = start(config, target, minutes=4, outage=(1, 3))
+    stack = start(config, target, minutes=6, outage=(1, 3), minute_seconds=FLEET_MINUTE_SECONDS)
     try:
         stack.run()
         slack_titles = titles(receiver)
