@@ -25,7 +25,7 @@ from .. import clock
 from ..config import Channel
 from ..domain.alert import Alert
 from ..redaction import redact
-from . import content
+from . import aws, content
 from . import format as fmt
 from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
 
@@ -352,40 +352,15 @@ class EmailNotifier:
         return self._clients[key]
 
     def _send_ses(self, channel: Channel, message: EmailMessage) -> str | None:
-        from botocore.exceptions import (
-            BotoCoreError,
-            ClientError,
-            ConnectionError,
-            ConnectTimeoutError,
-            ParamValidationError,
-            ReadTimeoutError,
-        )
-
-        try:
+        def send() -> Any:
             client = self._client("sesv2", channel.get("region"))
-            answer = client.send_email(
+            return client.send_email(
                 FromEmailAddress=str(channel.get("from")),
                 Destination={"ToAddresses": list(_recipients(channel))},
                 Content={"Raw": {"Data": message.as_bytes()}},
             )
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code") or "Unknown")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            transient = code in SES_TRANSIENT or (
-                isinstance(status, int) and (status >= 500 or status == 429)
-            )
-            raise DeliveryError(
-                f"SES SendEmail: {code}: {fmt.truncate(str(error.get('Message') or ''), 300)}",
-                permanent=not transient,
-                status=status,
-            ) from None
-        except (ConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
-            raise DeliveryError(f"SES SendEmail: {type(exc).__name__}", permanent=False) from None
-        except ParamValidationError as exc:  # a request SES would refuse: resending cannot help
-            raise DeliveryError(f"SES SendEmail: invalid request: {exc}", permanent=True) from None
-        except BotoCoreError as exc:  # e.g. no credentials / no region: a deployment problem
-            raise DeliveryError(f"SES SendEmail: {type(exc).__name__}: {exc}", permanent=False) from None
+
+        answer = aws.call("SES SendEmail", SES_TRANSIENT, send)
         return answer.get("MessageId") if isinstance(answer, dict) else None
 
     def _send_smtp(

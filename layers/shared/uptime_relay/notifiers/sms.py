@@ -31,6 +31,7 @@ from typing import Any
 from .. import clock
 from ..config import Channel, Schedule
 from ..domain.schedule import oncall
+from . import aws
 from . import format as fmt
 from .base import Delivery, DeliveryError, Notification, NotificationKind, SecretResolver
 from .sms_rules import ONCALL_PREFIX, PERSON_PREFIX, PHONES, SCHEDULES
@@ -255,33 +256,7 @@ def _sent_key(channel: Channel, notification: Notification, request: dict[str, A
 
 
 def _publish(client: Any, request: dict[str, Any]) -> str:
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        ConnectionError,
-        ConnectTimeoutError,
-        ParamValidationError,
-        ReadTimeoutError,
-    )
-
-    try:
-        answer = client.publish(**request)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code") or "Unknown")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        transient = code in SNS_TRANSIENT or (isinstance(status, int) and (status >= 500 or status == 429))
-        raise DeliveryError(
-            f"SNS Publish: {code}: {fmt.truncate(str(error.get('Message') or ''), 300)}",
-            permanent=not transient,
-            status=status,
-        ) from None
-    except (ConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
-        raise DeliveryError(f"SNS Publish: {type(exc).__name__}", permanent=False) from None
-    except ParamValidationError as exc:  # a request SNS would refuse: resending cannot help
-        raise DeliveryError(f"SNS Publish: invalid request: {exc}", permanent=True) from None
-    except BotoCoreError as exc:  # e.g. no credentials / no region: a deployment problem
-        raise DeliveryError(f"SNS Publish: {type(exc).__name__}: {exc}", permanent=False) from None
+    answer = aws.call("SNS Publish", SNS_TRANSIENT, lambda: client.publish(**request))
     return str(answer.get("MessageId") or "") if isinstance(answer, dict) else ""
 
 
